@@ -1,0 +1,455 @@
+/**
+ * The Upload-Post API client: comments as a paged `Stream`, DM send, private and public replies, conversations,
+ * media and the key check. Every failure is typed (see `UploadPostError`); sends and single reads are one attempt
+ * each, so that callers place pacing and `Retry.retrying` around exactly one request.
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import type { HttpClientResponse } from "@effect/platform"
+import {
+  Chunk,
+  Clock,
+  Config,
+  ConfigError,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+  Stream
+} from "effect"
+import * as ErrorTable from "./internal/errorTable.js"
+import * as Retry from "./Retry.js"
+import * as Errors from "./UploadPostError.js"
+import * as Wire from "./UploadPostSchema.js"
+
+export const defaultBaseUrl = "https://api.upload-post.com/api"
+
+export interface Settings {
+  /** The API root, e.g. `https://api.upload-post.com/api`; plain http only for loopback hosts. */
+  readonly baseUrl: string
+  readonly apiKey: Redacted.Redacted<string>
+  /** A read or send with no answer after this long fails (a send then is in doubt). */
+  readonly requestTimeout: Duration.DurationInput
+  /** The policy the comment stream applies to each page; sends take it from the caller. */
+  readonly retry: Retry.RetryPolicy
+}
+
+export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostConfig")<UploadPostConfig, Settings>() {
+  /** Settings given in code, checked like the environment's. */
+  static readonly layer = (settings: Omit<Settings, "requestTimeout" | "retry"> & Partial<Settings>) =>
+    Layer.effect(
+      UploadPostConfig,
+      Effect.map(checkBaseUrl(settings.baseUrl), (baseUrl) => ({
+        requestTimeout: Duration.seconds(30),
+        retry: Retry.defaultPolicy,
+        ...settings,
+        baseUrl
+      }))
+    )
+
+  /** `UPLOAD_POST_API_KEY` (required) and `UPLOAD_POST_BASE_URL` (default the production API). */
+  static readonly fromEnv = Layer.effect(
+    UploadPostConfig,
+    Effect.gen(function*() {
+      const apiKey = yield* Config.redacted("UPLOAD_POST_API_KEY").pipe(
+        Config.validate({
+          message: "UPLOAD_POST_API_KEY must not be empty",
+          validation: (key) => Redacted.value(key).trim().length > 0
+        })
+      )
+      const rawBaseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
+      const baseUrl = yield* checkBaseUrl(rawBaseUrl)
+      return { apiKey, baseUrl, requestTimeout: Duration.seconds(30), retry: Retry.defaultPolicy }
+    })
+  )
+}
+
+const loopbackHost = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
+
+/** The key travels in a header: refuse to send it in clear text to anything but this machine. */
+export const checkBaseUrl = (text: string): Effect.Effect<string, ConfigError.ConfigError> => {
+  const invalid = (why: string) => Effect.fail(ConfigError.InvalidData(["UPLOAD_POST_BASE_URL"], why))
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return invalid(`"${text}" is not a URL (expected e.g. ${defaultBaseUrl})`)
+  }
+  if (url.protocol === "https:") return Effect.succeed(text.replace(/\/+$/, ""))
+  if (url.protocol === "http:" && loopbackHost.test(url.hostname)) return Effect.succeed(text.replace(/\/+$/, ""))
+  if (url.protocol === "http:") {
+    return invalid(
+      `plain http to ${url.hostname} would send the API key unencrypted; use https (http is allowed only for localhost)`
+    )
+  }
+  return invalid(`unsupported protocol ${url.protocol} in "${text}"; use https`)
+}
+
+/** A post named by its platform id or by its URL. */
+export type PostRef = { readonly postId: string } | { readonly postUrl: string }
+
+export const postLabel = (post: PostRef): string => "postId" in post ? post.postId : post.postUrl
+
+/** A comment as the pipeline sees it: the wire variants folded into one shape. */
+export interface Comment {
+  readonly id: string
+  /** The post as the campaign names it (id or URL). */
+  readonly post: string
+  readonly text: string
+  readonly timestamp: Date | undefined
+  readonly userId: string | undefined
+  readonly username: string | undefined
+}
+
+export interface CommentPage {
+  readonly comments: ReadonlyArray<Comment>
+  readonly nextCursor: Option.Option<string>
+}
+
+export interface CommentsRequest {
+  readonly platform: string
+  readonly user: string
+  readonly post: PostRef
+  /** 1 to 50; the API rejects anything else. Default 50. */
+  readonly limit?: number
+}
+
+export interface Delivered {
+  readonly messageId: string
+  readonly recipientId: string | undefined
+}
+
+export interface DmRequest {
+  readonly platform: string
+  readonly user: string
+  readonly recipientId: string
+  readonly message: string
+}
+
+export interface PrivateReplyRequest {
+  readonly user: string
+  readonly commentId: string
+  readonly message: string
+  readonly buttons?: ReadonlyArray<{ readonly title: string; readonly url: string }>
+}
+
+export interface PublicReplyRequest {
+  readonly platform: string
+  readonly user: string
+  readonly commentId: string
+  readonly message: string
+}
+
+export interface Account {
+  readonly email: string | undefined
+  readonly plan: string | undefined
+}
+
+export interface ConversationMessage {
+  readonly id: string
+  readonly createdTime: Date | undefined
+  readonly fromId: string | undefined
+  readonly toIds: ReadonlyArray<string>
+  readonly text: string
+}
+
+export interface Conversation {
+  readonly id: string
+  readonly participantIds: ReadonlyArray<string>
+  readonly messages: ReadonlyArray<ConversationMessage>
+}
+
+export interface MediaItem {
+  readonly id: string
+  readonly url: string | undefined
+  readonly caption: string | undefined
+  readonly timestamp: Date | undefined
+}
+
+export const maxPageSize = 50
+
+const normaliseComment = (post: string) => (wire: Wire.WireComment): Comment => ({
+  id: wire.id,
+  post,
+  text: wire.text,
+  timestamp: Wire.parseTimestamp(wire.timestamp),
+  userId: wire.user?.id ?? undefined,
+  username: wire.user?.username ?? wire.username ?? undefined
+})
+
+export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/UploadPost", {
+  effect: Effect.gen(function*() {
+    const settings = yield* UploadPostConfig
+    const timeout = Duration.decode(settings.requestTimeout)
+    const client = (yield* HttpClient.HttpClient).pipe(
+      HttpClient.mapRequest((request) =>
+        request.pipe(
+          HttpClientRequest.prependUrl(settings.baseUrl),
+          HttpClientRequest.setHeader("Authorization", `Apikey ${Redacted.value(settings.apiKey)}`),
+          HttpClientRequest.acceptJson
+        )
+      )
+    )
+
+    /** One request, one answer: transport failures, statuses and bodies all end up typed. */
+    const call = <A, I>(
+      operation: ErrorTable.Operation,
+      request: HttpClientRequest.HttpClientRequest,
+      schema: Schema.Schema<A, I>
+    ) => {
+      const endpoint = `${request.method} ${request.url}`
+      return Effect.gen(function*() {
+        const response = yield* client.execute(request).pipe(
+          Effect.flatMap((response) => Effect.map(response.text, (text) => ({ response, text }))),
+          Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
+          Effect.mapError((cause) =>
+            ErrorTable.classifyTransport(
+              endpoint,
+              operation,
+              cause === "timeout" ? undefined : cause,
+              cause === "timeout"
+            )
+          )
+        )
+        return yield* interpret(endpoint, operation, response.response, response.text, schema)
+      })
+    }
+
+    const interpret = <A, I>(
+      endpoint: string,
+      operation: ErrorTable.Operation,
+      response: HttpClientResponse.HttpClientResponse,
+      text: string,
+      schema: Schema.Schema<A, I>
+    ): Effect.Effect<A, Errors.UploadPostError> =>
+      Effect.gen(function*() {
+        const body = parseJson(text)
+        const ok = response.status >= 200 && response.status < 300
+        const refusedInBody = typeof body === "object" && body !== null && "success" in body && body.success === false
+        if (ok && !refusedInBody) {
+          const decoded = body === notJson
+            ? Either.left("the body is not JSON")
+            : Either.mapLeft(Schema.decodeUnknownEither(schema)(body), (error) => firstLines(String(error)))
+          if (Either.isRight(decoded)) return decoded.right
+          return yield* operation === "send"
+            ? Effect.fail(
+              new Errors.SendInDoubt({
+                endpoint,
+                detail: `HTTP ${response.status} with an unreadable body (${ErrorTable.excerpt(decoded.left)})`
+              })
+            )
+            : Effect.fail(
+              new Errors.MalformedResponse({
+                endpoint,
+                status: response.status,
+                problem: decoded.left,
+                excerpt: ErrorTable.excerpt(text)
+              })
+            )
+        }
+        const now = yield* Clock.currentTimeMillis
+        return yield* Effect.fail(ErrorTable.classify({
+          endpoint,
+          operation,
+          status: response.status,
+          headers: response.headers,
+          detail: ErrorTable.detailOf(body === notJson ? undefined : body, text),
+          now
+        }))
+      })
+
+    const commentPage = (request: CommentsRequest, after: Option.Option<string>) => {
+      const label = postLabel(request.post)
+      const http = HttpClientRequest.get("/uploadposts/comments").pipe(
+        HttpClientRequest.setUrlParams({
+          platform: request.platform,
+          user: request.user,
+          ...("postId" in request.post ? { post_id: request.post.postId } : { post_url: request.post.postUrl }),
+          limit: String(request.limit ?? maxPageSize),
+          ...(Option.isSome(after) ? { after: after.value } : {})
+        })
+      )
+      return call("read", http, Wire.CommentPage).pipe(
+        Effect.flatMap((page): Effect.Effect<CommentPage, Errors.MalformedResponse> => {
+          const hasNext = page.pagination?.has_next === true
+          const cursor = page.pagination?.next_cursor ?? undefined
+          if (hasNext && (cursor === undefined || Option.contains(after, cursor))) {
+            return Effect.fail(
+              new Errors.MalformedResponse({
+                endpoint: `GET ${settings.baseUrl}/uploadposts/comments`,
+                status: 200,
+                problem: cursor === undefined
+                  ? "pagination.has_next is true but next_cursor is missing"
+                  : "pagination.next_cursor repeats the cursor just read",
+                excerpt: JSON.stringify(page.pagination)
+              })
+            )
+          }
+          return Effect.succeed({
+            comments: page.comments.map(normaliseComment(label)),
+            nextCursor: hasNext && cursor !== undefined ? Option.some(cursor) : Option.none()
+          })
+        })
+      )
+    }
+
+    const comments = (request: CommentsRequest): Stream.Stream<Comment, Errors.ReadError> =>
+      Stream.paginateChunkEffect(Option.none<string>(), (after) =>
+        commentPage(request, after).pipe(
+          Retry.retrying(settings.retry),
+          Effect.map((page) =>
+            [Chunk.unsafeFromArray(page.comments), Option.map(page.nextCursor, Option.some)] as const
+          ),
+          narrowRead
+        ))
+
+    const sendDm = (request: DmRequest): Effect.Effect<Delivered, Errors.SendError> =>
+      call(
+        "send",
+        HttpClientRequest.post("/uploadposts/dms/send").pipe(HttpClientRequest.bodyUnsafeJson({
+          platform: request.platform,
+          user: request.user,
+          recipient_id: request.recipientId,
+          message: request.message
+        })),
+        Wire.SendAnswer
+      ).pipe(
+        Effect.map((answer) => ({ messageId: answer.message_id, recipientId: answer.recipient_id ?? undefined })),
+        narrowSend
+      )
+
+    const privateReply = (request: PrivateReplyRequest): Effect.Effect<Delivered, Errors.SendError> =>
+      call(
+        "send",
+        HttpClientRequest.post("/uploadposts/comments/reply").pipe(HttpClientRequest.bodyUnsafeJson({
+          platform: "instagram",
+          user: request.user,
+          comment_id: request.commentId,
+          message: request.message,
+          ...(request.buttons === undefined ? {} : { buttons: request.buttons })
+        })),
+        Wire.SendAnswer
+      ).pipe(
+        Effect.map((answer) => ({ messageId: answer.message_id, recipientId: answer.recipient_id ?? undefined })),
+        narrowSend
+      )
+
+    const publicReply = (request: PublicReplyRequest): Effect.Effect<{ readonly id: string }, Errors.SendError> =>
+      call(
+        "send",
+        HttpClientRequest.post("/uploadposts/comments/public-reply").pipe(HttpClientRequest.bodyUnsafeJson({
+          platform: request.platform,
+          user: request.user,
+          comment_id: request.commentId,
+          message: request.message
+        })),
+        Wire.PublicReplyAnswer
+      ).pipe(Effect.map((answer) => ({ id: answer.id })), narrowSend)
+
+    const conversations = (
+      request: { readonly platform: string; readonly user: string }
+    ): Effect.Effect<ReadonlyArray<Conversation>, Errors.ReadError> =>
+      call(
+        "read",
+        HttpClientRequest.get("/uploadposts/dms/conversations").pipe(
+          HttpClientRequest.setUrlParams({ platform: request.platform, user: request.user })
+        ),
+        Wire.ConversationsAnswer
+      ).pipe(
+        Effect.map((answer) =>
+          answer.conversations.map((conversation) => ({
+            id: conversation.id,
+            participantIds: conversation.participants?.data.map((party) => party.id) ?? [],
+            messages: (conversation.messages?.data ?? []).map((message) => ({
+              id: message.id,
+              createdTime: Wire.parseTimestamp(message.created_time),
+              fromId: message.from?.id,
+              toIds: message.to?.data.map((party) => party.id) ?? [],
+              text: message.message ?? ""
+            }))
+          }))
+        ),
+        narrowRead
+      )
+
+    const media = (
+      request: { readonly platform: string; readonly user: string; readonly limit?: number }
+    ): Effect.Effect<ReadonlyArray<MediaItem>, Errors.ReadError> =>
+      call(
+        "read",
+        HttpClientRequest.get("/uploadposts/media").pipe(
+          HttpClientRequest.setUrlParams({
+            platform: request.platform,
+            user: request.user,
+            ...(request.limit === undefined ? {} : { limit: String(request.limit) })
+          })
+        ),
+        Wire.MediaAnswer
+      ).pipe(
+        Effect.map((answer) =>
+          answer.media.map((item) => ({
+            id: item.id,
+            url: item.url ?? undefined,
+            caption: item.caption ?? undefined,
+            timestamp: Wire.parseTimestamp(item.timestamp)
+          }))
+        ),
+        narrowRead
+      )
+
+    const me: Effect.Effect<Account, Errors.ReadError> = call(
+      "read",
+      HttpClientRequest.get("/uploadposts/me"),
+      Wire.MeAnswer
+    ).pipe(Effect.map((answer) => ({ email: answer.email ?? undefined, plan: answer.plan ?? undefined })), narrowRead)
+
+    return {
+      /** The settings in force (the key stays redacted). */
+      settings,
+      me,
+      /** One page of comments, one attempt. */
+      commentPage,
+      /** Every comment of a post, newest first, page after page; each page is retried by the policy. */
+      comments,
+      sendDm,
+      privateReply,
+      publicReply,
+      conversations,
+      media
+    } as const
+  })
+}) {
+  /** The client over Node's HTTP stack, configured from the environment. */
+  static readonly fromEnv = UploadPost.Default.pipe(Layer.provide(UploadPostConfig.fromEnv))
+}
+
+const notJson: unique symbol = Symbol("notJson")
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return notJson
+  }
+}
+
+const firstLines = (text: string) => text.split("\n").slice(0, 6).map((line) => line.trim()).join(" ")
+
+/** A read never ends in refusal or doubt; the table only yields those for sends. */
+const narrowRead = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Effect.Effect<A, Errors.ReadError, R> =>
+  Effect.catchTags(self, {
+    RecipientRefused: (error) =>
+      Effect.fail(new Errors.InvalidRequest({ endpoint: error.endpoint, status: error.status, detail: error.reason })),
+    SendInDoubt: (error) => Effect.fail(new Errors.Transient({ endpoint: error.endpoint, detail: error.detail }))
+  })
+
+/** A send's unreadable 2xx is already turned into doubt; a malformed answer otherwise means the same. */
+const narrowSend = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Effect.Effect<A, Errors.SendError, R> =>
+  Effect.catchTag(
+    self,
+    "MalformedResponse",
+    (error) => Effect.fail(new Errors.SendInDoubt({ endpoint: error.endpoint, detail: error.message }))
+  )
