@@ -1,0 +1,189 @@
+/**
+ * The delivery ledger: one row per (campaign, platform, user id) for every matching commenter, recording whether
+ * that person has been sent their DM. It is what makes "one DM per person" hold across crashes, retries and
+ * parallel runners, and what lets `status` account for every matching commenter.
+ *
+ * States: `pending` -> `claimed` (durable before the request goes out) -> `sent` | `refused` | `pending` |
+ * `in_doubt`. Leftover claims become `in_doubt`, which only reconciliation resolves (to `sent` or `pending`).
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+
+/** Where a person stands in a campaign. */
+export const DeliveryState = Schema.Literal("pending", "claimed", "sent", "refused", "in_doubt")
+export type DeliveryState = typeof DeliveryState.Type
+
+/** Identifies one person in one campaign. */
+export interface RecipientKey {
+  readonly campaign: string
+  readonly platform: string
+  readonly userId: string
+}
+
+/** A matching commenter as first seen: the first matching comment of the person wins. */
+export interface Candidate extends RecipientKey {
+  readonly username: string | undefined
+  readonly postId: string
+  readonly commentId: string
+  readonly commentText: string
+  readonly commentTime: Date | undefined
+  readonly keyword: string | undefined
+}
+
+/** A ledger row. */
+export interface LedgerEntry extends Candidate {
+  readonly state: DeliveryState
+  /** Why the person is refused, pending again or in doubt. */
+  readonly reason: string | undefined
+  /** The rendered text that was claimed (and possibly sent); reconciliation looks for it. */
+  readonly message: string | undefined
+  readonly messageId: string | undefined
+  /** How many times the person has been claimed. */
+  readonly attempts: number
+  readonly claimedAt: Date | undefined
+  readonly claimedBy: string | undefined
+  readonly leaseUntil: Date | undefined
+  readonly settledAt: Date | undefined
+  readonly firstSeenAt: Date
+  readonly updatedAt: Date
+}
+
+/** A campaign as registered in the ledger. */
+export interface CampaignInfo {
+  readonly name: string
+  readonly platform: string
+  /** The Upload-Post profile username the campaign sends from. */
+  readonly profileUser: string
+  /** Post ids or post URLs, as written in the campaign file. */
+  readonly posts: ReadonlyArray<string>
+}
+
+/** The outcome of a claimed send. */
+export type Settlement = Data.TaggedEnum<{
+  /** The platform accepted the message. */
+  Sent: { readonly messageId: string; readonly at: Date }
+  /** The platform refused this person for a policy reason; never retried. */
+  Refused: { readonly reason: string }
+  /** Not sent (transient failures exhausted, daily limit reached, interrupted); the next run retries. */
+  Pending: { readonly reason: string }
+  /** The request may have gone out; reconciliation decides. */
+  InDoubt: { readonly reason: string }
+}>
+
+export const Settlement = Data.taggedEnum<Settlement>()
+
+/** How reconciliation resolves an `in_doubt` person. */
+export type Resolution = Data.TaggedEnum.Value<Settlement, "Sent" | "Pending">
+
+/** Counts per state; every state is present. */
+export type Counts = Readonly<Record<DeliveryState, number>>
+
+export interface ClaimOptions {
+  /** The rendered message that is about to be sent. */
+  readonly message: string
+  /** Identifies the process that claims; only it may settle the claim. */
+  readonly runner: string
+  /** How long the claim protects the person from other runners' crash recovery. */
+  readonly lease: Duration.DurationInput
+}
+
+export interface RecoverOptions {
+  /** Also recover this runner's own claims, expired or not (its leftovers from a previous process). */
+  readonly runner?: string | undefined
+  /** The time leases are compared to; the clock's time when absent. */
+  readonly now?: Date | undefined
+}
+
+export interface Ledger {
+  /** Records a campaign, or refreshes its platform, profile and posts when it is already known. */
+  readonly registerCampaign: (info: CampaignInfo) => Effect.Effect<void, LedgerError>
+  /** The states of many people at once; people the ledger has not seen are absent from the map. */
+  readonly states: (
+    campaign: string,
+    platform: string,
+    userIds: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyMap<string, DeliveryState>, LedgerError>
+  /** Adds unseen candidates as `pending` in one transaction; known people are left as they are. Returns how many were new. */
+  readonly discover: (candidates: ReadonlyArray<Candidate>) => Effect.Effect<number, LedgerError>
+  /** Atomically claims a `pending` person. Succeeds with `true` only for the one caller that won the claim. */
+  readonly claim: (key: RecipientKey, options: ClaimOptions) => Effect.Effect<boolean, LedgerError>
+  /** Records the outcome of a claim held by `runner`. Succeeds with `false` when the claim is not (or no longer) its. */
+  readonly settle: (key: RecipientKey, runner: string, settlement: Settlement) => Effect.Effect<boolean, LedgerError>
+  /**
+   * Turns leftover claims into `in_doubt`: those whose lease has expired, and all of `runner`'s when given.
+   * Returns how many.
+   */
+  readonly recoverClaims: (campaign: string, options?: RecoverOptions) => Effect.Effect<number, LedgerError>
+  /** The runners that hold claims in the campaign, so that a runner can recover the claims of dead ones at once. */
+  readonly claimHolders: (campaign: string) => Effect.Effect<ReadonlyArray<string>, LedgerError>
+  /** Extends the lease of every live claim of `runner`. Returns how many. */
+  readonly renewLeases: (
+    campaign: string,
+    runner: string,
+    lease: Duration.DurationInput
+  ) => Effect.Effect<number, LedgerError>
+  /** The people whose DM may or may not have gone out, in first-seen order. */
+  readonly inDoubt: (campaign: string) => Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError>
+  /** Resolves an `in_doubt` person to `sent` or back to `pending`. Succeeds with `false` when the person is not in doubt. */
+  readonly resolveInDoubt: (key: RecipientKey, resolution: Resolution) => Effect.Effect<boolean, LedgerError>
+  /** How many people of the campaign are in each state. */
+  readonly counts: (campaign: string) => Effect.Effect<Counts, LedgerError>
+  /** Every row of the campaign in first-seen order, read page by page. */
+  readonly entries: (campaign: string) => Stream.Stream<LedgerEntry, LedgerError>
+  /** The `pending` rows of the campaign in first-seen order, read page by page. */
+  readonly pendingEntries: (campaign: string) => Stream.Stream<LedgerEntry, LedgerError>
+}
+
+export const Ledger: Context.Tag<Ledger, Ledger> = Context.GenericTag<Ledger>("@comment-dm/core/Ledger")
+
+/** A ledger operation failed; `cause` holds the database error. */
+export class LedgerError extends Data.TaggedError("LedgerError")<{
+  /** What the ledger was doing, e.g. "open the ledger at ./comment-dm.sqlite". */
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const description = describeCause(this.cause)
+    const hint = hintFor(description)
+    return `could not ${this.operation}: ${description}${hint === undefined ? "" : `. ${hint}`}`
+  }
+}
+
+/**
+ * The innermost message of a cause chain: the driver's own words ("database is locked"), not the generic
+ * "Failed to execute statement" of the wrappers around it.
+ */
+const describeCause = (cause: unknown): string => {
+  let description = "unknown error"
+  let current: unknown = cause
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+    if (!Predicate.hasProperty(current, "message")) {
+      description = String(current)
+      break
+    }
+    if (typeof current.message === "string" && current.message.trim().length > 0) description = current.message.trim()
+    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
+  }
+  return description
+}
+
+const hintFor = (description: string): string | undefined => {
+  if (/not a database|malformed/i.test(description)) {
+    return "The file is not a comment-dm ledger (SQLite database); point the ledger at another path or restore the file"
+  }
+  if (/database is locked|SQLITE_BUSY/i.test(description)) {
+    return "Another process held the ledger longer than the busy timeout; try again"
+  }
+  if (/readonly|read-only|permission denied|EACCES|EPERM/i.test(description)) {
+    return "The ledger file or its directory is not writable by this user"
+  }
+  if (/unable to open database file|ENOENT|EISDIR/i.test(description)) {
+    return "The ledger path must name a file in an existing directory"
+  }
+  return undefined
+}

@@ -1,0 +1,246 @@
+/**
+ * The ledger over an `@effect/sql` client, in SQL that runs unchanged on SQLite (3.35+) and PostgreSQL.
+ *
+ * Claims and settlements are single guarded UPDATE statements on the primary key, so the database decides who wins
+ * a claim even when several processes share it; `states` and `discover` work in batches so that a run with a
+ * hundred thousand matching commenters costs a few hundred statements.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Arr from "effect/Array"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Stream from "effect/Stream"
+import * as internalMigrations from "./internal/ledgerMigrations.js"
+import { candidateRow, decodeClaimHolders, decodeCounts, decodeEntries, decodeStates } from "./internal/ledgerRow.js"
+import type { Counts, DeliveryState, RecipientKey } from "./Ledger.js"
+import { Ledger, LedgerError, Settlement } from "./Ledger.js"
+
+export interface Options {
+  /** Rows per page when streaming entries. Default 500. */
+  readonly pageSize?: number | undefined
+  /** People per statement in `states` and `discover`. Default 500, well under both dialects' parameter limits. */
+  readonly batchSize?: number | undefined
+}
+
+/** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` or `PgMigrator`. */
+export const migrations = internalMigrations.migrations
+
+/** A migrator loader over {@link migrations}. */
+export const loader = internalMigrations.loader
+
+/** The table that records applied ledger migrations. */
+export const migrationsTable = internalMigrations.migrationsTable
+
+/** Creates or upgrades the ledger tables, waiting for another process that is doing the same. */
+export const migrate: Effect.Effect<void, LedgerError, SqlClient.SqlClient> = internalMigrations.migrate.pipe(
+  Effect.mapError((cause) => new LedgerError({ operation: "create or upgrade the ledger tables", cause }))
+)
+
+const describeKey = (key: RecipientKey): string => `${key.campaign}/${key.platform}/${key.userId}`
+
+const failWith = (operation: string) =>
+  Effect.mapError((cause: SqlError | ParseResult.ParseError) => new LedgerError({ operation, cause }))
+
+/** A lease in milliseconds; an infinite lease never expires. */
+const leaseMillis = (lease: Duration.DurationInput): number => {
+  const millis = Duration.toMillis(lease)
+  return Number.isFinite(millis) ? millis : Number.MAX_SAFE_INTEGER
+}
+
+/** Where a page of entries ends: entries are ordered by (first_seen_at, platform, user_id). */
+interface Cursor {
+  readonly firstSeenAt: number
+  readonly platform: string
+  readonly userId: string
+}
+
+export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    // Column names are written as stored, whatever name transforms the client was configured with.
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const pageSize = options.pageSize ?? 500
+    const batchSize = options.batchSize ?? 500
+
+    const whereKey = (key: RecipientKey) =>
+      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${key.userId}`
+
+    const page = (campaign: string, state: DeliveryState | undefined, cursor: Option.Option<Cursor>) => {
+      const conditions = [sql`campaign = ${campaign}`]
+      if (state !== undefined) conditions.push(sql`state = ${state}`)
+      if (Option.isSome(cursor)) {
+        const { firstSeenAt, platform, userId } = cursor.value
+        conditions.push(sql`(first_seen_at, platform, user_id) > (${firstSeenAt}, ${platform}, ${userId})`)
+      }
+      return sql`SELECT * FROM recipients WHERE ${sql.and(conditions)}
+        ORDER BY first_seen_at, platform, user_id LIMIT ${pageSize}`.pipe(Effect.flatMap(decodeEntries))
+    }
+
+    // Keyset pagination: rows that change state while the stream is read neither shift nor repeat later pages.
+    const pages = (campaign: string, state: DeliveryState | undefined, operation: string) =>
+      Stream.paginateChunkEffect(Option.none<Cursor>(), (cursor) =>
+        page(campaign, state, cursor).pipe(
+          Effect.map((entries) => {
+            const last = Arr.last(entries)
+            const next = entries.length < pageSize ? Option.none() : Option.map(last, (entry) =>
+              Option.some<Cursor>({
+                firstSeenAt: entry.firstSeenAt.getTime(),
+                platform: entry.platform,
+                userId: entry.userId
+              }))
+            return [Chunk.unsafeFromArray(entries), next] as const
+          }),
+          failWith(operation)
+        ))
+
+    return Ledger.of({
+      registerCampaign: (info) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* sql`INSERT INTO campaigns (name, platform, profile_user, posts, created_at, updated_at)
+            VALUES (${info.name}, ${info.platform}, ${info.profileUser}, ${JSON.stringify(info.posts)}, ${now}, ${now})
+            ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, profile_user = excluded.profile_user,
+              posts = excluded.posts, updated_at = excluded.updated_at`
+        }).pipe(failWith(`register campaign ${info.name}`)),
+
+      states: (campaign, platform, userIds) =>
+        Effect.forEach(
+          Arr.chunksOf(userIds, batchSize),
+          (batch) =>
+            sql`SELECT user_id, state FROM recipients
+              WHERE campaign = ${campaign} AND platform = ${platform} AND user_id IN ${sql.in(batch)}`.pipe(
+              Effect.flatMap(decodeStates)
+            )
+        ).pipe(
+          Effect.map((batches) => new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))),
+          failWith(`read the states of ${userIds.length} people in campaign ${campaign}`)
+        ),
+
+      discover: (candidates) =>
+        Effect.gen(function*() {
+          if (candidates.length === 0) return 0
+          const now = yield* Clock.currentTimeMillis
+          let added = 0
+          for (const batch of Arr.chunksOf(candidates, batchSize)) {
+            const rows = yield* sql`INSERT INTO recipients ${sql.insert(batch.map((c) => candidateRow(c, now)))}
+              ON CONFLICT (campaign, platform, user_id) DO NOTHING RETURNING user_id`
+            added += rows.length
+          }
+          return added
+        }).pipe(sql.withTransaction, failWith(`record ${candidates.length} matching commenters`)),
+
+      claim: (key, { lease, message, runner }) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const rows = yield* sql`UPDATE recipients SET state = 'claimed', message = ${message},
+              claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
+              attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
+            WHERE ${whereKey(key)} AND state = 'pending' RETURNING user_id`
+          return rows.length > 0
+        }).pipe(failWith(`claim ${describeKey(key)}`)),
+
+      settle: (key, runner, settlement) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const outcome = Settlement.$match(settlement, {
+            Sent: ({ at, messageId }) =>
+              sql`state = 'sent', message_id = ${messageId}, reason = NULL, settled_at = ${at.getTime()}`,
+            Refused: ({ reason }) => sql`state = 'refused', reason = ${reason}, settled_at = ${now}`,
+            Pending: ({ reason }) => sql`state = 'pending', reason = ${reason}`,
+            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${reason}`
+          })
+          const rows = yield* sql`UPDATE recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
+            WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
+          return rows.length > 0
+        }).pipe(failWith(`record the outcome for ${describeKey(key)}`)),
+
+      recoverClaims: (campaign, recover = {}) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const leaseTime = recover.now?.getTime() ?? now
+          const leftover = recover.runner === undefined
+            ? sql`lease_until < ${leaseTime}`
+            : sql.or([sql`lease_until < ${leaseTime}`, sql`claimed_by = ${recover.runner}`])
+          const claims = yield* sql`SELECT * FROM recipients
+            WHERE campaign = ${campaign} AND state = 'claimed' AND ${leftover}`.pipe(Effect.flatMap(decodeEntries))
+          let recovered = 0
+          // One guarded statement per claim (there are at most a few per runner) instead of a transaction, so that
+          // no lock is held between statements; `attempts` identifies the claim, which a new claim would change.
+          for (const claim of claims) {
+            const reason = `claimed by ${claim.claimedBy ?? "an unknown runner"} at ${
+              claim.claimedAt?.toISOString() ?? "an unknown time"
+            }; the process stopped before the outcome was recorded`
+            const rows = yield* sql`UPDATE recipients SET state = 'in_doubt', reason = ${reason}, lease_until = NULL,
+                updated_at = ${now}
+              WHERE ${whereKey(claim)} AND state = 'claimed' AND attempts = ${claim.attempts} AND ${leftover}
+              RETURNING user_id`
+            recovered += rows.length
+          }
+          return recovered
+        }).pipe(failWith(`recover leftover claims of campaign ${campaign}`)),
+
+      claimHolders: (campaign) =>
+        sql`SELECT DISTINCT claimed_by FROM recipients WHERE campaign = ${campaign} AND state = 'claimed'
+          ORDER BY claimed_by`.pipe(
+          Effect.flatMap(decodeClaimHolders),
+          Effect.map((rows) => rows.map((row) => row.claimed_by)),
+          failWith(`read the runners holding claims in campaign ${campaign}`)
+        ),
+
+      renewLeases: (campaign, runner, lease) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const rows = yield* sql`UPDATE recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
+            WHERE campaign = ${campaign} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
+          return rows.length
+        }).pipe(failWith(`renew the claims of ${runner} in campaign ${campaign}`)),
+
+      inDoubt: (campaign) =>
+        sql`SELECT * FROM recipients WHERE campaign = ${campaign} AND state = 'in_doubt'
+          ORDER BY first_seen_at, platform, user_id`.pipe(
+          Effect.flatMap(decodeEntries),
+          failWith(`read the people in doubt in campaign ${campaign}`)
+        ),
+
+      resolveInDoubt: (key, resolution) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const outcome = resolution._tag === "Sent"
+            ? sql`state = 'sent', message_id = ${resolution.messageId}, reason = NULL, settled_at = ${resolution.at.getTime()}`
+            : sql`state = 'pending', reason = ${resolution.reason}`
+          const rows = yield* sql`UPDATE recipients SET ${outcome}, updated_at = ${now}
+            WHERE ${whereKey(key)} AND state = 'in_doubt' RETURNING user_id`
+          return rows.length > 0
+        }).pipe(failWith(`resolve ${describeKey(key)}`)),
+
+      counts: (campaign) =>
+        // Naming every state lets both dialects count from the (state, campaign) index alone.
+        sql`SELECT state, COUNT(*) AS n FROM recipients
+          WHERE state IN ('pending', 'claimed', 'sent', 'refused', 'in_doubt') AND campaign = ${campaign}
+          GROUP BY state`.pipe(
+          Effect.flatMap(decodeCounts),
+          Effect.map((rows): Counts => {
+            const counts = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
+            for (const row of rows) counts[row.state] = row.n
+            return counts
+          }),
+          failWith(`count the people of campaign ${campaign}`)
+        ),
+
+      entries: (campaign) => pages(campaign, undefined, `read the ledger of campaign ${campaign}`),
+
+      pendingEntries: (campaign) => pages(campaign, "pending", `read the pending people of campaign ${campaign}`)
+    })
+  })
+
+/** The ledger over the context's SqlClient; the tables must exist (see {@link migrate}). */
+export const layer: Layer.Layer<Ledger, never, SqlClient.SqlClient> = Layer.effect(Ledger, make())
+
+/** {@link layer} with other page and batch sizes. */
+export const layerWith = (options: Options): Layer.Layer<Ledger, never, SqlClient.SqlClient> =>
+  Layer.effect(Ledger, make(options))

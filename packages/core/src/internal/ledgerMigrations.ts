@@ -1,0 +1,109 @@
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+
+/**
+ * Portable DDL: TEXT ids, epoch-millisecond BIGINT timestamps, CHECK constraints and plain indexes read the same on
+ * SQLite and PostgreSQL.
+ */
+const createLedger = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE campaigns (
+    name TEXT PRIMARY KEY NOT NULL,
+    platform TEXT NOT NULL,
+    profile_user TEXT NOT NULL,
+    posts TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`
+  yield* sql`CREATE TABLE recipients (
+    campaign TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    username TEXT,
+    post_id TEXT NOT NULL,
+    comment_id TEXT NOT NULL,
+    comment_text TEXT NOT NULL,
+    comment_time BIGINT,
+    keyword TEXT,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'sent', 'refused', 'in_doubt')),
+    reason TEXT,
+    message TEXT,
+    message_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_at BIGINT,
+    claimed_by TEXT,
+    lease_until BIGINT,
+    settled_at BIGINT,
+    first_seen_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (campaign, platform, user_id)
+  )`
+  // Serves counts, recovery and the pending scan, which pages in first-seen order within a state. State comes first
+  // so that SQLite's planner, without statistics, never prefers it to the primary key for batched state lookups.
+  yield* sql`CREATE INDEX recipients_state_campaign ON recipients (state, campaign, first_seen_at, platform, user_id)`
+  // Serves the export, which pages over every row in first-seen order.
+  yield* sql`CREATE INDEX recipients_campaign_first_seen ON recipients (campaign, first_seen_at, platform, user_id)`
+  // Shared per-profile sending budgets, so that several runners and campaigns of one profile respect one daily cap.
+  yield* sql`CREATE TABLE profile_budget (
+    profile TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    day TEXT NOT NULL,
+    sent_count INTEGER NOT NULL DEFAULT 0,
+    window_start BIGINT,
+    window_count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (profile, platform, day)
+  )`
+})
+
+/** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
+export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
+  "0001_create_ledger": createLedger
+}
+
+export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
+
+export const migrationsTable = "comment_dm_migrations"
+
+const latestMigrationId = Math.max(...Object.keys(migrations).map((name) => Number.parseInt(name, 10)))
+
+/** Another process is applying the migrations and has not committed yet. */
+class MigrationsInProgress extends Data.TaggedError("MigrationsInProgress")<{ readonly latest: number }> {
+  override get message(): string {
+    return `another process is creating the ledger tables (migration ${this.latest} of ${latestMigrationId} applied)`
+  }
+}
+
+const LatestRow = Schema.Array(Schema.Struct({
+  latest: Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
+}))
+
+/**
+ * Applies the migrations with the dialect-neutral migrator and waits until they are committed.
+ *
+ * When two processes open a fresh SQLite file at once, the loser of the race skips the migrations as "already
+ * running" while the winner's transaction is still open, so it checks the recorded migrations before going on.
+ */
+export const migrate: Effect.Effect<
+  void,
+  Migrator.MigrationError | SqlError | ParseResult.ParseError | MigrationsInProgress,
+  SqlClient.SqlClient
+> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* Migrator.make({})({ loader, table: migrationsTable })
+  const rows = yield* sql`SELECT MAX(migration_id) AS latest FROM ${sql(migrationsTable)}`.withoutTransform.pipe(
+    Effect.flatMap(Schema.decodeUnknown(LatestRow))
+  )
+  const latest = rows[0]?.latest ?? 0
+  if (latest < latestMigrationId) return yield* new MigrationsInProgress({ latest })
+}).pipe(
+  Effect.retry({
+    while: (error) => error._tag === "MigrationsInProgress",
+    schedule: Schedule.spaced("25 millis").pipe(Schedule.upTo("10 seconds"))
+  })
+)

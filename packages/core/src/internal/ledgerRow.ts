@@ -1,0 +1,111 @@
+import * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type { Candidate, LedgerEntry } from "../Ledger.js"
+import { DeliveryState } from "../Ledger.js"
+
+/**
+ * An integer column. SQLite returns numbers; PostgreSQL returns BIGINT (and COUNT) as strings, or bigints when the
+ * client asks for them.
+ */
+const Integer = Schema.Union(
+  Schema.Number,
+  Schema.NumberFromString,
+  Schema.transform(Schema.BigIntFromSelf, Schema.Number, { strict: true, decode: Number, encode: BigInt })
+)
+
+/** Timestamps are stored as epoch milliseconds so that both dialects compare them as integers. */
+const EpochMillis = Schema.transform(Integer, Schema.DateFromSelf, {
+  strict: true,
+  decode: (millis) => new Date(millis),
+  encode: (date) => date.getTime()
+})
+
+/** A `recipients` row as the database returns it. */
+const RecipientRow = Schema.Struct({
+  campaign: Schema.String,
+  platform: Schema.String,
+  user_id: Schema.String,
+  username: Schema.NullOr(Schema.String),
+  post_id: Schema.String,
+  comment_id: Schema.String,
+  comment_text: Schema.String,
+  comment_time: Schema.NullOr(EpochMillis),
+  keyword: Schema.NullOr(Schema.String),
+  state: DeliveryState,
+  reason: Schema.NullOr(Schema.String),
+  message: Schema.NullOr(Schema.String),
+  message_id: Schema.NullOr(Schema.String),
+  attempts: Integer,
+  claimed_at: Schema.NullOr(EpochMillis),
+  claimed_by: Schema.NullOr(Schema.String),
+  lease_until: Schema.NullOr(EpochMillis),
+  settled_at: Schema.NullOr(EpochMillis),
+  first_seen_at: EpochMillis,
+  updated_at: EpochMillis
+})
+
+const orUndefined = <A>(value: A | null): A | undefined => value === null ? undefined : value
+
+const toEntry = (row: typeof RecipientRow.Type): LedgerEntry => ({
+  campaign: row.campaign,
+  platform: row.platform,
+  userId: row.user_id,
+  username: orUndefined(row.username),
+  postId: row.post_id,
+  commentId: row.comment_id,
+  commentText: row.comment_text,
+  commentTime: orUndefined(row.comment_time),
+  keyword: orUndefined(row.keyword),
+  state: row.state,
+  reason: orUndefined(row.reason),
+  message: orUndefined(row.message),
+  messageId: orUndefined(row.message_id),
+  attempts: row.attempts,
+  claimedAt: orUndefined(row.claimed_at),
+  claimedBy: orUndefined(row.claimed_by),
+  leaseUntil: orUndefined(row.lease_until),
+  settledAt: orUndefined(row.settled_at),
+  firstSeenAt: row.first_seen_at,
+  updatedAt: row.updated_at
+})
+
+const decodeRecipientRows = Schema.decodeUnknown(Schema.Array(RecipientRow))
+
+/** Decodes `SELECT * FROM recipients` rows into entries. */
+export const decodeEntries = (
+  rows: ReadonlyArray<unknown>
+): Effect.Effect<Array<LedgerEntry>, ParseResult.ParseError> =>
+  Effect.map(decodeRecipientRows(rows), (decoded) => decoded.map(toEntry))
+
+const StateRow = Schema.Struct({ user_id: Schema.String, state: DeliveryState })
+
+/** Decodes `SELECT user_id, state` rows. */
+export const decodeStates = Schema.decodeUnknown(Schema.Array(StateRow))
+
+const CountRow = Schema.Struct({ state: DeliveryState, n: Integer })
+
+/** Decodes `SELECT state, COUNT(*) AS n ... GROUP BY state` rows. */
+export const decodeCounts = Schema.decodeUnknown(Schema.Array(CountRow))
+
+const ClaimHolderRow = Schema.Struct({ claimed_by: Schema.String })
+
+/** Decodes `SELECT DISTINCT claimed_by` rows of claimed people, whose claimant is always recorded. */
+export const decodeClaimHolders = Schema.decodeUnknown(Schema.Array(ClaimHolderRow))
+
+/** The columns `discover` writes for a new candidate; absent values are stored as NULL. */
+export const candidateRow = (candidate: Candidate, now: number) => ({
+  campaign: candidate.campaign,
+  platform: candidate.platform,
+  user_id: candidate.userId,
+  username: candidate.username ?? null,
+  post_id: candidate.postId,
+  comment_id: candidate.commentId,
+  comment_text: candidate.commentText,
+  comment_time: candidate.commentTime?.getTime() ?? null,
+  keyword: candidate.keyword ?? null,
+  state: "pending",
+  attempts: 0,
+  first_seen_at: now,
+  updated_at: now
+})
