@@ -1,0 +1,380 @@
+/**
+ * The campaign file, version 1: its schema, its decoded form and the errors a bad file gets.
+ *
+ * The file is JSON- or YAML-shaped with snake_case keys; the decoded {@link CampaignSpec} has camelCase keys and
+ * every default applied. Decoding checks everything that can be checked without the API: unknown keys anywhere,
+ * types and ranges, post ids and URLs, templates (unknown variables, broken braces), the match spec (regex guards,
+ * keywords for the mode), and rules that span keys (private replies exist only on Instagram; a message whose fixed
+ * text alone is over the platform's length). A spec that decodes is known good.
+ */
+import { Data, Effect, Option, ParseResult, Predicate, Schema } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import { Platform, platforms } from "./internal/platform.js"
+import { closest } from "./internal/suggest.js"
+import * as Matcher from "./Matcher.js"
+import * as Template from "./Template.js"
+
+export { Platform }
+
+const show = (value: unknown): string => {
+  if (value === undefined) return "nothing"
+  if (typeof value === "bigint") return String(value)
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+/**
+ * A message annotation "expected <what>, got <actual>". With `accepts`, inputs of the right shape (an object, a list)
+ * report their inner problems instead, each at its own path.
+ */
+const expected = (what: string, accepts?: (input: unknown) => boolean) => ({
+  message: (issue: ParseResult.ParseIssue) =>
+    accepts?.(issue.actual) ?
+      { message: "", override: false } :
+      { message: `expected ${what}, got ${show(issue.actual)}`, override: true }
+})
+
+const oneOf = (literals: ReadonlyArray<string>) => ({
+  message: (issue: ParseResult.ParseIssue) => {
+    const hint = typeof issue.actual === "string" ?
+      Option.match(closest(issue.actual, literals), { onNone: () => "", onSome: (s) => ` (did you mean "${s}"?)` }) :
+      ""
+    return {
+      message: `expected one of ${literals.map((literal) => `"${literal}"`).join(", ")}, got ${
+        show(issue.actual)
+      }${hint}`,
+      override: true
+    }
+  }
+})
+
+/** A problem at `path` below the value being decoded (at the value itself when the path is empty). */
+const pointer = (
+  path: ReadonlyArray<PropertyKey> | PropertyKey,
+  actual: unknown,
+  ast: Schema.Schema.AnyNoContext["ast"],
+  message: string
+): ParseResult.ParseIssue => {
+  const type = new ParseResult.Type(ast, actual, message)
+  if (typeof path !== "object") return new ParseResult.Pointer(path, actual, type)
+  const [head, ...tail] = path
+  return head === undefined ? type : new ParseResult.Pointer([head, ...tail], actual, type)
+}
+
+const composite = (
+  ast: Schema.Schema.AnyNoContext["ast"],
+  actual: unknown,
+  issues: ReadonlyArray<ParseResult.ParseIssue>
+): ParseResult.ParseIssue => {
+  const [head, ...tail] = issues
+  return head === undefined
+    ? new ParseResult.Type(ast, actual)
+    : new ParseResult.Composite(ast, actual, [head, ...tail])
+}
+
+const isObject = (input: unknown): boolean => Predicate.isRecord(input)
+const isList = (input: unknown): boolean => Array.isArray(input)
+
+/** A post named by its platform id. */
+export const PostId = Schema.TaggedStruct("PostId", { id: Schema.String })
+export type PostId = typeof PostId.Type
+
+/** A post named by its https URL. */
+export const PostUrl = Schema.TaggedStruct("PostUrl", { url: Schema.String })
+export type PostUrl = typeof PostUrl.Type
+
+/**
+ * One entry of `posts`. A union so that selectors such as "the account's newest posts" (`posts: recent`) can join
+ * it later without changing the shape of the field.
+ */
+export const Post = Schema.Union(PostId, PostUrl)
+export type Post = typeof Post.Type
+
+const postIdPattern = /^[A-Za-z0-9_-]+$/
+
+const classifyPost = (input: string | number | bigint): Post | string => {
+  if (typeof input === "bigint") {
+    return input >= 0n ? { _tag: "PostId", id: String(input) } : `expected a post id or an https URL, got ${input}`
+  }
+  if (typeof input === "number") {
+    if (Number.isSafeInteger(input) && input >= 0) return { _tag: "PostId", id: String(input) }
+    return Number.isInteger(input) && input > 0 ?
+      `${input} is too large to be exact as a number; write the post id as a string, in quotes` :
+      `expected a post id or an https URL, got ${input}`
+  }
+  const text = input.trim()
+  if (postIdPattern.test(text)) return { _tag: "PostId", id: text }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(text)) {
+    let url: URL
+    try {
+      url = new URL(text)
+    } catch {
+      return `${show(input)} is not a valid URL`
+    }
+    if (url.protocol !== "https:") return `post URLs must use https, got ${show(input)}`
+    return { _tag: "PostUrl", url: text }
+  }
+  return `expected a post id (letters, digits, "_" and "-") or an https URL, got ${show(input)}`
+}
+
+/** Entries with the same key name the same post: equal ids, or URLs equal but for a fragment or trailing slash. */
+const postKey = (post: Post): string => {
+  if (post._tag === "PostId") return `id:${post.id}`
+  const url = new URL(post.url)
+  url.hash = ""
+  return `url:${url.href.replace(/\/(?=$|\?)/, "")}`
+}
+
+const PostInput = Schema.Union(Schema.String, Schema.Number, Schema.BigIntFromSelf).annotations(
+  expected("a post id or an https URL")
+)
+
+const PostsFromInput = Schema.transformOrFail(
+  Schema.Array(PostInput).annotations(expected("a list of post ids or URLs", isList)),
+  Schema.NonEmptyArray(Post),
+  {
+    strict: true,
+    decode: (inputs, _, ast) => {
+      if (inputs.length === 0) {
+        return ParseResult.fail(new ParseResult.Type(ast, inputs, "expected at least one post id or URL, got []"))
+      }
+      const refs: Array<Post> = []
+      const issues: Array<ParseResult.ParseIssue> = []
+      const seen = new Map<string, number>()
+      inputs.forEach((input, index) => {
+        const ref = classifyPost(input)
+        if (typeof ref === "string") {
+          issues.push(pointer(index, input, ast, ref))
+          return
+        }
+        const key = postKey(ref)
+        const first = seen.get(key)
+        if (first !== undefined) {
+          issues.push(pointer(index, input, ast, `duplicate of posts[${first}] (${show(inputs[first])})`))
+          return
+        }
+        seen.set(key, index)
+        refs.push(ref)
+      })
+      const [head, ...tail] = refs
+      if (issues.length > 0 || head === undefined) return ParseResult.fail(composite(ast, inputs, issues))
+      return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([head, ...tail])
+    },
+    encode: (posts) => ParseResult.succeed(posts.map((post) => post._tag === "PostId" ? post.id : post.url))
+  }
+)
+
+const Terms = (example: string) =>
+  Schema.Array(Schema.String.annotations(expected("a string"))).annotations(
+    expected(`a list of strings such as ${example}`, isList)
+  )
+
+const MatchInput = Schema.Struct({
+  keywords: Schema.optionalWith(Terms("[guide, link]"), { exact: true }),
+  mode: Schema.optionalWith(Matcher.Mode.annotations(oneOf(Matcher.Mode.literals)), { exact: true }),
+  exclude: Schema.optionalWith(Terms("[stop]"), { exact: true })
+}).annotations(expected("an object with keywords, mode and exclude", isObject))
+
+const MatchFromInput = Schema.transformOrFail(MatchInput, Matcher.MatchSpec, {
+  strict: true,
+  decode: (input, _, ast) => {
+    const spec: Matcher.MatchSpec = {
+      mode: input.mode ?? "word",
+      keywords: input.keywords ?? [],
+      exclude: input.exclude ?? []
+    }
+    const problems = Matcher.validate(spec)
+    return problems.length === 0 ?
+      ParseResult.succeed(spec) :
+      ParseResult.fail(composite(
+        ast,
+        input,
+        problems.map((problem) => pointer(problem.path, input, ast, problem.message))
+      ))
+  },
+  encode: (spec) => ParseResult.succeed({ keywords: spec.keywords, mode: spec.mode, exclude: spec.exclude })
+})
+
+const TemplateType = Schema.typeSchema(Template.FromString)
+
+const MessageFromInput = Schema.transformOrFail(
+  Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations(
+    expected("a message (a string) or a list of message variants (strings)")
+  ),
+  Schema.NonEmptyArray(TemplateType),
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      const sources = typeof input === "string" ? [input] : input
+      if (sources.length === 0) {
+        return ParseResult.fail(new ParseResult.Type(ast, input, "expected at least one message variant, got []"))
+      }
+      const templates: Array<Template.Template> = []
+      const issues: Array<ParseResult.ParseIssue> = []
+      sources.forEach((source, index) => {
+        const path = typeof input === "string" ? [] : [index]
+        if (source.trim() === "") {
+          issues.push(pointer(path, source, ast, "is empty; write the message to send"))
+          return
+        }
+        const parsed = Template.parse(source)
+        if (parsed._tag === "Left") issues.push(pointer(path, source, ast, parsed.left.message))
+        else templates.push(parsed.right)
+      })
+      const [head, ...tail] = templates
+      if (issues.length > 0 || head === undefined) return ParseResult.fail(composite(ast, input, issues))
+      return ParseResult.succeed<NonEmptyReadonlyArray<Template.Template>>([head, ...tail])
+    },
+    encode: (templates) =>
+      ParseResult.succeed(templates.length === 1 ? templates[0].source : templates.map((template) => template.source))
+  }
+)
+
+export const Delivery = Schema.Literal("dm", "private_reply")
+export type Delivery = typeof Delivery.Type
+
+const NonEmptyTrimmed = Schema.Trim.pipe(Schema.nonEmptyString()).annotations(expected("a non-empty string"))
+
+export const Pace = Schema.Struct({
+  /** Sends per hour, at most. */
+  perHour: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(expected("a positive integer")), {
+    exact: true,
+    default: () => 200
+  }).pipe(Schema.fromKey("per_hour")),
+  /** Sends in flight at once. */
+  concurrency: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 32)).annotations(expected("an integer from 1 to 32")),
+    { exact: true, default: () => 4 }
+  )
+}).annotations(expected("an object with per_hour and concurrency", isObject))
+export type Pace = typeof Pace.Type
+
+const defaultPace: Pace = { perHour: 200, concurrency: 4 }
+
+const fields = Schema.Struct({
+  /** The ledger key: the same name is the same campaign, and a rerun resumes it. Trimmed. */
+  name: NonEmptyTrimmed,
+  platform: Platform.annotations(oneOf(platforms)),
+  /** The Upload-Post profile username. */
+  user: NonEmptyTrimmed,
+  posts: PostsFromInput,
+  /** Absent: every commenter. */
+  match: Schema.optionalWith(MatchFromInput, { exact: true, default: () => Matcher.everyone }),
+  /** The `message` key: one or more variants; each recipient gets one, picked by {@link Template.pick}. */
+  messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
+  delivery: Schema.optionalWith(Delivery.annotations(oneOf(Delivery.literals)), { exact: true, default: () => "dm" }),
+  pace: Schema.optionalWith(Pace, { exact: true, default: () => defaultPace }),
+  /** A cap on sends for one run. */
+  maxSends: Schema.optionalWith(Schema.NonNegativeInt.annotations(expected("a non-negative integer")), {
+    exact: true
+  }).pipe(Schema.fromKey("max_sends"))
+}).annotations(expected("a campaign: an object with name, platform, user, posts and message", isObject))
+
+const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
+  const issues: Array<Schema.FilterIssue> = []
+  if (spec.delivery === "private_reply" && spec.platform !== "instagram") {
+    issues.push({
+      path: ["delivery"],
+      message: `private_reply works only on instagram; use delivery "dm" on ${spec.platform}`
+    })
+  }
+  spec.messages.forEach((template, index) => {
+    const problem = Template.checkLength(spec.platform, Template.staticText(template))
+    if (problem._tag === "Left") {
+      issues.push({
+        path: spec.messages.length === 1 ? ["message"] : ["message", index],
+        message: `its fixed text alone is too long: ${problem.left}`
+      })
+    }
+  })
+  return issues
+}
+
+/** The campaign file schema: decodes the file's shape (snake_case) into a {@link CampaignSpec}. */
+export const CampaignSpec = fields.pipe(Schema.filter(crossChecks))
+
+/** A decoded campaign, defaults applied. */
+export type CampaignSpec = typeof CampaignSpec.Type
+
+/** A campaign as written in a file, before decoding: what {@link make} takes. */
+export type Input = typeof CampaignSpec.Encoded
+
+/** One problem in a campaign, at a key path such as `pace.per_hour` or `posts[2]` (empty for the whole campaign). */
+export interface Issue {
+  readonly path: string
+  readonly message: string
+}
+
+const formatIssue = (issue: Issue): string => issue.path === "" ? issue.message : `${issue.path}: ${issue.message}`
+
+/** A campaign that does not decode. `message` lists every problem with the path of its key. */
+export class CampaignSpecError extends Data.TaggedError("CampaignSpecError")<{
+  readonly issues: NonEmptyReadonlyArray<Issue>
+}> {
+  override get message(): string {
+    if (this.issues.length === 1) return formatIssue(this.issues[0])
+    return `${this.issues.length} problems:\n${this.issues.map((issue) => `  - ${formatIssue(issue)}`).join("\n")}`
+  }
+}
+
+/** The keys each object of the file may have, by its path, for "did you mean" on an unknown key. */
+const knownKeys: Record<string, ReadonlyArray<string>> = {
+  "": ["name", "platform", "user", "posts", "match", "message", "delivery", "pace", "max_sends"],
+  match: ["keywords", "mode", "exclude"],
+  pace: ["per_hour", "concurrency"]
+}
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>(
+    (out, key) => typeof key === "number" ? `${out}[${key}]` : out === "" ? String(key) : `${out}.${String(key)}`,
+    ""
+  )
+
+const toIssue = (issue: ParseResult.ArrayFormatterIssue): Issue => {
+  switch (issue._tag) {
+    case "Unexpected": {
+      const parent = formatPath(issue.path.slice(0, -1))
+      const key = String(issue.path[issue.path.length - 1])
+      const hint = Option.match(closest(key, knownKeys[parent] ?? []), {
+        onNone: () => "",
+        onSome: (known) => ` (did you mean "${known}"?)`
+      })
+      return { path: parent, message: `unknown key ${JSON.stringify(key)}${hint}` }
+    }
+    case "Missing":
+      return { path: formatPath(issue.path), message: "required key is missing" }
+    default:
+      return { path: formatPath(issue.path), message: issue.message }
+  }
+}
+
+const toError = (error: ParseResult.ParseError): CampaignSpecError => {
+  const seen = new Set<string>()
+  const issues: Array<Issue> = []
+  for (const formatted of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    const issue = toIssue(formatted)
+    const key = formatIssue(issue)
+    if (!seen.has(key)) {
+      seen.add(key)
+      issues.push(issue)
+    }
+  }
+  const [head, ...tail] = issues
+  return new CampaignSpecError({
+    issues: head === undefined ? [{ path: "", message: error.message }] : [head, ...tail]
+  })
+}
+
+const decodeUnknown = Schema.decodeUnknown(CampaignSpec, { errors: "all", onExcessProperty: "error" })
+
+/** Decodes a parsed campaign file (a JSON or YAML value), reporting every problem at once. */
+export const decode = (input: unknown): Effect.Effect<CampaignSpec, CampaignSpecError> =>
+  Effect.mapError(decodeUnknown(input), toError)
+
+/** Builds a campaign in code from the same shape as the file, with the same checks and defaults. */
+export const make = (input: Input): Effect.Effect<CampaignSpec, CampaignSpecError> => decode(input)

@@ -1,0 +1,97 @@
+/**
+ * Reconciliation: deciding what happened to people in doubt (a send that may have gone out) by reading the
+ * conversations endpoint. A message to that person, sent after the claim, with the claimed text -> `sent`, with its
+ * message id. None -> `pending`, so the next run sends it. If the conversations cannot be read, nobody is resolved:
+ * people in doubt stay in doubt and are never resent blindly.
+ */
+import { Clock, Duration, Effect, Option } from "effect"
+import * as Ledger from "./Ledger.js"
+import * as Retry from "./Retry.js"
+import * as UploadPost from "./UploadPost.js"
+import type * as Errors from "./UploadPostError.js"
+
+export interface Result {
+  /** Resolved to sent: the message is in the conversation. */
+  readonly sent: number
+  /** Resolved to pending: no such message; the next run sends it. */
+  readonly pending: number
+  /** Still in doubt: the conversations could not be read, or the claim is too recent to judge. */
+  readonly unresolved: number
+  /** Why the conversations could not be read, when they could not. */
+  readonly failure: Option.Option<Errors.ReadError>
+}
+
+export interface Options {
+  /** Claims younger than this are left in doubt: the conversation may not list the message yet. Default 5 s. */
+  readonly settleTime?: Duration.DurationInput
+  /** Tolerated difference between this machine's clock and the platform's. Default 2 minutes. */
+  readonly clockSkew?: Duration.DurationInput
+}
+
+export interface CampaignRef {
+  readonly name: string
+  readonly platform: string
+  readonly user: string
+}
+
+/** Whitespace differences are the platform's doing, not a different message. */
+const sameText = (a: string, b: string) => a.replace(/\s+/g, " ").trim() === b.replace(/\s+/g, " ").trim()
+
+/** Finds the message that settles a person in doubt, if the conversations hold it. */
+export const findDelivery = (
+  conversations: ReadonlyArray<UploadPost.Conversation>,
+  entry: Ledger.LedgerEntry,
+  clockSkew: Duration.Duration
+): Option.Option<UploadPost.ConversationMessage> => {
+  const claimedAt = entry.claimedAt?.getTime() ?? 0
+  const earliest = claimedAt - Duration.toMillis(clockSkew)
+  for (const conversation of conversations) {
+    for (const message of conversation.messages) {
+      const toPerson = message.toIds.includes(entry.userId) ||
+        (message.toIds.length === 0 && message.fromId !== entry.userId &&
+          conversation.participantIds.includes(entry.userId))
+      if (!toPerson) continue
+      if (message.createdTime !== undefined && message.createdTime.getTime() < earliest) continue
+      if (entry.message !== undefined && sameText(message.text, entry.message)) return Option.some(message)
+    }
+  }
+  return Option.none()
+}
+
+/** Resolves the campaign's people in doubt. One conversations read serves all of them. */
+export const run = (
+  campaign: CampaignRef,
+  options: Options = {}
+): Effect.Effect<Result, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger.Ledger
+    const api = yield* UploadPost.UploadPost
+    const inDoubt = yield* ledger.inDoubt(campaign.name)
+    if (inDoubt.length === 0) return { sent: 0, pending: 0, unresolved: 0, failure: Option.none() }
+    const read = yield* Effect.either(
+      Retry.retrying(api.conversations({ platform: campaign.platform, user: campaign.user }), api.settings.retry)
+    )
+    if (read._tag === "Left") {
+      return { sent: 0, pending: 0, unresolved: inDoubt.length, failure: Option.some(read.left) }
+    }
+    const now = yield* Clock.currentTimeMillis
+    const settleTime = Duration.toMillis(options.settleTime ?? Duration.seconds(5))
+    const clockSkew = Duration.decode(options.clockSkew ?? Duration.minutes(2))
+    let sent = 0
+    let pending = 0
+    let unresolved = 0
+    for (const entry of inDoubt) {
+      const key = { campaign: entry.campaign, platform: entry.platform, userId: entry.userId }
+      const found = findDelivery(read.right, entry, clockSkew)
+      if (Option.isSome(found)) {
+        const at = found.value.createdTime ?? new Date(now)
+        if (yield* ledger.resolveInDoubt(key, Ledger.Settlement.Sent({ messageId: found.value.id, at }))) sent++
+      } else if (entry.claimedAt !== undefined && now - entry.claimedAt.getTime() < settleTime) {
+        unresolved++
+      } else {
+        const reason = "reconciled: no such message in the conversations, so it was not delivered"
+        if (yield* ledger.resolveInDoubt(key, Ledger.Settlement.Pending({ reason }))) pending++
+      }
+    }
+    return { sent, pending, unresolved, failure: Option.none() }
+  })

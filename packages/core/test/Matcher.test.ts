@@ -1,0 +1,284 @@
+import { assert, describe, it } from "@effect/vitest"
+import { FastCheck, Option } from "effect"
+import { fold, foldFully, plainRanges } from "../src/internal/fold.js"
+import * as Matcher from "../src/Matcher.js"
+
+const matcher = (mode: Matcher.Mode, keywords: ReadonlyArray<string>, exclude: ReadonlyArray<string> = []) =>
+  Matcher.make({ mode, keywords, exclude })
+
+const expectMatches = (self: Matcher.Matcher, comments: ReadonlyArray<string>, keyword: string) => {
+  for (const comment of comments) {
+    assert.deepStrictEqual(
+      Matcher.match(self, comment),
+      Option.some(keyword),
+      `should match ${JSON.stringify(comment)}`
+    )
+  }
+}
+
+const expectNoMatch = (self: Matcher.Matcher, comments: ReadonlyArray<string>) => {
+  for (const comment of comments) {
+    assert.deepStrictEqual(Matcher.match(self, comment), Option.none(), `should not match ${JSON.stringify(comment)}`)
+  }
+}
+
+describe("Matcher", () => {
+  describe("word mode", () => {
+    const guide = matcher("word", ["guide"])
+
+    it("finds the keyword as a whole word, whatever the case, width, accents or punctuation", () => {
+      expectMatches(guide, [
+        "GUIDE please",
+        "guíde🔥",
+        "ＧＵＩＤＥ",
+        "guide!!",
+        "#guide",
+        "Guide",
+        "can I get the guide?",
+        "(guide)",
+        "guide\u200b",
+        "gu\u200bide",
+        "𝐠𝐮𝐢𝐝𝐞",
+        "求guide谢谢"
+      ], "guide")
+    })
+
+    it("does not find the keyword inside a longer word", () => {
+      expectNoMatch(guide, ["guidelines", "misguided", "guides", "guide2", "", "gui de", "g-u-i-d-e"])
+    })
+
+    it("works for Cyrillic", () => {
+      const self = matcher("word", ["гайд"])
+      expectMatches(self, ["Хочу ГАЙД!", "гайд, пожалуйста", "ГАЙД"], "гайд")
+      expectNoMatch(self, ["гайды", "мегайд"])
+    })
+
+    it("works for Arabic, with or without vowel marks", () => {
+      const self = matcher("word", ["دليل"])
+      expectMatches(self, ["أريد دليل من فضلك", "دَلِيل", "دليل؟"], "دليل")
+      expectNoMatch(self, ["دليلين"])
+    })
+
+    it("matches keywords in scripts written without spaces anywhere in the comment", () => {
+      expectMatches(matcher("word", ["攻略"]), ["求攻略谢谢", "攻略"], "攻略")
+      expectMatches(matcher("word", ["ガイド"]), ["ガイドください", "この ガイド"], "ガイド")
+      expectMatches(matcher("word", ["가이드"]), ["가이드주세요"], "가이드")
+      expectNoMatch(matcher("word", ["攻略"]), ["求指南"])
+    })
+
+    it("matches emoji-only keywords anywhere, with or without variation selectors", () => {
+      expectMatches(matcher("word", ["🔥"]), ["guide🔥", "🔥🔥🔥", "x🔥x", "🔥"], "🔥")
+      expectMatches(matcher("word", ["❤️"]), ["❤", "❤️", "I ❤️ this"], "❤️")
+      expectMatches(matcher("word", ["❤"]), ["❤️"], "❤")
+      expectMatches(matcher("word", ["👨‍👩‍👧"]), ["we 👨‍👩‍👧!"], "👨‍👩‍👧")
+      expectNoMatch(matcher("word", ["🔥"]), ["fire", "❤️"])
+    })
+
+    it("matches a phrase across any run of whitespace", () => {
+      const self = matcher("word", ["send me"])
+      expectMatches(self, ["SEND   me please", "send\nme", "pls send me!"], "send me")
+      expectNoMatch(self, ["sendme", "send it to me", "resend me"])
+    })
+
+    it("reports the keyword as written in the campaign, the first one found in the comment", () => {
+      const self = matcher("word", ["GUIDE", "Link"])
+      assert.deepStrictEqual(Matcher.match(self, "the link and the guide"), Option.some("Link"))
+      assert.deepStrictEqual(Matcher.match(self, "guide"), Option.some("GUIDE"))
+    })
+
+    it("supports the data-last form", () => {
+      assert.deepStrictEqual(Matcher.match("guide")(guide), Option.some("guide"))
+    })
+  })
+
+  describe("other modes", () => {
+    it("contains: a substring of the folded comment", () => {
+      const self = matcher("contains", ["guide", "دليل"])
+      expectMatches(self, ["guidelines", "MISGUIDED", "ＧＵＩＤＥ"], "guide")
+      expectMatches(self, ["الدليل"], "دليل")
+      expectNoMatch(self, ["gui de"])
+    })
+
+    it("exact: the whole comment, folded and trimmed, nothing else ignored", () => {
+      const self = matcher("exact", ["guide"])
+      expectMatches(self, ["guide", "  GUIDE  ", "Guíde", "ＧＵＩＤＥ\n"], "guide")
+      expectNoMatch(self, ["guide!", "guide please", "the guide", "guide 🔥"])
+    })
+
+    it("regex: tried on the folded comment and on the comment as written", () => {
+      const self = matcher("regex", ["^gu[ií]de\\d?$", "café"])
+      expectMatches(self, ["Guide2", "ＧＵＩＤＥ", "guíde"], "^gu[ií]de\\d?$")
+      expectMatches(self, ["un CAFÉ"], "café")
+      expectNoMatch(self, ["guides", "cafe"])
+    })
+
+    it("regex: sees only the first 2,000 characters", () => {
+      const self = matcher("regex", ["guide"])
+      const padding = "x".repeat(Matcher.regexInputLimit)
+      expectNoMatch(self, [`${padding}guide`])
+      expectMatches(self, [`${padding.slice(5)}guide`], "guide")
+    })
+
+    it("any: every comment, with the empty string as its keyword", () => {
+      const self = Matcher.make(Matcher.everyone)
+      expectMatches(self, ["", "anything", "\ud800"], "")
+    })
+  })
+
+  describe("exclude", () => {
+    it("drops a comment with any exclude term, whatever the mode", () => {
+      for (const mode of ["word", "contains", "exact", "regex"] as const) {
+        expectNoMatch(matcher(mode, ["guide"], ["stop", "👎"]), ["guide STOP", "guide 👎", "guide stop!"])
+      }
+      expectNoMatch(matcher("any", [], ["stop"]), ["please stop"])
+      expectMatches(matcher("any", [], ["stop"]), ["please go on"], "")
+    })
+
+    it("uses word semantics: a longer word that contains the term does not exclude", () => {
+      expectMatches(matcher("word", ["guide"], ["stop"]), ["guide on my stopwatch"], "guide")
+      expectNoMatch(matcher("word", ["guide"], ["停止"]), ["guide请停止"])
+    })
+  })
+
+  describe("validate", () => {
+    const problems = (spec: Matcher.MatchSpec) => Matcher.validate(spec).map((problem) => problem.path.join("."))
+
+    it("accepts good specs", () => {
+      assert.deepStrictEqual(problems(Matcher.everyone), [])
+      assert.deepStrictEqual(problems({ mode: "word", keywords: ["guide", "🔥"], exclude: ["stop"] }), [])
+      assert.deepStrictEqual(
+        problems({
+          mode: "regex",
+          keywords: ["(foo|bar)+", "gu[ií]de", "(a{3})+", "\\p{L}+", "(?<n>a|b)+"],
+          exclude: []
+        }),
+        []
+      )
+    })
+
+    it("wants keywords exactly when the mode uses them", () => {
+      assert.deepStrictEqual(problems({ mode: "word", keywords: [], exclude: [] }), ["keywords"])
+      assert.deepStrictEqual(problems({ mode: "any", keywords: ["guide"], exclude: [] }), ["keywords"])
+    })
+
+    it("refuses keywords and exclude terms that fold to nothing", () => {
+      assert.deepStrictEqual(
+        problems({ mode: "contains", keywords: ["ok", "", "\u200b", " "], exclude: ["\ufe0f"] }),
+        ["keywords.1", "keywords.2", "keywords.3", "exclude.0"]
+      )
+    })
+
+    it("guards regexes: length, backreferences, nested or overlapping repetition, syntax", () => {
+      const refused = [
+        "a".repeat(201),
+        "(a)\\1",
+        "(?<x>a)\\k<x>",
+        "(a+)+",
+        "(a*)*",
+        "(?:\\s+\\w+)*",
+        "((a+)b)+",
+        "(a{1,3}){2,}",
+        "(a|a)*",
+        "(a|aa)*",
+        "(",
+        "[",
+        "a{2,1}"
+      ]
+      for (const pattern of refused) {
+        const found = Matcher.validate({ mode: "regex", keywords: [pattern], exclude: [] })
+        assert.strictEqual(found.length, 1, `should refuse ${pattern}`)
+        assert.deepStrictEqual(found[0]?.path, ["keywords", 0])
+        assert.include(found[0]?.message, JSON.stringify(pattern))
+      }
+      const tooLong = Matcher.validate({ mode: "regex", keywords: ["a".repeat(201)], exclude: [] })
+      assert.include(tooLong[0]?.message, "the limit is 200")
+    })
+  })
+
+  describe("folding", () => {
+    it("takes the fast path only where it agrees with the full folding", () => {
+      for (const [low, high] of plainRanges) {
+        for (let codePoint = low; codePoint <= high; codePoint++) {
+          const text = `A${String.fromCodePoint(codePoint)}\u200d\ufe0fb`
+          assert.strictEqual(fold(text), foldFully(text), `U+${codePoint.toString(16)}`)
+        }
+      }
+    })
+
+    it.prop("is idempotent", [FastCheck.string({ unit: "binary" })], ([text]) => {
+      assert.strictEqual(fold(fold(text)), fold(text))
+    })
+
+    it.prop(
+      "agrees with the full folding on ASCII, emoji and joiners",
+      [FastCheck.array(FastCheck.constantFrom("a", "Z", " ", "!", "❤", "\ufe0f", "\u200d", "🔥", "“", "—", "✅"))],
+      ([chars]) => {
+        const text = chars.join("")
+        assert.strictEqual(fold(text), foldFully(text))
+      }
+    )
+  })
+
+  describe("properties", () => {
+    const latinWord = FastCheck.stringMatching(/^[a-z]{1,10}$/)
+    const separator = FastCheck.constantFrom(" ", "  ", ",", "!", "?", ".", "#", "\n", "(", ")", "🔥", "\u3000")
+    const anyText = FastCheck.string({ unit: "binary", maxLength: 30 })
+
+    it.prop(
+      "word mode: a keyword between separators in any text matches",
+      [latinWord, anyText, separator, separator, anyText],
+      ([keyword, before, left, right, after]) => {
+        const comment = `${before}${left}${keyword.toUpperCase()}${right}${after}`
+        assert.isTrue(Option.isSome(Matcher.match(matcher("word", [keyword]), comment)), JSON.stringify(comment))
+      }
+    )
+
+    it.prop(
+      "word mode: a keyword glued between Latin letters never matches",
+      [latinWord, latinWord, latinWord],
+      ([prefix, keyword, suffix]) => {
+        assert.isTrue(Option.isNone(Matcher.match(matcher("word", [keyword]), `${prefix}${keyword}${suffix}`)))
+      }
+    )
+
+    const variant = FastCheck.constantFrom(
+      (char: string) => char.toUpperCase(),
+      (char: string) => String.fromCharCode(char.charCodeAt(0) + 0xfee0),
+      (char: string) => `${char}\u0301`,
+      (char: string) => String.fromCodePoint(0x1d41a + char.charCodeAt(0) - 0x61),
+      (char: string) => char
+    )
+
+    it.prop(
+      "word mode: case, width, accent and style variants of a keyword match",
+      [latinWord, FastCheck.array(variant, { minLength: 10, maxLength: 10 })],
+      ([keyword, variants]) => {
+        const written = Array.from(keyword, (char, i) => variants[i]!(char)).join("")
+        const self = matcher("word", [keyword])
+        assert.deepStrictEqual(Matcher.match(self, `ok ${written}!`), Option.some(keyword), written)
+      }
+    )
+
+    const specs = [
+      Matcher.everyone,
+      { mode: "word", keywords: ["guide", "🔥", "攻略", "send me"], exclude: ["stop"] },
+      { mode: "contains", keywords: ["guide"], exclude: ["❤️"] },
+      { mode: "exact", keywords: ["guide"], exclude: [] },
+      { mode: "regex", keywords: ["gu[ií]de", "^\\p{L}+$"], exclude: ["stop"] }
+    ] as const satisfies ReadonlyArray<Matcher.MatchSpec>
+    const matchers = specs.map(Matcher.make)
+    const surrogates = FastCheck.constantFrom("\ud800", "\udfff", "\udbff\udbff", "guide\ud83d")
+
+    it.prop(
+      "never throws, whatever the text (lone surrogates included)",
+      [FastCheck.array(FastCheck.oneof(FastCheck.string({ unit: "binary" }), surrogates))],
+      ([pieces]) => {
+        const comment = pieces.join("")
+        for (const self of matchers) {
+          const found = Matcher.match(self, comment)
+          assert.isTrue(Option.isNone(found) || typeof found.value === "string")
+        }
+      }
+    )
+  })
+})

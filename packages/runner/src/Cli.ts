@@ -1,0 +1,157 @@
+/**
+ * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
+ */
+import { Campaign, Ledger, Reconcile, Runner, UploadPost } from "@comment-dm/core"
+import { Args, Command, Options } from "@effect/cli"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Chunk, Context, Effect, Layer, Option, Ref, Stream } from "effect"
+import * as CampaignFile from "./CampaignFile.js"
+import * as Display from "./Display.js"
+import * as ExitCode from "./ExitCode.js"
+import * as LedgerDatabase from "./LedgerDatabase.js"
+import * as Signals from "./Signals.js"
+import * as Status from "./Status.js"
+
+/** The exit code the process ends with; handlers set it, errors are mapped by `ExitCode.ofError`. */
+export class ExitStatus
+  extends Context.Tag("@comment-dm/runner/ExitStatus")<ExitStatus, Ref.Ref<ExitCode.ExitCode>>()
+{}
+
+const setExit = (code: ExitCode.ExitCode) => Effect.flatMap(ExitStatus, (ref) => Ref.set(ref, code))
+
+const campaignFile = Args.text({ name: "campaign-file" }).pipe(
+  Args.withDescription("the campaign, as a JSON or YAML file (see the README for its keys)")
+)
+const db = Options.text("db").pipe(
+  Options.withDescription(
+    `the ledger: a SQLite file path (default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
+  ),
+  Options.optional
+)
+const json = Options.boolean("json").pipe(
+  Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
+)
+
+const apiLayer = UploadPost.UploadPost.Default.pipe(
+  Layer.provide(UploadPost.UploadPostConfig.fromEnv),
+  Layer.provide(NodeHttpClient.layer)
+)
+
+const loadCampaign = (path: string) => CampaignFile.load(path)
+
+const ledgerFor = (flag: Option.Option<string>, options?: LedgerDatabase.LayerOptions) =>
+  Effect.map(LedgerDatabase.resolve(flag), (location) => LedgerDatabase.layer(location, options))
+
+const runCommand = Command.make(
+  "run",
+  {
+    campaignFile,
+    db,
+    dryRun: Options.boolean("dry-run").pipe(
+      Options.withDescription("read the comments and print who would get which message; send and write nothing")
+    ),
+    json,
+    maxSends: Options.integer("max-sends").pipe(
+      Options.withDescription("send at most N DMs in this run (overrides max_sends in the campaign)"),
+      Options.optional
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const spec = yield* loadCampaign(args.campaignFile)
+      const display = Display.make({ json: args.json })
+      const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
+      const stop = yield* Signals.stopRequest
+      const summary = yield* Campaign.run(spec, {
+        dryRun: args.dryRun,
+        maxSends: Option.getOrUndefined(args.maxSends),
+        stop,
+        onEvent: display.onEvent
+      }).pipe(
+        Effect.provide(Layer.merge(apiLayer, ledger)),
+        Effect.tapError(() => display.close)
+      )
+      yield* display.summary(summary)
+      if (summary.outcome === "interrupted") {
+        yield* display.note(`resume with: comment-dm run ${args.campaignFile} (the same ledger)`)
+      }
+      yield* setExit(ExitCode.ofOutcome(summary.outcome))
+    })
+).pipe(Command.withDescription(
+  "Run a campaign: read the comments of its posts, and send one DM to each new matching commenter. " +
+    "Exit codes: 0 all settled, 2 configuration error, 3 daily DM limit, 4 key or account error, " +
+    "5 some people pending or in doubt, 130 interrupted, 1 anything else."
+))
+
+const statusCommand = Command.make("status", { campaignFile, db, json }, (args) =>
+  Effect.gen(function*() {
+    const spec = yield* loadCampaign(args.campaignFile)
+    const ledger = yield* ledgerFor(args.db, { readOnlyIntent: true })
+    const report = yield* Status.report(spec).pipe(Effect.provide(ledger))
+    yield* Effect.sync(() => process.stdout.write(`${args.json ? JSON.stringify(report) : Status.render(report)}\n`))
+    yield* setExit(report.unaccounted === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Failure)
+  })).pipe(Command.withDescription(
+    "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
+      "what `run` would do next. Reads the ledger only."
+  ))
+
+const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) =>
+  Effect.gen(function*() {
+    const spec = yield* loadCampaign(args.campaignFile)
+    const ledger = yield* ledgerFor(args.db)
+    const result = yield* Effect.gen(function*() {
+      const store = yield* Ledger.Ledger
+      const recovered = yield* Runner.recoverLeftoverClaims(store, spec.name)
+      const outcome = yield* Reconcile.run(spec)
+      return { recovered, outcome }
+    }).pipe(Effect.provide(Layer.merge(apiLayer, ledger)))
+    const { outcome } = result
+    const lines = [
+      `${outcome.sent} found sent, ${outcome.pending} not sent (pending: the next run sends them), ` +
+      `${outcome.unresolved} still in doubt`
+    ]
+    if (Option.isSome(outcome.failure)) {
+      lines.push(`the conversations could not be read: ${outcome.failure.value.message}`)
+      lines.push("people in doubt stay in doubt and are not resent; try `comment-dm reconcile` again later")
+    }
+    yield* Effect.sync(() => process.stdout.write(`${lines.join("\n")}\n`))
+    yield* setExit(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
+  })).pipe(Command.withDescription(
+    "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message found " +
+      "-> sent; none -> pending. Runs automatically at the start of every `run`."
+  ))
+
+const exportCommand = Command.make(
+  "export",
+  {
+    campaignFile,
+    db,
+    format: Options.choice("format", ["csv", "jsonl"]).pipe(
+      Options.withDescription("csv (default) or jsonl, written to stdout"),
+      Options.withDefault("csv" as const)
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const spec = yield* loadCampaign(args.campaignFile)
+      const ledger = yield* ledgerFor(args.db, { readOnlyIntent: true })
+      yield* Effect.flatMap(Ledger.Ledger, (store) =>
+        store.entries(spec.name).pipe(
+          Stream.map(args.format === "csv" ? Status.csvRow : Status.jsonLine),
+          args.format === "csv" ? Stream.prepend(Chunk.of(Status.csvHeader)) : (self) => self,
+          Stream.runForEach((line) => Effect.sync(() => process.stdout.write(`${line}\n`)))
+        )).pipe(Effect.provide(ledger))
+      yield* setExit(ExitCode.ExitCode.Settled)
+    })
+).pipe(Command.withDescription("Write the campaign's ledger (one row per matching commenter) as CSV or JSONL."))
+
+export const command = Command.make("comment-dm").pipe(
+  Command.withDescription(
+    "Comment-to-DM campaigns on the Upload-Post API: everyone whose comment matches gets one DM, exactly once. " +
+      "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
+      "COMMENT_DM_DB."
+  ),
+  Command.withSubcommands([runCommand, statusCommand, reconcileCommand, exportCommand])
+)
+
+export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })

@@ -1,0 +1,167 @@
+/**
+ * What the command shows: a live progress line and a summary table on a terminal, plain log lines in a pipe,
+ * and with `--json` one JSON object as the last line of stdout (log lines then go to stderr).
+ */
+import type { Campaign } from "@comment-dm/core"
+import { Effect } from "effect"
+
+export interface Display {
+  readonly onEvent: (event: Campaign.Event) => Effect.Effect<void>
+  readonly summary: (summary: Campaign.Summary) => Effect.Effect<void>
+  /** A line for the person at the terminal (or the log). */
+  readonly note: (line: string) => Effect.Effect<void>
+  /** Clears the live line before the process ends. */
+  readonly close: Effect.Effect<void>
+}
+
+export interface DisplayOptions {
+  readonly json: boolean
+  /** Defaults to whether stdout is a terminal. */
+  readonly live?: boolean
+}
+
+const person = (event: { readonly userId: string; readonly username: string | undefined }) =>
+  event.username === undefined ? `user ${event.userId}` : `@${event.username} (${event.userId})`
+
+const rate = (count: number, millis: number) => millis <= 0 ? 0 : count / (millis / 60_000)
+
+export const make = (options: DisplayOptions): Display => {
+  const live = !options.json && (options.live ?? process.stdout.isTTY === true)
+  const log = options.json ? process.stderr : process.stdout
+  const startedAt = Date.now()
+  let liveLine = ""
+  let lastDraw = 0
+
+  const clearLive = () => {
+    if (live && liveLine.length > 0) {
+      process.stdout.write("\r\x1b[2K")
+      liveLine = ""
+    }
+  }
+  const line = (text: string) => {
+    clearLive()
+    log.write(`${text}\n`)
+  }
+  const draw = (progress: Campaign.Progress, force = false) => {
+    if (!live) return
+    const now = Date.now()
+    if (!force && now - lastDraw < 100) return
+    lastDraw = now
+    const done = progress.sent + progress.refused + progress.pending + progress.inDoubt + progress.skipped
+    const perMinute = rate(progress.sent, now - startedAt)
+    const left = Math.max(0, progress.matched - done)
+    const eta = perMinute > 0 && left > 0 ? ` · ETA ${formatDuration((left / perMinute) * 60_000)}` : ""
+    liveLine = `${done}/${progress.matched} matched people done · ${progress.sent} sent · ${progress.comments} ` +
+      `comments read · ${perMinute.toFixed(1)} DMs/min${eta}`
+    process.stdout.write(`\r\x1b[2K${liveLine.slice(0, (process.stdout.columns ?? 120) - 1)}`)
+  }
+
+  const onEvent = (event: Campaign.Event): Effect.Effect<void> =>
+    Effect.sync(() => {
+      switch (event._tag) {
+        case "Started":
+          line(
+            `campaign ${event.campaign}: reading ${event.posts} post${event.posts === 1 ? "" : "s"}` +
+              (event.recovered > 0 ? `; ${event.recovered} claims left by a stopped run are now in doubt` : "")
+          )
+          break
+        case "Reconciled":
+          line(
+            `reconciled people in doubt: ${event.sent} found sent, ${event.pending} not sent (pending), ` +
+              `${event.unresolved} still in doubt`
+          )
+          break
+        case "PageRead":
+          if (live) draw(event.progress)
+          else line(`read ${event.comments} comments from post ${event.post} (${event.progress.comments} in all)`)
+          break
+        case "Sent":
+          if (live) draw(event.progress, true)
+          else line(`sent to ${person(event)}: message ${event.messageId}`)
+          break
+        case "WouldSend":
+          line(`would send to ${person(event)} (post ${event.post}): ${JSON.stringify(event.message)}`)
+          break
+        case "Refused":
+          line(`refused ${person(event)}: ${event.reason}`)
+          break
+        case "Deferred":
+          line(`pending ${person(event)}: ${event.reason}`)
+          break
+        case "InDoubt":
+          line(`in doubt ${person(event)}: ${event.reason}`)
+          break
+        case "DailyLimit":
+          line(`daily DM limit reached (${event.detail}): no more sends today`)
+          break
+        case "Stopping":
+          line(`stopping new sends: ${event.reason}; settling the sends in flight`)
+          break
+      }
+    })
+
+  const summary = (result: Campaign.Summary): Effect.Effect<void> =>
+    Effect.sync(() => {
+      clearLive()
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(toJson(result))}\n`)
+        return
+      }
+      process.stdout.write(`${summaryTable(result)}\n`)
+    })
+
+  return {
+    onEvent,
+    summary,
+    note: (text) => Effect.sync(() => line(text)),
+    close: Effect.sync(clearLive)
+  }
+}
+
+export const toJson = (summary: Campaign.Summary) => ({
+  campaign: summary.campaign,
+  outcome: summary.outcome,
+  counts: summary.counts,
+  dropped: summary.dropped,
+  elapsed_ms: summary.elapsedMillis
+})
+
+const outcomeText: Record<Campaign.Outcome, string> = {
+  completed: "completed: every matching commenter is settled",
+  incomplete: "incomplete: some people are pending or in doubt; run again to continue",
+  daily_limit: "stopped by the daily DM limit; run again after the reset to continue",
+  interrupted: "interrupted; sends in flight were settled; run the same command again to resume",
+  dry_run: "dry run: nothing was sent or written"
+}
+
+export const summaryTable = (summary: Campaign.Summary): string => {
+  const c = summary.counts
+  const rows: Array<[string, number | string]> = [
+    ["comments read", c.comments],
+    ["dropped (no usable commenter)", c.dropped],
+    ["matching people", c.matched],
+    ["  new this run", c.new],
+    ["  sent this run", c.sent],
+    ["  sent earlier", c.already_sent],
+    ["  refused", c.refused],
+    ["  pending", c.pending],
+    ["  in doubt", c.in_doubt]
+  ]
+  if (c.claimed_elsewhere > 0) rows.push(["  claimed by another runner", c.claimed_elsewhere])
+  if (c.would_send > 0 || summary.outcome === "dry_run") rows.push(["would send", c.would_send])
+  if (c.held_by_cap > 0) rows.push(["held back by max_sends", c.held_by_cap])
+  if (c.reconciled > 0) rows.push(["resolved by reconciliation", c.reconciled])
+  rows.push(["elapsed", formatDuration(summary.elapsedMillis)])
+  const width = Math.max(...rows.map(([label]) => label.length))
+  const body = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${String(value).padStart(8)}`).join("\n")
+  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}`
+}
+
+export const formatDuration = (millis: number): string => {
+  if (millis < 1000) return `${Math.round(millis)}ms`
+  const seconds = Math.round(millis / 1000)
+  if (seconds < 60) return `${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`
+}

@@ -1,0 +1,167 @@
+/**
+ * `status` and `export`: the account of every matching commenter, read from the ledger alone.
+ */
+import { Ledger } from "@comment-dm/core"
+import type { CampaignSpec } from "@comment-dm/core"
+import { Effect, Stream } from "effect"
+
+export interface ReasonCount {
+  readonly reason: string
+  readonly count: number
+}
+
+export interface Report {
+  readonly campaign: string
+  readonly matched: number
+  readonly counts: Ledger.Counts
+  /** matched - (sent + refused + pending + in doubt + claimed): zero when every person is accounted for. */
+  readonly unaccounted: number
+  readonly refused_reasons: ReadonlyArray<ReasonCount>
+  readonly pending_reasons: ReadonlyArray<ReasonCount>
+  readonly in_doubt: ReadonlyArray<
+    { readonly user_id: string; readonly username: string | null; readonly reason: string }
+  >
+  readonly next: string
+}
+
+const shownInDoubt = 20
+
+const group = (reasons: Map<string, number>): Array<ReasonCount> =>
+  [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count)
+
+export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, Ledger.LedgerError, Ledger.Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger.Ledger
+    const refused = new Map<string, number>()
+    const pending = new Map<string, number>()
+    const inDoubt: Array<Report["in_doubt"][number]> = []
+    const counts: Record<Ledger.DeliveryState, number> = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
+    let matched = 0
+    yield* Stream.runForEach(ledger.entries(spec.name), (entry) =>
+      Effect.sync(() => {
+        matched++
+        counts[entry.state]++
+        const reason = entry.reason ?? "(no reason recorded)"
+        if (entry.state === "refused") refused.set(reason, (refused.get(reason) ?? 0) + 1)
+        if (entry.state === "pending") {
+          pending.set(entry.reason ?? "not sent yet", (pending.get(entry.reason ?? "not sent yet") ?? 0) + 1)
+        }
+        if (entry.state === "in_doubt" && inDoubt.length < shownInDoubt) {
+          inDoubt.push({ user_id: entry.userId, username: entry.username ?? null, reason })
+        }
+      }))
+    const accounted = counts.sent + counts.refused + counts.pending + counts.in_doubt + counts.claimed
+    return {
+      campaign: spec.name,
+      matched,
+      counts,
+      unaccounted: matched - accounted,
+      refused_reasons: group(refused),
+      pending_reasons: group(pending),
+      in_doubt: inDoubt,
+      next: nextStep(matched, counts)
+    }
+  })
+
+const nextStep = (matched: number, counts: Ledger.Counts): string => {
+  const steps: Array<string> = []
+  if (matched === 0) return "`run` will read the posts and send to every matching commenter (nothing recorded yet)"
+  if (counts.claimed > 0) {
+    steps.push(
+      `${counts.claimed} people are claimed by a runner: a live one settles them, a dead one's claims turn to in doubt`
+    )
+  }
+  if (counts.in_doubt > 0) {
+    steps.push(
+      `reconcile ${counts.in_doubt} people in doubt through the conversations endpoint (found -> sent, none -> pending)`
+    )
+  }
+  if (counts.pending > 0) steps.push(`send to ${counts.pending} pending people`)
+  steps.push(
+    "read the posts again and send only to new matching commenters; sent and refused people are never sent again"
+  )
+  return `\`run\` will ${steps.join("; then ")}`
+}
+
+export const render = (report: Report): string => {
+  const c = report.counts
+  const lines = [
+    `campaign ${report.campaign}: ${report.matched} matching commenters, ${report.unaccounted} unaccounted`,
+    `  sent       ${c.sent}`,
+    `  refused    ${c.refused}`,
+    ...report.refused_reasons.map((r) => `    ${r.count} × ${r.reason}`),
+    `  pending    ${c.pending}`,
+    ...report.pending_reasons.map((r) => `    ${r.count} × ${r.reason}`),
+    `  in doubt   ${c.in_doubt}`,
+    ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`)
+  ]
+  if (c.in_doubt > report.in_doubt.length) lines.push(`    … and ${c.in_doubt - report.in_doubt.length} more`)
+  if (c.claimed > 0) lines.push(`  claimed    ${c.claimed} (a runner is sending to them now, or died holding them)`)
+  lines.push("", `next: ${report.next}`)
+  return lines.join("\n")
+}
+
+export const csvHeader = [
+  "campaign",
+  "platform",
+  "user_id",
+  "username",
+  "post_id",
+  "comment_id",
+  "keyword",
+  "state",
+  "reason",
+  "message_id",
+  "attempts",
+  "first_seen_at",
+  "claimed_at",
+  "settled_at",
+  "comment_text",
+  "message"
+].join(",")
+
+const csvField = (value: string | number | Date | undefined): string => {
+  if (value === undefined) return ""
+  const text = value instanceof Date ? value.toISOString() : String(value)
+  return /[",\n\r]/.test(text) || /^[=+\-@\t]/.test(text) ? `"${text.replace(/"/g, "\"\"")}"` : text
+}
+
+export const csvRow = (entry: Ledger.LedgerEntry): string =>
+  [
+    entry.campaign,
+    entry.platform,
+    entry.userId,
+    entry.username,
+    entry.postId,
+    entry.commentId,
+    entry.keyword,
+    entry.state,
+    entry.reason,
+    entry.messageId,
+    entry.attempts,
+    entry.firstSeenAt,
+    entry.claimedAt,
+    entry.settledAt,
+    entry.commentText,
+    entry.message
+  ].map(csvField).join(",")
+
+export const jsonLine = (entry: Ledger.LedgerEntry): string =>
+  JSON.stringify({
+    campaign: entry.campaign,
+    platform: entry.platform,
+    user_id: entry.userId,
+    username: entry.username ?? null,
+    post_id: entry.postId,
+    comment_id: entry.commentId,
+    keyword: entry.keyword ?? null,
+    state: entry.state,
+    reason: entry.reason ?? null,
+    message_id: entry.messageId ?? null,
+    attempts: entry.attempts,
+    first_seen_at: entry.firstSeenAt.toISOString(),
+    claimed_at: entry.claimedAt?.toISOString() ?? null,
+    settled_at: entry.settledAt?.toISOString() ?? null,
+    comment_text: entry.commentText,
+    message: entry.message ?? null
+  })

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The `comment-dm` executable: runs the CLI, maps every outcome and failure to the documented exit code.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { Cause, Effect, Exit, Option, Ref } from "effect"
+import { cli, ExitStatus } from "./Cli.js"
+import * as ExitCode from "./ExitCode.js"
+import * as Signals from "./Signals.js"
+
+const isCliValidationError = (error: unknown) =>
+  typeof error === "object" && error !== null && "_tag" in error &&
+  typeof error._tag === "string" &&
+  /^(CommandMismatch|CorrectedFlag|HelpRequested|InvalidArgument|InvalidValue|MissingValue|MissingFlag|MultipleValuesDetected|MissingSubcommand|NoBuiltInMatch|UnclusteredFlag)$/
+    .test(error._tag)
+
+const main = Effect.gen(function*() {
+  const status = yield* Ref.make<ExitCode.ExitCode>(ExitCode.ExitCode.Settled)
+  const exit = yield* Effect.exit(
+    cli(process.argv).pipe(Effect.provideService(ExitStatus, status), Effect.provide(NodeContext.layer))
+  )
+  if (Exit.isSuccess(exit)) return yield* Ref.get(status)
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    // The CLI library has already printed its own usage errors.
+    if (isCliValidationError(error)) return ExitCode.ExitCode.Configuration
+    const message = typeof error === "object" && error !== null && "message" in error
+      ? String(error.message)
+      : String(error)
+    yield* Effect.sync(() => process.stderr.write(`comment-dm: ${message}\n`))
+    return ExitCode.ofError(error)
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) return ExitCode.ExitCode.Interrupted
+  yield* Effect.sync(() => process.stderr.write(`comment-dm: unexpected failure\n${Cause.pretty(exit.cause)}\n`))
+  return ExitCode.ExitCode.Failure
+})
+
+// A reader that goes away (`comment-dm export ... | head`) is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+    throw error
+  })
+}
+
+Signals.install(() => {
+  process.stderr.write("\nstopped at once; claims left open are reconciled at the next start\n")
+  process.exit(ExitCode.ExitCode.Interrupted)
+})
+
+Effect.runPromise(main).then((code) => {
+  process.exitCode = code
+  // Idle keep-alive sockets must not hold the process open once the work is done.
+  setTimeout(() => process.exit(code), 1_000).unref()
+})

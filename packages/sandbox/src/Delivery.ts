@@ -1,0 +1,21 @@
+/**
+ * A message the sandbox delivered: the ground truth tests compare a campaign against.
+ */
+import { Schema } from "effect"
+
+export const Kind = Schema.Literal("dm", "private_reply", "public_reply")
+export type Kind = typeof Kind.Type
+
+export const Delivery = Schema.Struct({
+  kind: Kind,
+  /** The person reached; empty for a public reply to a comment whose author has no id. */
+  recipientId: Schema.String,
+  /** The comment answered (private and public replies). */
+  commentId: Schema.optionalWith(Schema.String, { exact: true }),
+  message: Schema.String,
+  /** `message_id` of a DM or private reply, `id` of a public reply. */
+  messageId: Schema.String,
+  /** Sandbox time of delivery, ISO-8601 UTC. */
+  at: Schema.String
+})
+export type Delivery = typeof Delivery.Type

@@ -1,0 +1,125 @@
+/**
+ * A local stand-in for the Upload-Post API, served over real HTTP, with fault injection and a control API.
+ */
+import { HttpRouter } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Duration, Effect, Layer, Random } from "effect"
+import type { Scope } from "effect"
+import * as Http from "node:http"
+import type * as Control from "./Control.js"
+import * as DataSet from "./DataSet.js"
+import * as Faults from "./Faults.js"
+import * as Api from "./internal/api.js"
+import * as ControlApi from "./internal/controlApi.js"
+import { type Env, json } from "./internal/env.js"
+import { Store, toWire } from "./internal/store.js"
+
+export const defaultApiKey = "sandbox-key"
+export const defaultProfile = "demo"
+
+export interface SandboxOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  readonly port?: number
+  /** Interface to listen on (default 127.0.0.1). */
+  readonly host?: string
+  /** The key clients must send as `Authorization: Apikey <KEY>` (default "sandbox-key"). */
+  readonly apiKey?: string
+  /** The profile username the API accepts as `user` (default: the data set's profile, else "demo"). */
+  readonly profile?: string
+  /** Posts and comments to serve (default `DataSet.demo`). */
+  readonly data?: DataSet.DataSet
+  /** Seed of every random choice: generated comments, injected faults, latency (default 1). */
+  readonly seed?: number
+  /** Sandbox time at start; it then advances with the Clock (default: the Clock's time). */
+  readonly now?: Date | number
+  /** Fault knobs that differ from `Faults.defaults`. */
+  readonly faults?: Faults.FaultsPatch
+}
+
+export interface SandboxHandle extends Control.SandboxControl {
+  /** The API base to give a client, e.g. "http://127.0.0.1:43123/api". */
+  readonly baseUrl: string
+  readonly port: number
+  readonly apiKey: string
+  readonly profile: string
+}
+
+export class Sandbox extends Context.Tag("@comment-dm/sandbox/Sandbox")<Sandbox, SandboxHandle>() {}
+
+const notFound = json(404, { success: false, message: "Not found" })
+
+/**
+ * Serves the sandbox until the scope closes. Sandbox time follows the Clock in the environment, so a TestClock
+ * drives the 7-day rule, the daily counter, rate windows and latency.
+ */
+export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const startedAt = yield* clock.currentTimeMillis
+    const offset = options.now === undefined ? 0 : new Date(options.now).getTime() - startedAt
+    const now = Effect.map(clock.currentTimeMillis, (millis) => millis + offset)
+    const data = options.data ?? DataSet.demo
+    const seed = options.seed ?? 1
+    const apiKey = options.apiKey ?? defaultApiKey
+    const store = new Store({
+      profile: options.profile ?? data.profile ?? defaultProfile,
+      seed,
+      data,
+      startMillis: startedAt + offset,
+      faults: options.faults ?? {}
+    })
+    const random = Random.make(seed)
+    const env: Env = {
+      store,
+      apiKey,
+      now,
+      chance: (share) => share <= 0 ? Effect.succeed(false) : Effect.map(random.next, (uniform) => uniform < share),
+      pause: ({ maxMs, minMs }) =>
+        maxMs <= 0 ? Effect.void : Effect.flatMap(
+          random.nextIntBetween(minMs, maxMs + 1),
+          (millis) => clock.sleep(Duration.millis(millis))
+        )
+    }
+    const control: Control.SandboxControl = {
+      deliveries: Effect.sync(() => [...store.deliveries]),
+      addComment: (comment) =>
+        Effect.flatMap(now, (millis) => store.addComment(comment, millis)).pipe(Effect.map(toWire)),
+      addPost: (post) =>
+        Effect.flatMap(now, (millis) => store.addPost(post, millis)).pipe(
+          Effect.map((added) => ({
+            id: added.id,
+            url: added.url,
+            platform: added.platform,
+            comments: store.commentCount(added)
+          }))
+        ),
+      resetDaily: Effect.sync(() => store.resetDaily()),
+      faults: Effect.sync(() => store.faults),
+      setFaults: (patch) =>
+        Effect.sync(() => {
+          store.faults = Faults.apply(store.faults, patch)
+          return store.faults
+        }),
+      stats: Effect.map(now, (millis) => store.stats(millis)),
+      postIds: Effect.sync(() => store.postIds())
+    }
+    const app = HttpRouter.concat(Api.router(env), ControlApi.router(env, control)).pipe(
+      Effect.catchTag("RouteNotFound", () => Effect.succeed(notFound))
+    )
+    const nodeServer = Http.createServer()
+    const server = yield* NodeHttpServer.make(() => nodeServer, {
+      port: options.port ?? 0,
+      host: options.host ?? "127.0.0.1"
+    }).pipe(Effect.orDie)
+    // Keep-alive connections would otherwise hold the close until clients let go.
+    yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
+    yield* server.serve(app)
+    const address = server.address
+    const port = address._tag === "TcpAddress" ? address.port : 0
+    const hostname = address._tag === "TcpAddress" && address.hostname !== "0.0.0.0" ? address.hostname : "127.0.0.1"
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname
+    return { ...control, baseUrl: `http://${host}:${port}/api`, port, apiKey, profile: store.profile }
+  })
+
+/** The sandbox as a service for the lifetime of the layer. */
+export const layer = (options?: SandboxOptions): Layer.Layer<Sandbox> => Layer.scoped(Sandbox, make(options))

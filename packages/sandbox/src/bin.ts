@@ -1,0 +1,161 @@
+/**
+ * The `sandbox` command: serves the Upload-Post stand-in until SIGINT. On start it prints, one per line, the API
+ * base URL, the profile username and the post ids.
+ */
+import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Either, Option } from "effect"
+import * as DataSet from "./DataSet.js"
+import * as Faults from "./Faults.js"
+import * as Sandbox from "./Sandbox.js"
+
+const share = (name: string, description: string) =>
+  Options.float(name).pipe(
+    Options.mapEffect((value) =>
+      value >= 0 && value <= 1
+        ? Either.right(value)
+        : Either.left(ValidationError.invalidValue(HelpDoc.p(`--${name} must be between 0 and 1, got ${value}`)))
+    ),
+    Options.withDescription(description),
+    Options.optional
+  )
+
+const options = {
+  port: Options.integer("port").pipe(
+    Options.withDefault(8787),
+    Options.withDescription("Port to listen on (default 8787; 0 picks a free port).")
+  ),
+  host: Options.text("host").pipe(
+    Options.withDefault("127.0.0.1"),
+    Options.withDescription("Interface to listen on (default 127.0.0.1).")
+  ),
+  apiKey: Options.text("api-key").pipe(
+    Options.withDefault(Sandbox.defaultApiKey),
+    Options.withDescription(`Key clients must send as "Authorization: Apikey <KEY>" (default "${Sandbox.defaultApiKey}").`)
+  ),
+  profile: Options.text("profile").pipe(
+    Options.withDescription("Profile username the API accepts as `user` (default: the data set's, else \"demo\")."),
+    Options.optional
+  ),
+  data: Options.file("data", { exists: "yes" }).pipe(
+    Options.withDescription("A JSON data set of posts and comments (format in packages/sandbox/README.md)."),
+    Options.optional
+  ),
+  comments: Options.integer("comments").pipe(
+    Options.withDescription("Serve generated posts with this many comments each instead of the demo data."),
+    Options.optional
+  ),
+  posts: Options.integer("posts").pipe(
+    Options.withDefault(1),
+    Options.withDescription("Number of generated posts (with --comments; default 1).")
+  ),
+  people: Options.integer("people").pipe(
+    Options.withDescription("Distinct commenters in generated data (default: half the comments)."),
+    Options.optional
+  ),
+  matchRatio: share("match-ratio", "Share of generated comments asking for the guide (default 0.4)."),
+  seed: Options.integer("seed").pipe(
+    Options.withDefault(1),
+    Options.withDescription("Seed of every random choice: generated data, faults, latency (default 1).")
+  ),
+  now: Options.date("now").pipe(
+    Options.withDescription("Sandbox time at start, e.g. 2026-03-28T12:00:00Z (default: the real time)."),
+    Options.optional
+  ),
+  latency: Options.text("latency").pipe(
+    Options.mapEffect((text) =>
+      Either.mapLeft(Faults.parseLatency(text), (message) => ValidationError.invalidValue(HelpDoc.p(message)))
+    ),
+    Options.withDescription("Latency of every answer in ms: \"50\" or a range \"20..200\" (default 0)."),
+    Options.optional
+  ),
+  readErrorRate: share("read-error-rate", "Share of reads answered with a 500 (default 0)."),
+  sendErrorRate: share("send-error-rate", "Share of sends answered with a 500, nothing delivered (default 0)."),
+  resetRate: share(
+    "reset-rate",
+    "Share of sends whose connection is destroyed after the message was delivered (default 0)."
+  ),
+  dailyLimit: Options.integer("daily-limit").pipe(
+    Options.withDescription("Daily DM limit: DMs, private and public replies together (default 500)."),
+    Options.optional
+  ),
+  refuse: Options.text("refuse").pipe(
+    Options.withDescription("A recipient id whose messaging window is closed (repeatable; the demo has two)."),
+    Options.repeated
+  ),
+  unreachable: Options.text("unreachable").pipe(
+    Options.withDescription("A recipient id that cannot be reached (repeatable)."),
+    Options.repeated
+  ),
+  rateLimit: Options.integer("rate-limit").pipe(
+    Options.withDescription("Requests allowed per key and window (default 100000)."),
+    Options.optional
+  ),
+  rateWindow: Options.integer("rate-window").pipe(
+    Options.withDefault(60),
+    Options.withDescription("Length of the request-rate window in seconds (default 60).")
+  ),
+  conversationsFailing: Options.boolean("conversations-failing").pipe(
+    Options.withDescription("Answer every conversations call with a 500.")
+  )
+}
+
+type Parsed = Command.Command.ParseConfig<typeof options>
+
+const faultsOf = (parsed: Parsed): Faults.FaultsPatch => ({
+  ...Option.match(parsed.latency, { onNone: () => ({}), onSome: (latency) => ({ latency }) }),
+  ...Option.match(parsed.readErrorRate, { onNone: () => ({}), onSome: (readErrorRate) => ({ readErrorRate }) }),
+  ...Option.match(parsed.sendErrorRate, { onNone: () => ({}), onSome: (sendErrorRate) => ({ sendErrorRate }) }),
+  ...Option.match(parsed.resetRate, {
+    onNone: () => ({}),
+    onSome: (resetAfterDeliveryRate) => ({ resetAfterDeliveryRate })
+  }),
+  ...Option.match(parsed.dailyLimit, { onNone: () => ({}), onSome: (dailyDmLimit) => ({ dailyDmLimit }) }),
+  ...(parsed.refuse.length === 0 ? {} : { refusedRecipients: parsed.refuse }),
+  ...(parsed.unreachable.length === 0 ? {} : { unreachableRecipients: parsed.unreachable }),
+  ...Option.match(parsed.rateLimit, {
+    onNone: () => ({}),
+    onSome: (requests) => ({ requestLimit: { requests, windowSeconds: parsed.rateWindow } })
+  }),
+  ...(parsed.conversationsFailing ? { conversationsFailing: true } : {})
+})
+
+const dataOf = (parsed: Parsed) =>
+  Option.match(parsed.data, {
+    onSome: DataSet.load,
+    onNone: () =>
+      Effect.succeed(Option.match(parsed.comments, {
+        onNone: (): DataSet.DataSet => DataSet.demo,
+        onSome: (comments) =>
+          DataSet.generate({
+            comments,
+            posts: parsed.posts,
+            ...Option.match(parsed.people, { onNone: () => ({}), onSome: (people) => ({ people }) }),
+            ...Option.match(parsed.matchRatio, { onNone: () => ({}), onSome: (matchRatio) => ({ matchRatio }) })
+          })
+      }))
+  })
+
+const command = Command.make("sandbox", options, (parsed) =>
+  Effect.gen(function*() {
+    const data = yield* dataOf(parsed)
+    const sandbox = yield* Sandbox.make({
+      port: parsed.port,
+      host: parsed.host,
+      apiKey: parsed.apiKey,
+      seed: parsed.seed,
+      data,
+      faults: faultsOf(parsed),
+      ...Option.match(parsed.profile, { onNone: () => ({}), onSome: (profile) => ({ profile }) }),
+      ...Option.match(parsed.now, { onNone: () => ({}), onSome: (now) => ({ now }) })
+    })
+    const postIds = yield* sandbox.postIds
+    yield* Console.log([sandbox.baseUrl, sandbox.profile, ...postIds].join("\n"))
+    return yield* Effect.never
+  }).pipe(Effect.scoped)).pipe(
+    Command.withDescription("A local stand-in for the Upload-Post API, for demos, tests and campaign rehearsals.")
+  )
+
+const cli = Command.run(command, { name: "sandbox", version: "0.1.0" })
+
+cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -1,0 +1,304 @@
+/**
+ * The Upload-Post endpoints under /api, with the answers and failure texts of the real service.
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect, Option, Schema } from "effect"
+import type * as DataSet from "../DataSet.js"
+import * as Cursor from "./cursor.js"
+import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
+import { type Post, type Store, toWire } from "./store.js"
+import * as Time from "./time.js"
+
+type Answer =
+  | { readonly _tag: "Reply"; readonly status: number; readonly body: unknown }
+  | { readonly _tag: "Drop" }
+
+type Handler = Effect.Effect<Answer, never, HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams>
+
+const reply = (status: number, body: unknown): Answer => ({ _tag: "Reply", status, body })
+const failure = (status: number, error: string): Answer => reply(status, { success: false, error })
+const failureMessage = (status: number, message: string): Answer => reply(status, { success: false, message })
+const drop: Answer = { _tag: "Drop" }
+
+const internalError = failure(500, "An internal server error occurred.")
+const invalidAccount = failure(400, "Invalid account")
+const dailyLimit = failure(429, "Daily DM limit exceeded.")
+const supportedPlatforms = new Set(["instagram", "facebook", "youtube", "linkedin", "tiktok"])
+
+const param = (name: string) =>
+  Effect.map(HttpServerRequest.ParsedSearchParams, (params): string | undefined => {
+    const value = params[name]
+    const first = Array.isArray(value) ? value[0] : value
+    return first === undefined || first === "" ? undefined : first
+  })
+
+/** 1..max from a query value: undefined when absent, NaN when not an integer. */
+const parseLimit = (text: string | undefined, fallback: number): number =>
+  text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN
+
+const body = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.json).pipe(
+  Effect.option,
+  Effect.map(Option.getOrUndefined)
+)
+
+const Field = Schema.NonEmptyString
+
+const SendDm = Schema.Struct({ platform: Field, user: Field, recipient_id: Field, message: Field })
+
+const Button = Schema.Struct({ title: Field, url: Field })
+
+const PrivateReply = Schema.Struct({
+  platform: Field,
+  user: Field,
+  comment_id: Field,
+  message: Field,
+  buttons: Schema.optional(Schema.Unknown)
+})
+
+const Buttons = Schema.Array(Button).pipe(Schema.maxItems(3))
+
+const PublicReply = Schema.Struct({ platform: Field, user: Field, comment_id: Field, message: Field })
+
+export const router = (env: Env): HttpRouter.HttpRouter => {
+  const store: Store = env.store
+
+  /** Rate limit, key check, latency and injected read errors, in that order, then the handler. */
+  const endpoint = (name: string, kind: "read" | "send", handler: Handler) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const now = yield* env.now
+      const key = apiKeyOf(request.headers)
+      const window = store.takeRequest(key ?? "", now)
+      store.countRequest(name)
+      const headers: Record<string, string> = {
+        "x-ratelimit-limit": String(window.limit),
+        "x-ratelimit-remaining": String(window.remaining),
+        "x-ratelimit-reset": String(window.reset)
+      }
+      const answer: Answer = window.exceeded
+        ? failureMessage(429, "Too many requests, retry after the reset")
+        : key !== env.apiKey
+        ? reply(401, invalidApiKey)
+        : yield* env.pause(store.faults.latency).pipe(
+          Effect.zipRight(kind === "read" ? env.chance(store.faults.readErrorRate) : Effect.succeed(false)),
+          Effect.flatMap((injected) => injected ? Effect.succeed(internalError) : handler)
+        )
+      if (answer._tag === "Drop") {
+        store.countResponse("reset")
+        NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
+        return HttpServerResponse.empty()
+      }
+      store.countResponse(String(answer.status))
+      if (window.exceeded) headers["retry-after"] = String(window.retryAfterSeconds)
+      return json(answer.status, answer.body, headers)
+    })
+
+  /** After a delivery: the answer, or (by the reset knob) a destroyed connection. */
+  const delivered = (body: unknown) =>
+    Effect.map(env.chance(store.faults.resetAfterDeliveryRate), (reset) => reset ? drop : reply(200, body))
+
+  const me: Handler = Effect.succeed(
+    reply(200, { success: true, email: `${store.profile}@sandbox.upload-post.local`, plan: "sandbox" })
+  )
+
+  const comments: Handler = Effect.gen(function*() {
+    const platform = yield* param("platform")
+    const user = yield* param("user")
+    const postId = yield* param("post_id")
+    const postUrl = yield* param("post_url")
+    const missing = [
+      ...(platform === undefined ? ["platform"] : []),
+      ...(user === undefined ? ["user"] : []),
+      ...(postId === undefined && postUrl === undefined ? ["post_id or post_url"] : [])
+    ]
+    if (platform === undefined || user === undefined || missing.length > 0) {
+      return failureMessage(400, `Missing required parameters: ${missing.join(", ")}`)
+    }
+    if (!supportedPlatforms.has(platform)) return failureMessage(400, `Unsupported platform: ${platform}`)
+    const limit = parseLimit(yield* param("limit"), 50)
+    if (!(limit >= 1 && limit <= 50)) return failureMessage(400, "limit must be between 1 and 50")
+    if (user !== store.profile) return invalidAccount
+    const post = store.findPost(platform, {
+      ...(postId === undefined ? {} : { id: postId }),
+      ...(postUrl === undefined ? {} : { url: postUrl })
+    })
+    if (post === undefined) return failureMessage(400, "Post not found")
+    const count = store.commentCount(post)
+    const after = yield* param("after")
+    const end = after === undefined ? count : Cursor.decode(after, post.id)
+    if (end === undefined || end < 1 || end > count) {
+      return failureMessage(400, "Invalid cursor: use next_cursor from the previous page")
+    }
+    const first = Math.max(0, end - limit)
+    const page: Array<DataSet.Comment> = []
+    for (let sequence = end - 1; sequence >= first; sequence--) {
+      page.push(toWire(store.commentAt(post, sequence)))
+    }
+    return reply(200, {
+      success: true,
+      comments: page,
+      pagination: { next_cursor: first > 0 ? Cursor.encode(post.id, first) : null, has_next: first > 0 }
+    })
+  })
+
+  const media: Handler = Effect.gen(function*() {
+    const platform = yield* param("platform")
+    const user = yield* param("user")
+    if (platform === undefined || user === undefined) {
+      return failureMessage(400, "Missing required query parameters: platform, user")
+    }
+    const limit = parseLimit(yield* param("limit"), 25)
+    if (!(limit >= 1 && limit <= 50)) return failureMessage(400, "limit must be between 1 and 50")
+    if (user !== store.profile) return invalidAccount
+    const posts = store.postsNewestFirst(platform)
+    const cursor = yield* param("cursor")
+    const start = cursor === undefined
+      ? 0
+      : posts.findIndex((post) => Cursor.encode(post.id, post.index) === cursor) + 1
+    if (start === 0 && cursor !== undefined) {
+      return failureMessage(400, "Invalid cursor: use next_cursor from the previous page")
+    }
+    const page: ReadonlyArray<Post> = posts.slice(start, start + limit)
+    const last = page.at(-1)
+    const hasMore = start + limit < posts.length
+    return reply(200, {
+      success: true,
+      media: page.map((post) => ({
+        id: post.id,
+        url: post.url,
+        caption: post.caption,
+        timestamp: Time.formatInstagram(post.timestamp)
+      })),
+      pagination: {
+        limit,
+        next_cursor: hasMore && last !== undefined ? Cursor.encode(last.id, last.index) : null,
+        has_more: hasMore
+      }
+    })
+  })
+
+  const conversations: Handler = Effect.gen(function*() {
+    const platform = yield* param("platform")
+    const user = yield* param("user")
+    if (platform === undefined || user === undefined) {
+      return failure(400, "Missing required query parameters: platform, user")
+    }
+    if (store.faults.conversationsFailing) return internalError
+    if (user !== store.profile) return invalidAccount
+    const account = { id: store.profileAccountId, username: store.profile }
+    return reply(200, {
+      success: true,
+      conversations: store.conversationList().map((conversation) => {
+        const person = { id: conversation.recipientId, username: conversation.username }
+        return {
+          id: `t_${conversation.recipientId}`,
+          participants: { data: [person, account] },
+          messages: {
+            data: conversation.messages.slice(-25).reverse().map((message) => ({
+              id: message.id,
+              created_time: Time.formatInstagram(message.createdTime),
+              from: account,
+              to: { data: [person] },
+              message: message.text
+            }))
+          }
+        }
+      })
+    })
+  })
+
+  const sendDm: Handler = Effect.gen(function*() {
+    const input = Schema.decodeUnknownOption(SendDm)(yield* body)
+    if (Option.isNone(input)) return failure(400, "Missing required fields: platform, user, recipient_id, message")
+    const { message, recipient_id: recipientId, user } = input.value
+    if (user !== store.profile) return invalidAccount
+    const now = yield* env.now
+    if (store.dailyLimitReached(now)) return dailyLimit
+    if (yield* env.chance(store.faults.sendErrorRate)) return internalError
+    if (store.faults.refusedRecipients.includes(recipientId)) {
+      return failure(400, "(#10) This message is sent outside of allowed window.")
+    }
+    if (store.faults.unreachableRecipients.includes(recipientId)) {
+      return failure(400, "(#551) This person isn't available right now.")
+    }
+    const delivery = store.deliver({ kind: "dm", recipientId, message }, now)
+    return yield* delivered({
+      success: true,
+      recipient_id: recipientId,
+      message_id: delivery.messageId,
+      message: "DM sent successfully"
+    })
+  })
+
+  const privateReply: Handler = Effect.gen(function*() {
+    const raw = yield* body
+    const platform = typeof raw === "object" && raw !== null && "platform" in raw ? raw.platform : undefined
+    if (typeof platform === "string" && platform !== "" && platform !== "instagram") {
+      return failure(400, "Private replies are only supported on Instagram")
+    }
+    const input = Schema.decodeUnknownOption(PrivateReply)(raw)
+    if (Option.isNone(input)) return failure(400, "Missing required fields: platform, user, comment_id, message")
+    const { buttons, comment_id: commentId, message, user } = input.value
+    if (buttons !== undefined && Option.isNone(Schema.decodeUnknownOption(Buttons)(buttons))) {
+      return failure(400, "buttons must be a list of at most 3 items, each with a title and a url")
+    }
+    if (user !== store.profile) return invalidAccount
+    const found = store.findComment(commentId)
+    if (found === undefined) return failure(400, "Comment not found")
+    const now = yield* env.now
+    if (store.dailyLimitReached(now)) return dailyLimit
+    if (yield* env.chance(store.faults.sendErrorRate)) return internalError
+    const refusal = store.privateReplyRefusal(commentId, found.comment, now)
+    const recipientId = found.comment.user?.id
+    if (refusal !== undefined || recipientId === undefined) {
+      return failure(400, refusal ?? "(#551) This person isn't available right now.")
+    }
+    const delivery = store.deliver({
+      kind: "private_reply",
+      recipientId,
+      username: found.comment.user?.username ?? found.comment.username,
+      commentId,
+      message
+    }, now)
+    return yield* delivered({ success: true, recipient_id: recipientId, message_id: delivery.messageId })
+  })
+
+  const publicReply: Handler = Effect.gen(function*() {
+    const input = Schema.decodeUnknownOption(PublicReply)(yield* body)
+    if (Option.isNone(input)) return failure(400, "Missing required fields: platform, user, comment_id, message")
+    const { comment_id: commentId, message, user } = input.value
+    if (user !== store.profile) return invalidAccount
+    const found = store.findComment(commentId)
+    if (found === undefined) return failure(400, "Comment not found")
+    const now = yield* env.now
+    if (store.dailyLimitReached(now)) return dailyLimit
+    if (yield* env.chance(store.faults.sendErrorRate)) return internalError
+    const delivery = store.deliver({
+      kind: "public_reply",
+      recipientId: found.comment.user?.id ?? "",
+      commentId,
+      message
+    }, now)
+    return yield* delivered({ success: true, id: delivery.messageId })
+  })
+
+  return HttpRouter.empty.pipe(
+    HttpRouter.get("/api/uploadposts/me", endpoint("GET /uploadposts/me", "read", me)),
+    HttpRouter.get("/api/uploadposts/comments", endpoint("GET /uploadposts/comments", "read", comments)),
+    HttpRouter.get("/api/uploadposts/media", endpoint("GET /uploadposts/media", "read", media)),
+    HttpRouter.get(
+      "/api/uploadposts/dms/conversations",
+      endpoint("GET /uploadposts/dms/conversations", "read", conversations)
+    ),
+    HttpRouter.post("/api/uploadposts/dms/send", endpoint("POST /uploadposts/dms/send", "send", sendDm)),
+    HttpRouter.post(
+      "/api/uploadposts/comments/reply",
+      endpoint("POST /uploadposts/comments/reply", "send", privateReply)
+    ),
+    HttpRouter.post(
+      "/api/uploadposts/comments/public-reply",
+      endpoint("POST /uploadposts/comments/public-reply", "send", publicReply)
+    )
+  )
+}

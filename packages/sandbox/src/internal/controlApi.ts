@@ -1,0 +1,82 @@
+/**
+ * The control endpoints under /__sandbox/: the control API over HTTP, for a sandbox running in another process.
+ * They take the same key as the API but no rate limit, latency or faults, and are not counted in the stats.
+ */
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import { Effect, ParseResult, Schema } from "effect"
+import type { SandboxControl } from "../Control.js"
+import * as Control from "../Control.js"
+import * as Faults from "../Faults.js"
+import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
+
+const errorStatus = { PostNotFound: 404, PostExists: 409, CommentExists: 409 } as const
+
+export const router = (env: Env, control: SandboxControl): HttpRouter.HttpRouter => {
+  const authorized = <E, R>(
+    handler: Effect.Effect<unknown, E, R>
+  ) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      if (apiKeyOf(request.headers) !== env.apiKey) return json(401, invalidApiKey)
+      return yield* handler.pipe(
+        Effect.map((body) => json(200, body)),
+        Effect.catchAll((error) =>
+          Effect.succeed(
+            ParseResult.isParseError(error)
+              ? json(400, { success: false, message: ParseResult.TreeFormatter.formatErrorSync(error) })
+              : Schema.is(Control.ControlError)(error)
+              ? json(errorStatus[error._tag], {
+                success: false,
+                message: error.message,
+                error: Schema.encodeSync(Control.ControlError)(error)
+              })
+              : json(400, { success: false, message: "The request body must be JSON" })
+          )
+        )
+      )
+    })
+
+  const decodeBody = <A, I>(schema: Schema.Schema<A, I>) =>
+    HttpServerRequest.schemaBodyJson(schema, { onExcessProperty: "error" })
+
+  return HttpRouter.empty.pipe(
+    HttpRouter.get(
+      "/__sandbox/deliveries",
+      authorized(Effect.map(control.deliveries, (deliveries) => ({ deliveries })))
+    ),
+    HttpRouter.post(
+      "/__sandbox/comments",
+      authorized(
+        decodeBody(Control.NewComment).pipe(
+          Effect.flatMap(control.addComment),
+          Effect.map((comment) => ({ comment }))
+        )
+      )
+    ),
+    HttpRouter.post(
+      "/__sandbox/posts",
+      authorized(
+        decodeBody(Control.NewPost).pipe(
+          Effect.flatMap(control.addPost),
+          Effect.map((post) => ({ post }))
+        )
+      )
+    ),
+    HttpRouter.get("/__sandbox/posts", authorized(Effect.map(control.postIds, (postIds) => ({ postIds })))),
+    HttpRouter.post(
+      "/__sandbox/reset-daily",
+      authorized(Effect.as(control.resetDaily, { success: true }))
+    ),
+    HttpRouter.get("/__sandbox/faults", authorized(Effect.map(control.faults, (faults) => ({ faults })))),
+    HttpRouter.post(
+      "/__sandbox/faults",
+      authorized(
+        decodeBody(Faults.FaultsPatch).pipe(
+          Effect.flatMap(control.setFaults),
+          Effect.map((faults) => ({ faults }))
+        )
+      )
+    ),
+    HttpRouter.get("/__sandbox/stats", authorized(control.stats))
+  )
+}
