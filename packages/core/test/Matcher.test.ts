@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FastCheck, Option } from "effect"
-import { fold, foldFully, plainRanges } from "../src/internal/fold.js"
+import { fold, foldFully, latinRange, plainRanges } from "../src/internal/fold.js"
 import * as Matcher from "../src/Matcher.js"
 
 const matcher = (mode: Matcher.Mode, keywords: ReadonlyArray<string>, exclude: ReadonlyArray<string> = []) =>
@@ -205,13 +205,49 @@ describe("Matcher", () => {
       }
     })
 
+    it("folds every pair of Latin and ASCII characters as the full folding does", () => {
+      const chars = [
+        ...Array.from({ length: latinRange[1] - 0x20 + 1 }, (_, i) => String.fromCharCode(0x20 + i)),
+        "\u200d",
+        "\ufe0f",
+        "🔥",
+        "“"
+      ]
+      for (const first of chars) {
+        for (const second of chars) {
+          const text = `${first}${second}`
+          if (fold(text) !== foldFully(text)) assert.fail(`${JSON.stringify(text)} folds differently`)
+        }
+      }
+    })
+
     it.prop("is idempotent", [FastCheck.string({ unit: "binary" })], ([text]) => {
       assert.strictEqual(fold(fold(text)), fold(text))
     })
 
     it.prop(
-      "agrees with the full folding on ASCII, emoji and joiners",
-      [FastCheck.array(FastCheck.constantFrom("a", "Z", " ", "!", "❤", "\ufe0f", "\u200d", "🔥", "“", "—", "✅"))],
+      "agrees with the full folding on ASCII, Latin letters, emoji and joiners",
+      [
+        FastCheck.array(
+          FastCheck.constantFrom(
+            "a",
+            "Z",
+            " ",
+            "!",
+            "❤",
+            "\ufe0f",
+            "\u200d",
+            "🔥",
+            "“",
+            "—",
+            "✅",
+            "É",
+            "ß",
+            "ǅ",
+            "\u00ad"
+          )
+        )
+      ],
       ([chars]) => {
         const text = chars.join("")
         assert.strictEqual(fold(text), foldFully(text))

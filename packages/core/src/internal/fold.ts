@@ -41,8 +41,8 @@ export const plainRanges: ReadonlyArray<readonly [number, number]> = [
 ]
 
 /**
- * Latin-1 Supplement and Latin Extended-A and -B: letters such as é, ñ, ß, ł fold to the same text alone as next to
- * any character of the fast path, so each is looked up in a table built once from {@link foldFully}.
+ * Latin-1 Supplement and Latin Extended-A and -B (é, ñ, ß, ...): each of these characters folds to the same text
+ * alone as next to any character of the fast path, so it is looked up in a table built once from {@link foldFully}.
  */
 export const latinRange = [0x80, 0x24f] as const
 

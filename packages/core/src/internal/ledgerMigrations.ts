@@ -61,9 +61,25 @@ const createLedger = Effect.gen(function*() {
   )`
 })
 
+/**
+ * The shared send pace of a profile: one row per (profile, platform) holding the next free send slot, and the day on
+ * which the platform said the profile's daily DM limit was reached.
+ */
+const createProfilePace = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE profile_pace (
+    profile TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    next_slot BIGINT NOT NULL,
+    PRIMARY KEY (profile, platform)
+  )`
+  yield* sql`ALTER TABLE profile_budget ADD COLUMN limit_reached_at BIGINT`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
-  "0001_create_ledger": createLedger
+  "0001_create_ledger": createLedger,
+  "0002_create_profile_pace": createProfilePace
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

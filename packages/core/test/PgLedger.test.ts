@@ -1,0 +1,2 @@
+import { findPostgres } from "./support/postgres.js"
+export const x = findPostgres()

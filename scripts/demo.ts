@@ -1,0 +1,48 @@
+/**
+ * `pnpm demo`: the sample campaign (examples/demo-campaign.yaml) against a sandbox started for the occasion,
+ * run by the real command, then its `status`. No API key needed; the ledger goes to a fresh temporary file.
+ */
+import { Sandbox } from "@comment-dm/sandbox"
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const root = Path.resolve(import.meta.dirname, "..")
+const campaign = Path.join("examples", "demo-campaign.yaml")
+
+const program = Effect.gen(function*() {
+  const sandbox = yield* Sandbox.make()
+  const ledgerDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-demo-"))
+  const ledger = Path.join(ledgerDir, "demo.sqlite")
+  yield* Effect.sync(() => {
+    process.stdout.write(`sandbox: ${sandbox.baseUrl} (profile "${sandbox.profile}")\n`)
+    process.stdout.write(`ledger:  ${ledger}\n\n`)
+  })
+
+  // The sandbox answers from this process, so the command runs beside it, never blocking it.
+  const command = (args: ReadonlyArray<string>) =>
+    Effect.async<number>((resume) => {
+      process.stdout.write(`$ comment-dm ${args.join(" ")}\n`)
+      const child = spawn(process.execPath, ["--import", "tsx", "packages/runner/src/bin.ts", ...args], {
+        cwd: root,
+        stdio: "inherit",
+        env: { ...process.env, UPLOAD_POST_BASE_URL: sandbox.baseUrl, UPLOAD_POST_API_KEY: sandbox.apiKey }
+      })
+      child.on("close", (code) => {
+        process.stdout.write("\n")
+        resume(Effect.succeed(code ?? 1))
+      })
+    })
+
+  const code = yield* command(["run", campaign, "--db", ledger])
+  yield* command(["run", campaign, "--db", ledger, "--json"])
+  yield* command(["status", campaign, "--db", ledger])
+  return code
+})
+
+NodeRuntime.runMain(
+  Effect.scoped(program).pipe(Effect.flatMap((code) => Effect.sync(() => process.exit(code))))
+)
