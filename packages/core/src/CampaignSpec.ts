@@ -88,16 +88,20 @@ export type PostId = typeof PostId.Type
 export const PostUrl = Schema.TaggedStruct("PostUrl", { url: Schema.String })
 export type PostUrl = typeof PostUrl.Type
 
-/**
- * One entry of `posts`. A union so that selectors such as "the account's newest posts" (`posts: recent`) can join
- * it later without changing the shape of the field.
- */
-export const Post = Schema.Union(PostId, PostUrl)
+/** The account's newest posts (`posts: recent` or `posts: { recent: N }`), looked up through /uploadposts/media. */
+export const Recent = Schema.TaggedStruct("Recent", { count: Schema.Int })
+export type Recent = typeof Recent.Type
+
+/** How many newest posts `posts: recent` follows when no count is given. */
+export const defaultRecentCount = 5
+
+/** One entry of `posts`: a post by id or URL, or the account's newest posts. */
+export const Post = Schema.Union(PostId, PostUrl, Recent)
 export type Post = typeof Post.Type
 
 const postIdPattern = /^[A-Za-z0-9_-]+$/
 
-const classifyPost = (input: string | number | bigint): Post | string => {
+const classifyPost = (input: string | number | bigint): PostId | PostUrl | string => {
   if (typeof input === "bigint") {
     return input >= 0n ? { _tag: "PostId", id: String(input) } : `expected a post id or an https URL, got ${input}`
   }
@@ -123,7 +127,7 @@ const classifyPost = (input: string | number | bigint): Post | string => {
 }
 
 /** Entries with the same key name the same post: equal ids, or URLs equal but for a fragment or trailing slash. */
-const postKey = (post: Post): string => {
+const postKey = (post: PostId | PostUrl): string => {
   if (post._tag === "PostId") return `id:${post.id}`
   const url = new URL(post.url)
   url.hash = ""
@@ -134,16 +138,30 @@ const PostInput = Schema.Union(Schema.String, Schema.Number, Schema.BigIntFromSe
   expected("a post id or an https URL")
 )
 
+const RecentInput = Schema.Union(
+  Schema.Literal("recent"),
+  Schema.Struct({
+    recent: Schema.Int.pipe(Schema.between(1, 50)).annotations(expected("a number of posts from 1 to 50"))
+  })
+)
+
 const PostsFromInput = Schema.transformOrFail(
-  Schema.Array(PostInput).annotations(expected("a list of post ids or URLs", isList)),
+  Schema.Union(
+    Schema.Array(PostInput).annotations(expected("a list of post ids or URLs", isList)),
+    RecentInput
+  ).annotations(expected("a list of post ids or URLs, or recent, or { recent: N }")),
   Schema.NonEmptyArray(Post),
   {
     strict: true,
     decode: (inputs, _, ast) => {
+      if (inputs === "recent" || "recent" in inputs) {
+        const count = inputs === "recent" ? defaultRecentCount : inputs.recent
+        return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([{ _tag: "Recent", count }])
+      }
       if (inputs.length === 0) {
         return ParseResult.fail(new ParseResult.Type(ast, inputs, "expected at least one post id or URL, got []"))
       }
-      const refs: Array<Post> = []
+      const refs: Array<PostId | PostUrl> = []
       const issues: Array<ParseResult.ParseIssue> = []
       const seen = new Map<string, number>()
       inputs.forEach((input, index) => {
@@ -165,7 +183,12 @@ const PostsFromInput = Schema.transformOrFail(
       if (issues.length > 0 || head === undefined) return ParseResult.fail(composite(ast, inputs, issues))
       return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([head, ...tail])
     },
-    encode: (posts) => ParseResult.succeed(posts.map((post) => post._tag === "PostId" ? post.id : post.url))
+    encode: (posts) =>
+      ParseResult.succeed(
+        posts[0]._tag === "Recent"
+          ? { recent: posts[0].count }
+          : posts.flatMap((post) => post._tag === "PostId" ? [post.id] : post._tag === "PostUrl" ? [post.url] : [])
+      )
   }
 )
 

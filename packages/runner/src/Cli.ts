@@ -1,10 +1,10 @@
 /**
  * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
  */
-import { Campaign, Ledger, Reconcile, Runner, UploadPost } from "@comment-dm/core"
+import { Campaign, Ledger, Reconcile, Runner, UploadPost, Watch } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Chunk, Context, Effect, Layer, Option, Ref, Stream } from "effect"
+import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as ExitCode from "./ExitCode.js"
@@ -83,6 +83,70 @@ const runCommand = Command.make(
     "5 some people pending or in doubt, 130 interrupted, 1 anything else."
 ))
 
+const watchCommand = Command.make(
+  "watch",
+  {
+    campaignFile,
+    every: Options.text("every").pipe(
+      Options.withDescription("time between polls, e.g. 60s, 10s, 2m (default 60s; at least 1s)"),
+      Options.withDefault("60s")
+    ),
+    db,
+    json,
+    once: Options.boolean("once").pipe(Options.withDescription("poll once, send, and exit"))
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const spec = yield* loadCampaign(args.campaignFile)
+      const every = yield* parseInterval(args.every)
+      const display = Display.make({ json: args.json, live: false })
+      const baseUrl = yield* Effect.orElseSucceed(
+        Config.string("UPLOAD_POST_BASE_URL"),
+        () => UploadPost.defaultBaseUrl
+      )
+      if (Duration.lessThan(every, Duration.seconds(15)) && !isLoopback(baseUrl)) {
+        yield* display.note(
+          `warning: polling every ${Duration.format(every)}; against the real API an interval under 15s spends the ` +
+            "request-rate budget quickly"
+        )
+      }
+      const ledger = yield* ledgerFor(args.db)
+      const stop = yield* Signals.stopRequest
+      const summary = yield* Watch.watch(spec, { every, once: args.once, stop, onEvent: display.onEvent }).pipe(
+        Effect.provide(Layer.merge(apiLayer, ledger))
+      )
+      yield* display.summary(summary)
+      yield* setExit(ExitCode.ofOutcome(summary.outcome))
+    })
+).pipe(Command.withDescription(
+  "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
+    "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses sends " +
+    "until the next UTC day; rate limits slow the polling down. SIGINT/SIGTERM settle sends in flight and exit 130."
+))
+
+const isLoopback = (baseUrl: string) => {
+  try {
+    return /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(new URL(baseUrl).hostname)
+  } catch {
+    return false
+  }
+}
+
+class IntervalError extends Data.TaggedError("InvalidData")<{ readonly text: string }> {
+  override get message() {
+    return `--every "${this.text}": expected a duration of at least 1 second, such as 60s, 10s, 2m or 1h`
+  }
+}
+
+const parseInterval = (text: string): Effect.Effect<Duration.Duration, IntervalError> => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
+  if (match === null) return Effect.fail(new IntervalError({ text }))
+  const value = Number(match[1])
+  const unit = match[2] ?? "s"
+  const millis = value * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as "ms" | "s" | "m" | "h"]
+  return millis >= 1000 ? Effect.succeed(Duration.millis(millis)) : Effect.fail(new IntervalError({ text }))
+}
+
 const statusCommand = Command.make("status", { campaignFile, db, json }, (args) =>
   Effect.gen(function*() {
     const spec = yield* loadCampaign(args.campaignFile)
@@ -151,7 +215,7 @@ export const command = Command.make("comment-dm").pipe(
       "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
       "COMMENT_DM_DB."
   ),
-  Command.withSubcommands([runCommand, statusCommand, reconcileCommand, exportCommand])
+  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand])
 )
 
 export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })

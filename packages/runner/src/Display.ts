@@ -68,7 +68,8 @@ export const make = (options: DisplayOptions): Display => {
         case "Reconciled":
           line(
             `reconciled people in doubt: ${event.sent} found sent, ${event.pending} not sent (pending), ` +
-              `${event.unresolved} still in doubt`
+              `${event.unresolved} still in doubt` +
+              (event.failure === undefined ? "" : ` (the conversations could not be read: ${event.failure})`)
           )
           break
         case "PageRead":
@@ -92,7 +93,21 @@ export const make = (options: DisplayOptions): Display => {
           line(`in doubt ${person(event)}: ${event.reason}`)
           break
         case "DailyLimit":
-          line(`daily DM limit reached (${event.detail}): no more sends today`)
+          line(
+            `daily DM limit reached (${event.detail}): sends pause` +
+              (event.resumesAt === undefined ? "" : ` until ${event.resumesAt.toISOString()}`) +
+              "; reading goes on and new people are kept pending"
+          )
+          break
+        case "Polled":
+          line(
+            `poll ${event.poll}: ${event.pages} page${event.pages === 1 ? "" : "s"}, ${event.comments} comments, ` +
+              `${event.newPeople} new matching people; ${event.progress.sent} sent so far` +
+              (event.nextInMillis > 0 ? `; next poll in ${formatDuration(event.nextInMillis)}` : "")
+          )
+          break
+        case "PollFailed":
+          line(`poll failed: ${event.reason}; next poll in ${formatDuration(event.nextInMillis)}`)
           break
         case "Stopping":
           line(`stopping new sends: ${event.reason}; settling the sends in flight`)

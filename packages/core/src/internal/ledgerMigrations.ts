@@ -62,8 +62,8 @@ const createLedger = Effect.gen(function*() {
 })
 
 /**
- * The shared send pace of a profile: one row per (profile, platform) holding the next free send slot, and the day on
- * which the platform said the profile's daily DM limit was reached.
+ * The send pace shared by the runners of a profile: one row per (profile, platform) holding the next free send slot
+ * (epoch milliseconds), and, per day of `profile_budget`, when the platform said the daily DM limit was reached.
  */
 const createProfilePace = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient

@@ -1,0 +1,140 @@
+/**
+ * A send pace shared by every runner of one Upload-Post profile. The pace and the daily DM limit belong to the
+ * profile, not to a process: runners that send from the same profile share its budget through the ledger database.
+ *
+ * Each slot is reserved by one atomic statement on the profile's row, which holds the next free slot time, so no two
+ * runners are ever handed slots closer than the spacing. Works on SQLite and PostgreSQL, over the client of
+ * `SqliteLedger.layerClient` or `PgLedger.layerClient` (which create the tables).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { LedgerError } from "./Ledger.js"
+import type { Pacer } from "./Pacer.js"
+
+export interface Options {
+  /** The Upload-Post profile username the runners send from. */
+  readonly profile: string
+  readonly platform: string
+  /** The profile's sends per `per` (e.g. 200 per hour), across all its runners; evenly spaced. */
+  readonly count: number
+  /** Default one hour. */
+  readonly per?: Duration.DurationInput | undefined
+  /** The profile's own cap of sends per UTC day, counted with {@link SharedPacer.recordSent}. */
+  readonly dailyLimit?: number | undefined
+}
+
+export interface SharedPacer extends Pacer {
+  /**
+   * Waits for the next slot of the profile. The slot is reserved before the wait, so interrupting the wait gives
+   * it up for no one (safe side). A database failure here is a defect: the claim before it and the settlement after
+   * it use the same database and report such failures.
+   */
+  readonly take: Effect.Effect<void>
+  /** Reserves the next slot of the profile without waiting for it; succeeds with its time in epoch milliseconds. */
+  readonly reserve: Effect.Effect<number, LedgerError>
+  /** Counts a send the platform accepted for the profile today (UTC); succeeds with today's count so far. */
+  readonly recordSent: Effect.Effect<number, LedgerError>
+  /** The sends recorded for the profile today (UTC) by every runner. */
+  readonly sentToday: Effect.Effect<number, LedgerError>
+  /** Records that the platform said the profile's daily DM limit is reached, today (UTC) or on the given day. */
+  readonly markDailyLimit: (day?: string) => Effect.Effect<void, LedgerError>
+  /** Whether any runner marked today's limit as reached, or `dailyLimit` sends have been recorded today. */
+  readonly dailyLimitReached: Effect.Effect<boolean, LedgerError>
+}
+
+/** The UTC day of an instant, as `YYYY-MM-DD`: the key of the daily counts. */
+export const utcDay = (millis: number): string => new Date(millis).toISOString().slice(0, 10)
+
+/** SQLite returns integers as numbers; PostgreSQL returns BIGINT as a string. */
+const Integer = Schema.Union(Schema.Number, Schema.NumberFromString)
+
+const decodeNextSlot = Schema.decodeUnknown(Schema.Array(Schema.Struct({ next_slot: Integer })))
+const decodeSentCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ sent_count: Integer })))
+const decodeBudget = Schema.decodeUnknown(Schema.Array(Schema.Struct({
+  sent_count: Integer,
+  limit_reached_at: Schema.NullOr(Integer)
+})))
+
+export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const { dailyLimit, platform, profile } = options
+    // Whole milliseconds, rounded up so that the pace is never faster than asked.
+    const spacing = Math.ceil(Duration.toMillis(options.per ?? Duration.hours(1)) / Math.max(1, options.count))
+    const who = `profile ${profile} on ${platform}`
+    const failWith = (operation: string) =>
+      Effect.mapError((cause: SqlError | ParseResult.ParseError) =>
+        new LedgerError({ operation: `${operation} for ${who}`, cause })
+      )
+
+    const reserve = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const earliest = sql.onDialectOrElse({
+        pg: () => sql`GREATEST(profile_pace.next_slot, ${now})`,
+        orElse: () => sql`MAX(profile_pace.next_slot, ${now})`
+      })
+      const rows = yield* sql`INSERT INTO profile_pace (profile, platform, next_slot)
+        VALUES (${profile}, ${platform}, ${now + spacing})
+        ON CONFLICT (profile, platform) DO UPDATE SET next_slot = ${earliest} + ${spacing}
+        RETURNING next_slot`.pipe(Effect.flatMap(decodeNextSlot))
+      const next = rows[0]?.next_slot ?? now + spacing
+      return next - spacing
+    }).pipe(failWith("reserve a send slot"))
+
+    const take = Effect.gen(function*() {
+      const slot = yield* Effect.orDie(reserve)
+      const now = yield* Clock.currentTimeMillis
+      if (slot > now) yield* Effect.sleep(Duration.millis(slot - now))
+    })
+
+    const today = Effect.map(Clock.currentTimeMillis, utcDay)
+
+    const recordSent = Effect.gen(function*() {
+      const day = yield* today
+      const rows = yield* sql`INSERT INTO profile_budget (profile, platform, day, sent_count)
+        VALUES (${profile}, ${platform}, ${day}, 1)
+        ON CONFLICT (profile, platform, day) DO UPDATE SET sent_count = profile_budget.sent_count + 1
+        RETURNING sent_count`.pipe(Effect.flatMap(decodeSentCount))
+      return rows[0]?.sent_count ?? 1
+    }).pipe(failWith("count a send"))
+
+    const budgetToday = Effect.gen(function*() {
+      const day = yield* today
+      const rows = yield* sql`SELECT sent_count, limit_reached_at FROM profile_budget
+        WHERE profile = ${profile} AND platform = ${platform} AND day = ${day}`.pipe(Effect.flatMap(decodeBudget))
+      return rows[0] ?? { sent_count: 0, limit_reached_at: null }
+    })
+
+    const markDailyLimit = (day?: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const limitDay = day ?? utcDay(now)
+        // The first mark of the day is kept: it says when the platform first refused.
+        yield* sql`INSERT INTO profile_budget (profile, platform, day, sent_count, limit_reached_at)
+          VALUES (${profile}, ${platform}, ${limitDay}, 0, ${now})
+          ON CONFLICT (profile, platform, day) DO UPDATE
+          SET limit_reached_at = COALESCE(profile_budget.limit_reached_at, excluded.limit_reached_at)`
+      }).pipe(failWith("record that the daily DM limit is reached"))
+
+    return {
+      take,
+      reserve,
+      recordSent,
+      sentToday: budgetToday.pipe(
+        Effect.map((budget) => budget.sent_count),
+        failWith("read today's sends")
+      ),
+      markDailyLimit,
+      dailyLimitReached: budgetToday.pipe(
+        Effect.map((budget) =>
+          budget.limit_reached_at !== null || (dailyLimit !== undefined && budget.sent_count >= dailyLimit)
+        ),
+        failWith("read today's daily DM limit")
+      )
+    }
+  })

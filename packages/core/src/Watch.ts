@@ -1,0 +1,149 @@
+/**
+ * Watch mode: follow a campaign's posts and DM new matching commenters within seconds of their comment, for weeks.
+ *
+ * Each poll reads every post concurrently, newest comments first, and stops paging at the first page whose comments
+ * it has all seen before: a quiet post costs one page a poll, however many old comments it has. The same ledger,
+ * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the next UTC day and request-
+ * rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
+ * comment ids per post is kept; who was sent lives in the ledger.
+ */
+import { Duration, Effect, Ref, Stream } from "effect"
+import type * as CampaignSpec from "./CampaignSpec.js"
+import * as Session from "./internal/session.js"
+import type * as Ledger from "./Ledger.js"
+import type * as UploadPost from "./UploadPost.js"
+import type * as Errors from "./UploadPostError.js"
+
+export interface WatchOptions extends Session.Options {
+  /** Time between the starts of two polls (default 60 s). */
+  readonly every?: Duration.DurationInput
+  /** One poll, then stop (for cron-like schedulers). */
+  readonly once?: boolean
+  /** Posts read at the same time in a poll (default 4). */
+  readonly postConcurrency?: number
+  /** Comment ids remembered per post to recognise old pages (default 1,000: 20 pages of 50). */
+  readonly windowSize?: number
+  /** The longest the interval grows to while the API keeps rate-limiting reads (default 15 minutes). */
+  readonly maxInterval?: Duration.DurationInput
+}
+
+export const defaultInterval = Duration.seconds(60)
+
+/** The newest comment ids of one post, at most `capacity`, oldest forgotten first. */
+class RecentIds {
+  private readonly ids = new Set<string>()
+  constructor(private readonly capacity: number) {}
+  has(id: string) {
+    return this.ids.has(id)
+  }
+  add(id: string) {
+    if (this.ids.has(id)) return
+    this.ids.add(id)
+    if (this.ids.size > this.capacity) {
+      const oldest = this.ids.values().next()
+      if (oldest.done !== true) this.ids.delete(oldest.value)
+    }
+  }
+  get size() {
+    return this.ids.size
+  }
+}
+
+/** Reads that fail this way end only the poll; the next poll tries again. */
+const isPassing = (
+  error: Errors.ReadError
+): error is Errors.Transient | Errors.RateLimited | Errors.MalformedResponse =>
+  error._tag === "Transient" || error._tag === "RateLimited" || error._tag === "MalformedResponse"
+
+export const watch = (
+  spec: CampaignSpec.CampaignSpec,
+  options: WatchOptions = {}
+): Effect.Effect<Session.Summary, Session.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
+  Effect.gen(function*() {
+    const session = yield* Session.make(spec, options)
+    const every = Duration.decode(options.every ?? defaultInterval)
+    const maxInterval = Duration.decode(options.maxInterval ?? Duration.minutes(15))
+    const capacity = options.windowSize ?? 1_000
+    const windows = new Map<string, RecentIds>()
+    const interval = yield* Ref.make(every)
+
+    let posts = yield* session.resolvePosts
+    yield* session.open(posts.length)
+
+    /** The pages of a post that hold something new; the first fully known page ends the read. */
+    const newPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl, counter: { pages: number }) => {
+      const key = Session.postKey(post)
+      const known = windows.get(key) ?? new RecentIds(capacity)
+      windows.set(key, known)
+      const firstRead = known.size === 0
+      return session.allPages(post).pipe(
+        Stream.tap(() => Effect.sync(() => counter.pages++)),
+        Stream.takeWhile((page) => firstRead || page.comments.some((comment) => !known.has(comment.id))),
+        Stream.tap((page) =>
+          Effect.sync(() => {
+            // Newest first on the page: remember the oldest first, so that the newest are kept longest.
+            for (let index = page.comments.length - 1; index >= 0; index--) known.add(page.comments[index]!.id)
+          })
+        )
+      )
+    }
+
+    let poll = 0
+    while (!(yield* session.isStopped)) {
+      poll++
+      const before = session.progress()
+      const counter = { pages: 0 }
+      const read = yield* Effect.either(
+        session.process(
+          Stream.fromIterable(posts).pipe(
+            Stream.flatMap((post) => newPages(post, counter), { concurrency: options.postConcurrency ?? 4 })
+          )
+        )
+      )
+      if (read._tag === "Left") {
+        const error = read.left
+        if (error._tag === "LedgerError" || !isPassing(error)) return yield* Effect.fail(error)
+        // A rate-limited API gets fewer polls until it answers freely again.
+        const slower = error._tag === "RateLimited"
+          ? Duration.min(Duration.times(yield* Ref.get(interval), 2), maxInterval)
+          : yield* Ref.get(interval)
+        yield* Ref.set(interval, slower)
+        yield* session.emit(
+          Session.Event.PollFailed({ reason: error.message, nextInMillis: Duration.toMillis(slower) })
+        )
+      } else {
+        yield* Ref.set(interval, every)
+      }
+      yield* session.retryPending
+      yield* session.failIfFatal
+      if (!(yield* session.sendsPaused)) yield* session.clearDailyLimit
+      const after = session.progress()
+      const wait = yield* Ref.get(interval)
+      if (read._tag === "Right") {
+        yield* session.emit(Session.Event.Polled({
+          poll,
+          comments: after.comments - before.comments,
+          pages: counter.pages,
+          newPeople: after.discovered - before.discovered,
+          progress: after,
+          nextInMillis: options.once === true ? 0 : Duration.toMillis(wait)
+        }))
+      }
+      if (options.once === true) break
+      const stopped = yield* Effect.raceFirst(
+        Effect.as(Effect.sleep(wait), false),
+        Effect.as(session.stopSignal, true)
+      )
+      if (stopped) break
+      yield* session.reconcile
+      if (spec.posts.some((post) => post._tag === "Recent")) {
+        const refreshed = yield* Effect.either(session.resolvePosts)
+        if (refreshed._tag === "Right") {
+          posts = refreshed.right
+          const followed = new Set(posts.map(Session.postKey))
+          for (const key of windows.keys()) if (!followed.has(key)) windows.delete(key)
+        }
+      }
+    }
+    return yield* session.summary
+  }).pipe(Effect.scoped)

@@ -1,0 +1,602 @@
+/**
+ * The engine behind `Campaign.run` and `Watch.watch`: one campaign's state for the life of a process, and the
+ * Stream stages that turn comment pages into settled people.
+ *
+ * pages -> drop unusable -> match -> first matching comment per person wins -> skip people the ledger has settled
+ *       -> claim (durable) -> render -> send (paced, bounded concurrency, transient retry) -> settle (durable) -> event
+ */
+import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Ref, Stream } from "effect"
+import type * as CampaignSpec from "../CampaignSpec.js"
+import * as Ledger from "../Ledger.js"
+import * as Matcher from "../Matcher.js"
+import * as Pacer from "../Pacer.js"
+import * as Reconcile from "../Reconcile.js"
+import * as Retry from "../Retry.js"
+import * as Runner from "../Runner.js"
+import * as Template from "../Template.js"
+import * as UploadPost from "../UploadPost.js"
+import type * as Errors from "../UploadPostError.js"
+
+/** Instagram allows one private reply per comment, within 7 days of it. */
+export const privateReplyWindow = Duration.days(7)
+
+/** How a run ended; the command maps each to its exit code. */
+export type Outcome =
+  /** Every matching commenter is settled: sent or refused. */
+  | "completed"
+  /** Done, but some people are pending (not sent yet) or in doubt. */
+  | "incomplete"
+  /** Sends stopped at the profile's daily DM limit; the rest stay pending for a run after the reset. */
+  | "daily_limit"
+  /** Stopped on request (SIGINT/SIGTERM); sends in flight were settled first. */
+  | "interrupted"
+  /** Nothing was sent or written: `--dry-run`. */
+  | "dry_run"
+
+export interface Counts {
+  /** Comments read. */
+  readonly comments: number
+  /** Comments without a usable commenter id, skipped. */
+  readonly dropped: number
+  /** Matching people known to the campaign (all runs); for a dry run, those seen by this one. */
+  readonly matched: number
+  /** Matching people seen for the first time by this run. */
+  readonly new: number
+  /** DMs accepted by the platform in this run. */
+  readonly sent: number
+  /** People sent by an earlier run. */
+  readonly already_sent: number
+  readonly refused: number
+  readonly pending: number
+  readonly in_doubt: number
+  /** People another live runner holds a claim on right now. */
+  readonly claimed_elsewhere: number
+  /** People a dry run would send to. */
+  readonly would_send: number
+  /** People left pending because `max_sends` was reached. */
+  readonly held_by_cap: number
+  /** In-doubt people that reconciliation resolved during the run. */
+  readonly reconciled: number
+}
+
+export interface Summary {
+  readonly campaign: string
+  readonly outcome: Outcome
+  readonly counts: Counts
+  /** Why comments were dropped, with how many each. */
+  readonly dropped: Readonly<Record<string, number>>
+  readonly elapsedMillis: number
+}
+
+/** Live figures, carried by progress events. */
+export interface Progress {
+  readonly comments: number
+  readonly matched: number
+  /** Matching people the ledger had never seen before. */
+  readonly discovered: number
+  readonly sent: number
+  readonly refused: number
+  readonly pending: number
+  readonly inDoubt: number
+  readonly skipped: number
+}
+
+interface Person {
+  readonly userId: string
+  readonly username: string | undefined
+}
+
+export type Event = Data.TaggedEnum<{
+  Started: { readonly campaign: string; readonly posts: number; readonly recovered: number }
+  Reconciled: {
+    readonly sent: number
+    readonly pending: number
+    readonly unresolved: number
+    readonly failure: string | undefined
+  }
+  PageRead: { readonly post: string; readonly comments: number; readonly progress: Progress }
+  Sent: Person & { readonly messageId: string; readonly progress: Progress }
+  Refused: Person & { readonly reason: string; readonly progress: Progress }
+  Deferred: Person & { readonly reason: string; readonly progress: Progress }
+  InDoubt: Person & { readonly reason: string; readonly progress: Progress }
+  WouldSend: Person & { readonly post: string; readonly message: string; readonly progress: Progress }
+  DailyLimit: { readonly detail: string; readonly resumesAt: Date | undefined }
+  Stopping: { readonly reason: string }
+  Polled: {
+    readonly poll: number
+    readonly comments: number
+    readonly pages: number
+    readonly newPeople: number
+    readonly progress: Progress
+    readonly nextInMillis: number
+  }
+  PollFailed: { readonly reason: string; readonly nextInMillis: number }
+}>
+export const Event = Data.taggedEnum<Event>()
+
+export interface Options {
+  /** Read comments and report who would get which message; send nothing, write nothing. */
+  readonly dryRun?: boolean
+  /** Caps the sends of this run (overrides the campaign's `max_sends`). */
+  readonly maxSends?: number | undefined
+  /** Completes when new sends must stop (e.g. on SIGINT); sends in flight still settle. */
+  readonly stop?: Effect.Effect<void>
+  readonly onEvent?: (event: Event) => Effect.Effect<void>
+  /** Overrides the campaign's pace (e.g. `Pacer.unlimited` on the sandbox, or a budget shared by runners). */
+  readonly pacer?: Pacer.Pacer
+  readonly retry?: Retry.RetryPolicy
+  /** How long a claim protects a person from other runners' crash recovery; renewed while the run lives. */
+  readonly lease?: Duration.DurationInput
+  /** Resolve people in doubt through the conversations endpoint before sending (default true). */
+  readonly reconcile?: boolean
+}
+
+/** A run cannot go on: the API refused the campaign itself, or the ledger failed. */
+export type RunError =
+  | Errors.ReadError
+  | Errors.InvalidRequest
+  | Errors.Unauthorized
+  | Ledger.LedgerError
+
+/** One page of one post's comments. */
+export interface Page {
+  readonly post: string
+  readonly comments: ReadonlyArray<UploadPost.Comment>
+}
+
+type Target = Ledger.Candidate
+
+interface Tally {
+  comments: number
+  dropped: Record<string, number>
+  matched: number
+  fresh: number
+  sent: number
+  alreadySent: number
+  refused: number
+  pending: number
+  inDoubt: number
+  claimedElsewhere: number
+  wouldSend: number
+  heldByCap: number
+  sendsStarted: number
+  reconciled: number
+}
+
+const noUserId = "no user id (deleted or restricted account)"
+
+export const postRef = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): UploadPost.PostRef =>
+  post._tag === "PostId" ? { postId: post.id } : { postUrl: post.url }
+
+export const postKey = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): string =>
+  post._tag === "PostId" ? post.id : post.url
+
+const who = (target: Target): Person => ({ userId: target.userId, username: target.username })
+
+/** The start of the next UTC day: when Upload-Post's daily counters are assumed to reset. */
+export const nextUtcDay = (now: number): Date => {
+  const date = new Date(now)
+  return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1))
+}
+
+export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
+  Effect.gen(function*() {
+    const api = yield* UploadPost.UploadPost
+    const ledger = yield* Ledger.Ledger
+    const started = yield* Clock.currentTimeMillis
+    const dryRun = options.dryRun === true
+    const campaign = spec.name
+    const runner = Runner.currentId
+    const lease = options.lease ?? Duration.minutes(2)
+    const policy = options.retry ?? api.settings.retry
+    const maxSends = options.maxSends ?? spec.maxSends
+    const emit = options.onEvent ?? (() => Effect.void)
+    const matcher = Matcher.make(spec.match)
+    const pacer = options.pacer ?? (yield* Pacer.make(spec.pace.perHour))
+    const concurrency = spec.pace.concurrency
+
+    const tally: Tally = {
+      comments: 0,
+      dropped: {},
+      matched: 0,
+      fresh: 0,
+      sent: 0,
+      alreadySent: 0,
+      refused: 0,
+      pending: 0,
+      inDoubt: 0,
+      claimedElsewhere: 0,
+      wouldSend: 0,
+      heldByCap: 0,
+      sendsStarted: 0,
+      reconciled: 0
+    }
+    const progress = (): Progress => ({
+      comments: tally.comments,
+      matched: tally.matched,
+      discovered: tally.fresh,
+      sent: tally.sent,
+      refused: tally.refused,
+      pending: tally.pending,
+      inDoubt: tally.inDoubt,
+      skipped: tally.alreadySent + tally.claimedElsewhere
+    })
+
+    /** A stop request ends reading and sending; sends in flight settle first. */
+    const stopped = yield* Deferred.make<void>()
+    const isStopped = Deferred.isDone(stopped)
+    if (options.stop !== undefined) {
+      yield* Effect.forkScoped(
+        Effect.zipRight(
+          options.stop,
+          Effect.zipRight(emit(Event.Stopping({ reason: "stop requested" })), Deferred.succeed(stopped, undefined))
+        )
+      )
+    }
+    /** The daily DM limit pauses sends (reading goes on, so everyone is accounted for) until this time. */
+    const pausedUntil = yield* Ref.make<Option.Option<number>>(Option.none())
+    const dailyLimitHit = yield* Ref.make(false)
+    /** A fatal answer (bad request, bad key) stops the campaign after the sends in flight settle. */
+    const fatal = yield* Ref.make<Option.Option<Errors.InvalidRequest | Errors.Unauthorized>>(Option.none())
+
+    /** People handled in the current pass; reset by each `process`, so memory stays flat in a long watch. */
+    let seen = new Set<string>()
+
+    const targetsOf = (page: Page): Array<Target> => {
+      const targets: Array<Target> = []
+      for (const comment of page.comments) {
+        tally.comments++
+        if (comment.userId === undefined || comment.userId.length === 0) {
+          tally.dropped[noUserId] = (tally.dropped[noUserId] ?? 0) + 1
+          continue
+        }
+        if (seen.has(comment.userId)) continue
+        const keyword = Matcher.match(matcher, comment.text)
+        if (Option.isNone(keyword)) continue
+        seen.add(comment.userId)
+        targets.push({
+          campaign,
+          platform: spec.platform,
+          userId: comment.userId,
+          username: comment.username,
+          postId: page.post,
+          commentId: comment.id,
+          commentText: comment.text,
+          commentTime: comment.timestamp,
+          keyword: keyword.value
+        })
+      }
+      return targets
+    }
+
+    /** Looks people up in the ledger: settled ones are skipped, new ones recorded as pending. */
+    const unsettled = (targets: Array<Target>): Effect.Effect<Array<Target>, Ledger.LedgerError> =>
+      Effect.gen(function*() {
+        if (targets.length === 0) return targets
+        const states = yield* ledger.states(campaign, spec.platform, targets.map((target) => target.userId))
+        const open: Array<Target> = []
+        const fresh: Array<Target> = []
+        for (const target of targets) {
+          const state = states.get(target.userId)
+          if (state === undefined) {
+            fresh.push(target)
+            open.push(target)
+          } else if (state === "pending") {
+            open.push(target)
+          } else if (state === "sent") {
+            tally.alreadySent++
+          } else if (state === "claimed") {
+            tally.claimedElsewhere++
+          }
+          // refused is final; in_doubt waits for reconciliation.
+        }
+        tally.matched += targets.length
+        tally.fresh += fresh.length
+        if (!dryRun && fresh.length > 0) yield* ledger.discover(fresh)
+        return open
+      })
+
+    const sendsPaused = Effect.gen(function*() {
+      const until = yield* Ref.get(pausedUntil)
+      if (Option.isNone(until)) return false
+      if ((yield* Clock.currentTimeMillis) < until.value) return true
+      yield* Ref.set(pausedUntil, Option.none())
+      return false
+    })
+
+    const deliver = (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
+      Effect.gen(function*() {
+        if ((yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)) return
+        const message = Template.render(Template.pick(spec.messages, campaign, target.userId), {
+          username: target.username,
+          userId: target.userId,
+          keyword: target.keyword ?? "",
+          comment: target.commentText,
+          commentId: target.commentId,
+          postId: target.postId
+        })
+        const refusal = yield* refusalBeforeSending(target, message)
+        if (Option.isNone(refusal)) {
+          if (maxSends !== undefined && tally.sendsStarted >= maxSends) {
+            tally.heldByCap++
+            return
+          }
+          tally.sendsStarted++
+        }
+        if (dryRun) {
+          if (Option.isSome(refusal)) {
+            tally.refused++
+            return yield* emit(Event.Refused({ ...who(target), reason: refusal.value, progress: progress() }))
+          }
+          tally.wouldSend++
+          return yield* emit(Event.WouldSend({ ...who(target), post: target.postId, message, progress: progress() }))
+        }
+        const key = { campaign, platform: spec.platform, userId: target.userId }
+        if (!(yield* ledger.claim(key, { message, runner, lease }))) {
+          tally.claimedElsewhere++
+          return
+        }
+        if (Option.isSome(refusal)) return yield* settle(target, Ledger.Settlement.Refused({ reason: refusal.value }))
+        yield* sendClaimed(target, message)
+      })
+
+    /** Refusals known without asking the platform: a message over its length, a private reply too late. */
+    const refusalBeforeSending = (target: Target, message: string) =>
+      Effect.gen(function*() {
+        const tooLong = Template.checkLength(spec.platform, message)
+        if (tooLong._tag === "Left") return Option.some(tooLong.left)
+        if (spec.delivery === "private_reply" && target.commentTime !== undefined) {
+          const now = yield* Clock.currentTimeMillis
+          if (now - target.commentTime.getTime() > Duration.toMillis(privateReplyWindow)) {
+            return Option.some("the comment is older than 7 days; Instagram allows a private reply only within 7 days")
+          }
+        }
+        return Option.none<string>()
+      })
+
+    const sendOnce = (target: Target, message: string): Effect.Effect<UploadPost.Delivered, Errors.SendError> =>
+      spec.delivery === "private_reply"
+        ? api.privateReply({ user: spec.user, commentId: target.commentId, message })
+        : api.sendDm({ platform: spec.platform, user: spec.user, recipientId: target.userId, message })
+
+    /**
+     * Sends to a claimed person and settles the outcome. An attempt that has started is never abandoned: each is
+     * uninterruptible, and an interruption between attempts settles from what the last attempt said.
+     */
+    const sendClaimed = (target: Target, message: string) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const lastAttempt = yield* Ref.make<Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>>(
+            Option.none()
+          )
+          const attempt = Effect.exit(sendOnce(target, message)).pipe(
+            Effect.tap((exit) => Ref.set(lastAttempt, Option.some(exit))),
+            Effect.flatten,
+            Effect.uninterruptible
+          )
+          const outcome = yield* Effect.exit(restore(Retry.retrying(Effect.zipRight(pacer.take, attempt), policy)))
+          const decided = Exit.isInterrupted(outcome) ? yield* Ref.get(lastAttempt) : Option.some(outcome)
+          const now = yield* Clock.currentTimeMillis
+          yield* settle(target, settlementOf(decided, new Date(now)))
+          const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
+          if (error?._tag === "DailyLimitReached") {
+            const resumesAt = nextUtcDay(now)
+            yield* Ref.set(pausedUntil, Option.some(resumesAt.getTime()))
+            if (!(yield* Ref.getAndSet(dailyLimitHit, true))) {
+              yield* emit(Event.DailyLimit({ detail: error.detail, resumesAt }))
+            }
+          }
+          if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
+            yield* Ref.update(fatal, Option.orElse(() => Option.some(error)))
+          }
+        })
+      )
+
+    const settle = (target: Target, settlement: Ledger.Settlement) =>
+      Effect.gen(function*() {
+        yield* ledger.settle({ campaign, platform: spec.platform, userId: target.userId }, runner, settlement)
+        const person = who(target)
+        switch (settlement._tag) {
+          case "Sent":
+            tally.sent++
+            return yield* emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: progress() }))
+          case "Refused":
+            tally.refused++
+            return yield* emit(Event.Refused({ ...person, reason: settlement.reason, progress: progress() }))
+          case "Pending":
+            tally.pending++
+            return yield* emit(Event.Deferred({ ...person, reason: settlement.reason, progress: progress() }))
+          case "InDoubt":
+            tally.inDoubt++
+            return yield* emit(Event.InDoubt({ ...person, reason: settlement.reason, progress: progress() }))
+        }
+      })
+
+    /** Private replies expire 7 days after the comment: the people nearest to that go first. */
+    const deadlineFirst = spec.delivery === "private_reply"
+
+    /**
+     * One pass over some pages: everyone new is recorded and sent to. Pages keep being read while earlier people
+     * are sent to (the buffer decouples the two); with private replies a pass is sorted by deadline first.
+     */
+    const process = <E>(pages: Stream.Stream<Page, E>): Effect.Effect<void, E | Ledger.LedgerError> => {
+      seen = new Set()
+      const people = pages.pipe(
+        Stream.interruptWhen(Deferred.await(stopped)),
+        Stream.mapEffect((page) =>
+          Effect.gen(function*() {
+            const open = yield* unsettled(targetsOf(page))
+            yield* emit(Event.PageRead({ post: page.post, comments: page.comments.length, progress: progress() }))
+            return Chunk.unsafeFromArray(open)
+          })
+        ),
+        Stream.flattenChunks
+      )
+      const ordered = deadlineFirst ? oldestFirst(people) : people.pipe(Stream.buffer({ capacity: 1024 }))
+      return ordered.pipe(Stream.mapEffect(deliver, { concurrency, unordered: true }), Stream.runDrain)
+    }
+
+    /** People left pending by earlier passes whom this pass did not meet again (their comment may be gone). */
+    const retryPending: Effect.Effect<void, Ledger.LedgerError> = dryRun ?
+      Effect.void :
+      ledger.pendingEntries(campaign).pipe(
+        Stream.filter((entry) => !seen.has(entry.userId)),
+        Stream.interruptWhen(Deferred.await(stopped)),
+        (entries) => deadlineFirst ? oldestFirst(entries) : entries,
+        Stream.mapEffect(deliver, { concurrency, unordered: true }),
+        Stream.runDrain
+      )
+
+    /** Registers the campaign, recovers dead runners' claims and reconciles people in doubt. */
+    const open = (postCount: number) =>
+      Effect.gen(function*() {
+        let recovered = 0
+        if (!dryRun) {
+          yield* ledger.registerCampaign({
+            name: campaign,
+            platform: spec.platform,
+            profileUser: spec.user,
+            posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : postKey(post))
+          })
+          recovered = yield* Runner.recoverLeftoverClaims(ledger, campaign)
+          yield* reconcile
+          yield* Effect.forkScoped(
+            ledger.renewLeases(campaign, runner, lease).pipe(
+              Effect.delay(Duration.times(Duration.decode(lease), 1 / 3)),
+              Effect.forever,
+              Effect.ignore
+            )
+          )
+        }
+        yield* emit(Event.Started({ campaign, posts: postCount, recovered }))
+      })
+
+    const reconcile = Effect.gen(function*() {
+      if (dryRun || options.reconcile === false) return
+      const result = yield* Reconcile.run(spec)
+      tally.reconciled += result.sent + result.pending
+      if (result.sent + result.pending + result.unresolved > 0) {
+        yield* emit(Event.Reconciled({
+          sent: result.sent,
+          pending: result.pending,
+          unresolved: result.unresolved,
+          failure: Option.getOrUndefined(Option.map(result.failure, (error) => error.message))
+        }))
+      }
+    })
+
+    /** The posts to read now: `posts: recent` is looked up through /uploadposts/media each time. */
+    const resolvePosts: Effect.Effect<ReadonlyArray<CampaignSpec.PostId | CampaignSpec.PostUrl>, Errors.ReadError> =
+      Effect.forEach(spec.posts, (post) =>
+        post._tag === "Recent"
+          ? Retry.retrying(api.media({ platform: spec.platform, user: spec.user, limit: post.count }), policy).pipe(
+            Effect.map((media) => media.slice(0, post.count).map((item) => ({ _tag: "PostId" as const, id: item.id })))
+          )
+          : Effect.succeed([post])).pipe(Effect.map((lists) => lists.flat()))
+
+    /** Every comment of a post, page by page. */
+    const allPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): Stream.Stream<Page, Errors.ReadError> =>
+      api.comments({ platform: spec.platform, user: spec.user, post: postRef(post) }).pipe(
+        Stream.chunks,
+        Stream.map((chunk) => ({ post: postKey(post), comments: Chunk.toReadonlyArray(chunk) }))
+      )
+
+    const failIfFatal = Effect.flatMap(Ref.get(fatal), (error) =>
+      Option.isSome(error) ? Effect.fail(error.value) : Effect.void)
+
+    const summary = Effect.gen(function*() {
+      const totals = dryRun ? undefined : yield* ledger.counts(campaign)
+      const counts: Counts = {
+        comments: tally.comments,
+        dropped: Object.values(tally.dropped).reduce((a, b) =>
+          a + b, 0),
+        matched: totals === undefined ? tally.matched : Object.values(totals).reduce((a, b) => a + b, 0),
+        new: tally.fresh,
+        sent: tally.sent,
+        already_sent: totals === undefined ? tally.alreadySent : totals.sent - tally.sent,
+        refused: totals?.refused ?? tally.refused,
+        pending: totals?.pending ?? 0,
+        in_doubt: totals?.in_doubt ?? 0,
+        claimed_elsewhere: totals?.claimed ?? tally.claimedElsewhere,
+        would_send: tally.wouldSend,
+        held_by_cap: tally.heldByCap,
+        reconciled: tally.reconciled
+      }
+      const outcome: Outcome = dryRun
+        ? "dry_run"
+        : (yield* isStopped)
+        ? "interrupted"
+        : (yield* Ref.get(dailyLimitHit)) && counts.pending > 0
+        ? "daily_limit"
+        : counts.pending + counts.in_doubt + counts.claimed_elsewhere > 0
+        ? "incomplete"
+        : "completed"
+      const finished = yield* Clock.currentTimeMillis
+      const result: Summary = {
+        campaign,
+        outcome,
+        counts,
+        dropped: { ...tally.dropped },
+        elapsedMillis: finished - started
+      }
+      return result
+    })
+
+    return {
+      api,
+      emit,
+      progress,
+      open,
+      reconcile,
+      resolvePosts,
+      allPages,
+      process,
+      retryPending,
+      failIfFatal,
+      summary,
+      isStopped,
+      stopSignal: Deferred.await(stopped),
+      sendsPaused,
+      /** Forgets the daily limit of an earlier day (a watcher going on after the reset). */
+      clearDailyLimit: Ref.set(dailyLimitHit, false)
+    }
+  })
+
+const deadlineOf = (target: Target) => target.commentTime?.getTime() ?? Number.MAX_SAFE_INTEGER
+
+/** The whole pass, oldest comment first: for private replies, whose deadline is 7 days after the comment. */
+const oldestFirst = <A extends Target, E>(people: Stream.Stream<A, E>): Stream.Stream<A, E> =>
+  Stream.unwrap(
+    Effect.map(
+      Stream.runCollect(people),
+      (all) => Stream.fromIterable(Array.from(all).sort((a, b) => deadlineOf(a) - deadlineOf(b)))
+    )
+  )
+
+const settlementOf = (
+  outcome: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>,
+  now: Date
+): Ledger.Settlement => {
+  if (Option.isNone(outcome)) {
+    return Ledger.Settlement.Pending({ reason: "interrupted before the request was made" })
+  }
+  const exit = outcome.value
+  if (Exit.isSuccess(exit)) return Ledger.Settlement.Sent({ messageId: exit.value.messageId, at: now })
+  if (exit.cause._tag !== "Fail") {
+    return Ledger.Settlement.InDoubt({ reason: "the send was interrupted while the request was in flight" })
+  }
+  const error = exit.cause.error
+  switch (error._tag) {
+    case "RecipientRefused":
+      return Ledger.Settlement.Refused({ reason: error.reason })
+    case "SendInDoubt":
+      return Ledger.Settlement.InDoubt({ reason: error.detail })
+    case "DailyLimitReached":
+      return Ledger.Settlement.Pending({ reason: "the daily DM limit was reached; run again after the reset" })
+    case "RateLimited":
+    case "Transient":
+    case "InvalidRequest":
+    case "Unauthorized":
+      return Ledger.Settlement.Pending({ reason: error.message })
+  }
+}
