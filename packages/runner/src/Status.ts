@@ -1,9 +1,9 @@
 /**
  * `status` and `export`: the account of every matching commenter, read from the ledger alone.
  */
-import { Ledger } from "@comment-dm/core"
+import { Campaign, Ledger } from "@comment-dm/core"
 import type { CampaignSpec } from "@comment-dm/core"
-import { Effect, Stream } from "effect"
+import { Clock, Duration, Effect, Stream } from "effect"
 
 export interface ReasonCount {
   readonly reason: string
@@ -22,6 +22,13 @@ export interface Report {
     { readonly user_id: string; readonly username: string | null; readonly reason: string }
   >
   readonly next: string
+  /** Private replies only: of the pending people, how many would miss the 7-day deadline at the campaign's pace. */
+  readonly private_reply_forecast?: {
+    readonly pending: number
+    readonly would_miss: number
+    readonly already_expired: number
+    readonly per_hour: number
+  }
 }
 
 const shownInDoubt = 20
@@ -37,9 +44,13 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
     const inDoubt: Array<Report["in_doubt"][number]> = []
     const counts: Record<Ledger.DeliveryState, number> = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
     let matched = 0
+    const pendingCommentTimes: Array<number> = []
     yield* Stream.runForEach(ledger.entries(spec.name), (entry) =>
       Effect.sync(() => {
         matched++
+        if (entry.state === "pending" && entry.commentTime !== undefined) {
+          pendingCommentTimes.push(entry.commentTime.getTime())
+        }
         counts[entry.state]++
         const reason = entry.reason ?? "(no reason recorded)"
         if (entry.state === "refused") refused.set(reason, (refused.get(reason) ?? 0) + 1)
@@ -51,7 +62,11 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
         }
       }))
     const accounted = counts.sent + counts.refused + counts.pending + counts.in_doubt + counts.claimed
+    const now = yield* Clock.currentTimeMillis
     return {
+      ...(spec.delivery === "private_reply"
+        ? { private_reply_forecast: forecast(pendingCommentTimes, spec.pace.perHour, now) }
+        : {}),
       campaign: spec.name,
       matched,
       counts,
@@ -62,6 +77,23 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       next: nextStep(matched, counts)
     }
   })
+
+/**
+ * Sends go oldest comment first, one every hour / per_hour: the i-th pending person is reached at
+ * now + i x spacing, and misses the private-reply window if that is past their comment + 7 days.
+ */
+export const forecast = (commentTimes: Array<number>, perHour: number, now: number) => {
+  const spacing = 3_600_000 / perHour
+  const window = Duration.toMillis(Campaign.privateReplyWindow)
+  const sorted = [...commentTimes].sort((a, b) => a - b)
+  let wouldMiss = 0
+  let alreadyExpired = 0
+  sorted.forEach((commentTime, index) => {
+    if (commentTime + window <= now) alreadyExpired++
+    else if (now + index * spacing > commentTime + window) wouldMiss++
+  })
+  return { pending: sorted.length, would_miss: wouldMiss, already_expired: alreadyExpired, per_hour: perHour }
+}
 
 const nextStep = (matched: number, counts: Ledger.Counts): string => {
   const steps: Array<string> = []
@@ -96,6 +128,13 @@ export const render = (report: Report): string => {
     ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`)
   ]
   if (c.in_doubt > report.in_doubt.length) lines.push(`    … and ${c.in_doubt - report.in_doubt.length} more`)
+  const f = report.private_reply_forecast
+  if (f !== undefined && f.pending > 0) {
+    lines.push(
+      `  private replies: at ${f.per_hour}/hour, ${f.would_miss} of ${f.pending} pending would miss the 7-day ` +
+        `window` + (f.already_expired > 0 ? ` (${f.already_expired} already past it)` : "")
+    )
+  }
   if (c.claimed > 0) lines.push(`  claimed    ${c.claimed} (a runner is sending to them now, or died holding them)`)
   lines.push("", `next: ${report.next}`)
   return lines.join("\n")

@@ -31,7 +31,9 @@ const options = {
   ),
   apiKey: Options.text("api-key").pipe(
     Options.withDefault(Sandbox.defaultApiKey),
-    Options.withDescription(`Key clients must send as "Authorization: Apikey <KEY>" (default "${Sandbox.defaultApiKey}").`)
+    Options.withDescription(
+      `Key clients must send as "Authorization: Apikey <KEY>" (default "${Sandbox.defaultApiKey}").`
+    )
   ),
   profile: Options.text("profile").pipe(
     Options.withDescription("Profile username the API accepts as `user` (default: the data set's, else \"demo\")."),

@@ -35,8 +35,7 @@ describe("request-rate limit", () => {
         const next = yield* get(sandbox, me)
         assert.strictEqual(next.status, 200)
         assert.strictEqual(next.headers["x-ratelimit-remaining"], "2")
-      })
-    ))
+      })))
 
   it.scoped("limits each key on its own", () =>
     withStudio({ requestLimit: { requests: 1, windowSeconds: 60 } }, (sandbox) =>
@@ -44,8 +43,7 @@ describe("request-rate limit", () => {
         assert.strictEqual((yield* get(sandbox, me, {}, "someone-else")).status, 401)
         assert.strictEqual((yield* get(sandbox, me)).status, 200)
         assert.strictEqual((yield* get(sandbox, me)).status, 429)
-      })
-    ))
+      })))
 })
 
 describe("sandbox clock", () => {
@@ -61,8 +59,7 @@ describe("sandbox clock", () => {
           success: false,
           error: "(#10903) This comment is too old for a private reply"
         }])
-      })
-    ))
+      })))
 
   it.scoped("starts a new daily count at midnight UTC", () =>
     withStudio({ dailyDmLimit: 1 }, (sandbox) =>
@@ -74,8 +71,7 @@ describe("sandbox clock", () => {
         yield* TestClock.adjust("1 hour")
         assert.strictEqual((yield* post(sandbox, "/uploadposts/dms/send", dm("u2"))).status, 200)
         assert.strictEqual((yield* sandbox.stats).dailyCount, 1)
-      })
-    ))
+      })))
 
   it.scoped("holds each answer for the configured latency", () =>
     withStudio({ latency: { minMs: 1500, maxMs: 1500 } }, (sandbox) =>
@@ -90,6 +86,5 @@ describe("sandbox clock", () => {
         yield* TestClock.adjust("1 millis")
         const answer = yield* Fiber.join(request)
         assert.strictEqual(answer.status, 200)
-      })
-    ))
+      })))
 })

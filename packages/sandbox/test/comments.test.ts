@@ -186,7 +186,9 @@ describe("GET /uploadposts/me and /uploadposts/media", () => {
           media: Schema.Array(Schema.Struct({ id: Schema.String, url: Schema.String, timestamp: Schema.String })),
           pagination: Schema.Struct({ next_cursor: Schema.NullOr(Schema.String), has_more: Schema.Boolean })
         })
-        const first = decode(Media)(yield* get(sandbox, "/uploadposts/media", { platform: "instagram", user: "demo", limit: 2 }))
+        const first = decode(Media)(
+          yield* get(sandbox, "/uploadposts/media", { platform: "instagram", user: "demo", limit: 2 })
+        )
         assert.deepStrictEqual(first.media.map((post) => post.id), [DataSet.postId(2), DataSet.postId(1)])
         assert.isTrue(first.pagination.has_more)
         const rest = decode(Media)(

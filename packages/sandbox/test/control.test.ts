@@ -1,6 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
+import { FetchHttpClient } from "@effect/platform"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { Control, Faults } from "../src/index.js"
+import { Control, Faults, Sandbox } from "../src/index.js"
 import { dm, now, privateReply, studio, withStudio } from "./fixtures.js"
 import { CommentsPage, decode, get, post, readAll, type Target } from "./support.js"
 
@@ -27,7 +28,12 @@ describe("control over HTTP (/__sandbox/)", () => {
         })
         assert.strictEqual(added.timestamp, "2026-03-28T12:00:00+0000")
         const top = decode(CommentsPage)(
-          yield* get(sandbox, "/uploadposts/comments", { platform: "instagram", user: "studio", post_id: "p1", limit: 1 })
+          yield* get(sandbox, "/uploadposts/comments", {
+            platform: "instagram",
+            user: "studio",
+            post_id: "p1",
+            limit: 1
+          })
         )
         assert.deepStrictEqual(top.comments, [added])
 
@@ -51,7 +57,12 @@ describe("control over HTTP (/__sandbox/)", () => {
         assert.strictEqual((yield* post(sandbox, "/uploadposts/comments/reply", privateReply("n1"))).status, 200)
 
         const faults = yield* remote.setFaults({ sendErrorRate: 1, refusedRecipients: ["u2"] })
-        assert.deepStrictEqual(faults, { ...Faults.defaults, dailyDmLimit: 1, sendErrorRate: 1, refusedRecipients: ["u2"] })
+        assert.deepStrictEqual(faults, {
+          ...Faults.defaults,
+          dailyDmLimit: 1,
+          sendErrorRate: 1,
+          refusedRecipients: ["u2"]
+        })
         assert.deepStrictEqual(yield* remote.faults, yield* sandbox.faults)
         yield* remote.resetDaily
         assert.strictEqual((yield* post(sandbox, "/uploadposts/dms/send", dm("u3"))).status, 500)
@@ -64,8 +75,7 @@ describe("control over HTTP (/__sandbox/)", () => {
         })
         assert.deepStrictEqual(stats.responses, { "200": 6, "429": 1, "500": 1 })
         assert.strictEqual(stats.deliveries, 2)
-      })
-    ))
+      })))
 
   it.scoped("answers with typed errors a remote caller can tell apart", () =>
     withStudio({}, (sandbox) =>
@@ -82,9 +92,11 @@ describe("control over HTTP (/__sandbox/)", () => {
 
         const wrongKey = yield* Control.remote({ baseUrl: sandbox.baseUrl, apiKey: "wrong" })
         const refused = yield* Effect.flip(wrongKey.stats)
-        assert.strictEqual(refused.message, new Control.ControlRequestFailed({ operation: "stats", reason: "status 401" }).message)
-      })
-    ))
+        assert.strictEqual(
+          refused.message,
+          new Control.ControlRequestFailed({ operation: "stats", reason: "status 401" }).message
+        )
+      })))
 
   it.scoped("checks the key and the body", () =>
     withStudio({}, (sandbox) =>
@@ -102,8 +114,7 @@ describe("control over HTTP (/__sandbox/)", () => {
         assert.deepStrictEqual(yield* sandbox.faults, Faults.defaults)
         const stats = yield* sandbox.stats
         assert.deepStrictEqual(stats.requests, {}, "control calls are not counted")
-      })
-    ))
+      })))
 })
 
 describe("the library control", () => {
@@ -115,6 +126,15 @@ describe("the library control", () => {
         const comment = yield* sandbox.addComment({ postId: "p1", text: "hey" })
         assert.strictEqual(Date.parse(comment.timestamp), now.getTime())
         assert.match(comment.id, /^19\d{15}$/)
-      })
-    ))
+      })))
+})
+
+layer(Sandbox.layer({ data: studio, now, faults: { dailyDmLimit: 3 } }))("Sandbox.layer", (it) => {
+  it.effect("provides a running sandbox as a service", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.Sandbox
+      const answer = yield* get(sandbox, "/uploadposts/me").pipe(Effect.provide(FetchHttpClient.layer))
+      assert.strictEqual(answer.status, 200)
+      assert.strictEqual((yield* sandbox.faults).dailyDmLimit, 3)
+    }))
 })

@@ -30,8 +30,7 @@ describe("POST /uploadposts/dms/send", () => {
           messageId: sent.message_id,
           at: "2026-03-28T12:00:00.000Z"
         }])
-      })
-    ))
+      })))
 
   it.scoped("answers missing fields and a wrong account with the documented texts", () =>
     withStudio({}, (sandbox) =>
@@ -48,8 +47,7 @@ describe("POST /uploadposts/dms/send", () => {
         assert.strictEqual(wrongAccount.status, 400)
         assert.deepStrictEqual(wrongAccount.body, { success: false, error: "Invalid account" })
         assert.deepStrictEqual(yield* sandbox.deliveries, [])
-      })
-    ))
+      })))
 
   it.scoped("refuses recipients outside the messaging window and unreachable ones", () =>
     withStudio({ refusedRecipients: ["u2"], unreachableRecipients: ["u4"] }, (sandbox) =>
@@ -62,18 +60,25 @@ describe("POST /uploadposts/dms/send", () => {
         })
         const unreachable = yield* post(sandbox, "/uploadposts/dms/send", dm("u4"))
         assert.strictEqual(unreachable.status, 400)
-        assert.deepStrictEqual(unreachable.body, { success: false, error: "(#551) This person isn't available right now." })
+        assert.deepStrictEqual(unreachable.body, {
+          success: false,
+          error: "(#551) This person isn't available right now."
+        })
         assert.deepStrictEqual(yield* sandbox.deliveries, [])
         // The messaging window governs DMs only: a private reply still reaches the person.
         const reply = yield* post(sandbox, "/uploadposts/comments/reply", privateReply("c2"))
         assert.strictEqual(reply.status, 200)
-      })
-    ))
+      })))
 
   it.scoped("answers injected internal errors with a 500 and delivers nothing", () =>
     withStudio({ sendErrorRate: 1 }, (sandbox) =>
       Effect.gen(function*() {
-        for (const [path, body] of [["/uploadposts/dms/send", dm("u1")], ["/uploadposts/comments/reply", privateReply("c1")]] as const) {
+        for (
+          const [path, body] of [["/uploadposts/dms/send", dm("u1")], [
+            "/uploadposts/comments/reply",
+            privateReply("c1")
+          ]] as const
+        ) {
           const answer = yield* post(sandbox, path, body)
           assert.strictEqual(answer.status, 500)
           assert.deepStrictEqual(answer.body, { success: false, error: "An internal server error occurred." })
@@ -81,8 +86,7 @@ describe("POST /uploadposts/dms/send", () => {
         assert.deepStrictEqual(yield* sandbox.deliveries, [])
         const stats = yield* sandbox.stats
         assert.strictEqual(stats.dailyCount, 0)
-      })
-    ))
+      })))
 
   it.scoped("records the delivery and then destroys the connection when a reset is injected", () =>
     withStudio({ resetAfterDeliveryRate: 1 }, (sandbox) =>
@@ -96,8 +100,7 @@ describe("POST /uploadposts/dms/send", () => {
         yield* sandbox.setFaults({ resetAfterDeliveryRate: 0 })
         const after = yield* post(sandbox, "/uploadposts/dms/send", dm("u2"))
         assert.strictEqual(after.status, 200)
-      })
-    ))
+      })))
 })
 
 describe("POST /uploadposts/comments/reply", () => {
@@ -118,8 +121,7 @@ describe("POST /uploadposts/comments/reply", () => {
         assert.deepStrictEqual(deliveries.map((d) => [d.kind, d.recipientId, d.commentId, d.messageId]), [
           ["private_reply", "u1", "c1", sent.message_id]
         ])
-      })
-    ))
+      })))
 
   it.scoped("refuses comments older than 7 days and authors who cannot be reached", () =>
     withStudio({ unreachableRecipients: ["u4"] }, (sandbox) =>
@@ -133,16 +135,21 @@ describe("POST /uploadposts/comments/reply", () => {
         for (const comment of ["c4", "c-gone"]) {
           const answer = yield* post(sandbox, "/uploadposts/comments/reply", privateReply(comment))
           assert.strictEqual(answer.status, 400)
-          assert.deepStrictEqual(answer.body, { success: false, error: "(#551) This person isn't available right now." })
+          assert.deepStrictEqual(answer.body, {
+            success: false,
+            error: "(#551) This person isn't available right now."
+          })
         }
         assert.deepStrictEqual(yield* sandbox.deliveries, [])
-      })
-    ))
+      })))
 
   it.scoped("answers other platforms, unknown comments and too many buttons with a 400", () =>
     withStudio({}, (sandbox) =>
       Effect.gen(function*() {
-        const facebook = yield* post(sandbox, "/uploadposts/comments/reply", { ...privateReply("c1"), platform: "facebook" })
+        const facebook = yield* post(sandbox, "/uploadposts/comments/reply", {
+          ...privateReply("c1"),
+          platform: "facebook"
+        })
         assert.deepStrictEqual([facebook.status, facebook.body], [400, {
           success: false,
           error: "Private replies are only supported on Instagram"
@@ -160,8 +167,7 @@ describe("POST /uploadposts/comments/reply", () => {
           success: false,
           error: "Missing required fields: platform, user, comment_id, message"
         })
-      })
-    ))
+      })))
 })
 
 describe("POST /uploadposts/comments/public-reply", () => {
@@ -175,8 +181,7 @@ describe("POST /uploadposts/comments/public-reply", () => {
         assert.deepStrictEqual(deliveries.map((d) => [d.kind, d.recipientId, d.commentId, d.messageId, d.message]), [
           ["public_reply", "u2", "c2", id, "Check your DMs"]
         ])
-      })
-    ))
+      })))
 })
 
 describe("daily DM limit", () => {
@@ -185,11 +190,13 @@ describe("daily DM limit", () => {
       Effect.gen(function*() {
         assert.strictEqual((yield* post(sandbox, "/uploadposts/dms/send", dm("u1"))).status, 200)
         assert.strictEqual((yield* post(sandbox, "/uploadposts/comments/public-reply", privateReply("c1"))).status, 200)
-        for (const [path, body] of [
-          ["/uploadposts/dms/send", dm("u2")],
-          ["/uploadposts/comments/reply", privateReply("c2")],
-          ["/uploadposts/comments/public-reply", privateReply("c2")]
-        ] as const) {
+        for (
+          const [path, body] of [
+            ["/uploadposts/dms/send", dm("u2")],
+            ["/uploadposts/comments/reply", privateReply("c2")],
+            ["/uploadposts/comments/public-reply", privateReply("c2")]
+          ] as const
+        ) {
           const answer = yield* post(sandbox, path, body)
           assert.strictEqual(answer.status, 429, path)
           assert.deepStrictEqual(answer.body, { success: false, error: "Daily DM limit exceeded." })
@@ -199,8 +206,7 @@ describe("daily DM limit", () => {
         yield* sandbox.resetDaily
         assert.strictEqual((yield* post(sandbox, "/uploadposts/comments/reply", privateReply("c2"))).status, 200)
         assert.strictEqual((yield* sandbox.deliveries).length, 3)
-      })
-    ))
+      })))
 })
 
 describe("GET /uploadposts/dms/conversations", () => {
@@ -208,7 +214,9 @@ describe("GET /uploadposts/dms/conversations", () => {
     success: Schema.Literal(true),
     conversations: Schema.Array(Schema.Struct({
       id: Schema.String,
-      participants: Schema.Struct({ data: Schema.Array(Schema.Struct({ id: Schema.String, username: Schema.String })) }),
+      participants: Schema.Struct({
+        data: Schema.Array(Schema.Struct({ id: Schema.String, username: Schema.String }))
+      }),
       messages: Schema.Struct({
         data: Schema.Array(Schema.Struct({
           id: Schema.String,
@@ -239,8 +247,7 @@ describe("GET /uploadposts/dms/conversations", () => {
         assert.strictEqual(anna?.messages.data[0]?.created_time, "2026-03-28T12:00:00+0000")
         const deliveries = yield* sandbox.deliveries
         assert.strictEqual(anna?.messages.data[0]?.id, deliveries[2]?.messageId)
-      })
-    ))
+      })))
 
   it.scoped("keeps only the most recent 25 messages of a conversation", () =>
     withStudio({}, (sandbox) =>
@@ -253,8 +260,7 @@ describe("GET /uploadposts/dms/conversations", () => {
         assert.strictEqual(messages.length, 25)
         assert.strictEqual(messages[0], "message 30")
         assert.strictEqual(messages[24], "message 6")
-      })
-    ))
+      })))
 
   it.scoped("answers missing parameters with a 400 and a failing endpoint with a 500", () =>
     withStudio({ conversationsFailing: true }, (sandbox) =>
@@ -269,8 +275,7 @@ describe("GET /uploadposts/dms/conversations", () => {
           success: false,
           error: "An internal server error occurred."
         }])
-      })
-    ))
+      })))
 
   it.scoped("answers reads with injected 500s at the configured rate", () =>
     withStudio({ readErrorRate: 1 }, (sandbox) =>
@@ -280,6 +285,5 @@ describe("GET /uploadposts/dms/conversations", () => {
           success: false,
           error: "An internal server error occurred."
         }])
-      })
-    ))
+      })))
 })

@@ -7,7 +7,7 @@ import { Effect, Option, Schema } from "effect"
 import type * as DataSet from "../DataSet.js"
 import * as Cursor from "./cursor.js"
 import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
-import { type Post, type Store, toWire } from "./store.js"
+import { type Post, type RequestWindow, type Store, toWire } from "./store.js"
 import * as Time from "./time.js"
 
 type Answer =
@@ -33,7 +33,7 @@ const param = (name: string) =>
     return first === undefined || first === "" ? undefined : first
   })
 
-/** 1..max from a query value: undefined when absent, NaN when not an integer. */
+/** A limit query value: the fallback when absent, NaN when not a whole number. */
 const parseLimit = (text: string | undefined, fallback: number): number =>
   text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN
 
@@ -64,34 +64,39 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   const store: Store = env.store
 
   /** Rate limit, key check, latency and injected read errors, in that order, then the handler. */
+  const answer = (
+    window: RequestWindow,
+    key: string | undefined,
+    kind: "read" | "send",
+    handler: Handler
+  ): Handler => {
+    if (window.exceeded) return Effect.succeed(failureMessage(429, "Too many requests, retry after the reset"))
+    if (key !== env.apiKey) return Effect.succeed(reply(401, invalidApiKey))
+    return env.pause(store.faults.latency).pipe(
+      Effect.zipRight(kind === "read" ? env.chance(store.faults.readErrorRate) : Effect.succeed(false)),
+      Effect.flatMap((injected) => injected ? Effect.succeed(internalError) : handler)
+    )
+  }
+
   const endpoint = (name: string, kind: "read" | "send", handler: Handler) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const now = yield* env.now
       const key = apiKeyOf(request.headers)
-      const window = store.takeRequest(key ?? "", now)
+      const window = store.takeRequest(key ?? "", yield* env.now)
       store.countRequest(name)
-      const headers: Record<string, string> = {
-        "x-ratelimit-limit": String(window.limit),
-        "x-ratelimit-remaining": String(window.remaining),
-        "x-ratelimit-reset": String(window.reset)
-      }
-      const answer: Answer = window.exceeded
-        ? failureMessage(429, "Too many requests, retry after the reset")
-        : key !== env.apiKey
-        ? reply(401, invalidApiKey)
-        : yield* env.pause(store.faults.latency).pipe(
-          Effect.zipRight(kind === "read" ? env.chance(store.faults.readErrorRate) : Effect.succeed(false)),
-          Effect.flatMap((injected) => injected ? Effect.succeed(internalError) : handler)
-        )
-      if (answer._tag === "Drop") {
+      const result = yield* answer(window, key, kind, handler)
+      if (result._tag === "Drop") {
         store.countResponse("reset")
         NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
         return HttpServerResponse.empty()
       }
-      store.countResponse(String(answer.status))
-      if (window.exceeded) headers["retry-after"] = String(window.retryAfterSeconds)
-      return json(answer.status, answer.body, headers)
+      store.countResponse(String(result.status))
+      return json(result.status, result.body, {
+        "x-ratelimit-limit": String(window.limit),
+        "x-ratelimit-remaining": String(window.remaining),
+        "x-ratelimit-reset": String(window.reset),
+        ...(window.exceeded ? { "retry-after": String(window.retryAfterSeconds) } : {})
+      })
     })
 
   /** After a delivery: the answer, or (by the reset knob) a destroyed connection. */
@@ -133,7 +138,8 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const first = Math.max(0, end - limit)
     const page: Array<DataSet.Comment> = []
     for (let sequence = end - 1; sequence >= first; sequence--) {
-      page.push(toWire(store.commentAt(post, sequence)))
+      const comment = store.commentAt(post, sequence)
+      if (comment !== undefined) page.push(toWire(comment))
     }
     return reply(200, {
       success: true,

@@ -123,13 +123,13 @@ export class Store {
   private readonly windows = new Map<string, { start: number; count: number }>()
   private readonly requestCounts = new Map<string, number>()
   private readonly responseCounts = new Map<string, number>()
-  private daily = { day: 0, count: 0 }
+  private daily: { day: number; count: number }
   private messages = 0
   private newComments = 0
 
   constructor(options: Options) {
     this.profile = options.profile
-    this.profileAccountId = "178414" + String(Prng.hashString(options.profile) % 100_000_000_000).padStart(11, "0")
+    this.profileAccountId = "178414" + String(Prng.hashString(options.profile)).padStart(11, "0")
     this.seed = options.seed
     this.settings = options.data._tag === "Generated" ? options.data : defaultSettings
     this.daily = { day: Math.floor(options.startMillis / Time.dayMillis), count: 0 }
@@ -190,13 +190,11 @@ export class Store {
   }
 
   /** Comment number `sequence` of a post, 0 being the oldest. */
-  commentAt(post: Post, sequence: number): StoredComment {
+  commentAt(post: Post, sequence: number): StoredComment | undefined {
     const baseCount = this.baseCount(post)
-    if (sequence >= baseCount) {
-      return post.added[sequence - baseCount] ?? this.missing(post, sequence)
-    }
+    if (sequence >= baseCount) return post.added[sequence - baseCount]
     return post.base._tag === "Listed"
-      ? post.base.comments[sequence] ?? this.missing(post, sequence)
+      ? post.base.comments[sequence]
       : Generator.commentAt(this.settings, this.seed, post.base.placement, sequence)
   }
 
@@ -374,10 +372,6 @@ export class Store {
 
   private baseCount(post: Post): number {
     return post.base._tag === "Listed" ? post.base.comments.length : post.base.placement.count
-  }
-
-  private missing(post: Post, sequence: number): never {
-    throw new Error(`post ${post.id} has no comment ${sequence}`)
   }
 
   private insert(post: Omit<Post, "index" | "added">): Post {
