@@ -138,50 +138,59 @@ const PostInput = Schema.Union(Schema.String, Schema.Number, Schema.BigIntFromSe
   expected("a post id or an https URL")
 )
 
-const RecentInput = Schema.Union(
-  Schema.Literal("recent"),
-  Schema.Struct({
-    recent: Schema.Int.pipe(Schema.between(1, 50)).annotations(expected("a number of posts from 1 to 50"))
-  })
+const PostList = Schema.Array(PostInput).annotations(
+  expected("a list of post ids or URLs, or recent, or { recent: N }", isList)
 )
 
+/** `recent` or `{ recent: N }`: the count, or a message saying what is wrong. */
+const recentCount = (input: unknown): number | string | undefined => {
+  if (input === "recent") return defaultRecentCount
+  if (!Predicate.isRecord(input) || !("recent" in input)) return undefined
+  const extra = Object.keys(input).filter((key) => key !== "recent")
+  if (extra.length > 0) return `unknown key "${extra[0]}" beside recent`
+  const count = input.recent
+  return typeof count === "number" && Number.isInteger(count) && count >= 1 && count <= 50
+    ? count
+    : `recent: expected a number of posts from 1 to 50, got ${show(count)}`
+}
+
 const PostsFromInput = Schema.transformOrFail(
-  Schema.Union(
-    Schema.Array(PostInput).annotations(expected("a list of post ids or URLs", isList)),
-    RecentInput
-  ).annotations(expected("a list of post ids or URLs, or recent, or { recent: N }")),
+  Schema.Unknown,
   Schema.NonEmptyArray(Post),
   {
     strict: true,
-    decode: (inputs, _, ast) => {
-      if (inputs === "recent" || "recent" in inputs) {
-        const count = inputs === "recent" ? defaultRecentCount : inputs.recent
-        return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([{ _tag: "Recent", count }])
+    decode: (raw, options, ast) => {
+      const recent = recentCount(raw)
+      if (typeof recent === "number") {
+        return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([{ _tag: "Recent", count: recent }])
       }
-      if (inputs.length === 0) {
-        return ParseResult.fail(new ParseResult.Type(ast, inputs, "expected at least one post id or URL, got []"))
-      }
-      const refs: Array<PostId | PostUrl> = []
-      const issues: Array<ParseResult.ParseIssue> = []
-      const seen = new Map<string, number>()
-      inputs.forEach((input, index) => {
-        const ref = classifyPost(input)
-        if (typeof ref === "string") {
-          issues.push(pointer(index, input, ast, ref))
-          return
+      if (typeof recent === "string") return ParseResult.fail(new ParseResult.Type(ast, raw, recent))
+      return Effect.flatMap(ParseResult.decodeUnknown(PostList)(raw, options), (inputs) => {
+        if (inputs.length === 0) {
+          return ParseResult.fail(new ParseResult.Type(ast, inputs, "expected at least one post id or URL, got []"))
         }
-        const key = postKey(ref)
-        const first = seen.get(key)
-        if (first !== undefined) {
-          issues.push(pointer(index, input, ast, `duplicate of posts[${first}] (${show(inputs[first])})`))
-          return
-        }
-        seen.set(key, index)
-        refs.push(ref)
+        const refs: Array<PostId | PostUrl> = []
+        const issues: Array<ParseResult.ParseIssue> = []
+        const seen = new Map<string, number>()
+        inputs.forEach((input, index) => {
+          const ref = classifyPost(input)
+          if (typeof ref === "string") {
+            issues.push(pointer(index, input, ast, ref))
+            return
+          }
+          const key = postKey(ref)
+          const first = seen.get(key)
+          if (first !== undefined) {
+            issues.push(pointer(index, input, ast, `duplicate of posts[${first}] (${show(inputs[first])})`))
+            return
+          }
+          seen.set(key, index)
+          refs.push(ref)
+        })
+        const [head, ...tail] = refs
+        if (issues.length > 0 || head === undefined) return ParseResult.fail(composite(ast, inputs, issues))
+        return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([head, ...tail])
       })
-      const [head, ...tail] = refs
-      if (issues.length > 0 || head === undefined) return ParseResult.fail(composite(ast, inputs, issues))
-      return ParseResult.succeed<NonEmptyReadonlyArray<Post>>([head, ...tail])
     },
     encode: (posts) =>
       ParseResult.succeed(

@@ -155,13 +155,24 @@ describe("CampaignSpec", () => {
         )
       }))
 
+    it.effect("posts: recent follows the newest posts, 5 by default or { recent: N } from 1 to 50", () =>
+      Effect.gen(function*() {
+        const recent = yield* CampaignSpec.decode({ ...minimal, posts: "recent" })
+        assert.deepStrictEqual(recent.posts, [{ _tag: "Recent", count: CampaignSpec.defaultRecentCount }])
+        const ten = yield* CampaignSpec.decode({ ...minimal, posts: { recent: 10 } })
+        assert.deepStrictEqual(ten.posts, [{ _tag: "Recent", count: 10 }])
+        const tooMany = yield* problems({ ...minimal, posts: { recent: 500 } })
+        assert.strictEqual(tooMany.length, 1)
+        assert.match(tooMany[0]!, /^posts/)
+      }))
+
     it.effect("no posts, bad posts, duplicate posts", () =>
       Effect.gen(function*() {
         assert.deepStrictEqual(yield* problems({ ...minimal, posts: [] }), [
           "posts: expected at least one post id or URL, got []"
         ])
         assert.deepStrictEqual(yield* problems({ ...minimal, posts: "17900000000000001" }), [
-          `posts: expected a list of post ids or URLs, got "17900000000000001"`
+          `posts: expected a list of post ids or URLs, or recent, or { recent: N }, got "17900000000000001"`
         ])
         assert.deepStrictEqual(
           yield* problems({

@@ -24,7 +24,8 @@ const campaignFile = Args.text({ name: "campaign-file" }).pipe(
 )
 const db = Options.text("db").pipe(
   Options.withDescription(
-    `the ledger: a SQLite file path (default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
+    `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
+      `(default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
   ),
   Options.optional
 )
@@ -62,11 +63,15 @@ const runCommand = Command.make(
       const display = Display.make({ json: args.json })
       const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
       const stop = yield* Signals.stopRequest
-      const summary = yield* Campaign.run(spec, {
-        dryRun: args.dryRun,
-        maxSends: Option.getOrUndefined(args.maxSends),
-        stop,
-        onEvent: display.onEvent
+      const summary = yield* Effect.gen(function*() {
+        const shared = args.dryRun ? {} : yield* LedgerDatabase.sharedBudget(spec)
+        return yield* Campaign.run(spec, {
+          ...shared,
+          dryRun: args.dryRun,
+          maxSends: Option.getOrUndefined(args.maxSends),
+          stop,
+          onEvent: display.onEvent
+        })
       }).pipe(
         Effect.provide(Layer.merge(apiLayer, ledger)),
         Effect.tapError(() => display.close)
@@ -112,9 +117,10 @@ const watchCommand = Command.make(
       }
       const ledger = yield* ledgerFor(args.db)
       const stop = yield* Signals.stopRequest
-      const summary = yield* Watch.watch(spec, { every, once: args.once, stop, onEvent: display.onEvent }).pipe(
-        Effect.provide(Layer.merge(apiLayer, ledger))
-      )
+      const summary = yield* Effect.gen(function*() {
+        const shared = yield* LedgerDatabase.sharedBudget(spec)
+        return yield* Watch.watch(spec, { ...shared, every, once: args.once, stop, onEvent: display.onEvent })
+      }).pipe(Effect.provide(Layer.merge(apiLayer, ledger)))
       yield* display.summary(summary)
       yield* setExit(ExitCode.ofOutcome(summary.outcome))
     })

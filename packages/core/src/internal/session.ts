@@ -129,6 +129,16 @@ export interface Options {
   readonly lease?: Duration.DurationInput
   /** Resolve people in doubt through the conversations endpoint before sending (default true). */
   readonly reconcile?: boolean
+  /** The profile's daily DM limit as every runner of the profile sees it (e.g. `SharedPacer`), when shared. */
+  readonly budget?: Budget
+}
+
+/** The daily DM limit of a profile, shared by the runners that send from it. */
+export interface Budget {
+  /** Whether some runner of the profile was told today that the daily limit is reached. */
+  readonly exhausted: Effect.Effect<boolean, Ledger.LedgerError>
+  /** Tells the other runners that the platform answered "Daily DM limit exceeded." today. */
+  readonly markExhausted: Effect.Effect<void, Ledger.LedgerError>
 }
 
 /** A run cannot go on: the API refused the campaign itself, or the ledger failed. */
@@ -304,9 +314,26 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       return false
     })
 
+    /** Pauses sends until the next UTC day: the platform, or another runner of the profile, hit the daily limit. */
+    const pauseForTheDay = (detail: string) =>
+      Effect.gen(function*() {
+        const resumesAt = nextUtcDay(yield* Clock.currentTimeMillis)
+        yield* Ref.set(pausedUntil, Option.some(resumesAt.getTime()))
+        if (!(yield* Ref.getAndSet(dailyLimitHit, true))) yield* emit(Event.DailyLimit({ detail, resumesAt }))
+      })
+
+    const budgetExhausted: Effect.Effect<boolean, Ledger.LedgerError> = options.budget === undefined || dryRun
+      ? Effect.succeed(false)
+      : Effect.tap(
+        options.budget.exhausted,
+        (exhausted) =>
+          exhausted ? pauseForTheDay("another runner of this profile reached the daily DM limit") : Effect.void
+      )
+
     const deliver = (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
       Effect.gen(function*() {
         if ((yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)) return
+        if (yield* budgetExhausted) return
         const message = Template.render(Template.pick(spec.messages, campaign, target.userId), {
           username: target.username,
           userId: target.userId,
@@ -380,11 +407,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           yield* settle(target, settlementOf(decided, new Date(now)))
           const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
           if (error?._tag === "DailyLimitReached") {
-            const resumesAt = nextUtcDay(now)
-            yield* Ref.set(pausedUntil, Option.some(resumesAt.getTime()))
-            if (!(yield* Ref.getAndSet(dailyLimitHit, true))) {
-              yield* emit(Event.DailyLimit({ detail: error.detail, resumesAt }))
-            }
+            yield* pauseForTheDay(error.detail)
+            if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
           }
           if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
             yield* Ref.update(fatal, Option.orElse(() => Option.some(error)))

@@ -128,27 +128,58 @@ const freePort = (): Promise<number> =>
 const logTail = (logFile: string): string =>
   Fs.existsSync(logFile) ? Fs.readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n") : ""
 
-/** Stops the server at once (its data is thrown away) and deletes the directory; synchronous so that it can run on exit. */
-const stopNow = (install: PostgresInstall, directory: string, dataDir: string): void => {
-  const pgCtl = Path.join(install.binDir, "pg_ctl")
-  const args = ["-D", dataDir, "-m", "immediate", "-w", "stop"]
+const dataDirOf = (directory: string): string => Path.join(directory, "data")
+
+/** Immediate shutdown: the data is thrown away anyway. */
+const stopArgs = (directory: string) => ["-D", dataDirOf(directory), "-m", "immediate", "-w", "stop"]
+
+const isStarted = (directory: string): boolean => Fs.existsSync(Path.join(dataDirOf(directory), "postmaster.pid"))
+
+const removeDirectory = (directory: string): void => Fs.rmSync(directory, { recursive: true, force: true })
+
+/** Stops the server and deletes its directory, synchronously: for the process's exit and abandoned servers. */
+const stopNow = (install: PostgresInstall, directory: string): void => {
   try {
-    if (Fs.existsSync(Path.join(dataDir, "postmaster.pid"))) {
-      if (install.owner === undefined) ChildProcess.execFileSync(pgCtl, args, { cwd: directory, stdio: "ignore" })
-      else {
-        ChildProcess.execFileSync("runuser", ["-u", install.owner.name, "--", pgCtl, ...args], {
-          cwd: directory,
-          stdio: "ignore"
-        })
-      }
+    if (isStarted(directory)) {
+      const pgCtl = Path.join(install.binDir, "pg_ctl")
+      const [command, args] = install.owner === undefined
+        ? [pgCtl, stopArgs(directory)]
+        : ["runuser", ["-u", install.owner.name, "--", pgCtl, ...stopArgs(directory)]]
+      ChildProcess.execFileSync(command, args, { cwd: directory, stdio: "ignore" })
     }
   } finally {
-    Fs.rmSync(directory, { recursive: true, force: true })
+    removeDirectory(directory)
   }
 }
 
 const database = "comment_dm_test"
 const superuser = "postgres"
+const directoryPrefix = "comment-dm-pg-"
+/** Holds the id of the process that started the server, so that a later run can tell an abandoned server. */
+const ownerFile = "owner.pid"
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return error instanceof Error && "code" in error && error.code === "EPERM"
+  }
+}
+
+/** Stops the servers of test processes that were killed before they could stop them. */
+const stopAbandoned = (install: PostgresInstall): void => {
+  for (const name of Fs.readdirSync(Os.tmpdir())) {
+    if (!name.startsWith(directoryPrefix)) continue
+    const directory = Path.join(Os.tmpdir(), name)
+    try {
+      const owner = Number.parseInt(Fs.readFileSync(Path.join(directory, ownerFile), "utf8"), 10)
+      if (!Number.isNaN(owner) && !isRunning(owner)) stopNow(install, directory)
+    } catch {
+      // Not ours, or another test process is cleaning it up at the same time.
+    }
+  }
+}
 
 /**
  * Starts a fresh server and creates an empty database on it. Takes a couple of seconds; `stop` must be called (a
@@ -158,19 +189,25 @@ export const startPostgres = async (): Promise<PostgresServer> => {
   const { install, reason } = findPostgres()
   if (install === undefined) throw new Error(`cannot start PostgreSQL: ${reason}`)
 
-  const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-pg-"))
-  const dataDir = Path.join(directory, "data")
+  stopAbandoned(install)
+  const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), directoryPrefix))
+  Fs.writeFileSync(Path.join(directory, ownerFile), String(process.pid))
+  const dataDir = dataDirOf(directory)
   const logFile = Path.join(directory, "server.log")
   let stopped = false
   const stopOnExit = () => {
-    if (!stopped) stopNow(install, directory, dataDir)
+    if (!stopped) stopNow(install, directory)
   }
   process.once("exit", stopOnExit)
   const stop = async () => {
     if (stopped) return
     stopped = true
     process.removeListener("exit", stopOnExit)
-    stopNow(install, directory, dataDir)
+    try {
+      if (isStarted(directory)) await run(install, "pg_ctl", stopArgs(directory), directory)
+    } finally {
+      removeDirectory(directory)
+    }
   }
 
   try {
@@ -210,10 +247,17 @@ export const startPostgres = async (): Promise<PostgresServer> => {
         "-c full_page_writes=off"
       ].join(" ")
       try {
-        await run(install, "pg_ctl", ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", "30", "start"], directory)
+        await run(
+          install,
+          "pg_ctl",
+          ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "-t", "30", "start"],
+          directory
+        )
         break
       } catch (error) {
-        if (attempt >= 3) throw new Error(`${error instanceof Error ? error.message : String(error)}\n${logTail(logFile)}`)
+        if (attempt >= 3) {
+          throw new Error(`${error instanceof Error ? error.message : String(error)}\n${logTail(logFile)}`)
+        }
       }
     }
     await run(install, "createdb", ["-h", directory, "-p", String(port), "-U", superuser, database], directory)
