@@ -5,6 +5,8 @@
  */
 import { Ledger, SqliteLedger } from "@comment-dm/core"
 import type { Delivery } from "@comment-dm/sandbox"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import { assert } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
 import * as Fs from "node:fs"
@@ -132,6 +134,19 @@ export const assertSettled = (
   const expected = [...world.matching].filter((id) => !world.refused.includes(id)).sort()
   assert.deepStrictEqual(deliveries.map((delivery) => delivery.recipientId).sort(), expected, `${context}: deliveries`)
 }
+
+/**
+ * As if the UTC day had turned for the ledger: moves today's record of the profile's sends and of the daily DM limit
+ * to yesterday, so that the next run no longer pauses for the day. Only while no run is writing.
+ */
+export const turnTheDay = (filename: string): Effect.Effect<void, Ledger.LedgerError | SqlError> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const now = Date.now()
+    const today = new Date(now).toISOString().slice(0, 10)
+    const yesterday = new Date(now - 86_400_000).toISOString().slice(0, 10)
+    yield* sql`UPDATE profile_budget SET day = ${yesterday} WHERE day = ${today}`
+  }).pipe(Effect.provide(SqliteLedger.layerClient({ filename })))
 
 /** The ledger file and the journal files SQLite keeps beside it, those that exist. */
 export const ledgerFiles = (filename: string): ReadonlyArray<string> =>

@@ -95,3 +95,21 @@ export const runAndKill = (
     const result = yield* exited
     return { result, killed: result.signal === "SIGKILL" }
   }))
+
+/**
+ * Runs the command to its end behind a reader that starts reading only after `delay`, like `comment-dm export |
+ * slow-consumer`: the output must still arrive whole.
+ */
+export const commandReadSlowly = (
+  args: ReadonlyArray<string>,
+  options: CliOptions,
+  delay: Duration.DurationInput
+): Effect.Effect<CliResult> =>
+  Effect.scoped(Effect.gen(function*() {
+    const child = yield* started(args, options)
+    const done = finished(child, options.timeoutMs)
+    child.stdout?.pause()
+    yield* Effect.sleep(delay)
+    child.stdout?.resume()
+    return yield* Effect.promise(() => done)
+  }))

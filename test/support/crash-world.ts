@@ -143,7 +143,7 @@ export const campaignName = (world: World, options: CampaignOptions = {}): strin
   options.name ?? `crash-${world.seed}`
 
 /** The campaign file (as an object, written as JSON) for a world: every asking commenter gets one DM. */
-export const campaign = (world: World, options: CampaignOptions = {}): object => ({
+export const campaign = (world: World, options: CampaignOptions = {}): Record<string, unknown> => ({
   name: campaignName(world, options),
   platform: "instagram",
   user: world.profile,

@@ -1,0 +1,149 @@
+/**
+ * Overhead at zero latency: how many DMs per second the tool itself can push end to end when the API answers at once,
+ * with the durable ledger (every claim and settlement committed to a SQLite file) and with an in-memory ledger,
+ * side by side. Target: 1,000 DMs per second with the durable ledger.
+ */
+import { Pacer } from "@comment-dm/core"
+import { Effect } from "effect"
+import * as BenchError from "./BenchError.js"
+import * as LibraryRun from "./LibraryRun.js"
+import * as Naive from "./naive.js"
+import * as Report from "./Report.js"
+import * as SandboxProcess from "./SandboxProcess.js"
+import * as Settings from "./Settings.js"
+import * as Stats from "./Stats.js"
+
+const concurrency = 8
+
+interface Measured {
+  readonly ledger: LibraryRun.LedgerKind
+  readonly sent: number
+  readonly wallMillis: number
+  /** CPU time of this process (user + system) during the run. */
+  readonly cpuMillis: number
+}
+
+export const run = (mode: Settings.Mode) =>
+  Effect.gen(function*() {
+    const comments = Settings.pick(mode, { full: 20_000, quick: 4_000 })
+    const repeats = Settings.pick(mode, { full: 3, quick: 1 })
+    const sandbox = yield* SandboxProcess.start({
+      comments,
+      people: comments / 2,
+      matchRatio: 0.4,
+      latencyMs: 0,
+      dailyLimit: Settings.noDailyLimit,
+      seed: Settings.seed
+    })
+    const delivered = Effect.map(sandbox.control.stats, (stats) => stats.deliveries)
+
+    const measure = (ledger: LibraryRun.LedgerKind, repeat: number) =>
+      Effect.gen(function*() {
+        const before = yield* delivered
+        const cpu = process.cpuUsage()
+        const result = yield* LibraryRun.run(sandbox, {
+          campaign: {
+            ...LibraryRun.guideCampaign(sandbox, { per_hour: 3_600, concurrency }),
+            name: `overhead-${ledger}-${repeat}`
+          },
+          ledger,
+          pacer: Pacer.unlimited
+        })
+        const used = process.cpuUsage(cpu)
+        const sent = (yield* delivered) - before
+        if (sent !== result.summary.counts.sent) {
+          return yield* new BenchError.BenchError({
+            benchmark: "overhead",
+            reason: `the sandbox delivered ${sent} DMs but comment-dm reports ${result.summary.counts.sent} sent`
+          })
+        }
+        return {
+          ledger,
+          sent,
+          wallMillis: result.wallMillis,
+          cpuMillis: (used.user + used.system) / 1000
+        } satisfies Measured
+      })
+
+    const runs: Array<Measured> = []
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      runs.push(yield* measure("durable", repeat))
+      runs.push(yield* measure("memory", repeat))
+    }
+    const naiveCpu = process.cpuUsage()
+    const naive = yield* Effect.promise(() =>
+      Naive.run({
+        baseUrl: sandbox.baseUrl,
+        apiKey: sandbox.apiKey,
+        platform: "instagram",
+        user: sandbox.profile,
+        posts: sandbox.postIds,
+        keyword: "guide",
+        message: "Hi @{{username}}, here is your guide: https://example.com/guide"
+      })
+    )
+
+    const summarise = (ledger: LibraryRun.LedgerKind) => {
+      const mine = runs.filter((run) => run.ledger === ledger)
+      const sent = mine[0]?.sent ?? 0
+      const wall = Stats.median(mine.map((run) => run.wallMillis))
+      const cpu = Stats.median(mine.map((run) => run.cpuMillis))
+      return {
+        sent,
+        wall,
+        rate: (sent / wall) * 1000,
+        cpuPerDm: cpu / sent,
+        runs: mine.map((run) => Report.rate((run.sent / run.wallMillis) * 1000)).join(", ")
+      }
+    }
+    const durable = summarise("durable")
+    const memory = summarise("memory")
+    const naiveRate = (naive.sent / naive.elapsedMillis) * 1000
+    const naiveUsed = process.cpuUsage(naiveCpu)
+    const naiveCpuPerDm = (naiveUsed.user + naiveUsed.system) / 1000 / naive.sent
+
+    return {
+      title: "Overhead at zero latency",
+      settings: [
+        `Sandbox: \`${sandbox.commandLine}\` (${Report.count(comments)} comments, answers at once)`,
+        `comment-dm: \`Campaign.run\` in the bench process, \`pacer: Pacer.unlimited\`, concurrency ${concurrency}; ` +
+        "durable: `SqliteLedger.layer({ filename })` on a file (WAL, synchronous = FULL, every claim and " +
+        "settlement its own commit); in-memory: `SqliteLedger.layer({ filename: \":memory:\" })`; " +
+        `median of ${repeats} run(s), wall time including opening the ledger`,
+        "CPU: user + system time of the comment-dm process (the bench process) per DM"
+      ],
+      figures: [
+        {
+          label: "comment-dm, durable SQLite ledger",
+          value: `${Report.rate(durable.rate)} (${Report.count(durable.sent)} DMs in ${
+            Report.millis(durable.wall)
+          }; runs: ${durable.runs}; CPU ${durable.cpuPerDm.toFixed(2)} ms/DM)`,
+          target: ">= 1,000 DMs/s",
+          met: durable.rate >= 1000
+        },
+        {
+          label: "comment-dm, in-memory ledger",
+          value: `${Report.rate(memory.rate)} (${Report.count(memory.sent)} DMs in ${
+            Report.millis(memory.wall)
+          }; runs: ${memory.runs}; CPU ${memory.cpuPerDm.toFixed(2)} ms/DM)`
+        },
+        {
+          label: "durable / in-memory",
+          value: `${Report.percent(durable.rate / memory.rate)} of the in-memory rate`
+        },
+        {
+          label: "naive script (same sandbox, one DM at a time)",
+          value: `${Report.rate(naiveRate)} (${Report.count(naive.sent)} DMs in ${
+            Report.millis(naive.elapsedMillis)
+          }; CPU ${naiveCpuPerDm.toFixed(2)} ms/DM)`
+        },
+        {
+          label: "CPU per DM, comment-dm (durable) vs naive",
+          value: `${Report.ratio(durable.cpuPerDm / naiveCpuPerDm)} (in-memory: ${
+            Report.ratio(memory.cpuPerDm / naiveCpuPerDm)
+          })`
+        }
+      ],
+      notes: []
+    }
+  }).pipe(BenchError.within("overhead"))

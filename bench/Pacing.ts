@@ -1,0 +1,87 @@
+/**
+ * Pacing: with `pace.per_hour` set, the sends the platform sees (the sandbox's delivery times) must never exceed the
+ * pace in any window, and the achieved rate must be within 2% of it.
+ */
+import { Effect } from "effect"
+import * as BenchError from "./BenchError.js"
+import * as LibraryRun from "./LibraryRun.js"
+import * as Report from "./Report.js"
+import * as SandboxProcess from "./SandboxProcess.js"
+import * as Settings from "./Settings.js"
+import * as Stats from "./Stats.js"
+
+const perHour = 72_000
+const perSecond = perHour / 3_600
+/** Room for twice the pace at 100 ms a request, so that the pacer, not the sending, sets the rate. */
+const concurrency = 8
+const latencyMs = 100
+
+export const run = (mode: Settings.Mode) =>
+  Effect.gen(function*() {
+    const seconds = Settings.pick(mode, { full: 30, quick: 5 })
+    const sends = seconds * perSecond
+    const comments = Settings.pick(mode, { full: 4_000, quick: 1_000 })
+    const sandbox = yield* SandboxProcess.start({
+      comments,
+      people: comments / 2,
+      matchRatio: 0.4,
+      latencyMs,
+      dailyLimit: Settings.noDailyLimit,
+      seed: Settings.seed
+    })
+    const result = yield* LibraryRun.run(sandbox, {
+      campaign: { ...LibraryRun.guideCampaign(sandbox, { per_hour: perHour, concurrency }), name: "pacing" },
+      ledger: "durable",
+      maxSends: sends
+    })
+    const times = (yield* sandbox.control.deliveries).map((delivery) => new Date(delivery.at).getTime())
+    const achieved = Stats.ratePerSecond(times)
+    const deviation = Math.abs(achieved - perSecond) / perSecond
+    const windowsOf = (events: ReadonlyArray<number>) =>
+      [1, 5, 10].filter((window) => window <= seconds).map((window) => ({
+        window,
+        most: Stats.maxInWindow(events, window * 1000),
+        limit: window * perSecond
+      }))
+    const windows = windowsOf(times)
+    const leaving = windowsOf(result.sendStarts)
+    const describe = (list: typeof windows) =>
+      list.map(({ limit, most, window }) => `${window} s: ${most} / ${limit}`).join("; ")
+
+    return {
+      title: "Pacing",
+      settings: [
+        `Sandbox: \`${sandbox.commandLine}\` (every answer ${latencyMs} ms)`,
+        `comment-dm: \`Campaign.run\` with the campaign's own pacer, \`pace: { per_hour: ${perHour}, concurrency: ` +
+        `${concurrency} }\` (${perSecond} per second), \`maxSends: ${sends}\` (${seconds} s at the pace), ` +
+        "durable ledger",
+        "Times: the sandbox's delivery timestamps (`at`), i.e. what the platform sees"
+      ],
+      figures: [
+        {
+          label: "sends the platform sees in any window (most / limit)",
+          value: describe(windows),
+          target: "never above the limit",
+          met: windows.every(({ limit, most }) => most <= limit)
+        },
+        {
+          label: "DM requests leaving comment-dm in any window (most / limit)",
+          value: `${describe(leaving)}; ${Report.rate(Stats.ratePerSecond(result.sendStarts), "requests/s")}`
+        },
+        {
+          label: "achieved rate vs the pace",
+          value: `${Report.rate(achieved, "sends/s")} vs ${perSecond} (${achieved >= perSecond ? "+" : "-"}${
+            Report.percent(deviation)
+          }; ${Report.count(times.length)} sends, run took ${Report.millis(result.wallMillis)})`,
+          target: "within 2%",
+          met: deviation <= 0.02 && times.length === sends
+        }
+      ],
+      notes: [
+        "The rate counts n sends as n - 1 intervals between the first and the last delivery. Requests leaving " +
+        "comment-dm are timed by a `HttpClient.tapRequest` on the transport the command uses; the platform's " +
+        "count is the sandbox's delivery stamps, so the difference between the two is jitter on the way " +
+        "(scheduling of both processes, the 100 ms answer delay)."
+      ]
+    }
+  }).pipe(BenchError.within("pacing"))
