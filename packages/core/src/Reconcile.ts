@@ -35,7 +35,8 @@ export interface CampaignRef {
 }
 
 /** Whitespace differences are the platform's doing, not a different message. */
-const sameText = (a: string, b: string) => a.replace(/\s+/g, " ").trim() === b.replace(/\s+/g, " ").trim()
+const normalise = (text: string) => text.toWellFormed().replace(/\s+/g, " ").trim()
+const sameText = (a: string, b: string) => normalise(a) === normalise(b)
 
 /** Finds the message that settles a person in doubt, if the conversations hold it. */
 export const findDelivery = (

@@ -162,7 +162,9 @@ export const render: {
 } = dual(2, (self: Template, values: Values): string => {
   let out = ""
   for (const part of self.parts) out += part._tag === "Text" ? part.text : valueOf(values, part.name)
-  return out
+  // A comment cut mid-emoji leaves a lone surrogate: storage and the wire would change it, and reconciliation
+  // must find exactly the text that was sent.
+  return out.toWellFormed()
 })
 
 /** The literal text of a template, without its placeholders: the least any rendering can be. */

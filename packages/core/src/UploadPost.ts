@@ -54,12 +54,15 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
   static readonly fromEnv = Layer.effect(
     UploadPostConfig,
     Effect.gen(function*() {
-      const apiKey = yield* Config.redacted("UPLOAD_POST_API_KEY").pipe(
-        Config.validate({
-          message: "UPLOAD_POST_API_KEY must not be empty",
-          validation: (key) => Redacted.value(key).trim().length > 0
-        })
-      )
+      // Read as an option so that a missing key gets a readable message (a missing redacted value has none).
+      const key = yield* Config.option(Config.redacted("UPLOAD_POST_API_KEY"))
+      if (Option.isNone(key) || Redacted.value(key.value).trim().length === 0) {
+        return yield* Effect.fail(ConfigError.MissingData(
+          ["UPLOAD_POST_API_KEY"],
+          "UPLOAD_POST_API_KEY is not set: export your Upload-Post API key (or point UPLOAD_POST_BASE_URL at the sandbox and use its key)"
+        ))
+      }
+      const apiKey = key.value
       const rawBaseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
       const baseUrl = yield* checkBaseUrl(rawBaseUrl)
       return { apiKey, baseUrl, requestTimeout: Duration.seconds(30), retry: Retry.defaultPolicy }

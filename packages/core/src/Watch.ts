@@ -7,7 +7,7 @@
  * rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
  * comment ids per post is kept; who was sent lives in the ledger.
  */
-import { Duration, Effect, Ref, Stream } from "effect"
+import { Clock, Duration, Effect, Ref, Stream } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
@@ -76,21 +76,22 @@ export const watch = (
       const known = windows.get(key) ?? new RecentIds(capacity)
       windows.set(key, known)
       const firstRead = known.size === 0
+      // Ids are remembered when the read ends, oldest first, so that the window keeps the newest of the post.
+      const readNow: Array<string> = []
       return session.allPages(post).pipe(
         Stream.tap(() => Effect.sync(() => counter.pages++)),
         Stream.takeWhile((page) => firstRead || page.comments.some((comment) => !known.has(comment.id))),
-        Stream.tap((page) =>
-          Effect.sync(() => {
-            // Newest first on the page: remember the oldest first, so that the newest are kept longest.
-            for (let index = page.comments.length - 1; index >= 0; index--) known.add(page.comments[index]!.id)
-          })
-        )
+        Stream.tap((page) => Effect.sync(() => page.comments.forEach((comment) => readNow.push(comment.id)))),
+        Stream.onEnd(Effect.sync(() => {
+          for (let index = readNow.length - 1; index >= 0; index--) known.add(readNow[index]!)
+        }))
       )
     }
 
     let poll = 0
     while (!(yield* session.isStopped)) {
       poll++
+      const pollStarted = yield* Clock.currentTimeMillis
       const before = session.progress()
       const counter = { pages: 0 }
       const read = yield* Effect.either(
@@ -130,8 +131,10 @@ export const watch = (
         }))
       }
       if (options.once === true) break
+      // The interval runs from the start of one poll to the start of the next.
+      const elapsed = (yield* Clock.currentTimeMillis) - pollStarted
       const stopped = yield* Effect.raceFirst(
-        Effect.as(Effect.sleep(wait), false),
+        Effect.as(Effect.sleep(Duration.millis(Math.max(0, Duration.toMillis(wait) - elapsed))), false),
         Effect.as(session.stopSignal, true)
       )
       if (stopped) break
