@@ -72,6 +72,15 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
 
 const loopbackHost = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
 
+/** Whether a base URL points at this machine (the sandbox), where plain http and short poll intervals are fine. */
+export const isLoopbackUrl = (text: string): boolean => {
+  try {
+    return loopbackHost.test(new URL(text).hostname)
+  } catch {
+    return false
+  }
+}
+
 /** The key travels in a header: refuse to send it in clear text to anything but this machine. */
 export const checkBaseUrl = (text: string): Effect.Effect<string, ConfigError.ConfigError> => {
   const invalid = (why: string) => Effect.fail(ConfigError.InvalidData(["UPLOAD_POST_BASE_URL"], why))

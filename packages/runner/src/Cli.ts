@@ -109,7 +109,7 @@ const watchCommand = Command.make(
         Config.string("UPLOAD_POST_BASE_URL"),
         () => UploadPost.defaultBaseUrl
       )
-      if (Duration.lessThan(every, Duration.seconds(15)) && !isLoopback(baseUrl)) {
+      if (Duration.lessThan(every, Duration.seconds(15)) && !UploadPost.isLoopbackUrl(baseUrl)) {
         yield* display.note(
           `warning: polling every ${Duration.format(every)}; against the real API an interval under 15s spends the ` +
             "request-rate budget quickly"
@@ -129,14 +129,6 @@ const watchCommand = Command.make(
     "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses sends " +
     "until the next UTC day; rate limits slow the polling down. SIGINT/SIGTERM settle sends in flight and exit 130."
 ))
-
-const isLoopback = (baseUrl: string) => {
-  try {
-    return /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(new URL(baseUrl).hostname)
-  } catch {
-    return false
-  }
-}
 
 class IntervalError extends Data.TaggedError("InvalidData")<{ readonly text: string }> {
   override get message() {
