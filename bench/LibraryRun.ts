@@ -2,12 +2,14 @@
  * comment-dm as a library in this process: `Campaign.run` over the Node HTTP client and a SQLite ledger, against a
  * sandbox in another process.
  */
-import { Campaign, CampaignSpec, type Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
+import { Campaign, CampaignSpec, Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
 import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import * as Path from "node:path"
+import * as BenchError from "./BenchError.js"
 import * as TempDir from "./internal/TempDir.js"
+import * as Naive from "./naive.js"
 import type { RunningSandbox } from "./SandboxProcess.js"
 
 /** `durable`: a SQLite file, every claim and settlement committed with `synchronous = FULL`; `memory`: ":memory:". */
@@ -29,6 +31,9 @@ export interface Result {
   readonly sendStarts: ReadonlyArray<number>
 }
 
+/** The message every benchmark sends, comment-dm and the naive script alike. */
+export const guideMessage = "Hi @{{username}}, here is your guide: https://example.com/guide"
+
 /** The campaign every benchmark runs: whoever writes "guide" gets the guide. */
 export const guideCampaign = (
   sandbox: RunningSandbox,
@@ -39,7 +44,7 @@ export const guideCampaign = (
   user: sandbox.profile,
   posts: [...sandbox.postIds],
   match: { keywords: ["guide"], mode: "word" },
-  message: "Hi @{{username}}, here is your guide: https://example.com/guide",
+  message: guideMessage,
   pace
 })
 
@@ -77,3 +82,77 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
       return { summary, wallMillis: performance.now() - started, sendStarts } satisfies Result
     })
   )
+
+export interface Measured {
+  readonly ledger: LedgerKind
+  readonly sent: number
+  readonly wallMillis: number
+  /** CPU time of this process (user + system) during the run. */
+  readonly cpuMillis: number
+}
+
+/**
+ * One unpaced run of the guide campaign under its own name, checked against the sandbox: the DMs it delivered must
+ * be the ones comment-dm reports sent.
+ */
+export const measureUnpaced = (
+  sandbox: RunningSandbox,
+  options: {
+    readonly benchmark: string
+    readonly ledger: LedgerKind
+    readonly repeat: number
+    readonly concurrency: number
+  }
+) =>
+  Effect.gen(function*() {
+    const delivered = Effect.map(sandbox.control.stats, (stats) => stats.deliveries)
+    const before = yield* delivered
+    const cpu = process.cpuUsage()
+    const result = yield* run(sandbox, {
+      campaign: {
+        ...guideCampaign(sandbox, { per_hour: 3_600, concurrency: options.concurrency }),
+        name: `${options.benchmark}-${options.ledger}-${options.repeat}`
+      },
+      ledger: options.ledger,
+      pacer: Pacer.unlimited
+    })
+    const used = process.cpuUsage(cpu)
+    const sent = (yield* delivered) - before
+    if (sent !== result.summary.counts.sent) {
+      return yield* new BenchError.BenchError({
+        benchmark: options.benchmark,
+        reason: `the sandbox delivered ${sent} DMs but comment-dm reports ${result.summary.counts.sent} sent`
+      })
+    }
+    return {
+      ledger: options.ledger,
+      sent,
+      wallMillis: result.wallMillis,
+      cpuMillis: (used.user + used.system) / 1000
+    } satisfies Measured
+  })
+
+/** The naive script on the same sandbox and campaign, with the DMs the sandbox delivered for it and its CPU time. */
+export const naiveRun = (sandbox: RunningSandbox) =>
+  Effect.gen(function*() {
+    const delivered = Effect.map(sandbox.control.stats, (stats) => stats.deliveries)
+    const before = yield* delivered
+    const cpu = process.cpuUsage()
+    const result = yield* Effect.promise(() =>
+      Naive.run({
+        baseUrl: sandbox.baseUrl,
+        apiKey: sandbox.apiKey,
+        platform: "instagram",
+        user: sandbox.profile,
+        posts: sandbox.postIds,
+        keyword: "guide",
+        message: guideMessage
+      })
+    )
+    const used = process.cpuUsage(cpu)
+    return {
+      ...result,
+      delivered: (yield* delivered) - before,
+      cpuMillis: (used.user + used.system) / 1000
+    }
+  })

@@ -3,25 +3,15 @@
  * with the durable ledger (every claim and settlement committed to a SQLite file) and with an in-memory ledger,
  * side by side. Target: 1,000 DMs per second with the durable ledger.
  */
-import { Pacer } from "@comment-dm/core"
 import { Effect } from "effect"
 import * as BenchError from "./BenchError.js"
 import * as LibraryRun from "./LibraryRun.js"
-import * as Naive from "./naive.js"
 import * as Report from "./Report.js"
 import * as SandboxProcess from "./SandboxProcess.js"
 import * as Settings from "./Settings.js"
 import * as Stats from "./Stats.js"
 
 const concurrency = 8
-
-interface Measured {
-  readonly ledger: LibraryRun.LedgerKind
-  readonly sent: number
-  readonly wallMillis: number
-  /** CPU time of this process (user + system) during the run. */
-  readonly cpuMillis: number
-}
 
 export const run = (mode: Settings.Mode) =>
   Effect.gen(function*() {
@@ -35,53 +25,16 @@ export const run = (mode: Settings.Mode) =>
       dailyLimit: Settings.noDailyLimit,
       seed: Settings.seed
     })
-    const delivered = Effect.map(sandbox.control.stats, (stats) => stats.deliveries)
-
-    const measure = (ledger: LibraryRun.LedgerKind, repeat: number) =>
-      Effect.gen(function*() {
-        const before = yield* delivered
-        const cpu = process.cpuUsage()
-        const result = yield* LibraryRun.run(sandbox, {
-          campaign: {
-            ...LibraryRun.guideCampaign(sandbox, { per_hour: 3_600, concurrency }),
-            name: `overhead-${ledger}-${repeat}`
-          },
-          ledger,
-          pacer: Pacer.unlimited
-        })
-        const used = process.cpuUsage(cpu)
-        const sent = (yield* delivered) - before
-        if (sent !== result.summary.counts.sent) {
-          return yield* new BenchError.BenchError({
-            benchmark: "overhead",
-            reason: `the sandbox delivered ${sent} DMs but comment-dm reports ${result.summary.counts.sent} sent`
-          })
-        }
-        return {
-          ledger,
-          sent,
-          wallMillis: result.wallMillis,
-          cpuMillis: (used.user + used.system) / 1000
-        } satisfies Measured
-      })
-
-    const runs: Array<Measured> = []
+    const runs: Array<LibraryRun.Measured> = []
     for (let repeat = 0; repeat < repeats; repeat++) {
-      runs.push(yield* measure("durable", repeat))
-      runs.push(yield* measure("memory", repeat))
+      runs.push(
+        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "overhead", ledger: "durable", repeat, concurrency })
+      )
+      runs.push(
+        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "overhead", ledger: "memory", repeat, concurrency })
+      )
     }
-    const naiveCpu = process.cpuUsage()
-    const naive = yield* Effect.promise(() =>
-      Naive.run({
-        baseUrl: sandbox.baseUrl,
-        apiKey: sandbox.apiKey,
-        platform: "instagram",
-        user: sandbox.profile,
-        posts: sandbox.postIds,
-        keyword: "guide",
-        message: "Hi @{{username}}, here is your guide: https://example.com/guide"
-      })
-    )
+    const naive = yield* LibraryRun.naiveRun(sandbox)
 
     const summarise = (ledger: LibraryRun.LedgerKind) => {
       const mine = runs.filter((run) => run.ledger === ledger)
@@ -99,8 +52,7 @@ export const run = (mode: Settings.Mode) =>
     const durable = summarise("durable")
     const memory = summarise("memory")
     const naiveRate = (naive.sent / naive.elapsedMillis) * 1000
-    const naiveUsed = process.cpuUsage(naiveCpu)
-    const naiveCpuPerDm = (naiveUsed.user + naiveUsed.system) / 1000 / naive.sent
+    const naiveCpuPerDm = naive.cpuMillis / naive.sent
 
     return {
       title: "Overhead at zero latency",

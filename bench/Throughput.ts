@@ -3,11 +3,9 @@
  * N sends x latency / concurrency, with the comment pages read while earlier people are sent to. comment-dm should
  * reach 90% of that bound, and so be at least 5x the naive sequential script.
  */
-import { Pacer } from "@comment-dm/core"
 import { Effect } from "effect"
 import * as BenchError from "./BenchError.js"
 import * as LibraryRun from "./LibraryRun.js"
-import * as Naive from "./naive.js"
 import * as Report from "./Report.js"
 import * as SandboxProcess from "./SandboxProcess.js"
 import * as Settings from "./Settings.js"
@@ -15,12 +13,6 @@ import * as Stats from "./Stats.js"
 
 const latencyMs = 100
 const concurrency = 8
-
-interface Measured {
-  readonly ledger: LibraryRun.LedgerKind
-  readonly sent: number
-  readonly wallMillis: number
-}
 
 export const run = (mode: Settings.Mode) =>
   Effect.gen(function*() {
@@ -35,48 +27,17 @@ export const run = (mode: Settings.Mode) =>
       seed: Settings.seed
     }
     const sandbox = yield* SandboxProcess.start(sandboxSettings)
-    const delivered = Effect.map(sandbox.control.stats, (stats) => stats.deliveries)
-
-    const measure = (ledger: LibraryRun.LedgerKind, repeat: number) =>
-      Effect.gen(function*() {
-        const before = yield* delivered
-        const result = yield* LibraryRun.run(sandbox, {
-          campaign: {
-            ...LibraryRun.guideCampaign(sandbox, { per_hour: 3_600, concurrency }),
-            name: `throughput-${ledger}-${repeat}`
-          },
-          ledger,
-          pacer: Pacer.unlimited
-        })
-        const sent = (yield* delivered) - before
-        if (sent !== result.summary.counts.sent) {
-          return yield* new BenchError.BenchError({
-            benchmark: "throughput",
-            reason: `the sandbox delivered ${sent} DMs but comment-dm reports ${result.summary.counts.sent} sent`
-          })
-        }
-        return { ledger, sent, wallMillis: result.wallMillis } satisfies Measured
-      })
-
-    const runs: Array<Measured> = []
+    const runs: Array<LibraryRun.Measured> = []
     for (let repeat = 0; repeat < repeats; repeat++) {
-      runs.push(yield* measure("durable", repeat))
-      runs.push(yield* measure("memory", repeat))
+      runs.push(
+        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "throughput", ledger: "durable", repeat, concurrency })
+      )
+      runs.push(
+        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "throughput", ledger: "memory", repeat, concurrency })
+      )
     }
 
-    const naiveBefore = yield* delivered
-    const naive = yield* Effect.promise(() =>
-      Naive.run({
-        baseUrl: sandbox.baseUrl,
-        apiKey: sandbox.apiKey,
-        platform: "instagram",
-        user: sandbox.profile,
-        posts: sandbox.postIds,
-        keyword: "guide",
-        message: "Hi @{{username}}, here is your guide: https://example.com/guide"
-      })
-    )
-    const naiveDelivered = (yield* delivered) - naiveBefore
+    const naive = yield* LibraryRun.naiveRun(sandbox)
 
     const summarise = (ledger: LibraryRun.LedgerKind) => {
       const mine = runs.filter((run) => run.ledger === ledger)
@@ -121,7 +82,7 @@ export const run = (mode: Settings.Mode) =>
           label: "naive script",
           value: `${Report.rate(naiveRate)} (${Report.count(naive.sent)} DMs in ${Report.millis(naive.elapsedMillis)}${
             naive.failed > 0 ? `, ${naive.failed} failed` : ""
-          }; sandbox counted ${Report.count(naiveDelivered)})`
+          }; sandbox counted ${Report.count(naive.delivered)})`
         },
         {
           label: "comment-dm (durable) vs naive, DMs per second",
