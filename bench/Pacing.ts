@@ -81,7 +81,10 @@ export const run = (mode: Settings.Mode) =>
         "The rate counts n sends as n - 1 intervals between the first and the last delivery. Requests leaving " +
         "comment-dm are timed by a `HttpClient.tapRequest` on the transport the command uses; the platform's " +
         "count is the sandbox's delivery stamps, so the difference between the two is jitter on the way " +
-        "(scheduling of both processes, the 100 ms answer delay)."
+        "(scheduling of both processes, the 100 ms answer delay).",
+        "The pacer holds its limit on the moments sends start: no second holds more than its share of starts. It " +
+        "plans 1% below the pace (10 ms of slack a second) so that the sends after a late wake-up get back on " +
+        "schedule without coming closer to it; the rate figure includes that slack."
       ]
     }
   }).pipe(BenchError.within("pacing"))

@@ -253,14 +253,16 @@ export const run = (
       figures: [...timeToDmFigures(slow), ...timeToDmFigures(fast), ...memoryFigures(long)],
       notes: [
         "Time to DM adds up the wait for the next poll (uniform over the interval: half of it on average), the " +
-        "poll's comment reads and the send. The watcher waits `--every` after a poll ends, so the period is the " +
-        "interval plus the poll's own time, and the maximum is about one full period.",
+        "poll's comment reads and the send. Polls start `--every` apart (start to start), so the maximum is about " +
+        "one interval plus a poll's own time; with 20 samples, the median of the wait alone varies by about a " +
+        "tenth of the interval from run to run.",
         `Polls during the measurement: ${slow.polls} at 10 s, ${fast.polls} at 2 s.`,
         "RSS counts memory V8 has reserved and not yet given back, so it rises while a poll allocates a lot between " +
         "collections (a post read in full each poll does); the watcher's own objects after a forced collection are " +
         "checked by packages/core/test/Watch.test.ts (a thousand polls, heap flat).",
-        "Pages a poll: the watcher stops paging a post at the first page it has seen whole; a post with more " +
-        "comments than the ids it remembers (1,000 per post) must still cost one page a quiet poll."
+        "Pages a poll: the watcher stops paging a post at the first page that holds nothing new (comments listed " +
+        "below the run of ids it remembers count as seen); a post with more comments than the ids it remembers " +
+        "(1,000 per post) must still cost one page a quiet poll."
       ]
     }
   })

@@ -317,6 +317,22 @@ describe.concurrent("comment-dm watch against the sandbox", () => {
     150_000
   )
 
+  it("a post without comments is watched from its first comment on", async (context) => {
+    const data: DataSet.Listed = { _tag: "Listed", profile, posts: [{ id: quietPost, comments: [] }] }
+    const { sandbox, watch } = await studio(context, { data, posts: [quietPost] })
+    const watcher = watch(["--every", "1s"])
+    await watcher.untilPoll(1)
+    assert.deepStrictEqual(watcher.heartbeats()[0], { poll: 1, pages: 1, newPeople: 0 })
+
+    await addComments(sandbox, [{ postId: quietPost, ...comment("c-first-1", "guide please", "ola", 0) }])
+    await watcher.until("Ola's DM", hasDelivery(sandbox, "ola"))
+    watcher.child.kill("SIGINT")
+    const result = await watcher.exited
+    assertExit(result, 130)
+    assert.deepInclude(jsonSummary(result).counts, { matched: 1, sent: 1, pending: 0, in_doubt: 0 })
+    await assertSentOnceTo(sandbox, ["ola"])
+  }, 150_000)
+
   it("a quiet post with 1,500 old comments costs one page a poll", async (context) => {
     const data: DataSet.Listed = {
       _tag: "Listed",

@@ -1,8 +1,8 @@
 /**
  * Watch mode: follow a campaign's posts and DM new matching commenters within seconds of their comment, for weeks.
  *
- * Each poll reads every post concurrently, newest comments first, and stops paging at the first page whose comments
- * it has all seen before: a quiet post costs one page a poll, however many old comments it has. The same ledger,
+ * Each poll reads every post concurrently, newest comments first, and stops paging at the first page that holds
+ * nothing new: a quiet post costs one page a poll, however many old comments it has. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the next UTC day and request-
  * rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
  * comment ids per post is kept; who was sent lives in the ledger.
@@ -29,7 +29,10 @@ export interface WatchOptions extends Session.Options {
 
 export const defaultInterval = Duration.seconds(60)
 
-/** The newest comment ids of one post, at most `capacity`, oldest forgotten first. */
+/**
+ * The newest comment ids of one post, at most `capacity`, the least recently added forgotten first. Adding an id it
+ * holds makes it the most recent again, so adding a read oldest first keeps the window in the post's own order.
+ */
 class RecentIds {
   private readonly ids = new Set<string>()
   constructor(private readonly capacity: number) {}
@@ -37,7 +40,7 @@ class RecentIds {
     return this.ids.has(id)
   }
   add(id: string) {
-    if (this.ids.has(id)) return
+    this.ids.delete(id)
     this.ids.add(id)
     if (this.ids.size > this.capacity) {
       const oldest = this.ids.values().next()
@@ -46,6 +49,29 @@ class RecentIds {
   }
   get size() {
     return this.ids.size
+  }
+}
+
+/**
+ * Tells, page by page of one read (newest comments first), whether a page holds anything new. The window holds the
+ * newest ids of the post as a run of consecutive comments, so from the first remembered comment on, it covers the
+ * next `size` places of the list; a comment below that run was listed below it at an earlier read, and is old even
+ * when the window has forgotten it. An unknown comment inside the run is new (it came in out of order).
+ */
+const newsDetector = (known: RecentIds) => {
+  let place = 0
+  let firstKnownAt: number | undefined
+  return (comments: ReadonlyArray<{ readonly id: string }>): boolean => {
+    let news = false
+    for (const comment of comments) {
+      const at = place++
+      if (known.has(comment.id)) {
+        firstKnownAt ??= at
+      } else if (firstKnownAt === undefined || at < firstKnownAt + known.size) {
+        news = true
+      }
+    }
+    return news
   }
 }
 
@@ -70,18 +96,28 @@ export const watch = (
     let posts = yield* session.resolvePosts
     yield* session.open(posts.length)
 
-    /** The pages of a post that hold something new; the first fully known page ends the read. */
+    /** The pages of a post that hold something new; the first page with nothing new ends the read. */
     const newPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl, counter: { pages: number }) => {
       const key = Session.postKey(post)
       const known = windows.get(key) ?? new RecentIds(capacity)
       windows.set(key, known)
       const firstRead = known.size === 0
-      // Ids are remembered when the read ends, oldest first, so that the window keeps the newest of the post.
+      const holdsNews = newsDetector(known)
+      // Ids are remembered when the read ends, oldest first, so that the window keeps the newest of the post; the
+      // window stays as it was during the read, which the news detector relies on. Only the newest `capacity` ids of
+      // the read can stay in the window, so only those are kept.
       const readNow: Array<string> = []
       return session.allPages(post).pipe(
         Stream.tap(() => Effect.sync(() => counter.pages++)),
-        Stream.takeWhile((page) => firstRead || page.comments.some((comment) => !known.has(comment.id))),
-        Stream.tap((page) => Effect.sync(() => page.comments.forEach((comment) => readNow.push(comment.id)))),
+        Stream.takeWhile((page) => firstRead || holdsNews(page.comments)),
+        Stream.tap((page) =>
+          Effect.sync(() => {
+            for (const comment of page.comments) {
+              if (readNow.length >= capacity) return
+              readNow.push(comment.id)
+            }
+          })
+        ),
         Stream.onEnd(Effect.sync(() => {
           for (let index = readNow.length - 1; index >= 0; index--) known.add(readNow[index]!)
         }))

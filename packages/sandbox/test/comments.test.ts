@@ -102,6 +102,35 @@ describe("GET /uploadposts/comments", () => {
       })
     ))
 
+  it.scopedLive("answers a post without comments with an empty first page, then pages its first comment", () =>
+    withSandbox((sandbox) =>
+      Effect.gen(function*() {
+        yield* sandbox.addPost({ id: "17900000000000901" })
+        yield* sandbox.addPost({ id: "17900000000000902", generatedComments: 0 })
+        for (const postId of ["17900000000000901", "17900000000000902"]) {
+          const empty = yield* get(sandbox, "/uploadposts/comments", query({ post_id: postId }))
+          assert.strictEqual(empty.status, 200, `post ${postId}: ${JSON.stringify(empty.body)}`)
+          assert.deepStrictEqual(empty.body, {
+            success: true,
+            comments: [],
+            pagination: { next_cursor: null, has_next: false }
+          })
+          const garbage = yield* get(
+            sandbox,
+            "/uploadposts/comments",
+            query({ post_id: postId, after: "not-a-cursor" })
+          )
+          assert.strictEqual(garbage.status, 400)
+        }
+        yield* sandbox.addComment({ postId: "17900000000000901", text: "guide", user: { id: "99", username: "first" } })
+        const first = decode(CommentsPage)(
+          yield* get(sandbox, "/uploadposts/comments", query({ post_id: "17900000000000901" }))
+        )
+        assert.deepStrictEqual(first.comments.map((comment) => comment.text), ["guide"])
+        assert.deepStrictEqual(first.pagination, { next_cursor: null, has_next: false })
+      })
+    ))
+
   it.scopedLive("keeps a cursor's place while new comments arrive at the top", () =>
     withSandbox((sandbox) =>
       Effect.gen(function*() {

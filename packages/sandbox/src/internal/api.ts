@@ -131,8 +131,10 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     if (post === undefined) return failureMessage(400, "Post not found")
     const count = store.commentCount(post)
     const after = yield* param("after")
+    // The first page starts at the newest comment (an empty page for a post without comments); a cursor names the
+    // comment a page ended at, so it always leaves at least one comment before it.
     const end = after === undefined ? count : Cursor.decode(after, post.id)
-    if (end === undefined || end < 1 || end > count) {
+    if (end === undefined || end > count || (after !== undefined && end < 1)) {
       return failureMessage(400, "Invalid cursor: use next_cursor from the previous page")
     }
     const first = Math.max(0, end - limit)
