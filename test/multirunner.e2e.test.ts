@@ -415,8 +415,7 @@ describe.skipIf(install === undefined)(
         timeout
       )
 
-      // Known open bug (see the several-runners issue note): a runner does not re-check its claim before sending.
-      it.scoped.skip(
+      it.scoped(
         "a runner that stalls past its lease sends nobody a second DM when it resumes",
         () =>
           Effect.gen(function*() {
@@ -449,7 +448,15 @@ describe.skipIf(install === undefined)(
             yield* runnerA.signal("SIGCONT")
             const resultA = yield* runnerA.result
             assert.include([0, 5], resultA.code, `runner A: ${resultA.stderr}`)
+            assert.strictEqual(Fleet.countsOf("runner A", resultA).sent, 0, "runner A sent")
             assertOncePerPerson(yield* stage.sandbox.deliveries, "after runner A resumed")
+            // Runner A neither sent nor settled: every row is runner B's settlement.
+            const settled = yield* database.entries(stage.campaign)
+            assert.deepStrictEqual(
+              settled.filter((entry) => entry.state !== "sent" || runnerA.holds(entry.claimedBy)).map(describeEntry),
+              [],
+              "after runner A resumed"
+            )
           }),
         timeout
       )

@@ -7,6 +7,10 @@
  *
  * People left `pending` by an earlier run are retried even when their comment is gone. A send that may have gone
  * out is never repeated: it is settled `in_doubt`, and only reconciliation resolves it.
+ *
+ * A resume reads only what is new: a post read to its end by an earlier run is read down to the first page of
+ * comments that run saw (comments are listed newest first), so its cost grows with the new comments and the people
+ * still pending, not with everything seen before.
  */
 import { Effect, Stream } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"
@@ -19,7 +23,10 @@ export { Event, privateReplyWindow } from "./internal/session.js"
 
 export type RunOptions = Session.Options
 
-/** Runs a campaign once: every post read to the end, every new matching commenter sent to (within the caps). */
+/**
+ * Runs a campaign once: every post read down to what an earlier run read in full, every new matching commenter and
+ * everyone left pending sent to (within the caps).
+ */
 export const run = (
   spec: CampaignSpec.CampaignSpec,
   options: RunOptions = {}
@@ -28,7 +35,7 @@ export const run = (
     const session = yield* Session.make(spec, options)
     const posts = yield* session.resolvePosts
     yield* session.open(posts.length)
-    yield* session.process(Stream.fromIterable(posts).pipe(Stream.flatMap(session.allPages)))
+    yield* session.process(Stream.fromIterable(posts).pipe(Stream.flatMap(session.pagesToRead)))
     yield* session.retryPending
     yield* session.failIfFatal
     return yield* session.summary

@@ -10,6 +10,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
@@ -63,6 +64,22 @@ export interface CampaignInfo {
   readonly posts: ReadonlyArray<string>
 }
 
+/**
+ * How far a campaign has read a post: the ids of its newest comments when it was last read to its end (or down to
+ * the comments of the read before). Comments are listed newest first, so a later run can stop at the first page whose
+ * comments are all among these ids: everything older was read, and its people recorded, before.
+ */
+export interface ReadMark {
+  readonly campaign: string
+  /** The post id or URL, as written in the campaign file. */
+  readonly post: string
+  /** The ids of the post's newest comments, newest first. */
+  readonly newestIds: ReadonlyArray<string>
+  /** Identifies what the read looked for (profile, platform and match rules): a mark of other rules is not used. */
+  readonly matchKey: string
+  readonly readAt: Date
+}
+
 /** The outcome of a claimed send. */
 export type Settlement = Data.TaggedEnum<{
   /** The platform accepted the message. */
@@ -112,6 +129,16 @@ export interface Ledger {
   readonly discover: (candidates: ReadonlyArray<Candidate>) => Effect.Effect<number, LedgerError>
   /** Atomically claims a `pending` person. Succeeds with `true` only for the one caller that won the claim. */
   readonly claim: (key: RecipientKey, options: ClaimOptions) => Effect.Effect<boolean, LedgerError>
+  /**
+   * Confirms that `runner` still holds a live claim on the person and extends its lease, in one guarded statement,
+   * right before a send attempt. Succeeds with `false` when the claim is lost: settled, recovered by another runner
+   * after its lease expired (and perhaps claimed again), or its lease has expired.
+   */
+  readonly confirmClaim: (
+    key: RecipientKey,
+    runner: string,
+    lease: Duration.DurationInput
+  ) => Effect.Effect<boolean, LedgerError>
   /** Records the outcome of a claim held by `runner`. Succeeds with `false` when the claim is not (or no longer) its. */
   readonly settle: (key: RecipientKey, runner: string, settlement: Settlement) => Effect.Effect<boolean, LedgerError>
   /**
@@ -127,6 +154,10 @@ export interface Ledger {
     runner: string,
     lease: Duration.DurationInput
   ) => Effect.Effect<number, LedgerError>
+  /** The campaign's read mark of a post, if the post has been read to its end. */
+  readonly readMark: (campaign: string, post: string) => Effect.Effect<Option.Option<ReadMark>, LedgerError>
+  /** Records a read mark, replacing the post's earlier one. Write it only once the people of the read are recorded. */
+  readonly markRead: (mark: ReadMark) => Effect.Effect<void, LedgerError>
   /** The people whose DM may or may not have gone out, in first-seen order. */
   readonly inDoubt: (campaign: string) => Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError>
   /** Resolves an `in_doubt` person to `sent` or back to `pending`. Succeeds with `false` when the person is not in doubt. */

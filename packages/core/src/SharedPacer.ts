@@ -13,6 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type { Budget } from "./Campaign.js"
 import { LedgerError } from "./Ledger.js"
 import type { Pacer } from "./Pacer.js"
 
@@ -24,7 +25,11 @@ export interface Options {
   readonly count: number
   /** Default one hour. */
   readonly per?: Duration.DurationInput | undefined
-  /** The profile's own cap of sends per UTC day, counted with {@link SharedPacer.recordSent}. */
+  /**
+   * The profile's own cap of sends per UTC day, counted with {@link SharedPacer.recordSent}. Sends already in flight
+   * when the count reaches it still go out: the day may end up to the number of sends in flight (across every
+   * runner) above it.
+   */
   readonly dailyLimit?: number | undefined
 }
 
@@ -45,6 +50,8 @@ export interface SharedPacer extends Pacer {
   readonly markDailyLimit: (day?: string) => Effect.Effect<void, LedgerError>
   /** Whether any runner marked today's limit as reached, or `dailyLimit` sends have been recorded today. */
   readonly dailyLimitReached: Effect.Effect<boolean, LedgerError>
+  /** The profile's daily limit as a campaign uses it (`Campaign.run(spec, { pacer, budget })`). */
+  readonly budget: Budget
 }
 
 /** The UTC day of an instant, as `YYYY-MM-DD`: the key of the daily counts. */
@@ -121,6 +128,13 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
           SET limit_reached_at = COALESCE(profile_budget.limit_reached_at, excluded.limit_reached_at)`
       }).pipe(failWith("record that the daily DM limit is reached"))
 
+    const dailyLimitReached = budgetToday.pipe(
+      Effect.map((budget) =>
+        budget.limit_reached_at !== null || (dailyLimit !== undefined && budget.sent_count >= dailyLimit)
+      ),
+      failWith("read today's daily DM limit")
+    )
+
     return {
       take,
       reserve,
@@ -130,11 +144,11 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
         failWith("read today's sends")
       ),
       markDailyLimit,
-      dailyLimitReached: budgetToday.pipe(
-        Effect.map((budget) =>
-          budget.limit_reached_at !== null || (dailyLimit !== undefined && budget.sent_count >= dailyLimit)
-        ),
-        failWith("read today's daily DM limit")
-      )
+      dailyLimitReached,
+      budget: {
+        exhausted: dailyLimitReached,
+        markExhausted: markDailyLimit(),
+        recordSent: Effect.map(recordSent, (count) => dailyLimit !== undefined && count >= dailyLimit)
+      }
     }
   })

@@ -4,20 +4,36 @@
  * Claims and settlements are single guarded UPDATE statements on the primary key, so the database decides who wins
  * a claim even when several processes share it; `states` and `discover` work in batches so that a run with a
  * hundred thousand matching commenters costs a few hundred statements.
+ *
+ * Claims, confirmations and settlements are group-committed: those that arrive while a transaction is being
+ * committed wait for the next one and are committed together, each still a guarded statement of its own. Every caller
+ * waits for the commit that holds its statement before it goes on, so a claim is as durable before its request as if
+ * it were committed alone; a durable SQLite ledger pays one sync to disk per group instead of one per statement.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Arr from "effect/Array"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as internalMigrations from "./internal/ledgerMigrations.js"
-import { candidateRow, decodeClaimHolders, decodeCounts, decodeEntries, decodeStates } from "./internal/ledgerRow.js"
+import {
+  candidateRow,
+  decodeClaimHolders,
+  decodeCounts,
+  decodeEntries,
+  decodeReadMarks,
+  decodeStates
+} from "./internal/ledgerRow.js"
 import type { Counts, DeliveryState, RecipientKey } from "./Ledger.js"
 import { Ledger, LedgerError, Settlement } from "./Ledger.js"
 
@@ -53,6 +69,29 @@ const leaseMillis = (lease: Duration.DurationInput): number => {
   return Number.isFinite(millis) ? millis : Number.MAX_SAFE_INTEGER
 }
 
+/** A guarded single-row write waiting for the next group commit; it succeeds with whether its row was updated. */
+interface GroupedWrite {
+  readonly key: RecipientKey
+  readonly statement: Effect.Effect<boolean, SqlError>
+  readonly done: Deferred.Deferred<boolean, SqlError>
+}
+
+/**
+ * Waits until the event loop has run the callbacks that are ready (answers that arrived during the last commit,
+ * whose fibers then write too), so that their writes join the group.
+ */
+const afterPendingEvents: Effect.Effect<void> = Effect.async((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+/** Rows are written in key order within a group, so two groups of two processes never wait for each other's rows. */
+const byKey = (a: GroupedWrite, b: GroupedWrite): number =>
+  compare(a.key.campaign, b.key.campaign) || compare(a.key.platform, b.key.platform) ||
+  compare(a.key.userId, b.key.userId)
+
+const compare = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
+
 /** Where a page of entries ends: entries are ordered by (first_seen_at, platform, user_id). */
 interface Cursor {
   readonly firstSeenAt: number
@@ -60,12 +99,46 @@ interface Cursor {
   readonly userId: string
 }
 
-export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlClient.SqlClient> =>
+/** The ledger over the context's SqlClient; its group-commit writer lives as long as the scope. */
+export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     // Column names are written as stored, whatever name transforms the client was configured with.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const pageSize = options.pageSize ?? 500
     const batchSize = options.batchSize ?? 500
+
+    const writes = yield* Queue.unbounded<GroupedWrite>()
+    /** Commits the writes waiting now, together; a group is never abandoned half-way, even at shutdown. */
+    const commitGroup = Effect.gen(function*() {
+      const first = yield* Queue.take(writes)
+      yield* afterPendingEvents
+      const group = [first, ...(yield* Queue.takeAll(writes))].sort(byKey)
+      const outcome = yield* Effect.exit(
+        sql.withTransaction(Effect.forEach(group, (write) => write.statement))
+      ).pipe(Effect.uninterruptible)
+      // A failed group is rolled back as a whole: every caller in it fails.
+      group.forEach((write, index) =>
+        Deferred.unsafeDone(write.done, Exit.map(outcome, (updated) => updated[index] ?? false))
+      )
+    })
+    yield* Effect.forkScoped(Effect.forever(commitGroup))
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(
+        Queue.takeAll(writes),
+        (left) => Effect.forEach(left, (write) => Deferred.interrupt(write.done), { discard: true })
+      )
+    )
+
+    /**
+     * Runs a guarded single-row write in the next group commit and waits for that commit. The wait cannot be
+     * interrupted: a write that is committed is always reported to its caller (a claim is never won unknowingly).
+     */
+    const grouped = (key: RecipientKey, statement: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<boolean, SqlError>()
+        yield* Queue.offer(writes, { key, statement: Effect.map(statement, (rows) => rows.length > 0), done })
+        return yield* Deferred.await(done)
+      }).pipe(Effect.uninterruptible)
 
     const whereKey = (key: RecipientKey) =>
       sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${key.userId}`
@@ -137,12 +210,25 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
       claim: (key, { lease, message, runner }) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql`UPDATE recipients SET state = 'claimed', message = ${message},
+          return yield* grouped(
+            key,
+            sql`UPDATE recipients SET state = 'claimed', message = ${message},
               claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
               attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'pending' RETURNING user_id`
-          return rows.length > 0
+          )
         }).pipe(failWith(`claim ${describeKey(key)}`)),
+
+      confirmClaim: (key, runner, lease) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          return yield* grouped(
+            key,
+            sql`UPDATE recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
+            WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} AND lease_until > ${now}
+            RETURNING user_id`
+          )
+        }).pipe(failWith(`confirm the claim on ${describeKey(key)}`)),
 
       settle: (key, runner, settlement) =>
         Effect.gen(function*() {
@@ -154,9 +240,11 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
             Pending: ({ reason }) => sql`state = 'pending', reason = ${reason}`,
             InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${reason}`
           })
-          const rows = yield* sql`UPDATE recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
+          return yield* grouped(
+            key,
+            sql`UPDATE recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
-          return rows.length > 0
+          )
         }).pipe(failWith(`record the outcome for ${describeKey(key)}`)),
 
       recoverClaims: (campaign, recover = {}) =>
@@ -200,6 +288,23 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           return rows.length
         }).pipe(failWith(`renew the claims of ${runner} in campaign ${campaign}`)),
 
+      readMark: (campaign, post) =>
+        sql`SELECT * FROM post_reads WHERE campaign = ${campaign} AND post = ${post}`.pipe(
+          Effect.flatMap(decodeReadMarks),
+          Effect.map(Arr.head),
+          failWith(`read how far campaign ${campaign} has read post ${post}`)
+        ),
+
+      markRead: (mark) =>
+        sql`INSERT INTO post_reads (campaign, post, newest_ids, match_key, read_at)
+          VALUES (${mark.campaign}, ${mark.post}, ${JSON.stringify(mark.newestIds)}, ${mark.matchKey},
+            ${mark.readAt.getTime()})
+          ON CONFLICT (campaign, post) DO UPDATE SET newest_ids = excluded.newest_ids, match_key = excluded.match_key,
+            read_at = excluded.read_at`.pipe(
+          Effect.asVoid,
+          failWith(`record how far campaign ${mark.campaign} has read post ${mark.post}`)
+        ),
+
       inDoubt: (campaign) =>
         sql`SELECT * FROM recipients WHERE campaign = ${campaign} AND state = 'in_doubt'
           ORDER BY first_seen_at, platform, user_id`.pipe(
@@ -239,8 +344,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
   })
 
 /** The ledger over the context's SqlClient; the tables must exist (see {@link migrate}). */
-export const layer: Layer.Layer<Ledger, never, SqlClient.SqlClient> = Layer.effect(Ledger, make())
+export const layer: Layer.Layer<Ledger, never, SqlClient.SqlClient> = Layer.scoped(Ledger, make())
 
 /** {@link layer} with other page and batch sizes. */
 export const layerWith = (options: Options): Layer.Layer<Ledger, never, SqlClient.SqlClient> =>
-  Layer.effect(Ledger, make(options))
+  Layer.scoped(Ledger, make(options))

@@ -161,6 +161,23 @@ const sharedPacerContract = (it: Vitest.MethodsNonLive<Database>) => {
       assert.strictEqual(yield* first.sentToday, 0)
       assert.isFalse(yield* second.dailyLimitReached)
     }))
+
+  it.scoped("a campaign's budget counts its sends and says when the count reaches the profile's limit", () =>
+    Effect.gen(function*() {
+      const profile = newProfile("budget")
+      const [first, second] = yield* twoRunners({ profile, platform: "instagram", count: 200, dailyLimit: 3 })
+      const uncapped = yield* runner({ profile, platform: "instagram", count: 200 })
+      assert.deepStrictEqual([yield* first.budget.recordSent, yield* second.budget.recordSent], [false, false])
+      assert.isFalse(yield* second.budget.exhausted)
+      assert.isTrue(yield* first.budget.recordSent)
+      assert.isTrue(yield* second.budget.exhausted)
+      // A runner without a limit of its own counts, and pauses only when the platform says so.
+      assert.isFalse(yield* uncapped.budget.recordSent)
+      assert.isFalse(yield* uncapped.budget.exhausted)
+      yield* uncapped.budget.markExhausted
+      assert.isTrue(yield* uncapped.budget.exhausted)
+      assert.strictEqual(yield* uncapped.sentToday, 4)
+    }))
 }
 
 layer(sqliteDatabase)("SharedPacer on SQLite", (it) => sharedPacerContract(it))

@@ -76,10 +76,27 @@ const createProfilePace = Effect.gen(function*() {
   yield* sql`ALTER TABLE profile_budget ADD COLUMN limit_reached_at BIGINT`
 })
 
+/**
+ * Per campaign and post, the ids of the newest comments of the last read that reached the post's end (a JSON array,
+ * newest first), so that a resume reads only the pages above them.
+ */
+const createPostReads = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE post_reads (
+    campaign TEXT NOT NULL,
+    post TEXT NOT NULL,
+    newest_ids TEXT NOT NULL,
+    match_key TEXT NOT NULL,
+    read_at BIGINT NOT NULL,
+    PRIMARY KEY (campaign, post)
+  )`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
-  "0002_create_profile_pace": createProfilePace
+  "0002_create_profile_pace": createProfilePace,
+  "0003_create_post_reads": createPostReads
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { Candidate, LedgerEntry } from "../Ledger.js"
+import type { Candidate, LedgerEntry, ReadMark } from "../Ledger.js"
 import { DeliveryState } from "../Ledger.js"
 
 /**
@@ -109,3 +109,24 @@ export const candidateRow = (candidate: Candidate, now: number) => ({
   first_seen_at: now,
   updated_at: now
 })
+
+const PostReadRow = Schema.Struct({
+  campaign: Schema.String,
+  post: Schema.String,
+  newest_ids: Schema.parseJson(Schema.Array(Schema.String)),
+  match_key: Schema.String,
+  read_at: EpochMillis
+})
+
+const decodePostReadRows = Schema.decodeUnknown(Schema.Array(PostReadRow))
+
+/** Decodes `SELECT * FROM post_reads` rows into read marks. */
+export const decodeReadMarks = (rows: ReadonlyArray<unknown>): Effect.Effect<Array<ReadMark>, ParseResult.ParseError> =>
+  Effect.map(decodePostReadRows(rows), (decoded) =>
+    decoded.map((row) => ({
+      campaign: row.campaign,
+      post: row.post,
+      newestIds: row.newest_ids,
+      matchKey: row.match_key,
+      readAt: row.read_at
+    })))

@@ -6,6 +6,7 @@
  *       -> claim (durable) -> render -> send (paced, bounded concurrency, transient retry) -> settle (durable) -> event
  */
 import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Ref, Stream } from "effect"
+import * as Crypto from "node:crypto"
 import type * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
@@ -139,6 +140,11 @@ export interface Budget {
   readonly exhausted: Effect.Effect<boolean, Ledger.LedgerError>
   /** Tells the other runners that the platform answered "Daily DM limit exceeded." today. */
   readonly markExhausted: Effect.Effect<void, Ledger.LedgerError>
+  /**
+   * Counts a DM the platform accepted for the profile today; succeeds with `true` when that brings the profile's own
+   * daily count to its limit, so that sends pause as at the platform's daily limit.
+   */
+  readonly recordSent: Effect.Effect<boolean, Ledger.LedgerError>
 }
 
 /** A run cannot go on: the API refused the campaign itself, or the ledger failed. */
@@ -152,7 +158,15 @@ export type RunError =
 export interface Page {
   readonly post: string
   readonly comments: ReadonlyArray<UploadPost.Comment>
+  /**
+   * Ends a read that reached the post's end (or the comments an earlier read saw): an empty page that records the read
+   * mark once the people of the pages before it are recorded.
+   */
+  readonly readMark?: Ledger.ReadMark
 }
+
+/** Comment ids a read mark keeps: two pages of the largest size, enough to recognise a page of old comments. */
+const markSize = 100
 
 type Target = Ledger.Candidate
 
@@ -198,6 +212,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
     const campaign = spec.name
     const runner = Runner.currentId
     const lease = options.lease ?? Duration.minutes(2)
+    /** How long after its claim a first attempt needs no confirmation: far below any lease. */
+    const freshClaimMillis = Math.min(1_000, Duration.toMillis(lease) / 10)
     const policy = options.retry ?? api.settings.retry
     const maxSends = options.maxSends ?? spec.maxSends
     const emit = options.onEvent ?? (() => Effect.void)
@@ -359,12 +375,19 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           return yield* emit(Event.WouldSend({ ...who(target), post: target.postId, message, progress: progress() }))
         }
         const key = { campaign, platform: spec.platform, userId: target.userId }
-        if (!(yield* ledger.claim(key, { message, runner, lease }))) {
-          tally.claimedElsewhere++
-          return
-        }
-        if (Option.isSome(refusal)) return yield* settle(target, Ledger.Settlement.Refused({ reason: refusal.value }))
-        yield* sendClaimed(target, message)
+        // From the claim on, the person is settled whatever happens: an interruption only cuts the waits short.
+        yield* Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            if (!(yield* ledger.claim(key, { message, runner, lease }))) {
+              tally.claimedElsewhere++
+              return
+            }
+            if (Option.isSome(refusal)) {
+              return yield* settle(target, Ledger.Settlement.Refused({ reason: refusal.value }))
+            }
+            yield* sendClaimed(target, message, yield* Clock.currentTimeMillis, restore)
+          })
+        )
       })
 
     /** Refusals known without asking the platform: a message over its length, a private reply too late. */
@@ -387,43 +410,73 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         : api.sendDm({ platform: spec.platform, user: spec.user, recipientId: target.userId, message })
 
     /**
-     * Sends to a claimed person and settles the outcome. An attempt that has started is never abandoned: each is
-     * uninterruptible, and an interruption between attempts settles from what the last attempt said.
+     * Sends to a claimed person and settles the outcome. It runs uninterruptibly; `restore` makes the waits before
+     * and between attempts interruptible. An attempt that has started is never abandoned, and an interruption between
+     * attempts settles from what the last attempt said. Right before each attempt the claim is confirmed and its lease
+     * extended: a runner that stalled past its lease may have lost the person to another runner's recovery, and then
+     * neither sends nor settles. A first attempt that starts right after its claim (`claimedAt`, when the claim was
+     * committed) takes the claim as its confirmation: a claim a moment old cannot have expired.
      */
-    const sendClaimed = (target: Target, message: string) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const lastAttempt = yield* Ref.make<Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>>(
-            Option.none()
-          )
-          const attempt = Effect.exit(sendOnce(target, message)).pipe(
-            Effect.tap((exit) => Ref.set(lastAttempt, Option.some(exit))),
-            Effect.flatten,
-            Effect.uninterruptible
-          )
-          const outcome = yield* Effect.exit(restore(Retry.retrying(Effect.zipRight(pacer.take, attempt), policy)))
-          const decided = Exit.isInterrupted(outcome) ? yield* Ref.get(lastAttempt) : Option.some(outcome)
-          const now = yield* Clock.currentTimeMillis
-          yield* settle(target, settlementOf(decided, new Date(now)))
-          const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
-          if (error?._tag === "DailyLimitReached") {
-            yield* pauseForTheDay(error.detail)
-            if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
-          }
-          if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
-            yield* Ref.update(fatal, Option.orElse(() => Option.some(error)))
-          }
+    const sendClaimed = (
+      target: Target,
+      message: string,
+      claimedAt: number,
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    ) =>
+      Effect.gen(function*() {
+        const key = { campaign, platform: spec.platform, userId: target.userId }
+        const lastAttempt = yield* Ref.make<Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>>(
+          Option.none()
+        )
+        const confirm = Effect.gen(function*() {
+          const first = Option.isNone(yield* Ref.get(lastAttempt))
+          if (first && (yield* Clock.currentTimeMillis) - claimedAt < freshClaimMillis) return
+          if (!(yield* ledger.confirmClaim(key, runner, lease))) return yield* new ClaimLost()
         })
-      )
+        const attempt = Effect.exit(sendOnce(target, message)).pipe(
+          Effect.tap((exit) => Ref.set(lastAttempt, Option.some(exit))),
+          Effect.flatten,
+          Effect.uninterruptible
+        )
+        const outcome = yield* Effect.exit(
+          restore(Retry.retrying(pacer.take.pipe(Effect.zipRight(confirm), Effect.zipRight(attempt)), policy))
+        )
+        const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
+        if (error?._tag === "ClaimLost") {
+          tally.claimedElsewhere++
+          return
+        }
+        if (error?._tag === "LedgerError") return yield* error
+        // The last attempt decides, also when the retries were interrupted between attempts.
+        const now = yield* Clock.currentTimeMillis
+        yield* settle(target, settlementOf(yield* Ref.get(lastAttempt), new Date(now)))
+        if (error?._tag === "DailyLimitReached") {
+          yield* pauseForTheDay(error.detail)
+          if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
+        }
+        if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
+          yield* Ref.update(fatal, Option.orElse(() => Option.some(error)))
+        }
+      })
 
     const settle = (target: Target, settlement: Ledger.Settlement) =>
       Effect.gen(function*() {
-        yield* ledger.settle({ campaign, platform: spec.platform, userId: target.userId }, runner, settlement)
+        const key = { campaign, platform: spec.platform, userId: target.userId }
+        // The claim was lost while the request was in flight (a stall past the lease): the row is another runner's,
+        // and reconciliation, not this runner, says what became of the person.
+        if (!(yield* ledger.settle(key, runner, settlement))) {
+          tally.claimedElsewhere++
+          return
+        }
         const person = who(target)
         switch (settlement._tag) {
           case "Sent":
             tally.sent++
-            return yield* emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: progress() }))
+            yield* emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: progress() }))
+            if (options.budget !== undefined && (yield* options.budget.recordSent)) {
+              yield* pauseForTheDay("the profile's own daily DM limit is reached (counted by every runner)")
+            }
+            return
           case "Refused":
             tally.refused++
             return yield* emit(Event.Refused({ ...person, reason: settlement.reason, progress: progress() }))
@@ -449,6 +502,10 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         Stream.interruptWhen(Deferred.await(stopped)),
         Stream.mapEffect((page) =>
           Effect.gen(function*() {
+            if (page.readMark !== undefined) {
+              yield* ledger.markRead(page.readMark)
+              return Chunk.empty<Target>()
+            }
             const open = yield* unsettled(targetsOf(page))
             yield* emit(Event.PageRead({ post: page.post, comments: page.comments.length, progress: progress() }))
             return Chunk.unsafeFromArray(open)
@@ -518,6 +575,55 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           )
           : Effect.succeed([post])).pipe(Effect.map((lists) => lists.flat()))
 
+    /** What a read mark was made under: a mark made under other rules (e.g. other keywords) is not used. */
+    const matchKey = Crypto.createHash("sha256")
+      .update(JSON.stringify([spec.platform, spec.user, spec.match]))
+      .digest("hex")
+
+    /**
+     * The pages of a post this run must read. Comments are listed newest first; a post read before under the same
+     * rules is read down to the first page whose comments the earlier read saw (that page included, as a margin):
+     * everything below it was read then and its people recorded. The last page read carries the new read mark.
+     */
+    const pagesToRead = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): Stream.Stream<Page, RunError> =>
+      Stream.unwrap(Effect.gen(function*() {
+        const key = postKey(post)
+        if (dryRun) return allPages(post)
+        const previous = Option.filter(yield* ledger.readMark(campaign, key), (mark) => mark.matchKey === matchKey)
+        const earlierIds = Option.match(previous, { onNone: () => [], onSome: (mark) => mark.newestIds })
+        const pages = Option.match(previous, {
+          onNone: () => allPages(post),
+          onSome: (mark) => {
+            const known = new Set(mark.newestIds)
+            return allPages(post).pipe(
+              Stream.takeUntil((page) => page.comments.every((comment) => known.has(comment.id)))
+            )
+          }
+        })
+        const newest: Array<string> = []
+        const readMark = Effect.map(Clock.currentTimeMillis, (now): Page => ({
+          post: key,
+          comments: [],
+          readMark: {
+            campaign,
+            post: key,
+            // A read that stopped at known comments read everything above the earlier mark's ids.
+            newestIds: Array.from(new Set([...newest, ...earlierIds])).slice(0, markSize),
+            matchKey,
+            readAt: new Date(now)
+          }
+        }))
+        return pages.pipe(
+          Stream.tap((page) =>
+            Effect.sync(() => {
+              for (const comment of page.comments) if (newest.length < markSize) newest.push(comment.id)
+            })
+          ),
+          // Only once the read has reached its end, after the pages' people.
+          Stream.concat(Stream.fromEffect(readMark))
+        )
+      }))
+
     /** Every comment of a post, page by page. */
     const allPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): Stream.Stream<Page, Errors.ReadError> =>
       api.comments({ platform: spec.platform, user: spec.user, post: postRef(post) }).pipe(
@@ -574,6 +680,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       reconcile,
       resolvePosts,
       allPages,
+      pagesToRead,
       process,
       retryPending,
       failIfFatal,
@@ -596,6 +703,9 @@ const oldestFirst = <A extends Target, E>(people: Stream.Stream<A, E>): Stream.S
       (all) => Stream.fromIterable(Array.from(all).sort((a, b) => deadlineOf(a) - deadlineOf(b)))
     )
   )
+
+/** The claim was lost before a send attempt: another runner recovered it after its lease expired. */
+class ClaimLost extends Data.TaggedError("ClaimLost") {}
 
 const settlementOf = (
   outcome: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>,

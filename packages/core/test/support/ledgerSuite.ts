@@ -4,7 +4,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Vitest } from "@effect/vitest"
 import { assert } from "@effect/vitest"
-import { Chunk, Clock, Effect, FastCheck, Schema, Stream, TestClock } from "effect"
+import { Chunk, Clock, Effect, FastCheck, Option, Schema, Stream, TestClock } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -79,6 +79,7 @@ const operation = FastCheck.oneof(
   }),
   FastCheck.record({ _tag: FastCheck.constant("Recover" as const), runner: FastCheck.option(runner) }),
   FastCheck.record({ _tag: FastCheck.constant("Renew" as const), runner }),
+  FastCheck.record({ _tag: FastCheck.constant("Confirm" as const), person, runner }),
   FastCheck.record({
     _tag: FastCheck.constant("Resolve" as const),
     person,
@@ -119,6 +120,8 @@ const runOperation = (ledger: Ledger, everyone: ReadonlyArray<Candidate>, op: Op
       return ledger.recoverClaims(campaign, { runner: op.runner ?? undefined })
     case "Renew":
       return ledger.renewLeases(campaign, op.runner, lease)
+    case "Confirm":
+      return ledger.confirmClaim(everyone[op.person]!, op.runner, lease)
     case "Resolve":
       return ledger.resolveInDoubt(
         everyone[op.person]!,
@@ -164,6 +167,12 @@ const applyToModel = (
       const live = [...model.values()].filter((row) => row.state === "claimed" && row.claimedBy === op.runner)
       for (const row of live) row.leaseUntil = now + leaseMillis
       return live.length
+    }
+    case "Confirm": {
+      const row = rowOf(op.person)
+      if (row.state !== "claimed" || row.claimedBy !== op.runner || row.leaseUntil <= now) return false
+      row.leaseUntil = now + leaseMillis
+      return true
     }
     case "Resolve": {
       const row = rowOf(op.person)
@@ -267,6 +276,48 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.deepStrictEqual(entry.leaseUntil, new Date(now + leaseMillis))
       assert.isFalse(yield* ledger.claim(person!, claimBy(winner)))
       assert.isFalse(yield* ledger.claim(candidate(campaign, 99), claimBy(winner)))
+    }))
+
+  it.effect("writes committed together still each answer for their own row", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("group")
+      const everyone = people(campaign, 60)
+      yield* ledger.discover(everyone)
+      // Both runners claim everyone at once, so that claims of both arrive in the same groups.
+      const attempts = everyone.flatMap((person, i) =>
+        (i % 2 === 0 ? ["runner-a", "runner-b"] : ["runner-b", "runner-a"]).map((runner) => ({ person, runner }))
+      )
+      const won = yield* Effect.forEach(
+        attempts,
+        ({ person, runner }) =>
+          Effect.map(ledger.claim(person, claimBy(runner)), (claimed) => ({ person, runner, claimed })),
+        { concurrency: "unbounded" }
+      )
+      const winners = won.filter((attempt) => attempt.claimed)
+      assert.deepStrictEqual(
+        winners.map((attempt) => attempt.person.userId).sort(),
+        everyone.map((p) => p.userId).sort()
+      )
+
+      // Each runner settles everyone at once: only the claimant's settlement applies.
+      const settled = yield* Effect.forEach(
+        attempts,
+        ({ person, runner }) =>
+          ledger.settle(
+            person,
+            runner,
+            Settlement.Sent({ messageId: `mid.${runner}.${person.userId}`, at: new Date(0) })
+          ),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(settled, won.map((attempt) => attempt.claimed))
+      const entries = yield* allEntries(campaign)
+      const winnerOf = new Map(winners.map((attempt) => [attempt.person.userId, attempt.runner]))
+      assert.deepStrictEqual(
+        entries.map((entry) => [entry.userId, entry.state, entry.messageId]),
+        entries.map((entry) => [entry.userId, "sent", `mid.${winnerOf.get(entry.userId)}.${entry.userId}`])
+      )
     }))
 
   it.effect("settle applies only to the claiming runner, and only once", () =>
@@ -402,6 +453,45 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.strictEqual(yield* ledger.renewLeases(campaign, "runner-a", lease), 0)
     }))
 
+  it.effect("confirmClaim extends a live claim of its runner and refuses a lost or expired one", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("confirm")
+      const [live, expired, others, settled, unclaimed] = people(campaign, 5)
+      yield* ledger.discover([live!, expired!, others!, settled!, unclaimed!])
+      yield* ledger.claim(expired!, claimBy("runner-a"))
+      yield* TestClock.adjust(leaseMillis - 10_000)
+      yield* ledger.claim(live!, claimBy("runner-a"))
+      yield* ledger.claim(others!, claimBy("runner-b"))
+      yield* ledger.claim(settled!, claimBy("runner-a"))
+      yield* ledger.settle(settled!, "runner-a", Settlement.Pending({ reason: "transient failures exhausted" }))
+
+      yield* TestClock.adjust(20_000)
+      const now = yield* Clock.currentTimeMillis
+      assert.isTrue(yield* ledger.confirmClaim(live!, "runner-a", lease))
+      assert.deepStrictEqual((yield* entryOf(live!)).leaseUntil, new Date(now + leaseMillis))
+      // Its lease ran out 10 s ago: another runner may be recovering it right now.
+      assert.isFalse(yield* ledger.confirmClaim(expired!, "runner-a", lease))
+      assert.strictEqual((yield* entryOf(expired!)).leaseUntil?.getTime(), now - 10_000)
+      assert.isFalse(yield* ledger.confirmClaim(others!, "runner-a", lease))
+      assert.strictEqual((yield* entryOf(others!)).leaseUntil?.getTime(), now - 20_000 + leaseMillis)
+      assert.isFalse(yield* ledger.confirmClaim(settled!, "runner-a", lease))
+      assert.isFalse(yield* ledger.confirmClaim(unclaimed!, "runner-a", lease))
+
+      // Recovered after its lease and claimed again by another runner: the first runner's claim is gone for good.
+      assert.strictEqual(yield* ledger.recoverClaims(campaign), 1)
+      yield* ledger.resolveInDoubt(expired!, Settlement.Pending({ reason: "no such message found" }))
+      assert.isTrue(yield* ledger.claim(expired!, claimBy("runner-b")))
+      assert.isFalse(yield* ledger.confirmClaim(expired!, "runner-a", lease))
+      assert.isTrue(yield* ledger.confirmClaim(expired!, "runner-b", lease))
+
+      // A confirmed lease outlives the original one: recovery at the original expiry leaves it alone.
+      yield* TestClock.adjust(leaseMillis - 5_000)
+      assert.strictEqual(yield* ledger.recoverClaims(campaign), 1)
+      assert.strictEqual(yield* stateOf(live!), "claimed")
+      assert.strictEqual(yield* stateOf(others!), "in_doubt")
+    }))
+
   it.effect("resolveInDoubt settles an in-doubt person as sent or returns them to pending", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
@@ -504,6 +594,37 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.deepStrictEqual(visited, expected)
       assert.strictEqual(won, expected.length)
       assert.strictEqual((yield* ledger.counts(campaign)).claimed, expected.length)
+    }))
+
+  it.effect("a read mark is kept per campaign and post, and a new one replaces it", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("read-mark")
+      const other = newCampaign("read-mark-other")
+      const post = "17900000000000001"
+      assert.isTrue(Option.isNone(yield* ledger.readMark(campaign, post)))
+
+      const first = {
+        campaign,
+        post,
+        newestIds: ["c-100", "c-99", "c-98"],
+        matchKey: "rules-1",
+        readAt: new Date(yield* Clock.currentTimeMillis)
+      }
+      yield* ledger.markRead(first)
+      assert.deepStrictEqual(yield* ledger.readMark(campaign, post), Option.some(first))
+      assert.isTrue(Option.isNone(yield* ledger.readMark(other, post)))
+      assert.isTrue(Option.isNone(yield* ledger.readMark(campaign, "https://www.instagram.com/p/ABC/")))
+
+      yield* TestClock.adjust(60_000)
+      const second = {
+        ...first,
+        newestIds: ["c-120", ...Array.from({ length: 99 }, (_, i) => `c-${119 - i}`)],
+        matchKey: "rules-2",
+        readAt: new Date(yield* Clock.currentTimeMillis)
+      }
+      yield* ledger.markRead(second)
+      assert.deepStrictEqual(yield* ledger.readMark(campaign, post), Option.some(second))
     }))
 
   it.effect("registerCampaign records a campaign and refreshes it on the next run", () =>
