@@ -1,11 +1,14 @@
 /**
- * The sandbox in its own process (`packages/sandbox/src/bin.ts`), so that its work never shares an event loop with
- * the client being measured. Driven through its control API over HTTP.
+ * The sandbox in its own process (the bundle of `packages/sandbox/src/bin.ts` that `pnpm build` writes, with plain
+ * Node), so that its work never shares an event loop with the client being measured. Driven through its control API
+ * over HTTP.
  */
 import { Control } from "@comment-dm/sandbox"
 import type { HttpClient } from "@effect/platform"
 import { Duration, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as NodeProcess from "./internal/NodeProcess.js"
 
 export interface Settings {
@@ -30,7 +33,7 @@ export interface RunningSandbox {
   readonly commandLine: string
 }
 
-const script = "packages/sandbox/src/bin.ts"
+const script = "build/bin/sandbox.mjs"
 
 export const flags = (settings: Settings): Array<string> => [
   "--port",
@@ -51,7 +54,10 @@ export const start = (
 ): Effect.Effect<RunningSandbox, NodeProcess.ProcessError, Scope.Scope | HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const args = flags(settings)
-    const running = yield* NodeProcess.serve(script, args)
+    if (!Fs.existsSync(Path.join(NodeProcess.repositoryRoot, script))) {
+      return yield* new NodeProcess.ProcessError({ command: script, reason: "missing: run `pnpm build` first" })
+    }
+    const running = yield* NodeProcess.serve(script, args, { plain: true })
     const expectedPosts = settings.comments === undefined ? 3 : settings.posts ?? 1
     // The sandbox prints its base URL, its profile and its post ids once it listens.
     const settled = () => running.lines().length >= 2 + expectedPosts || running.child.exitCode !== null

@@ -181,10 +181,10 @@ export const run = (mode: Settings.Mode, profileDir?: string) =>
       title: "Scale: one viral post",
       settings: [
         ...measured.map((entry) => `Sandbox (own process): \`${entry.sandbox}\` (no latency)`),
-        `comment-dm: \`node --import tsx ${CommandRun.bin} run campaign.json --db ledger.sqlite --json\` in its own ` +
+        `comment-dm: \`node ${CommandRun.bin} run campaign.json --db ledger.sqlite --json\` in its own ` +
         `process, \`pace: { per_hour: ${perHour}, concurrency: ${concurrency} }\` (no effective pacing), keyword ` +
         "\"guide\"; then the same command again (the resume)",
-        "Memory: the child's own `process.resourceUsage().maxRSS` at exit (peak resident set, tsx loader included)"
+        "Memory: the child's own `process.resourceUsage().maxRSS` at exit (peak resident set)"
       ],
       figures: [
         ...measured.flatMap((entry) => figuresOf(entry, entry === largest)),

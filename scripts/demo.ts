@@ -1,6 +1,7 @@
 /**
  * `pnpm demo`: the sample campaign (examples/demo-campaign.yaml) against a sandbox started for the occasion,
- * run by the real command, then its `status`. No API key needed; the ledger goes to a fresh temporary file.
+ * run by the real command (its bundle, built first if missing or stale), then its `status`. No API key needed; the
+ * ledger goes to a fresh temporary file.
  */
 import { Sandbox } from "@comment-dm/sandbox"
 import { NodeRuntime } from "@effect/platform-node"
@@ -9,11 +10,12 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { commentDm, ensureBuilt, repositoryRoot } from "./build.js"
 
-const root = Path.resolve(import.meta.dirname, "..")
 const campaign = Path.join("examples", "demo-campaign.yaml")
 
 const program = Effect.gen(function*() {
+  yield* Effect.promise(ensureBuilt)
   const sandbox = yield* Sandbox.make()
   const ledgerDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-demo-"))
   const ledger = Path.join(ledgerDir, "demo.sqlite")
@@ -26,8 +28,8 @@ const program = Effect.gen(function*() {
   const command = (args: ReadonlyArray<string>) =>
     Effect.async<number>((resume) => {
       process.stdout.write(`$ comment-dm ${args.join(" ")}\n`)
-      const child = spawn(process.execPath, ["--import", "tsx", "packages/runner/src/bin.ts", ...args], {
-        cwd: root,
+      const child = spawn(process.execPath, [commentDm.outfile, ...args], {
+        cwd: repositoryRoot,
         stdio: "inherit",
         env: { ...process.env, UPLOAD_POST_BASE_URL: sandbox.baseUrl, UPLOAD_POST_API_KEY: sandbox.apiKey }
       })

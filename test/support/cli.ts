@@ -1,5 +1,7 @@
 /**
- * Runs the real `comment-dm` command as a child process, the way a user does.
+ * Runs the real `comment-dm` command as a child process, the way a user does: the bundle build/bin/comment-dm.mjs
+ * with plain Node (scripts/build.ts, Vitest's global set-up, builds it once per test run).
+ * COMMENT_DM_TEST_FROM_SOURCE=1 runs packages/runner/src/bin.ts through tsx instead, for debugging.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
@@ -7,7 +9,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 
 export const repositoryRoot = Path.resolve(import.meta.dirname, "..", "..")
-const bin = Path.join(repositoryRoot, "packages", "runner", "src", "bin.ts")
+
+const commandLine: ReadonlyArray<string> = process.env.COMMENT_DM_TEST_FROM_SOURCE === "1"
+  ? ["--import", "tsx", Path.join(repositoryRoot, "packages", "runner", "src", "bin.ts")]
+  : [Path.join(repositoryRoot, "build", "bin", "comment-dm.mjs")]
 
 export interface CliResult {
   readonly code: number | null
@@ -38,7 +43,7 @@ const childEnv = (env: CliOptions["env"]): NodeJS.ProcessEnv => {
 
 /** Starts the command; the caller decides when (and how) it ends. */
 export const startCli = (args: ReadonlyArray<string>, options: CliOptions = {}): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+  spawn(process.execPath, [...commandLine, ...args], {
     cwd: options.cwd ?? repositoryRoot,
     env: childEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"]

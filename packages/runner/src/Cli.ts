@@ -33,9 +33,13 @@ const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
 
+// Connections are kept alive and reused (NodeHttpClient.layer opens one per request: a TLS handshake each against
+// the real API). An idle one is closed after 4 s, before a server's own keep-alive timeout (Node's default is 5 s;
+// a shorter Keep-Alive hint wins), so that a send never goes out on a socket the server is closing.
 const apiLayer = UploadPost.UploadPost.Default.pipe(
   Layer.provide(UploadPost.UploadPostConfig.fromEnv),
-  Layer.provide(NodeHttpClient.layer)
+  Layer.provide(NodeHttpClient.layerWithoutAgent),
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, timeout: 4_000 }))
 )
 
 const loadCampaign = (path: string) => CampaignFile.load(path)
