@@ -37,7 +37,10 @@ export const start = (options: {
 }): Effect.Effect<RunningWatcher, never, Scope.Scope> =>
   Effect.gen(function*() {
     const args = ["watch", options.campaign, "--every", options.every, "--db", options.db]
-    const running = yield* NodeProcess.serve(CommandRun.bin, args, { env: CommandRun.environment(options.sandbox) })
+    const running = yield* NodeProcess.serve(CommandRun.bin, args, {
+      plain: true,
+      env: CommandRun.environment(options.sandbox)
+    })
     const heartbeats = () =>
       running.lines().flatMap((line) => {
         const found = heartbeatLine.exec(line)
