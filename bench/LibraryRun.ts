@@ -48,6 +48,11 @@ export const guideCampaign = (
   pace
 })
 
+/** The command's transport (packages/runner/src/Cli.ts): connections kept alive and reused. */
+export const transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerWithoutAgent.pipe(
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, timeout: 4_000 }))
+)
+
 export const run = (sandbox: RunningSandbox, settings: Settings) =>
   Effect.scoped(
     Effect.gen(function*() {
@@ -64,7 +69,7 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
                 sendStarts.push(Date.now())
               }
             })))
-      ).pipe(Layer.provide(NodeHttpClient.layer))
+      ).pipe(Layer.provide(transport))
       const api = UploadPost.UploadPost.Default.pipe(
         Layer.provide(
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })

@@ -3,8 +3,8 @@
  * media and the key check. Every failure is typed (see `UploadPostError`); sends and single reads are one attempt
  * each, so that callers place pacing and `Retry.retrying` around exactly one request.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import type { HttpClientResponse } from "@effect/platform"
+import { Headers, HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
+import type { HttpClientResponse, UrlParams } from "@effect/platform"
 import {
   Chunk,
   Clock,
@@ -16,6 +16,7 @@ import {
   Either,
   Layer,
   Option,
+  type ParseResult,
   Redacted,
   Schema,
   Stream
@@ -196,95 +197,94 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
   effect: Effect.gen(function*() {
     const settings = yield* UploadPostConfig
     const timeout = Duration.decode(settings.requestTimeout)
-    const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest((request) =>
-        request.pipe(
-          HttpClientRequest.prependUrl(settings.baseUrl),
-          HttpClientRequest.setHeader("Authorization", `Apikey ${Redacted.value(settings.apiKey)}`),
-          HttpClientRequest.acceptJson
-        )
-      )
-    )
+    const client = yield* HttpClient.HttpClient
+    // Every request starts from these: the full URL and the headers are set once here, not copied per request.
+    const headers = Headers.fromInput({
+      authorization: `Apikey ${Redacted.value(settings.apiKey)}`,
+      accept: "application/json"
+    })
+    const get = (path: string, urlParams: UrlParams.Input) =>
+      HttpClientRequest.get(settings.baseUrl + path, { headers, urlParams })
+    const post = (path: string, body: unknown) =>
+      HttpClientRequest.post(settings.baseUrl + path, { headers, body: HttpBody.unsafeJson(body) })
+
+    /** How errors name a request: method and path, as the API reference does. */
+    const endpointOf = (request: HttpClientRequest.HttpClientRequest) =>
+      `${request.method} ${request.url.slice(settings.baseUrl.length)}`
 
     /** One request, one answer: transport failures, statuses and bodies all end up typed. */
-    const call = <A, I>(
+    const call = <A>(
       operation: ErrorTable.Operation,
       request: HttpClientRequest.HttpClientRequest,
-      schema: Schema.Schema<A, I>
-    ) => {
-      const endpoint = `${request.method} ${request.url}`
-      return Effect.gen(function*() {
-        const response = yield* client.execute(request).pipe(
-          Effect.flatMap((response) => Effect.map(response.text, (text) => ({ response, text }))),
-          Effect.timeoutFail({ duration: timeout, onTimeout: () => "timeout" as const }),
-          Effect.mapError((cause) =>
-            ErrorTable.classifyTransport(
-              endpoint,
-              operation,
-              cause === "timeout" ? undefined : cause,
-              cause === "timeout"
-            )
-          )
-        )
-        return yield* interpret(endpoint, operation, response.response, response.text, schema)
-      })
-    }
+      decode: Decoder<A>
+    ): Effect.Effect<A, Errors.UploadPostError> =>
+      client.execute(request).pipe(
+        Effect.flatMap((response) => Effect.map(response.text, (text) => ({ response, text }))),
+        Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut }),
+        Effect.catchAll((cause) =>
+          Effect.fail(ErrorTable.classifyTransport(
+            endpointOf(request),
+            operation,
+            cause === timedOut ? undefined : cause,
+            cause === timedOut
+          ))
+        ),
+        Effect.flatMap(({ response, text }) => interpret(request, operation, response, text, decode))
+      )
 
-    const interpret = <A, I>(
-      endpoint: string,
+    const interpret = <A>(
+      request: HttpClientRequest.HttpClientRequest,
       operation: ErrorTable.Operation,
       response: HttpClientResponse.HttpClientResponse,
       text: string,
-      schema: Schema.Schema<A, I>
-    ): Effect.Effect<A, Errors.UploadPostError> =>
-      Effect.gen(function*() {
-        const body = parseJson(text)
-        const ok = response.status >= 200 && response.status < 300
-        const refusedInBody = typeof body === "object" && body !== null && "success" in body && body.success === false
-        if (ok && !refusedInBody) {
-          const decoded = body === notJson
-            ? Either.left("the body is not JSON")
-            : Either.mapLeft(Schema.decodeUnknownEither(schema)(body), (error) => firstLines(String(error)))
-          if (Either.isRight(decoded)) return decoded.right
-          return yield* operation === "send"
-            ? Effect.fail(
-              new Errors.SendInDoubt({
-                endpoint,
-                detail: `HTTP ${response.status} with an unreadable body (${ErrorTable.excerpt(decoded.left)})`
-              })
-            )
-            : Effect.fail(
-              new Errors.MalformedResponse({
-                endpoint,
-                status: response.status,
-                problem: decoded.left,
-                excerpt: ErrorTable.excerpt(text)
-              })
-            )
-        }
-        const now = yield* Clock.currentTimeMillis
-        return yield* Effect.fail(ErrorTable.classify({
-          endpoint,
+      decode: Decoder<A>
+    ): Effect.Effect<A, Errors.UploadPostError> => {
+      const body = parseJson(text)
+      const ok = response.status >= 200 && response.status < 300
+      const refusedInBody = typeof body === "object" && body !== null && "success" in body && body.success === false
+      if (ok && !refusedInBody) {
+        const decoded = body === notJson
+          ? Either.left("the body is not JSON")
+          : Either.mapLeft(decode(body), (error) => firstLines(String(error)))
+        if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+        const endpoint = endpointOf(request)
+        return operation === "send"
+          ? Effect.fail(
+            new Errors.SendInDoubt({
+              endpoint,
+              detail: `HTTP ${response.status} with an unreadable body (${ErrorTable.excerpt(decoded.left)})`
+            })
+          )
+          : Effect.fail(
+            new Errors.MalformedResponse({
+              endpoint,
+              status: response.status,
+              problem: decoded.left,
+              excerpt: ErrorTable.excerpt(text)
+            })
+          )
+      }
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.fail(ErrorTable.classify({
+          endpoint: endpointOf(request),
           operation,
           status: response.status,
           headers: response.headers,
           detail: ErrorTable.detailOf(body === notJson ? undefined : body, text),
           now
-        }))
-      })
+        })))
+    }
 
     const commentPage = (request: CommentsRequest, after: Option.Option<string>) => {
       const label = postLabel(request.post)
-      const http = HttpClientRequest.get("/uploadposts/comments").pipe(
-        HttpClientRequest.setUrlParams({
-          platform: request.platform,
-          user: request.user,
-          ...("postId" in request.post ? { post_id: request.post.postId } : { post_url: request.post.postUrl }),
-          limit: String(request.limit ?? maxPageSize),
-          ...(Option.isSome(after) ? { after: after.value } : {})
-        })
-      )
-      return call("read", http, Wire.CommentPage).pipe(
+      const http = get("/uploadposts/comments", {
+        platform: request.platform,
+        user: request.user,
+        ...("postId" in request.post ? { post_id: request.post.postId } : { post_url: request.post.postUrl }),
+        limit: String(request.limit ?? maxPageSize),
+        ...(Option.isSome(after) ? { after: after.value } : {})
+      })
+      return call("read", http, decodeCommentPage).pipe(
         Effect.flatMap((page): Effect.Effect<CommentPage, Errors.MalformedResponse> => {
           const hasNext = page.pagination?.has_next === true
           const cursor = page.pagination?.next_cursor ?? undefined
@@ -321,13 +321,13 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const sendDm = (request: DmRequest): Effect.Effect<Delivered, Errors.SendError> =>
       call(
         "send",
-        HttpClientRequest.post("/uploadposts/dms/send").pipe(HttpClientRequest.bodyUnsafeJson({
+        post("/uploadposts/dms/send", {
           platform: request.platform,
           user: request.user,
           recipient_id: request.recipientId,
           message: request.message
-        })),
-        Wire.SendAnswer
+        }),
+        decodeSendAnswer
       ).pipe(
         Effect.map((answer) => ({ messageId: answer.message_id, recipientId: answer.recipient_id ?? undefined })),
         narrowSend
@@ -336,14 +336,14 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const privateReply = (request: PrivateReplyRequest): Effect.Effect<Delivered, Errors.SendError> =>
       call(
         "send",
-        HttpClientRequest.post("/uploadposts/comments/reply").pipe(HttpClientRequest.bodyUnsafeJson({
+        post("/uploadposts/comments/reply", {
           platform: "instagram",
           user: request.user,
           comment_id: request.commentId,
           message: request.message,
           ...(request.buttons === undefined ? {} : { buttons: request.buttons })
-        })),
-        Wire.SendAnswer
+        }),
+        decodeSendAnswer
       ).pipe(
         Effect.map((answer) => ({ messageId: answer.message_id, recipientId: answer.recipient_id ?? undefined })),
         narrowSend
@@ -352,13 +352,13 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const publicReply = (request: PublicReplyRequest): Effect.Effect<{ readonly id: string }, Errors.SendError> =>
       call(
         "send",
-        HttpClientRequest.post("/uploadposts/comments/public-reply").pipe(HttpClientRequest.bodyUnsafeJson({
+        post("/uploadposts/comments/public-reply", {
           platform: request.platform,
           user: request.user,
           comment_id: request.commentId,
           message: request.message
-        })),
-        Wire.PublicReplyAnswer
+        }),
+        decodePublicReplyAnswer
       ).pipe(Effect.map((answer) => ({ id: answer.id })), narrowSend)
 
     const conversations = (
@@ -366,10 +366,8 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     ): Effect.Effect<ReadonlyArray<Conversation>, Errors.ReadError> =>
       call(
         "read",
-        HttpClientRequest.get("/uploadposts/dms/conversations").pipe(
-          HttpClientRequest.setUrlParams({ platform: request.platform, user: request.user })
-        ),
-        Wire.ConversationsAnswer
+        get("/uploadposts/dms/conversations", { platform: request.platform, user: request.user }),
+        decodeConversationsAnswer
       ).pipe(
         Effect.map((answer) =>
           answer.conversations.map((conversation) => ({
@@ -392,14 +390,12 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     ): Effect.Effect<ReadonlyArray<MediaItem>, Errors.ReadError> =>
       call(
         "read",
-        HttpClientRequest.get("/uploadposts/media").pipe(
-          HttpClientRequest.setUrlParams({
-            platform: request.platform,
-            user: request.user,
-            ...(request.limit === undefined ? {} : { limit: String(request.limit) })
-          })
-        ),
-        Wire.MediaAnswer
+        get("/uploadposts/media", {
+          platform: request.platform,
+          user: request.user,
+          ...(request.limit === undefined ? {} : { limit: String(request.limit) })
+        }),
+        decodeMediaAnswer
       ).pipe(
         Effect.map((answer) =>
           answer.media.map((item) => ({
@@ -414,8 +410,8 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
 
     const me: Effect.Effect<Account, Errors.ReadError> = call(
       "read",
-      HttpClientRequest.get("/uploadposts/me"),
-      Wire.MeAnswer
+      get("/uploadposts/me", {}),
+      decodeMeAnswer
     ).pipe(Effect.map((answer) => ({ email: answer.email ?? undefined, plan: answer.plan ?? undefined })), narrowRead)
 
     return {
@@ -437,6 +433,23 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
   /** The client over Node's HTTP stack, configured from the environment. */
   static readonly fromEnv = UploadPost.Default.pipe(Layer.provide(UploadPostConfig.fromEnv))
 }
+
+/** A schema's decoder, made once per schema rather than per answer. */
+type Decoder<A> = (input: unknown) => Either.Either<A, ParseResult.ParseError>
+
+const decodeCommentPage: Decoder<Wire.CommentPage> = Schema.decodeUnknownEither(Wire.CommentPage)
+
+const decodeSendAnswer = Schema.decodeUnknownEither(Wire.SendAnswer)
+
+const decodePublicReplyAnswer = Schema.decodeUnknownEither(Wire.PublicReplyAnswer)
+
+const decodeConversationsAnswer = Schema.decodeUnknownEither(Wire.ConversationsAnswer)
+
+const decodeMediaAnswer = Schema.decodeUnknownEither(Wire.MediaAnswer)
+
+const decodeMeAnswer = Schema.decodeUnknownEither(Wire.MeAnswer)
+
+const timedOut: unique symbol = Symbol("timedOut")
 
 const notJson: unique symbol = Symbol("notJson")
 

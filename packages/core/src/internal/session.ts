@@ -5,7 +5,7 @@
  * pages -> drop unusable -> match -> first matching comment per person wins -> skip people the ledger has settled
  *       -> claim (durable) -> render -> send (paced, bounded concurrency, transient retry) -> settle (durable) -> event
  */
-import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Ref, Stream } from "effect"
+import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Queue, Ref, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import type * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
@@ -513,8 +513,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         ),
         Stream.flattenChunks
       )
-      const ordered = deadlineFirst ? oldestFirst(people) : people.pipe(Stream.buffer({ capacity: 1024 }))
-      return ordered.pipe(Stream.mapEffect(deliver, { concurrency, unordered: true }), Stream.runDrain)
+      return forEachConcurrently(deadlineFirst ? oldestFirst(people) : people, deliver, concurrency)
     }
 
     /** People left pending by earlier passes whom this pass did not meet again (their comment may be gone). */
@@ -524,8 +523,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         Stream.filter((entry) => !seen.has(entry.userId)),
         Stream.interruptWhen(Deferred.await(stopped)),
         (entries) => deadlineFirst ? oldestFirst(entries) : entries,
-        Stream.mapEffect(deliver, { concurrency, unordered: true }),
-        Stream.runDrain
+        (entries) => forEachConcurrently(entries, deliver, concurrency)
       )
 
     /** Registers the campaign, recovers dead runners' claims and reconciles people in doubt. */
@@ -691,6 +689,41 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       /** Forgets the daily limit of an earlier day (a watcher going on after the reset). */
       clearDailyLimit: Ref.set(dailyLimitHit, false)
     }
+  })
+
+/** People waiting for a sender: reading goes on while earlier people are sent to. */
+const sendQueueCapacity = 1024
+
+/**
+ * Runs `f` for every element of the stream, at most `concurrency` at a time, in the order the elements arrive:
+ * `concurrency` workers take from one bounded queue that the stream fills. It does what
+ * `Stream.mapEffect(f, { concurrency, unordered: true })` after a `Stream.buffer` does, at a fraction of the cost
+ * per element (that stage costs hundreds of microseconds per element, more than a DM request). A failure of the stream
+ * or of any `f` interrupts the rest, as in the stream version.
+ */
+export const forEachConcurrently = <A, E, E2, R, R2>(
+  stream: Stream.Stream<A, E, R>,
+  f: (element: A) => Effect.Effect<void, E2, R2>,
+  concurrency: number
+): Effect.Effect<void, E | E2, R | R2> =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.bounded<Option.Option<A>>(sendQueueCapacity)
+    const workers = Math.max(1, concurrency)
+    // Each worker stops at the end mark it takes; the marks come after every element.
+    const fill = Stream.runForEachChunk(stream, (chunk) => Queue.offerAll(queue, Chunk.map(chunk, Option.some))).pipe(
+      Effect.zipRight(Queue.offerAll(queue, Array.from({ length: workers }, () => Option.none<A>())))
+    )
+    const work = Effect.gen(function*() {
+      while (true) {
+        const next = yield* Queue.take(queue)
+        if (Option.isNone(next)) return
+        yield* f(next.value)
+      }
+    })
+    yield* Effect.all([fill, ...Array.from({ length: workers }, () => work)], {
+      concurrency: "unbounded",
+      discard: true
+    })
   })
 
 const deadlineOf = (target: Target) => target.commentTime?.getTime() ?? Number.MAX_SAFE_INTEGER
