@@ -2,7 +2,7 @@
  * `pnpm bench [--quick] [--only name,...] [--profile DIR] [--out FILE]`: runs the benchmarks and rewrites
  * bench/RESULTS.md.
  *
- * --quick    smaller settings, a smoke run of the same code (about four minutes; the full run about 25)
+ * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 12 on 2 cores)
  * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch; the results file is
  *            then only written with an explicit --out, so that a partial run never replaces the full results
  * --profile  run the comment-dm processes of the scale benchmark under `node --cpu-prof`, keep the profiles in DIR
