@@ -220,7 +220,11 @@ export const run = (
   mode: Settings.Mode
 ): Effect.Effect<Report.SectionBody, unknown, Scope.Scope | HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const samples = Settings.pick(mode, { full: 20, quick: 5 })
+    // Each sample's wait is uniform over the interval, so the median of n samples is only good to about
+    // interval / (2 sqrt(n)): 1.1 s at 10 s with 20 samples, 0.65 s with 60.
+    const samples = Settings.pick(mode, { full: 60, quick: 5 })
+    const slowSpan = Settings.pick(mode, { full: 15, quick: 2 })
+    const fastSpan = Settings.pick(mode, { full: 30, quick: 3 })
     const polls = Settings.pick(mode, { full: 120, quick: 15 })
     const sandboxSettings: SandboxProcess.Settings = { seed: Settings.seed, dailyLimit: Settings.noDailyLimit }
     const sandbox = yield* SandboxProcess.start(sandboxSettings)
@@ -228,12 +232,12 @@ export const run = (
     const slow = yield* timeToDm(sandbox, dir, {
       everySeconds: 10,
       samples,
-      spanIntervals: Settings.pick(mode, { full: 5, quick: 2 })
+      spanIntervals: slowSpan
     })
     const fast = yield* timeToDm(sandbox, dir, {
       everySeconds: 2,
       samples,
-      spanIntervals: Settings.pick(mode, { full: 10, quick: 3 })
+      spanIntervals: fastSpan
     })
     const long = yield* memory(sandbox, dir, polls)
     return {
@@ -242,8 +246,7 @@ export const run = (
         `Sandbox: \`${sandbox.commandLine}\` (demo data set, in its own process); the watcher is the real command: ` +
         `\`${slow.commandLine}\`, and the same with \`--every 2s\``,
         `Time to DM: ${samples} comments asking for the guide at seeded random moments over ` +
-        `${Settings.pick(mode, { full: "5", quick: "2" })} intervals (10 s) and ` +
-        `${Settings.pick(mode, { full: "10", quick: "3" })} intervals (2 s), on a post with ${oldComments} old ` +
+        `${slowSpan} intervals (10 s) and ${fastSpan} intervals (2 s), on a post with ${oldComments} old ` +
         "comments; per_hour 36,000, concurrency 4",
         `Memory: \`${long.commandLine}\` for ${polls} polls over the demo's 3 posts and one of ` +
         `${Report.count(bigPostComments)} comments, a new comment asking for the guide every fifth poll; RSS read ` +
@@ -254,8 +257,8 @@ export const run = (
       notes: [
         "Time to DM adds up the wait for the next poll (uniform over the interval: half of it on average), the " +
         "poll's comment reads and the send. Polls start `--every` apart (start to start), so the maximum is about " +
-        "one interval plus a poll's own time; with 20 samples, the median of the wait alone varies by about a " +
-        "tenth of the interval from run to run.",
+        "one interval plus a poll's own time. The median of n such waits is only good to about interval / (2 sqrt(n)) " +
+        `(${samples} samples: ${(10 / (2 * Math.sqrt(samples))).toFixed(2)} s at 10 s).`,
         `Polls during the measurement: ${slow.polls} at 10 s, ${fast.polls} at 2 s.`,
         "RSS counts memory V8 has reserved and not yet given back, so it rises while a poll allocates a lot between " +
         "collections (a post read in full each poll does); the watcher's own objects after a forced collection are " +
