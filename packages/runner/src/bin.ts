@@ -49,8 +49,13 @@ Signals.install(() => {
   process.exit(ExitCode.ExitCode.Interrupted)
 })
 
-Effect.runPromise(main).then((code) => {
+/** Resolves once everything written to the stream so far has been handed to the system (a slow pipe included). */
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()))
+
+Effect.runPromise(main).then(async (code) => {
   process.exitCode = code
+  // Output still queued for a slow reader (`comment-dm export | gzip`) must arrive whole before any forced exit.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)])
   // Idle keep-alive sockets must not hold the process open once the work is done.
   setTimeout(() => process.exit(code), 1_000).unref()
 })
