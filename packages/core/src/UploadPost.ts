@@ -291,7 +291,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
           if (hasNext && (cursor === undefined || Option.contains(after, cursor))) {
             return Effect.fail(
               new Errors.MalformedResponse({
-                endpoint: `GET ${settings.baseUrl}/uploadposts/comments`,
+                endpoint: endpointOf(http),
                 status: 200,
                 problem: cursor === undefined
                   ? "pagination.has_next is true but next_cursor is missing"

@@ -54,19 +54,11 @@ export const layer = (
 /**
  * The profile's pace and daily limit, kept in the ledger's database so that every runner sending from the profile
  * shares them: two runners at 200 an hour send 200 an hour together, not 400. Every DM the platform accepts is
- * counted for the profile and the UTC day; with `dailyLimit`, sends pause for the day once that count reaches it.
+ * counted for the profile and the UTC day (a library caller may set `SharedPacer`'s `dailyLimit` on that count).
  */
-export const sharedBudget = (
-  spec: CampaignSpec.CampaignSpec,
-  options: { readonly dailyLimit?: number | undefined } = {}
-) =>
+export const sharedBudget = (spec: CampaignSpec.CampaignSpec) =>
   Effect.map(
-    SharedPacer.make({
-      profile: spec.user,
-      platform: spec.platform,
-      count: spec.pace.perHour,
-      dailyLimit: options.dailyLimit
-    }),
+    SharedPacer.make({ profile: spec.user, platform: spec.platform, count: spec.pace.perHour }),
     (pacer): { readonly pacer: SharedPacer.SharedPacer; readonly budget: Campaign.Budget } => ({
       pacer,
       budget: pacer.budget
