@@ -137,6 +137,21 @@ export const measureUnpaced = (
     } satisfies Measured
   })
 
+/** `repeats` rounds of an unpaced run with the durable ledger, then with the in-memory one. */
+export const measureBothLedgers = (
+  sandbox: RunningSandbox,
+  options: { readonly benchmark: string; readonly repeats: number; readonly concurrency: number }
+) =>
+  Effect.gen(function*() {
+    const runs: Array<Measured> = []
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      for (const ledger of ["durable", "memory"] as const) {
+        runs.push(yield* measureUnpaced(sandbox, { ...options, ledger, repeat }))
+      }
+    }
+    return runs
+  })
+
 /** The naive script on the same sandbox and campaign, with the DMs the sandbox delivered for it and its CPU time. */
 export const naiveRun = (sandbox: RunningSandbox) =>
   Effect.gen(function*() {

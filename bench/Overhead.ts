@@ -17,23 +17,8 @@ export const run = (mode: Settings.Mode) =>
   Effect.gen(function*() {
     const comments = Settings.pick(mode, { full: 20_000, quick: 4_000 })
     const repeats = Settings.pick(mode, { full: 3, quick: 1 })
-    const sandbox = yield* SandboxProcess.start({
-      comments,
-      people: comments / 2,
-      matchRatio: 0.4,
-      latencyMs: 0,
-      dailyLimit: Settings.noDailyLimit,
-      seed: Settings.seed
-    })
-    const runs: Array<LibraryRun.Measured> = []
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      runs.push(
-        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "overhead", ledger: "durable", repeat, concurrency })
-      )
-      runs.push(
-        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "overhead", ledger: "memory", repeat, concurrency })
-      )
-    }
+    const sandbox = yield* SandboxProcess.start(SandboxProcess.guidePost(comments, 0))
+    const runs = yield* LibraryRun.measureBothLedgers(sandbox, { benchmark: "overhead", repeats, concurrency })
     const naive = yield* LibraryRun.naiveRun(sandbox)
 
     const summarise = (ledger: LibraryRun.LedgerKind) => {

@@ -21,14 +21,7 @@ export const run = (mode: Settings.Mode) =>
     const seconds = Settings.pick(mode, { full: 30, quick: 5 })
     const sends = seconds * perSecond
     const comments = Settings.pick(mode, { full: 4_000, quick: 1_000 })
-    const sandbox = yield* SandboxProcess.start({
-      comments,
-      people: comments / 2,
-      matchRatio: 0.4,
-      latencyMs,
-      dailyLimit: Settings.noDailyLimit,
-      seed: Settings.seed
-    })
+    const sandbox = yield* SandboxProcess.start(SandboxProcess.guidePost(comments, latencyMs))
     const result = yield* LibraryRun.run(sandbox, {
       campaign: { ...LibraryRun.guideCampaign(sandbox, { per_hour: perHour, concurrency }), name: "pacing" },
       ledger: "durable",

@@ -10,6 +10,7 @@ import type { Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as NodeProcess from "./internal/NodeProcess.js"
+import * as BenchSettings from "./Settings.js"
 
 export interface Settings {
   /** Comments per generated post; absent: the demo data set. */
@@ -47,6 +48,19 @@ export const flags = (settings: Settings): Array<string> => [
   ...(settings.latencyMs === undefined ? [] : ["--latency", String(settings.latencyMs)]),
   ...(settings.dailyLimit === undefined ? [] : ["--daily-limit", String(settings.dailyLimit)])
 ]
+
+/**
+ * One generated post of `comments` comments from half as many people, 40% of them asking for the guide, with every
+ * answer `latencyMs` late: the data set of the throughput, overhead and pacing benchmarks.
+ */
+export const guidePost = (comments: number, latencyMs: number): Settings => ({
+  comments,
+  people: comments / 2,
+  matchRatio: 0.4,
+  latencyMs,
+  dailyLimit: BenchSettings.noDailyLimit,
+  seed: BenchSettings.seed
+})
 
 /** Starts a sandbox for the lifetime of the scope and waits until it serves. */
 export const start = (

@@ -18,24 +18,8 @@ export const run = (mode: Settings.Mode) =>
   Effect.gen(function*() {
     const comments = Settings.pick(mode, { full: 2_000, quick: 500 })
     const repeats = Settings.pick(mode, { full: 3, quick: 1 })
-    const sandboxSettings: SandboxProcess.Settings = {
-      comments,
-      people: comments / 2,
-      matchRatio: 0.4,
-      latencyMs,
-      dailyLimit: Settings.noDailyLimit,
-      seed: Settings.seed
-    }
-    const sandbox = yield* SandboxProcess.start(sandboxSettings)
-    const runs: Array<LibraryRun.Measured> = []
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      runs.push(
-        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "throughput", ledger: "durable", repeat, concurrency })
-      )
-      runs.push(
-        yield* LibraryRun.measureUnpaced(sandbox, { benchmark: "throughput", ledger: "memory", repeat, concurrency })
-      )
-    }
+    const sandbox = yield* SandboxProcess.start(SandboxProcess.guidePost(comments, latencyMs))
+    const runs = yield* LibraryRun.measureBothLedgers(sandbox, { benchmark: "throughput", repeats, concurrency })
 
     const naive = yield* LibraryRun.naiveRun(sandbox)
 
