@@ -378,6 +378,9 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         // From the claim on, the person is settled whatever happens: an interruption only cuts the waits short.
         yield* Effect.uninterruptibleMask((restore) =>
           Effect.gen(function*() {
+            // Read before the claim, never after: a stall between the commit and this process seeing it must count
+            // against the claim's freshness (the lease started no earlier than this).
+            const claimedAt = yield* Clock.currentTimeMillis
             if (!(yield* ledger.claim(key, { message, runner, lease }))) {
               tally.claimedElsewhere++
               return
@@ -385,7 +388,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
             if (Option.isSome(refusal)) {
               return yield* settle(target, Ledger.Settlement.Refused({ reason: refusal.value }))
             }
-            yield* sendClaimed(target, message, yield* Clock.currentTimeMillis, restore)
+            yield* sendClaimed(target, message, claimedAt, restore)
           })
         )
       })
@@ -414,8 +417,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
      * and between attempts interruptible. An attempt that has started is never abandoned, and an interruption between
      * attempts settles from what the last attempt said. Right before each attempt the claim is confirmed and its lease
      * extended: a runner that stalled past its lease may have lost the person to another runner's recovery, and then
-     * neither sends nor settles. A first attempt that starts right after its claim (`claimedAt`, when the claim was
-     * committed) takes the claim as its confirmation: a claim a moment old cannot have expired.
+     * neither sends nor settles. A first attempt that starts right after its claim (`claimedAt`, read just before the claim
+     * was made) takes the claim as its confirmation: a claim a moment old cannot have expired.
      */
     const sendClaimed = (
       target: Target,
