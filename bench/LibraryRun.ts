@@ -3,8 +3,6 @@
  * sandbox in another process.
  */
 import { Campaign, CampaignSpec, Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
-import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import * as Path from "node:path"
 import * as BenchError from "./BenchError.js"
@@ -48,11 +46,6 @@ export const guideCampaign = (
   pace
 })
 
-/** The command's transport (packages/runner/src/Cli.ts): connections kept alive and reused. */
-export const transport: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerWithoutAgent.pipe(
-  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, timeout: 4_000 }))
-)
-
 export const run = (sandbox: RunningSandbox, settings: Settings) =>
   Effect.scoped(
     Effect.gen(function*() {
@@ -60,21 +53,14 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
       const spec = yield* CampaignSpec.make(settings.campaign)
       const sendStarts: Array<number> = []
       // The transport the command uses, watched: every DM request is timed as it leaves.
-      const http = Layer.effect(
-        HttpClient.HttpClient,
-        Effect.map(HttpClient.HttpClient, (client) =>
-          HttpClient.tapRequest(client, (request) =>
-            Effect.sync(() => {
-              if (request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")) {
-                sendStarts.push(Date.now())
-              }
-            })))
-      ).pipe(Layer.provide(transport))
-      const api = UploadPost.UploadPost.Default.pipe(
+      const api = UploadPost.UploadPost.node({
+        onRequest: (request) => {
+          if (request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")) sendStarts.push(Date.now())
+        }
+      }).pipe(
         Layer.provide(
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
-        ),
-        Layer.provide(http)
+        )
       )
       const ledger = SqliteLedger.layer({
         filename: settings.ledger === "memory" ? ":memory:" : Path.join(dir, "ledger.sqlite")

@@ -72,7 +72,7 @@ export const run = (mode: Settings.Mode) =>
       ],
       notes: [
         "The rate counts n sends as n - 1 intervals between the first and the last delivery. Requests leaving " +
-        "comment-dm are timed by a `HttpClient.tapRequest` on the transport the command uses; the platform's " +
+        "comment-dm are timed by the `onRequest` hook of the transport the command uses (`UploadPost.node`); the platform's " +
         "count is the sandbox's delivery stamps, so the difference between the two is jitter on the way " +
         "(scheduling of both processes, the 100 ms answer delay).",
         "The pacer holds its limit on the moments sends start: no second holds more than its share of starts. It " +

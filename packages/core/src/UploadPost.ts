@@ -3,8 +3,6 @@
  * media and the key check. Every failure is typed (see `UploadPostError`); sends and single reads are one attempt
  * each, so that callers place pacing and `Retry.retrying` around exactly one request.
  */
-import { Headers, HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
-import type { HttpClientResponse, UrlParams } from "@effect/platform"
 import {
   Chunk,
   Clock,
@@ -21,6 +19,7 @@ import {
   Schema,
   Stream
 } from "effect"
+import * as HttpTransport from "./HttpTransport.js"
 import * as ErrorTable from "./internal/errorTable.js"
 import * as Retry from "./Retry.js"
 import * as Errors from "./UploadPostError.js"
@@ -197,68 +196,63 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
   effect: Effect.gen(function*() {
     const settings = yield* UploadPostConfig
     const timeout = Duration.decode(settings.requestTimeout)
-    const client = yield* HttpClient.HttpClient
-    // Every request starts from these: the full URL and the headers are set once here, not copied per request.
-    const headers = Headers.fromInput({
+    const transport = yield* HttpTransport.HttpTransport
+    // Every request starts from these: the headers are made once here, not per request.
+    const headers = {
       authorization: `Apikey ${Redacted.value(settings.apiKey)}`,
       accept: "application/json"
+    }
+    const get = (path: string, query: Readonly<Record<string, string>>): Call => {
+      const search = new URLSearchParams(query).toString()
+      return {
+        endpoint: `GET ${path}`,
+        request: { method: "GET", url: settings.baseUrl + path + (search === "" ? "" : `?${search}`), headers }
+      }
+    }
+    const post = (path: string, body: unknown): Call => ({
+      endpoint: `POST ${path}`,
+      request: { method: "POST", url: settings.baseUrl + path, headers, json: JSON.stringify(body) }
     })
-    const get = (path: string, urlParams: UrlParams.Input) =>
-      HttpClientRequest.get(settings.baseUrl + path, { headers, urlParams })
-    const post = (path: string, body: unknown) =>
-      HttpClientRequest.post(settings.baseUrl + path, { headers, body: HttpBody.unsafeJson(body) })
-
-    /** How errors name a request: method and path, as the API reference does. */
-    const endpointOf = (request: HttpClientRequest.HttpClientRequest) =>
-      `${request.method} ${request.url.slice(settings.baseUrl.length)}`
 
     /** One request, one answer: transport failures, statuses and bodies all end up typed. */
     const call = <A>(
       operation: ErrorTable.Operation,
-      request: HttpClientRequest.HttpClientRequest,
+      { endpoint, request }: Call,
       decode: Decoder<A>
     ): Effect.Effect<A, Errors.UploadPostError> =>
-      client.execute(request).pipe(
-        Effect.flatMap((response) => Effect.map(response.text, (text) => ({ response, text }))),
-        Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut }),
-        Effect.catchAll((cause) =>
-          Effect.fail(ErrorTable.classifyTransport(
-            endpointOf(request),
-            operation,
-            cause === timedOut ? undefined : cause,
-            cause === timedOut
-          ))
+      transport.exchange(request, timeout).pipe(
+        Effect.catchAll((failure) =>
+          Effect.fail(ErrorTable.classifyTransport(endpoint, operation, failure.cause, failure.timedOut))
         ),
-        Effect.flatMap(({ response, text }) => interpret(request, operation, response, text, decode))
+        Effect.flatMap((answer) => interpret(endpoint, operation, answer, decode))
       )
 
     const interpret = <A>(
-      request: HttpClientRequest.HttpClientRequest,
+      endpoint: string,
       operation: ErrorTable.Operation,
-      response: HttpClientResponse.HttpClientResponse,
-      text: string,
+      answer: HttpTransport.Answer,
       decode: Decoder<A>
     ): Effect.Effect<A, Errors.UploadPostError> => {
+      const { status, text } = answer
       const body = parseJson(text)
-      const ok = response.status >= 200 && response.status < 300
+      const ok = status >= 200 && status < 300
       const refusedInBody = typeof body === "object" && body !== null && "success" in body && body.success === false
       if (ok && !refusedInBody) {
         const decoded = body === notJson
           ? Either.left("the body is not JSON")
           : Either.mapLeft(decode(body), (error) => firstLines(String(error)))
         if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-        const endpoint = endpointOf(request)
         return operation === "send"
           ? Effect.fail(
             new Errors.SendInDoubt({
               endpoint,
-              detail: `HTTP ${response.status} with an unreadable body (${ErrorTable.excerpt(decoded.left)})`
+              detail: `HTTP ${status} with an unreadable body (${ErrorTable.excerpt(decoded.left)})`
             })
           )
           : Effect.fail(
             new Errors.MalformedResponse({
               endpoint,
-              status: response.status,
+              status,
               problem: decoded.left,
               excerpt: ErrorTable.excerpt(text)
             })
@@ -266,10 +260,10 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       }
       return Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.fail(ErrorTable.classify({
-          endpoint: endpointOf(request),
+          endpoint,
           operation,
-          status: response.status,
-          headers: response.headers,
+          status,
+          headers: answer.headers,
           detail: ErrorTable.detailOf(body === notJson ? undefined : body, text),
           now
         })))
@@ -291,7 +285,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
           if (hasNext && (cursor === undefined || Option.contains(after, cursor))) {
             return Effect.fail(
               new Errors.MalformedResponse({
-                endpoint: endpointOf(http),
+                endpoint: http.endpoint,
                 status: 200,
                 problem: cursor === undefined
                   ? "pagination.has_next is true but next_cursor is missing"
@@ -428,10 +422,22 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       conversations,
       media
     } as const
-  })
+  }),
+  // `Default` reaches the API through the program's HttpClient; `node` goes straight over Node's http / https.
+  dependencies: [HttpTransport.fromHttpClient]
 }) {
-  /** The client over Node's HTTP stack, configured from the environment. */
+  /** The client straight over Node's `http` / `https` (see `HttpTransport.layerNode`); the command uses it. */
+  static readonly node = (options?: HttpTransport.NodeOptions) =>
+    UploadPost.DefaultWithoutDependencies.pipe(Layer.provide(HttpTransport.layerNode(options)))
+
+  /** The client over the program's HttpClient, configured from the environment. */
   static readonly fromEnv = UploadPost.Default.pipe(Layer.provide(UploadPostConfig.fromEnv))
+}
+
+/** A request and how errors name it: method and path, as the API reference does. */
+interface Call {
+  readonly endpoint: string
+  readonly request: HttpTransport.Request
 }
 
 /** A schema's decoder, made once per schema rather than per answer. */
@@ -448,8 +454,6 @@ const decodeConversationsAnswer = Schema.decodeUnknownEither(Wire.ConversationsA
 const decodeMediaAnswer = Schema.decodeUnknownEither(Wire.MediaAnswer)
 
 const decodeMeAnswer = Schema.decodeUnknownEither(Wire.MeAnswer)
-
-const timedOut: unique symbol = Symbol("timedOut")
 
 const notJson: unique symbol = Symbol("notJson")
 

@@ -4,6 +4,7 @@
  */
 export * as Campaign from "./Campaign.js"
 export * as CampaignSpec from "./CampaignSpec.js"
+export * as HttpTransport from "./HttpTransport.js"
 export * as Ledger from "./Ledger.js"
 export * as Matcher from "./Matcher.js"
 export * as Pacer from "./Pacer.js"

@@ -3,7 +3,6 @@
  */
 import { Campaign, Ledger, Reconcile, Runner, UploadPost, Watch } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
@@ -33,14 +32,8 @@ const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
 
-// Connections are kept alive and reused (NodeHttpClient.layer opens one per request: a TLS handshake each against
-// the real API). An idle one is closed after 4 s, before a server's own keep-alive timeout (Node's default is 5 s;
-// a shorter Keep-Alive hint wins), so that a send never goes out on a socket the server is closing.
-const apiLayer = UploadPost.UploadPost.Default.pipe(
-  Layer.provide(UploadPost.UploadPostConfig.fromEnv),
-  Layer.provide(NodeHttpClient.layerWithoutAgent),
-  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, timeout: 4_000 }))
-)
+// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode).
+const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnv))
 
 const loadCampaign = (path: string) => CampaignFile.load(path)
 
