@@ -19,8 +19,10 @@ import * as Https from "node:https"
 
 export interface Request {
   readonly method: "GET" | "POST"
-  /** The full URL, query included. */
+  /** The URL without its query. */
   readonly url: string
+  /** The query parameters, if any. */
+  readonly query?: Readonly<Record<string, string>> | undefined
   readonly headers: Readonly<Record<string, string>>
   /** A JSON body (POST). */
   readonly json?: string | undefined
@@ -60,6 +62,7 @@ export const fromHttpClient: Layer.Layer<HttpTransport, never, HttpClient.HttpCl
       client.execute(
         HttpClientRequest.make(request.method)(request.url, {
           headers: request.headers,
+          ...(request.query === undefined ? {} : { urlParams: request.query }),
           ...(request.json === undefined ? {} : { body: HttpBody.text(request.json, "application/json") })
         })
       ).pipe(
@@ -85,6 +88,8 @@ export interface NodeOptions {
   /** Called as each request leaves (metrics, benchmarks). */
   readonly onRequest?: ((request: Request) => void) | undefined
 }
+
+const cutOff = new Error("the connection closed before the answer ended")
 
 const flatten = (headers: Http.IncomingHttpHeaders): Record<string, string | undefined> => {
   const flat: Record<string, string | undefined> = {}
@@ -126,6 +131,7 @@ export const layerNode = (options: NodeOptions = {}): Layer.Layer<HttpTransport>
               outgoing?.destroy()
             }, Duration.toMillis(timeout))
             const secure = request.url.startsWith("https:")
+            const search = request.query === undefined ? "" : new URLSearchParams(request.query).toString()
             const headers: Record<string, string | number> = { ...request.headers }
             if (request.json !== undefined) {
               headers["content-type"] = "application/json"
@@ -133,7 +139,7 @@ export const layerNode = (options: NodeOptions = {}): Layer.Layer<HttpTransport>
             }
             try {
               outgoing = (secure ? Https.request : Http.request)(
-                request.url,
+                search === "" ? request.url : `${request.url}?${search}`,
                 { method: request.method, headers, agent: secure ? agents.https : agents.http },
                 (incoming) => {
                   incoming.setEncoding("utf8")
@@ -146,11 +152,10 @@ export const layerNode = (options: NodeOptions = {}): Layer.Layer<HttpTransport>
                       Effect.succeed({ status: incoming.statusCode ?? 0, headers: flatten(incoming.headers), text })
                     ))
                   incoming.on("error", (cause) => finish(Effect.fail(new TransportFailure({ cause, timedOut: false }))))
-                  // A connection that closes in the middle of the body: the answer is lost (a no-op after "end").
-                  incoming.on("close", () =>
-                    finish(
-                      Effect.fail(new TransportFailure({ cause: new Error("the answer was cut off"), timedOut: false }))
-                    ))
+                  // A connection that closes in the middle of the body: the answer is lost.
+                  incoming.on("close", () => {
+                    if (!settled) finish(Effect.fail(new TransportFailure({ cause: cutOff, timedOut: false })))
+                  })
                 }
               )
             } catch (cause) {

@@ -8,13 +8,15 @@
  * Claims, confirmations and settlements are group-committed: those that arrive while a transaction is being
  * committed wait for the next one and are committed together, each still a guarded statement of its own. Every caller
  * waits for the commit that holds its statement before it goes on, so a claim is as durable before its request as if
- * it were committed alone; a durable SQLite ledger pays one sync to disk per group instead of one per statement.
+ * it were committed alone; a durable SQLite ledger pays one sync to disk per group instead of one per statement, and
+ * waits for it off the event loop (see {@link CommitSync}).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Arr from "effect/Array"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -44,6 +46,17 @@ export interface Options {
   readonly batchSize?: number | undefined
 }
 
+/**
+ * How the database client makes a commit durable when the database does not do it on every commit itself: the
+ * ledger runs it after each group commit and before it answers any caller of the group. `SqliteLedger` provides it
+ * for a file (SQLite then commits with `synchronous = NORMAL` and the WAL file is synced off the event loop); without
+ * it, commits are taken as durable when they return (PostgreSQL, or a SQLite client with `synchronous = FULL`).
+ */
+export class CommitSync extends Context.Tag("@comment-dm/core/SqlLedger/CommitSync")<
+  CommitSync,
+  Effect.Effect<void, SqlError>
+>() {}
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` or `PgMigrator`. */
 export const migrations = internalMigrations.migrations
 
@@ -72,8 +85,16 @@ const leaseMillis = (lease: Duration.DurationInput): number => {
 /** A guarded single-row write waiting for the next group commit; it succeeds with whether its row was updated. */
 interface GroupedWrite {
   readonly key: RecipientKey
+  /** Answered only once the commit is on disk (claims, confirmations), not as soon as it is committed. */
+  readonly untilDurable: boolean
   readonly statement: Effect.Effect<boolean, SqlError>
   readonly done: Deferred.Deferred<boolean, SqlError>
+}
+
+/** A write committed but not yet synced, with whether its row was updated. */
+interface Committed {
+  readonly write: GroupedWrite
+  readonly updated: boolean
 }
 
 /**
@@ -104,39 +125,99 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
   Effect.gen(function*() {
     // Column names are written as stored, whatever name transforms the client was configured with.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const sync = yield* Effect.serviceOption(CommitSync)
     const pageSize = options.pageSize ?? 500
     const batchSize = options.batchSize ?? 500
 
     const writes = yield* Queue.unbounded<GroupedWrite>()
+    /** Committed writes that wait for the next sync (only with a `CommitSync`), with whether each row was updated. */
+    const committed = yield* Queue.unbounded<Committed>()
+    /** Whether something was committed since the last sync began. */
+    let unsynced = false
+    const answer = (write: GroupedWrite, outcome: Exit.Exit<boolean, SqlError>) =>
+      Deferred.unsafeDone(write.done, outcome)
+
     /** Commits the writes waiting now, together; a group is never abandoned half-way, even at shutdown. */
     const commitGroup = Effect.gen(function*() {
       const first = yield* Queue.take(writes)
       yield* afterPendingEvents
       const group = [first, ...(yield* Queue.takeAll(writes))].sort(byKey)
-      const outcome = yield* Effect.exit(
-        sql.withTransaction(Effect.forEach(group, (write) => write.statement))
-      ).pipe(Effect.uninterruptible)
-      // A failed group is rolled back as a whole: every caller in it fails.
-      group.forEach((write, index) =>
-        Deferred.unsafeDone(write.done, Exit.map(outcome, (updated) => updated[index] ?? false))
+      const outcome = yield* Effect.exit(sql.withTransaction(Effect.forEach(group, (write) => write.statement))).pipe(
+        Effect.uninterruptible
       )
+      // A failed group is rolled back as a whole: every caller in it fails.
+      if (Exit.isFailure(outcome)) return group.forEach((write) => answer(write, Exit.failCause(outcome.cause)))
+      unsynced = Option.isSome(sync)
+      group.forEach((write, index) => {
+        const updated = outcome.value[index] ?? false
+        // Committed, not yet on disk: answered after the next sync, while the following groups commit.
+        if (write.untilDurable && Option.isSome(sync)) return Queue.unsafeOffer(committed, { write, updated })
+        answer(write, Exit.succeed(updated))
+      })
     })
+
+    /**
+     * One sync for every write committed before it starts (settlements committed since the last sync included);
+     * when the sync fails, every caller waiting for it fails.
+     */
+    const syncWrites = (waiting: ReadonlyArray<Committed>, commitSync: Effect.Effect<void, SqlError>) =>
+      Effect.suspend(() => {
+        unsynced = false
+        return Effect.flatMap(
+          Effect.exit(commitSync),
+          (synced) =>
+            Effect.sync(() => waiting.forEach(({ updated, write }) => answer(write, Exit.as(synced, updated))))
+        )
+      })
+
     yield* Effect.forkScoped(Effect.forever(commitGroup))
+    if (Option.isSome(sync)) {
+      const commitSync = sync.value
+      yield* Effect.forkScoped(Effect.forever(
+        Effect.flatMap(
+          Queue.take(committed),
+          (first) =>
+            Effect.flatMap(
+              Queue.takeAll(committed),
+              (rest) => syncWrites([first, ...rest], commitSync).pipe(Effect.uninterruptible)
+            )
+        )
+      ))
+    }
     yield* Effect.addFinalizer(() =>
-      Effect.flatMap(
-        Queue.takeAll(writes),
-        (left) => Effect.forEach(left, (write) => Deferred.interrupt(write.done), { discard: true })
+      Effect.zipRight(
+        // Whatever was committed reaches the disk before the ledger closes, and its callers are answered truly.
+        Effect.flatMap(Queue.takeAll(committed), (left) =>
+          Option.match(sync, {
+            onNone: () => Effect.void,
+            onSome: (commitSync) =>
+              Chunk.isEmpty(left) && !unsynced ? Effect.void : syncWrites(Chunk.toArray(left), commitSync)
+          })),
+        Effect.flatMap(
+          Queue.takeAll(writes),
+          (left) => Effect.forEach(left, (write) => Deferred.interrupt(write.done), { discard: true })
+        )
       )
     )
 
     /**
-     * Runs a guarded single-row write in the next group commit and waits for that commit. The wait cannot be
-     * interrupted: a write that is committed is always reported to its caller (a claim is never won unknowingly).
+     * Runs a guarded single-row write in the next group commit and waits for that commit, and with `untilDurable`
+     * also for its sync to disk. The wait cannot be interrupted: a write that is committed is always reported to its
+     * caller (a claim is never won unknowingly).
      */
-    const grouped = (key: RecipientKey, statement: Effect.Effect<ReadonlyArray<unknown>, SqlError>) =>
+    const grouped = (
+      key: RecipientKey,
+      untilDurable: boolean,
+      statement: Effect.Effect<ReadonlyArray<unknown>, SqlError>
+    ) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<boolean, SqlError>()
-        yield* Queue.offer(writes, { key, statement: Effect.map(statement, (rows) => rows.length > 0), done })
+        yield* Queue.offer(writes, {
+          key,
+          untilDurable,
+          statement: Effect.map(statement, (rows) => rows.length > 0),
+          done
+        })
         return yield* Deferred.await(done)
       }).pipe(Effect.uninterruptible)
 
@@ -212,6 +293,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           const now = yield* Clock.currentTimeMillis
           return yield* grouped(
             key,
+            true,
             sql`UPDATE recipients SET state = 'claimed', message = ${message},
               claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
               attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
@@ -224,6 +306,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           const now = yield* Clock.currentTimeMillis
           return yield* grouped(
             key,
+            true,
             sql`UPDATE recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} AND lease_until > ${now}
             RETURNING user_id`
@@ -242,6 +325,9 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           })
           return yield* grouped(
             key,
+            // A settlement need not be on disk before the runner goes on: lost in a power loss, it leaves the person
+            // claimed, and recovery treats that like a send cut off mid-way. It reaches the disk with the next sync.
+            false,
             sql`UPDATE recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
           )

@@ -202,13 +202,10 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       authorization: `Apikey ${Redacted.value(settings.apiKey)}`,
       accept: "application/json"
     }
-    const get = (path: string, query: Readonly<Record<string, string>>): Call => {
-      const search = new URLSearchParams(query).toString()
-      return {
-        endpoint: `GET ${path}`,
-        request: { method: "GET", url: settings.baseUrl + path + (search === "" ? "" : `?${search}`), headers }
-      }
-    }
+    const get = (path: string, query: Readonly<Record<string, string>>): Call => ({
+      endpoint: `GET ${path}`,
+      request: { method: "GET", url: settings.baseUrl + path, query, headers }
+    })
     const post = (path: string, body: unknown): Call => ({
       endpoint: `POST ${path}`,
       request: { method: "POST", url: settings.baseUrl + path, headers, json: JSON.stringify(body) }

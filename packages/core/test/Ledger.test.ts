@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Ref, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Candidate } from "../src/Ledger.js"
@@ -54,8 +55,9 @@ describe("SqliteLedger", () => {
       const sql = Context.get(context, SqlClient.SqlClient)
       const pragma = (name: string) => Effect.map(sql.unsafe(`PRAGMA ${name}`).values, (rows) => rows[0]?.[0])
       assert.strictEqual(yield* pragma("journal_mode"), "wal")
-      // 2 is FULL: the WAL is synced on every commit, so a claim is on disk before its DM is requested.
-      assert.strictEqual(yield* pragma("synchronous"), 2)
+      // 1 is NORMAL: a commit is not synced by SQLite itself; the ledger syncs the WAL file through CommitSync.
+      assert.strictEqual(yield* pragma("synchronous"), 1)
+      assert.isTrue(Context.getOption(context, SqlLedger.CommitSync)._tag === "Some")
       assert.strictEqual(yield* pragma("busy_timeout"), 5_000)
     }))
 
@@ -162,4 +164,75 @@ describe("SqliteLedger", () => {
       assert.strictEqual(yield* ledger.discover(people(campaign, 3)), 3)
       assert.strictEqual((yield* ledger.counts(campaign)).pending, 3)
     }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
+})
+
+describe("SqlLedger with a CommitSync", () => {
+  /** A ledger on a fresh SQLite file whose syncs wait for the gate of the moment and are counted. */
+  const gatedLedger = Effect.gen(function*() {
+    const directory = yield* tempDirectory
+    const gate = yield* Ref.make(yield* Deferred.make<void, SqlError>())
+    yield* Effect.flatMap(Ref.get(gate), (open) => Deferred.succeed(open, undefined))
+    const syncs = yield* Ref.make(0)
+    const commitSync = Effect.zipRight(Ref.update(syncs, (n) => n + 1), Effect.flatMap(Ref.get(gate), Deferred.await))
+    const client = yield* Layer.build(SqliteLedger.layerClient({ filename: Path.join(directory, "ledger.sqlite") }))
+    const scope = yield* Scope.make()
+    const ledger = yield* SqlLedger.make().pipe(
+      Effect.provide(Context.add(client, SqlLedger.CommitSync, commitSync)),
+      Scope.extend(scope)
+    )
+    /** Closes the gate: syncs from now on wait until the returned deferred is completed. */
+    const closeGate = Effect.flatMap(
+      Deferred.make<void, SqlError>(),
+      (closed) => Effect.as(Ref.set(gate, closed), closed)
+    )
+    return { ledger, syncs, closeGate, close: Scope.close(scope, Exit.void) }
+  })
+
+  it.scopedLive("a claim is answered once its commit is synced, a settlement as soon as it is committed", () =>
+    Effect.gen(function*() {
+      const { closeGate, ledger, syncs } = yield* gatedLedger
+      const campaign = newCampaign("sync")
+      const [anna, ben] = people(campaign, 2)
+      if (anna === undefined || ben === undefined) return assert.fail("two people")
+      yield* ledger.discover([anna, ben])
+      assert.isTrue(yield* ledger.claim(ben, claimBy("r1")))
+
+      const closed = yield* closeGate
+      const claim = yield* Effect.fork(ledger.claim(anna, claimBy("r1")))
+      yield* Effect.sleep(Duration.millis(100))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(claim)), "the claim waits for its sync")
+      assert.strictEqual((yield* ledger.states(campaign, platform, [anna.userId])).get(anna.userId), "claimed")
+      // The settlement does not wait for the sync that holds up the claim.
+      const settled = yield* ledger.settle(ben, "r1", Settlement.Sent({ messageId: "m1", at: new Date() })).pipe(
+        Effect.timeout(Duration.seconds(2))
+      )
+      assert.isTrue(settled)
+      assert.isAbove(yield* Ref.get(syncs), 1)
+
+      yield* Deferred.succeed(closed, undefined)
+      assert.isTrue(yield* Fiber.join(claim))
+    }))
+
+  it.scopedLive("a failed sync fails the claim, and closing the ledger syncs what was committed since", () =>
+    Effect.gen(function*() {
+      const { close, closeGate, ledger, syncs } = yield* gatedLedger
+      const campaign = newCampaign("sync-fail")
+      const [anna, ben] = people(campaign, 2)
+      if (anna === undefined || ben === undefined) return assert.fail("two people")
+      yield* ledger.discover([anna, ben])
+
+      const failing = yield* closeGate
+      yield* Deferred.fail(failing, new SqlError({ cause: "disk", message: "the disk is gone" }))
+      const error = yield* Effect.flip(ledger.claim(anna, claimBy("r1")))
+      assert.strictEqual(error._tag, "LedgerError")
+      assert.include(error.message, "claim")
+
+      const open = yield* closeGate
+      yield* Deferred.succeed(open, undefined)
+      assert.isTrue(yield* ledger.claim(ben, claimBy("r1")))
+      assert.isTrue(yield* ledger.settle(ben, "r1", Settlement.Sent({ messageId: "m2", at: new Date() })))
+      const before = yield* Ref.get(syncs)
+      yield* close
+      assert.strictEqual(yield* Ref.get(syncs), before + 1, "the settlement is synced when the ledger closes")
+    }))
 })
