@@ -2,7 +2,7 @@
  * Send pacing. `per_hour` is a ceiling over every window, not an average, and it holds on the moments sends really
  * start, not on the moments they were meant to:
  *
- * - slots are handed out evenly, `count` per `per` less a little slack (at most 1% of the rate), which sets the rate;
+ * - slots are handed out evenly, `count` per `per` less a little slack (at most 1.5% of the rate), which sets the rate;
  * - a send starts only when the window of about a second before it holds fewer than its share of earlier starts:
  *   never before the n-th previous start plus the window plus a small margin. A wake-up that comes late is not made
  *   up by squeezing the next send closer to it; the slack lets the sends after a late one get back on schedule, and
@@ -27,19 +27,20 @@ const longestWindowMillis = 1_000
 const mostRemembered = 1_000
 
 /**
- * The margin after the window that no start may fall inside: 1 ms (start times are whole milliseconds), at most 0.1%
- * of the window. Well below the slack, so that a send on schedule never waits for it.
+ * The margin after the window that no start may fall inside: room for jitter between a start here and its arrival at
+ * the platform (scheduling of both ends, the network), 7 ms, at most 0.7% of the window. Half the slack: a send on
+ * schedule never waits for it, and the sends after a late wake-up can still make up half a slack a window.
  */
-const marginMillis = 1
-const marginShare = 0.001
+const marginMillis = 7
+const marginShare = 0.007
 
 /**
- * The slack of the slots over a window: at most 10 ms, and at most 1% of the window (the rate it costs). Time lost to
- * a late wake-up cannot be made up by starting closer together than the window allows; each window's slack, less the
- * margin, is what lets the sends after it get back on schedule.
+ * The slack of the slots over a window: at most 15 ms, and at most 1.5% of the window (the rate it costs). Time lost
+ * to a late wake-up cannot be made up by starting closer together than the window and its margin allow; the slack
+ * beyond the margin is what lets the sends after it get back on schedule.
  */
-const slackMillis = 10
-const slackShare = 0.01
+const slackMillis = 15
+const slackShare = 0.015
 
 /** How many sends the short window holds: the most that fit a second and divide `count`, at least one. */
 const windowShare = (count: number, spacingMillis: number): number => {
