@@ -7,18 +7,19 @@ import { Sandbox } from "@comment-dm/sandbox"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Layer, Redacted, TestClock } from "effect"
-import type { Context, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Redacted, Ref, TestClock } from "effect"
+import type { Scope } from "effect"
 import * as Path from "node:path"
 import * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
-import type * as Ledger from "../src/Ledger.js"
+import * as HttpTransport from "../src/HttpTransport.js"
+import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import * as SharedPacer from "../src/SharedPacer.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
 import * as UploadPost from "../src/UploadPost.js"
-import { tempDirectory } from "./support/ledgerSuite.js"
+import { allEntries, tempDirectory } from "./support/ledgerSuite.js"
 
 const profile = "creator"
 const commentsEndpoint = "GET /uploadposts/comments"
@@ -270,5 +271,96 @@ describe("Campaign.run resumes", () => {
       const dry = yield* countingPages(setup.sandbox, run(setup, spec, { dryRun: true }))
       assert.deepStrictEqual([dry.pages, dry.result.counts.would_send], [10, 45])
       assert.strictEqual((yield* countingPages(setup.sandbox, run(setup, spec))).pages, 1)
+    }))
+})
+
+describe("Campaign.run's send permits", () => {
+  /** What the DM requests did: how many were in flight at most, and how many people were claimed at most then. */
+  interface Watched {
+    inFlight: number
+    mostInFlight: number
+    started: number
+    mostClaimed: number
+  }
+
+  /**
+   * The sandbox answering every request after `latencyMs`, a SQLite ledger file, and a transport that watches the DM
+   * requests: as each leaves, `onSend(n)` runs with its number.
+   */
+  const watchedStudio = (posts: ReadonlyArray<DataSet.Post>, latencyMs: number, campaignName: string) =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({
+        data: { _tag: "Listed", profile, posts: [...posts] },
+        faults: { latency: { minMs: latencyMs, maxMs: latencyMs } },
+        seed: 1
+      })
+      const directory = yield* tempDirectory
+      const ledgerLayer = SqlLedger.layer.pipe(
+        Layer.provideMerge(SqliteLedger.layerClient({ filename: Path.join(directory, "ledger.sqlite") }))
+      )
+      const ledgerContext = yield* Layer.build(ledgerLayer)
+      const ledger = Context.get(ledgerContext, Ledger.Ledger)
+      const watched: Watched = { inFlight: 0, mostInFlight: 0, started: 0, mostClaimed: 0 }
+      const onSend = yield* Ref.make<(started: number) => Effect.Effect<void>>(() => Effect.void)
+      const watching = Layer.effect(
+        HttpTransport.HttpTransport,
+        Effect.map(HttpTransport.HttpTransport, (transport) => ({
+          exchange: (request: HttpTransport.Request, timeout: Duration.Duration) =>
+            request.url.endsWith("/uploadposts/dms/send")
+              ? Effect.gen(function*() {
+                watched.inFlight++
+                watched.started++
+                watched.mostInFlight = Math.max(watched.mostInFlight, watched.inFlight)
+                const counts = yield* Effect.orDie(ledger.counts(campaignName))
+                watched.mostClaimed = Math.max(watched.mostClaimed, counts.claimed)
+                yield* Effect.flatMap(Ref.get(onSend), (f) => f(watched.started))
+                return yield* transport.exchange(request, timeout)
+              }).pipe(Effect.ensuring(Effect.sync(() => watched.inFlight--)))
+              : transport.exchange(request, timeout)
+        }))
+      ).pipe(Layer.provide(HttpTransport.layerNode()))
+      const client = UploadPost.UploadPost.DefaultWithoutDependencies.pipe(
+        Layer.provide(
+          UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
+        ),
+        Layer.provide(watching)
+      )
+      const context = Context.merge(ledgerContext, yield* Layer.build(client))
+      const within = <A, E>(effect: Effect.Effect<A, E, Services>): Effect.Effect<A, E> =>
+        Effect.provide(effect, context)
+      return { sandbox, within, ledger, watched, onSend }
+    })
+
+  it.scopedLive("sends at most `concurrency` at once while as many more people are claimed ahead", () =>
+    Effect.gen(function*() {
+      const spec = yield* campaign("permits", ["post-p"], 3)
+      const setup = yield* watchedStudio([post("post-p", 60)], 20, spec.name)
+      const summary = yield* run(setup, spec)
+      assert.strictEqual(summary.counts.sent, 30)
+      assert.strictEqual(setup.watched.mostInFlight, 3)
+      assert.isAbove(setup.watched.mostClaimed, 3, "people are claimed while the sends are in flight")
+      assert.isAtMost(setup.watched.mostClaimed, 6)
+      const delivered = (yield* setup.sandbox.deliveries).map((delivery) => delivery.recipientId)
+      assert.strictEqual(new Set(delivered).size, 30)
+      assert.strictEqual(delivered.length, 30)
+    }))
+
+  it.scopedLive("a stop releases the person claimed ahead to pending, without a request", () =>
+    Effect.gen(function*() {
+      // One send at a time: while the first is in flight (100 ms), the next person is claimed and waits for it.
+      const spec = yield* campaign("permits-stop", ["post-s"], 1)
+      const setup = yield* watchedStudio([post("post-s", 40)], 100, spec.name)
+      const stop = yield* Deferred.make<void>()
+      yield* Ref.set(setup.onSend, () => Deferred.succeed(stop, undefined))
+      const summary = yield* run(setup, spec, { stop: Deferred.await(stop) })
+      assert.strictEqual(setup.watched.started, 1, "no request after the stop")
+      assert.strictEqual((yield* setup.sandbox.deliveries).length, 1)
+      assert.deepStrictEqual([summary.counts.sent, summary.counts.pending], [1, 19])
+      const entries = yield* setup.within(allEntries(spec.name))
+      assert.strictEqual(entries.filter((entry) => entry.state === "claimed").length, 0)
+      assert.deepStrictEqual(
+        entries.filter((entry) => entry.attempts > 0 && entry.state === "pending").map((entry) => entry.reason),
+        ["the run stopped sending before the request was made"]
+      )
     }))
 })

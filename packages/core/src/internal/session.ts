@@ -4,6 +4,9 @@
  *
  * pages -> drop unusable -> match -> first matching comment per person wins -> skip people the ledger has settled
  *       -> claim (durable) -> render -> send (paced, bounded concurrency, transient retry) -> settle (durable) -> event
+ *
+ * Up to `concurrency` people are claimed ahead of the `concurrency` sends in flight, so that the wait for a claim to
+ * reach the disk overlaps the sends instead of adding to each one.
  */
 import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Queue, Ref, Stream } from "effect"
 import * as Crypto from "node:crypto"
@@ -220,6 +223,9 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
     const matcher = Matcher.make(spec.match)
     const pacer = options.pacer ?? (yield* Pacer.make(spec.pace.perHour))
     const concurrency = spec.pace.concurrency
+    /** At most `concurrency` requests in flight; as many more workers claim the next people meanwhile. */
+    const sendPermits = yield* Effect.makeSemaphore(concurrency)
+    const workers = 2 * concurrency
 
     const tally: Tally = {
       comments: 0,
@@ -413,8 +419,9 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         : api.sendDm({ platform: spec.platform, user: spec.user, recipientId: target.userId, message })
 
     /**
-     * Sends to a claimed person and settles the outcome. It runs uninterruptibly; `restore` makes the waits before
-     * and between attempts interruptible. An attempt that has started is never abandoned, and an interruption between
+     * Sends to a claimed person and settles the outcome, holding one of the `concurrency` send permits from the first
+     * attempt to the settlement (a person claimed ahead waits here for one). It runs uninterruptibly; `restore` makes
+     * the waits before and between attempts interruptible. An attempt that has started is never abandoned, and an interruption between
      * attempts settles from what the last attempt said. Right before each attempt the claim is confirmed and its lease
      * extended: a runner that stalled past its lease may have lost the person to another runner's recovery, and then
      * neither sends nor settles. A first attempt that starts right after its claim (`claimedAt`, read just before the claim
@@ -427,11 +434,31 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     ) =>
       Effect.gen(function*() {
+        // Waiting for a permit can be interrupted, like the waits for the pace; the person is then released.
+        const permit = yield* Effect.exit(restore(sendPermits.take(1)))
+        if (Exit.isFailure(permit)) {
+          return yield* settle(target, Ledger.Settlement.Pending({ reason: "interrupted before the request was made" }))
+        }
+        yield* sendWithPermit(target, message, claimedAt, restore).pipe(Effect.ensuring(sendPermits.release(1)))
+      })
+
+    /** {@link sendClaimed} once it holds its permit. */
+    const sendWithPermit = (
+      target: Target,
+      message: string,
+      claimedAt: number,
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    ) =>
+      Effect.gen(function*() {
         const key = { campaign, platform: spec.platform, userId: target.userId }
         const lastAttempt = yield* Ref.make<Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>>(
           Option.none()
         )
         const confirm = Effect.gen(function*() {
+          // A person claimed ahead may have waited for a send permit while the run was asked to stop.
+          if ((yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)) {
+            return yield* new StoppedBeforeSending({ reason: "the run stopped sending before the request was made" })
+          }
           const first = Option.isNone(yield* Ref.get(lastAttempt))
           if (first && (yield* Clock.currentTimeMillis) - claimedAt < freshClaimMillis) return
           if (!(yield* ledger.confirmClaim(key, runner, lease))) return yield* new ClaimLost()
@@ -452,7 +479,13 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         if (error?._tag === "LedgerError") return yield* error
         // The last attempt decides, also when the retries were interrupted between attempts.
         const now = yield* Clock.currentTimeMillis
-        yield* settle(target, settlementOf(yield* Ref.get(lastAttempt), new Date(now)))
+        const last = yield* Ref.get(lastAttempt)
+        yield* settle(
+          target,
+          error?._tag === "StoppedBeforeSending" && Option.isNone(last)
+            ? Ledger.Settlement.Pending({ reason: error.reason })
+            : settlementOf(last, new Date(now))
+        )
         if (error?._tag === "DailyLimitReached") {
           yield* pauseForTheDay(error.detail)
           if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
@@ -516,7 +549,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         ),
         Stream.flattenChunks
       )
-      return forEachConcurrently(deadlineFirst ? oldestFirst(people) : people, deliver, concurrency)
+      return forEachConcurrently(deadlineFirst ? oldestFirst(people) : people, deliver, workers)
     }
 
     /** People left pending by earlier passes whom this pass did not meet again (their comment may be gone). */
@@ -526,7 +559,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         Stream.filter((entry) => !seen.has(entry.userId)),
         Stream.interruptWhen(Deferred.await(stopped)),
         (entries) => deadlineFirst ? oldestFirst(entries) : entries,
-        (entries) => forEachConcurrently(entries, deliver, concurrency)
+        (entries) => forEachConcurrently(entries, deliver, workers)
       )
 
     /** Registers the campaign, recovers dead runners' claims and reconciles people in doubt. */
@@ -742,6 +775,9 @@ const oldestFirst = <A extends Target, E>(people: Stream.Stream<A, E>): Stream.S
 
 /** The claim was lost before a send attempt: another runner recovered it after its lease expired. */
 class ClaimLost extends Data.TaggedError("ClaimLost") {}
+
+/** The run stopped, paused or failed while a claimed person waited for an attempt: settled from the last attempt. */
+class StoppedBeforeSending extends Data.TaggedError("StoppedBeforeSending")<{ readonly reason: string }> {}
 
 const settlementOf = (
   outcome: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>,
