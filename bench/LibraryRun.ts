@@ -102,7 +102,9 @@ export const measureUnpaced = (
     const result = yield* run(sandbox, {
       campaign: {
         ...guideCampaign(sandbox, { per_hour: 3_600, concurrency: options.concurrency }),
-        name: `${options.benchmark}-${options.ledger}-${options.repeat}`
+        name: `${options.benchmark}-${options.ledger}-${
+          options.repeat < 0 ? `warm-up${-options.repeat}` : options.repeat
+        }`
       },
       ledger: options.ledger,
       pacer: Pacer.unlimited
@@ -123,12 +125,23 @@ export const measureUnpaced = (
     } satisfies Measured
   })
 
-/** `repeats` rounds of an unpaced run with the durable ledger, then with the in-memory one. */
+/** Unmeasured rounds before the measured ones: the first runs in a process pay for compiling the code (the JIT). */
+export const warmUpRounds = 1
+
+/**
+ * `repeats` rounds of an unpaced run with the durable ledger, then with the in-memory one, after
+ * {@link warmUpRounds} rounds that are run the same way and not kept.
+ */
 export const measureBothLedgers = (
   sandbox: RunningSandbox,
   options: { readonly benchmark: string; readonly repeats: number; readonly concurrency: number }
 ) =>
   Effect.gen(function*() {
+    for (let round = 0; round < warmUpRounds; round++) {
+      for (const ledger of ["durable", "memory"] as const) {
+        yield* measureUnpaced(sandbox, { ...options, ledger, repeat: -1 - round })
+      }
+    }
     const runs: Array<Measured> = []
     for (let repeat = 0; repeat < options.repeats; repeat++) {
       for (const ledger of ["durable", "memory"] as const) {

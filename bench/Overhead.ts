@@ -16,7 +16,7 @@ const concurrency = 8
 export const run = (mode: Settings.Mode) =>
   Effect.gen(function*() {
     const comments = Settings.pick(mode, { full: 20_000, quick: 4_000 })
-    const repeats = Settings.pick(mode, { full: 3, quick: 1 })
+    const repeats = Settings.pick(mode, { full: 5, quick: 1 })
     const sandbox = yield* SandboxProcess.start(SandboxProcess.guidePost(comments, 0))
     const runs = yield* LibraryRun.measureBothLedgers(sandbox, { benchmark: "overhead", repeats, concurrency })
     const naive = yield* LibraryRun.naiveRun(sandbox)
@@ -46,7 +46,7 @@ export const run = (mode: Settings.Mode) =>
         `comment-dm: \`Campaign.run\` in the bench process, \`pacer: Pacer.unlimited\`, concurrency ${concurrency}; ` +
         "durable: `SqliteLedger.layer({ filename })` on a file (WAL, synchronous = FULL, every claim and " +
         "settlement its own commit); in-memory: `SqliteLedger.layer({ filename: \":memory:\" })`; " +
-        `median of ${repeats} run(s), wall time including opening the ledger`,
+        `median of ${repeats} run(s) after ${LibraryRun.warmUpRounds} unmeasured warm-up run of each, wall time including opening the ledger`,
         "CPU: user + system time of the comment-dm process (the bench process) per DM"
       ],
       figures: [
