@@ -15,7 +15,12 @@ export const Delivery = Schema.Struct({
   message: Schema.String,
   /** `message_id` of a DM or private reply, `id` of a public reply. */
   messageId: Schema.String,
-  /** Sandbox time of delivery, ISO-8601 UTC. */
-  at: Schema.String
+  /** Sandbox time of delivery, after the answer delay, ISO-8601 UTC. */
+  at: Schema.String,
+  /**
+   * Sandbox time the request arrived, before the answer delay, ISO-8601 UTC: the moment the request-rate limit
+   * counts it, as a platform's rate limits count requests as they arrive.
+   */
+  receivedAt: Schema.String
 })
 export type Delivery = typeof Delivery.Type

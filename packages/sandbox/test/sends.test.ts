@@ -28,7 +28,8 @@ describe("POST /uploadposts/dms/send", () => {
           recipientId: "u1",
           message: "Hi @anna",
           messageId: sent.message_id,
-          at: "2026-03-28T12:00:00.000Z"
+          at: "2026-03-28T12:00:00.000Z",
+          receivedAt: "2026-03-28T12:00:00.000Z"
         }])
       })))
 

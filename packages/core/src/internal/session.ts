@@ -421,11 +421,12 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
     /**
      * Sends to a claimed person and settles the outcome, holding one of the `concurrency` send permits from the first
      * attempt to the settlement (a person claimed ahead waits here for one). It runs uninterruptibly; `restore` makes
-     * the waits before and between attempts interruptible. An attempt that has started is never abandoned, and an interruption between
-     * attempts settles from what the last attempt said. Right before each attempt the claim is confirmed and its lease
-     * extended: a runner that stalled past its lease may have lost the person to another runner's recovery, and then
-     * neither sends nor settles. A first attempt that starts right after its claim (`claimedAt`, read just before the claim
-     * was made) takes the claim as its confirmation: a claim a moment old cannot have expired.
+     * the waits before and between attempts interruptible. An attempt that has started is never abandoned, and an
+     * interruption between attempts settles from what the last attempt said. Before each attempt the claim is
+     * confirmed and its lease extended: a runner that stalled past its lease may have lost the person to another
+     * runner's recovery, and then neither sends nor settles. A claim or confirmation less than a moment old
+     * (`freshClaimMillis`, timed from just before its statement, and checked right before the attempt) stands for
+     * one: it cannot have expired. A retry is always confirmed anew.
      */
     const sendClaimed = (
       target: Target,
@@ -454,22 +455,38 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         const lastAttempt = yield* Ref.make<Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>>(
           Option.none()
         )
+        // When the claim was made or last confirmed (read just before the statement), and whether an attempt was
+        // made since: a retry always confirms first.
+        let confirmedAt = claimedAt
+        let attemptedSinceConfirmed = false
         const confirm = Effect.gen(function*() {
           // A person claimed ahead may have waited for a send permit while the run was asked to stop.
           if ((yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)) {
             return yield* new StoppedBeforeSending({ reason: "the run stopped sending before the request was made" })
           }
-          const first = Option.isNone(yield* Ref.get(lastAttempt))
-          if (first && (yield* Clock.currentTimeMillis) - claimedAt < freshClaimMillis) return
+          const now = yield* Clock.currentTimeMillis
+          if (!attemptedSinceConfirmed && now - confirmedAt < freshClaimMillis) return
           if (!(yield* ledger.confirmClaim(key, runner, lease))) return yield* new ClaimLost()
+          confirmedAt = now
+          attemptedSinceConfirmed = false
         })
         const attempt = Effect.exit(sendOnce(target, message)).pipe(
-          Effect.tap((exit) => Ref.set(lastAttempt, Option.some(exit))),
+          Effect.tap((exit) =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                attemptedSinceConfirmed = true
+              }),
+              Ref.set(lastAttempt, Option.some(exit))
+            )
+          ),
           Effect.flatten,
           Effect.uninterruptible
         )
+        // Confirmed before the wait for the pace, so that the request leaves as soon as its slot comes; again after
+        // it only when the wait outlasted the claim's freshness.
+        const cycle = confirm.pipe(Effect.zipRight(pacer.take), Effect.zipRight(confirm), Effect.zipRight(attempt))
         const outcome = yield* Effect.exit(
-          restore(Retry.retrying(pacer.take.pipe(Effect.zipRight(confirm), Effect.zipRight(attempt)), policy))
+          restore(Retry.retrying(cycle, policy))
         )
         const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
         if (error?._tag === "ClaimLost") {

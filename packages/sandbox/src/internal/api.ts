@@ -3,7 +3,7 @@
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Effect, Option, Schema } from "effect"
+import { Context, Effect, Option, Schema } from "effect"
 import type * as DataSet from "../DataSet.js"
 import * as Cursor from "./cursor.js"
 import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
@@ -14,7 +14,14 @@ type Answer =
   | { readonly _tag: "Reply"; readonly status: number; readonly body: unknown }
   | { readonly _tag: "Drop" }
 
-type Handler = Effect.Effect<Answer, never, HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams>
+/** Sandbox time the request arrived, before the answer delay. */
+class Arrival extends Context.Tag("@comment-dm/sandbox/Arrival")<Arrival, number>() {}
+
+type Handler = Effect.Effect<
+  Answer,
+  never,
+  HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | Arrival
+>
 
 const reply = (status: number, body: unknown): Answer => ({ _tag: "Reply", status, body })
 const failure = (status: number, error: string): Answer => reply(status, { success: false, error })
@@ -82,9 +89,10 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const key = apiKeyOf(request.headers)
-      const window = store.takeRequest(key ?? "", yield* env.now)
+      const arrivedAt = yield* env.now
+      const window = store.takeRequest(key ?? "", arrivedAt)
       store.countRequest(name)
-      const result = yield* answer(window, key, kind, handler)
+      const result = yield* answer(window, key, kind, handler).pipe(Effect.provideService(Arrival, arrivedAt))
       if (result._tag === "Drop") {
         store.countResponse("reset")
         NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
@@ -230,7 +238,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     if (store.faults.unreachableRecipients.includes(recipientId)) {
       return failure(400, "(#551) This person isn't available right now.")
     }
-    const delivery = store.deliver({ kind: "dm", recipientId, message }, now)
+    const delivery = store.deliver({ kind: "dm", recipientId, message }, now, yield* Arrival)
     return yield* delivered({
       success: true,
       recipient_id: recipientId,
@@ -262,13 +270,17 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     if (refusal !== undefined || recipientId === undefined) {
       return failure(400, refusal ?? "(#551) This person isn't available right now.")
     }
-    const delivery = store.deliver({
-      kind: "private_reply",
-      recipientId,
-      username: found.comment.user?.username ?? found.comment.username,
-      commentId,
-      message
-    }, now)
+    const delivery = store.deliver(
+      {
+        kind: "private_reply",
+        recipientId,
+        username: found.comment.user?.username ?? found.comment.username,
+        commentId,
+        message
+      },
+      now,
+      yield* Arrival
+    )
     return yield* delivered({ success: true, recipient_id: recipientId, message_id: delivery.messageId })
   })
 
@@ -282,12 +294,16 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const now = yield* env.now
     if (store.dailyLimitReached(now)) return dailyLimit
     if (yield* env.chance(store.faults.sendErrorRate)) return internalError
-    const delivery = store.deliver({
-      kind: "public_reply",
-      recipientId: found.comment.user?.id ?? "",
-      commentId,
-      message
-    }, now)
+    const delivery = store.deliver(
+      {
+        kind: "public_reply",
+        recipientId: found.comment.user?.id ?? "",
+        commentId,
+        message
+      },
+      now,
+      yield* Arrival
+    )
     return yield* delivered({ success: true, id: delivery.messageId })
   })
 

@@ -290,7 +290,8 @@ export class Store {
       readonly commentId?: string
       readonly message: string
     },
-    now: number
+    now: number,
+    receivedAt: number
   ): Delivery.Delivery {
     const messageId = delivery.kind === "public_reply" ? this.nextCommentId() : this.nextMessageId()
     this.dailyCount(now)
@@ -311,7 +312,8 @@ export class Store {
       ...(delivery.commentId === undefined ? {} : { commentId: delivery.commentId }),
       message: delivery.message,
       messageId,
-      at: new Date(now).toISOString()
+      at: new Date(now).toISOString(),
+      receivedAt: new Date(receivedAt).toISOString()
     }
     this.deliveries.push(record)
     return record
