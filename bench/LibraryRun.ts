@@ -10,7 +10,10 @@ import * as TempDir from "./internal/TempDir.js"
 import * as Naive from "./naive.js"
 import type { RunningSandbox } from "./SandboxProcess.js"
 
-/** `durable`: a SQLite file, every claim and settlement committed with `synchronous = FULL`; `memory`: ":memory:". */
+/**
+ * `durable`: a SQLite file, every claim on disk before its request (WAL synced after each group commit); `memory`:
+ * ":memory:".
+ */
 export type LedgerKind = "durable" | "memory"
 
 export interface Settings {

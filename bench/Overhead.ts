@@ -44,8 +44,9 @@ export const run = (mode: Settings.Mode) =>
       settings: [
         `Sandbox: \`${sandbox.commandLine}\` (${Report.count(comments)} comments, answers at once)`,
         `comment-dm: \`Campaign.run\` in the bench process, \`pacer: Pacer.unlimited\`, concurrency ${concurrency}; ` +
-        "durable: `SqliteLedger.layer({ filename })` on a file (WAL, synchronous = FULL, every claim and " +
-        "settlement its own commit); in-memory: `SqliteLedger.layer({ filename: \":memory:\" })`; " +
+        "durable: `SqliteLedger.layer({ filename })` on a file (WAL; claims and settlements group-committed, and " +
+        "every claim's group synced to disk before its request); in-memory: " +
+        "`SqliteLedger.layer({ filename: \":memory:\" })`; " +
         `median of ${repeats} run(s) after ${LibraryRun.warmUpRounds} unmeasured warm-up run of each, wall time including opening the ledger`,
         "CPU: user + system time of the comment-dm process (the bench process) per DM"
       ],
