@@ -352,9 +352,14 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           exhausted ? pauseForTheDay("another runner of this profile reached the daily DM limit") : Effect.void
       )
 
+    /** No new request may start: a stop was asked for, a fatal error came, or sends are paused for the day. */
+    const sendingHalted = Effect.gen(function*() {
+      return (yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)
+    })
+
     const deliver = (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
       Effect.gen(function*() {
-        if ((yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)) return
+        if (yield* sendingHalted) return
         if (yield* budgetExhausted) return
         const message = Template.render(Template.pick(spec.messages, campaign, target.userId), {
           username: target.username,
@@ -428,40 +433,26 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
      * (`freshClaimMillis`, timed from just before its statement, and checked right before the attempt) stands for
      * one: it cannot have expired. A retry is always confirmed anew.
      */
-    const sendClaimed = (
-      target: Target,
-      message: string,
-      claimedAt: number,
-      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    ) =>
+    const sendClaimed = (target: Target, message: string, claimedAt: number, restore: Restore) =>
       Effect.gen(function*() {
         // Waiting for a permit can be interrupted, like the waits for the pace; the person is then released.
         const permit = yield* Effect.exit(restore(sendPermits.take(1)))
-        if (Exit.isFailure(permit)) {
-          return yield* settle(target, Ledger.Settlement.Pending({ reason: "interrupted before the request was made" }))
-        }
+        if (Exit.isFailure(permit)) return yield* settle(target, interruptedBeforeRequest)
         yield* sendWithPermit(target, message, claimedAt, restore).pipe(Effect.ensuring(sendPermits.release(1)))
       })
 
     /** {@link sendClaimed} once it holds its permit. */
-    const sendWithPermit = (
-      target: Target,
-      message: string,
-      claimedAt: number,
-      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    ) =>
+    const sendWithPermit = (target: Target, message: string, claimedAt: number, restore: Restore) =>
       Effect.gen(function*() {
         const key = { campaign, platform: spec.platform, userId: target.userId }
-        const lastAttempt = yield* Ref.make<Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>>(
-          Option.none()
-        )
+        let lastAttempt = Option.none<Exit.Exit<UploadPost.Delivered, Errors.SendError>>()
         // When the claim was made or last confirmed (read just before the statement), and whether an attempt was
         // made since: a retry always confirms first.
         let confirmedAt = claimedAt
         let attemptedSinceConfirmed = false
         const confirm = Effect.gen(function*() {
           // A person claimed ahead may have waited for a send permit while the run was asked to stop.
-          if ((yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)) {
+          if (yield* sendingHalted) {
             return yield* new StoppedBeforeSending({ reason: "the run stopped sending before the request was made" })
           }
           const now = yield* Clock.currentTimeMillis
@@ -472,12 +463,10 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         })
         const attempt = Effect.exit(sendOnce(target, message)).pipe(
           Effect.tap((exit) =>
-            Effect.zipRight(
-              Effect.sync(() => {
-                attemptedSinceConfirmed = true
-              }),
-              Ref.set(lastAttempt, Option.some(exit))
-            )
+            Effect.sync(() => {
+              lastAttempt = Option.some(exit)
+              attemptedSinceConfirmed = true
+            })
           ),
           Effect.flatten,
           Effect.uninterruptible
@@ -485,9 +474,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         // Confirmed before the wait for the pace, so that the request leaves as soon as its slot comes; again after
         // it only when the wait outlasted the claim's freshness.
         const cycle = confirm.pipe(Effect.zipRight(pacer.take), Effect.zipRight(confirm), Effect.zipRight(attempt))
-        const outcome = yield* Effect.exit(
-          restore(Retry.retrying(cycle, policy))
-        )
+        const outcome = yield* Effect.exit(restore(Retry.retrying(cycle, policy)))
         const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
         if (error?._tag === "ClaimLost") {
           tally.claimedElsewhere++
@@ -496,12 +483,11 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         if (error?._tag === "LedgerError") return yield* error
         // The last attempt decides, also when the retries were interrupted between attempts.
         const now = yield* Clock.currentTimeMillis
-        const last = yield* Ref.get(lastAttempt)
         yield* settle(
           target,
-          error?._tag === "StoppedBeforeSending" && Option.isNone(last)
+          error?._tag === "StoppedBeforeSending" && Option.isNone(lastAttempt)
             ? Ledger.Settlement.Pending({ reason: error.reason })
-            : settlementOf(last, new Date(now))
+            : settlementOf(lastAttempt, new Date(now))
         )
         if (error?._tag === "DailyLimitReached") {
           yield* pauseForTheDay(error.detail)
@@ -790,19 +776,22 @@ const oldestFirst = <A extends Target, E>(people: Stream.Stream<A, E>): Stream.S
     )
   )
 
+/** Makes a part of an uninterruptible region interruptible again (from `Effect.uninterruptibleMask`). */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
 /** The claim was lost before a send attempt: another runner recovered it after its lease expired. */
 class ClaimLost extends Data.TaggedError("ClaimLost") {}
 
 /** The run stopped, paused or failed while a claimed person waited for an attempt: settled from the last attempt. */
 class StoppedBeforeSending extends Data.TaggedError("StoppedBeforeSending")<{ readonly reason: string }> {}
 
+const interruptedBeforeRequest = Ledger.Settlement.Pending({ reason: "interrupted before the request was made" })
+
 const settlementOf = (
   outcome: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>,
   now: Date
 ): Ledger.Settlement => {
-  if (Option.isNone(outcome)) {
-    return Ledger.Settlement.Pending({ reason: "interrupted before the request was made" })
-  }
+  if (Option.isNone(outcome)) return interruptedBeforeRequest
   const exit = outcome.value
   if (Exit.isSuccess(exit)) return Ledger.Settlement.Sent({ messageId: exit.value.messageId, at: now })
   if (exit.cause._tag !== "Fail") {
