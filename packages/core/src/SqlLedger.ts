@@ -125,7 +125,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
   Effect.gen(function*() {
     // Column names are written as stored, whatever name transforms the client was configured with.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const sync = yield* Effect.serviceOption(CommitSync)
+    const commitSync = Option.getOrUndefined(yield* Effect.serviceOption(CommitSync))
     const pageSize = options.pageSize ?? 500
     const batchSize = options.batchSize ?? 500
 
@@ -134,8 +134,6 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
     const committed = yield* Queue.unbounded<Committed>()
     /** Whether something was committed since the last sync began. */
     let unsynced = false
-    const answer = (write: GroupedWrite, outcome: Exit.Exit<boolean, SqlError>) =>
-      Deferred.unsafeDone(write.done, outcome)
 
     /** Commits the writes waiting now, together; a group is never abandoned half-way, even at shutdown. */
     const commitGroup = Effect.gen(function*() {
@@ -146,13 +144,15 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         Effect.uninterruptible
       )
       // A failed group is rolled back as a whole: every caller in it fails.
-      if (Exit.isFailure(outcome)) return group.forEach((write) => answer(write, Exit.failCause(outcome.cause)))
-      unsynced = Option.isSome(sync)
+      if (Exit.isFailure(outcome)) {
+        return group.forEach((write) => Deferred.unsafeDone(write.done, Exit.failCause(outcome.cause)))
+      }
+      unsynced = commitSync !== undefined
       group.forEach((write, index) => {
         const updated = outcome.value[index] ?? false
         // Committed, not yet on disk: answered after the next sync, while the following groups commit.
-        if (write.untilDurable && Option.isSome(sync)) return Queue.unsafeOffer(committed, { write, updated })
-        answer(write, Exit.succeed(updated))
+        if (write.untilDurable && commitSync !== undefined) return Queue.unsafeOffer(committed, { write, updated })
+        Deferred.unsafeDone(write.done, Exit.succeed(updated))
       })
     })
 
@@ -161,43 +161,29 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
      * when the sync fails, every caller waiting for it fails.
      */
     const syncWrites = (waiting: ReadonlyArray<Committed>, commitSync: Effect.Effect<void, SqlError>) =>
-      Effect.suspend(() => {
+      Effect.gen(function*() {
         unsynced = false
-        return Effect.flatMap(
-          Effect.exit(commitSync),
-          (synced) =>
-            Effect.sync(() => waiting.forEach(({ updated, write }) => answer(write, Exit.as(synced, updated))))
-        )
+        const synced = yield* Effect.exit(commitSync)
+        for (const { updated, write } of waiting) Deferred.unsafeDone(write.done, Exit.as(synced, updated))
       })
 
     yield* Effect.forkScoped(Effect.forever(commitGroup))
-    if (Option.isSome(sync)) {
-      const commitSync = sync.value
-      yield* Effect.forkScoped(Effect.forever(
-        Effect.flatMap(
-          Queue.take(committed),
-          (first) =>
-            Effect.flatMap(
-              Queue.takeAll(committed),
-              (rest) => syncWrites([first, ...rest], commitSync).pipe(Effect.uninterruptible)
-            )
-        )
-      ))
+    if (commitSync !== undefined) {
+      const syncWaiting = Effect.gen(function*() {
+        const first = yield* Queue.take(committed)
+        const rest = yield* Queue.takeAll(committed)
+        yield* syncWrites([first, ...rest], commitSync).pipe(Effect.uninterruptible)
+      })
+      yield* Effect.forkScoped(Effect.forever(syncWaiting))
     }
     yield* Effect.addFinalizer(() =>
-      Effect.zipRight(
+      Effect.gen(function*() {
         // Whatever was committed reaches the disk before the ledger closes, and its callers are answered truly.
-        Effect.flatMap(Queue.takeAll(committed), (left) =>
-          Option.match(sync, {
-            onNone: () => Effect.void,
-            onSome: (commitSync) =>
-              Chunk.isEmpty(left) && !unsynced ? Effect.void : syncWrites(Chunk.toArray(left), commitSync)
-          })),
-        Effect.flatMap(
-          Queue.takeAll(writes),
-          (left) => Effect.forEach(left, (write) => Deferred.interrupt(write.done), { discard: true })
-        )
-      )
+        const left = Chunk.toArray(yield* Queue.takeAll(committed))
+        if (commitSync !== undefined && (left.length > 0 || unsynced)) yield* syncWrites(left, commitSync)
+        const waiting = yield* Queue.takeAll(writes)
+        yield* Effect.forEach(waiting, (write) => Deferred.interrupt(write.done), { discard: true })
+      })
     )
 
     /**
