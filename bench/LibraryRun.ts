@@ -94,7 +94,8 @@ export const measureUnpaced = (
   options: {
     readonly benchmark: string
     readonly ledger: LedgerKind
-    readonly repeat: number
+    /** Names the run's campaign, e.g. `0` or `warm-up`. */
+    readonly round: string
     readonly concurrency: number
   }
 ) =>
@@ -105,9 +106,7 @@ export const measureUnpaced = (
     const result = yield* run(sandbox, {
       campaign: {
         ...guideCampaign(sandbox, { per_hour: 3_600, concurrency: options.concurrency }),
-        name: `${options.benchmark}-${options.ledger}-${
-          options.repeat < 0 ? `warm-up${-options.repeat}` : options.repeat
-        }`
+        name: `${options.benchmark}-${options.ledger}-${options.round}`
       },
       ledger: options.ledger,
       pacer: Pacer.unlimited
@@ -142,13 +141,13 @@ export const measureBothLedgers = (
   Effect.gen(function*() {
     for (let round = 0; round < warmUpRounds; round++) {
       for (const ledger of ["durable", "memory"] as const) {
-        yield* measureUnpaced(sandbox, { ...options, ledger, repeat: -1 - round })
+        yield* measureUnpaced(sandbox, { ...options, ledger, round: `warm-up-${round}` })
       }
     }
     const runs: Array<Measured> = []
     for (let repeat = 0; repeat < options.repeats; repeat++) {
       for (const ledger of ["durable", "memory"] as const) {
-        runs.push(yield* measureUnpaced(sandbox, { ...options, ledger, repeat }))
+        runs.push(yield* measureUnpaced(sandbox, { ...options, ledger, round: String(repeat) }))
       }
     }
     return runs

@@ -43,11 +43,11 @@ export const run = (mode: Settings.Mode) =>
     const leaving = windowsOf(result.sendStarts)
     const deliveredWindows = windowsOf(delivered)
     // The n-th request to leave against the n-th arrival or delivery: the way from here to the platform.
-    const leftAt = [...result.sendStarts].sort((a, b) => a - b)
+    const leftAt = Stats.ascending(result.sendStarts)
     const wayTo = (stamps: ReadonlyArray<number>) => {
-      const way = [...stamps].sort((a, b) => a - b).map((at, index) => at - (leftAt[index] ?? at)).sort((a, b) => a - b)
-      const quantile = (share: number) => way[Math.min(way.length - 1, Math.floor(way.length * share))] ?? 0
-      return `median ${quantile(0.5)} ms, 99th percentile ${quantile(0.99)} ms, most ${quantile(1)} ms`
+      const way = Stats.ascending(stamps).map((at, index) => at - (leftAt[index] ?? at))
+      return `median ${Stats.quantile(way, 0.5)} ms, 99th percentile ${Stats.quantile(way, 0.99)} ms, ` +
+        `most ${Stats.quantile(way, 1)} ms`
     }
     const describe = (list: typeof windows) =>
       list.map(({ limit, most, window }) => `${window} s: ${most} / ${limit}`).join("; ")
