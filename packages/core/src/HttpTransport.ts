@@ -125,6 +125,7 @@ export const layerNode = (options: NodeOptions = {}): Layer.Layer<HttpTransport>
               clearTimeout(deadline)
               resume(outcome)
             }
+            const failed = (cause: unknown) => finish(Effect.fail(new TransportFailure({ cause, timedOut: false })))
             let outgoing: Http.ClientRequest | undefined
             const deadline = setTimeout(() => {
               finish(Effect.fail(new TransportFailure({ cause: undefined, timedOut: true })))
@@ -151,19 +152,19 @@ export const layerNode = (options: NodeOptions = {}): Layer.Layer<HttpTransport>
                     finish(
                       Effect.succeed({ status: incoming.statusCode ?? 0, headers: flatten(incoming.headers), text })
                     ))
-                  incoming.on("error", (cause) => finish(Effect.fail(new TransportFailure({ cause, timedOut: false }))))
-                  // A connection that closes in the middle of the body: the answer is lost.
+                  incoming.on("error", failed)
+                  // A connection that closes in the middle of the body: the answer is lost. (After "end" this is
+                  // the normal close, and nothing is made.)
                   incoming.on("close", () => {
-                    if (!settled) finish(Effect.fail(new TransportFailure({ cause: cutOff, timedOut: false })))
+                    if (!settled) failed(cutOff)
                   })
                 }
               )
             } catch (cause) {
               // A URL or header Node refuses: nothing was sent.
-              finish(Effect.fail(new TransportFailure({ cause, timedOut: false })))
-              return
+              return failed(cause)
             }
-            outgoing.on("error", (cause) => finish(Effect.fail(new TransportFailure({ cause, timedOut: false }))))
+            outgoing.on("error", failed)
             onRequest?.(request)
             outgoing.end(request.json)
             return Effect.sync(() => {
