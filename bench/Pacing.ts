@@ -98,11 +98,11 @@ export const run = (mode: Settings.Mode) =>
         "delivery stamps add the jitter of the sandbox's own 100 ms timer, which stands for the platform's work " +
         "after it has counted the request.",
         "The pacer holds its limit on the moments sends start: no second holds more than its share of starts, and " +
-        "none starts within 7 ms after the window of its share-th predecessor, room for jitter on the way. It plans " +
-        "1.5% below the pace (15 ms of slack a second) so that the sends after a late wake-up get back on schedule " +
-        "without coming closer than that; the rate figure includes that slack. A count can still see one more in a " +
-        "second when the jitter on the way (the spread between the median and the most above) exceeds the slack " +
-        "of that moment."
+        "none starts within 7 ms after the window of its share-th predecessor. A request may reach the platform " +
+        "later than it left, so the window after a start is lengthened by how much that request's round trip took " +
+        "above the fastest recent one (at most 50 ms; the full 50 ms while its answer is out). It plans 1.5% below " +
+        "the pace (15 ms of slack a second) so that the sends after a late wake-up or a lengthened window get back " +
+        "on schedule; the rate figure includes that slack."
       ]
     }
   }).pipe(BenchError.within("pacing"))

@@ -15,7 +15,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { Budget } from "./Campaign.js"
 import { LedgerError } from "./Ledger.js"
-import type { Pacer } from "./Pacer.js"
+import { type Pacer, type Slot, unheeded } from "./Pacer.js"
 
 export interface Options {
   /** The Upload-Post profile username the runners send from. */
@@ -37,9 +37,10 @@ export interface SharedPacer extends Pacer {
   /**
    * Waits for the next slot of the profile. The slot is reserved before the wait, so interrupting the wait gives
    * it up for no one (safe side). A database failure here is a defect: the claim before it and the settlement after
-   * it use the same database and report such failures.
+   * it use the same database and report such failures. Slots are spaced evenly across runners; the answers of the
+   * requests are not needed.
    */
-  readonly take: Effect.Effect<void>
+  readonly take: Effect.Effect<Slot>
   /** Reserves the next slot of the profile without waiting for it; succeeds with its time in epoch milliseconds. */
   readonly reserve: Effect.Effect<number, LedgerError>
   /** Counts a send the platform accepted for the profile today (UTC); succeeds with today's count so far. */
@@ -97,6 +98,7 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
       const slot = yield* Effect.orDie(reserve)
       const now = yield* Clock.currentTimeMillis
       if (slot > now) yield* Effect.sleep(Duration.millis(slot - now))
+      return unheeded
     })
 
     const today = Effect.map(Clock.currentTimeMillis, utcDay)

@@ -38,7 +38,9 @@ const sendTimes = (
   Effect.gen(function*() {
     const base = yield* Effect.clock
     const times = yield* Ref.make<ReadonlyArray<number>>([])
+    // Each request is answered as it starts: these runs are about start times, the way to the platform is nil.
     const send = pacer.take.pipe(
+      Effect.flatMap((slot) => slot.answered),
       Effect.zipRight(Clock.currentTimeMillis),
       Effect.flatMap((at) => Ref.update(times, (all) => [...all, at]))
     )
@@ -51,6 +53,49 @@ const sendTimes = (
     yield* Fiber.join(fiber)
     return yield* Ref.get(times)
   })
+
+/**
+ * Sends `sends` requests through the pacer, `concurrency` at a time. The n-th request to start reaches the platform
+ * `wayThere(n)` ms after it starts, or never when that is undefined (it failed on the way: no answer is reported);
+ * its answer comes back `platformMillis` ms later. Returns when each request started and when each one arrived.
+ */
+const pacedRequests = (
+  pacer: Pacer.Pacer,
+  options: {
+    sends: number
+    concurrency: number
+    wayThere: (n: number) => number | undefined
+    platformMillis: number
+    runFor: Duration.Duration
+  }
+) =>
+  Effect.gen(function*() {
+    const starts: Array<number> = []
+    const arrivals: Array<number> = []
+    const request = Effect.gen(function*() {
+      const slot = yield* pacer.take
+      const startedAt = yield* Clock.currentTimeMillis
+      const way = options.wayThere(starts.length)
+      starts.push(startedAt)
+      if (way === undefined) return
+      arrivals.push(startedAt + way)
+      yield* Effect.sleep(Duration.millis(way + options.platformMillis))
+      yield* slot.answered
+    })
+    const fiber = yield* Effect.all(Array.from({ length: options.sends }, () => request), {
+      concurrency: options.concurrency,
+      discard: true
+    }).pipe(Effect.fork)
+    yield* TestClock.adjust(options.runFor)
+    yield* Fiber.join(fiber)
+    return { starts, arrivals }
+  })
+
+/** The rate of `times` per second, counting n times as n - 1 intervals. */
+const ratePerSecond = (times: ReadonlyArray<number>): number => {
+  const sorted = [...times].sort((a, b) => a - b)
+  return ((sorted.length - 1) / (sorted.at(-1)! - sorted[0]!)) * 1000
+}
 
 describe("Pacer", () => {
   it.effect("spaces sends evenly: 60 per minute is one a second and 1.5% of slack, concurrency or not", () =>
@@ -133,4 +178,86 @@ describe("Pacer", () => {
       }),
     { fastCheck: { numRuns: 25, seed: 20_260_328 } }
   )
+
+  it.effect("a request slow on its way to the platform lengthens its window by the time it took above the fastest", () =>
+    Effect.gen(function*() {
+      const pacer = yield* Pacer.make(20, Duration.seconds(1))
+      // The first request takes 27 ms to reach the platform, every other one 1 ms; each answer 100 ms after that.
+      const { arrivals, starts } = yield* pacedRequests(pacer, {
+        sends: 21,
+        concurrency: 8,
+        wayThere: (n) => n === 0 ? 27 : 1,
+        platformMillis: 100,
+        runFor: Duration.seconds(3)
+      })
+      // The window after the first start is 1,000 ms, 7 ms of margin and the 26 ms its way took above the fastest.
+      assert.strictEqual(starts[20], starts[0]! + 1000 + 7 + 26)
+      assert.isAtMost(mostInWindow(arrivals, 1000), 20)
+    }))
+
+  it.effect("a request whose answer never comes lengthens its window by the longest way allowed for, 50 ms", () =>
+    Effect.gen(function*() {
+      const pacer = yield* Pacer.make(20, Duration.seconds(1))
+      const { starts } = yield* pacedRequests(pacer, {
+        sends: 22,
+        concurrency: 8,
+        wayThere: (n) => n === 0 ? undefined : 1,
+        platformMillis: 100,
+        runFor: Duration.seconds(3)
+      })
+      assert.strictEqual(starts[20], starts[0]! + 1000 + 7 + 50)
+      // The window of the second request, answered as fast as any, is not lengthened: the 22nd is on its even slot.
+      assert.strictEqual(starts[21], (21 * 1015) / 20)
+    }))
+
+  it.effect.prop(
+    "no window of the platform counts more than its share, whatever the way there takes (up to 50 ms), once the fastest way was seen",
+    [
+      FastCheck.integer({ min: 2, max: 20 }),
+      FastCheck.integer({ min: 1, max: 8 }),
+      FastCheck.integer({ min: 0, max: 300 }),
+      FastCheck.array(FastCheck.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 40 })
+    ],
+    ([perSecond, concurrency, platformMillis, ways]) =>
+      Effect.gen(function*() {
+        const pacer = yield* Pacer.make(perSecond * 60, Duration.minutes(1))
+        const sends = 3 * perSecond + 3
+        const { arrivals, starts } = yield* pacedRequests(pacer, {
+          sends,
+          concurrency,
+          // The second request takes the fastest way, so it is known by the time the first window ends. (Ways
+          // faster than any seen before are covered only by the 7 ms of margin.)
+          wayThere: (n) => n === 1 ? Math.min(...ways) : ways[n % ways.length]!,
+          platformMillis,
+          runFor: Duration.minutes(1)
+        })
+        assert.strictEqual(arrivals.length, sends)
+        assert.isAtMost(mostInWindow(arrivals, 1000), perSecond)
+        assert.isAtMost(mostInWindow(starts, 1000), perSecond)
+      }),
+    { fastCheck: { numRuns: 25, seed: 20_261_204 } }
+  )
+
+  it.effect("keeps within 2% of the pace at 20 a second when the way to the platform varies by up to 9 ms", () =>
+    Effect.gen(function*() {
+      const pacer = yield* Pacer.make(72_000, Duration.hours(1))
+      const random = Random.make(11)
+      // Mostly 1 to 3 ms on the way, one request in twenty up to 9 ms: a loopback under load.
+      const ways: Array<number> = []
+      for (let n = 0; n < 600; n++) {
+        const slow = (yield* random.next) < 0.05
+        const by = yield* random.next
+        ways.push(1 + Math.floor(by * (slow ? 9 : 3)))
+      }
+      const { arrivals } = yield* pacedRequests(pacer, {
+        sends: 600,
+        concurrency: 8,
+        wayThere: (n) => ways[n]!,
+        platformMillis: 100,
+        runFor: Duration.minutes(1)
+      })
+      const rate = ratePerSecond(arrivals)
+      assert.isAtMost(Math.abs(rate - 20) / 20, 0.02, `${rate} sends a second`)
+      assert.isAtMost(mostInWindow(arrivals, 1000), 20)
+    }))
 })

@@ -472,8 +472,16 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           Effect.uninterruptible
         )
         // Confirmed before the wait for the pace, so that the request leaves as soon as its slot comes; again after
-        // it only when the wait outlasted the claim's freshness.
-        const cycle = confirm.pipe(Effect.zipRight(pacer.take), Effect.zipRight(confirm), Effect.zipRight(attempt))
+        // it only when the wait outlasted the claim's freshness. The pacer hears of answers only: a request that
+        // failed on the way says nothing of how long the way to the platform is.
+        const cycle = Effect.gen(function*() {
+          yield* confirm
+          const slot = yield* pacer.take
+          yield* confirm
+          const delivered = yield* attempt
+          yield* slot.answered
+          return delivered
+        })
         const outcome = yield* Effect.exit(restore(Retry.retrying(cycle, policy)))
         const error = Exit.isFailure(outcome) && outcome.cause._tag === "Fail" ? outcome.cause.error : undefined
         if (error?._tag === "ClaimLost") {
