@@ -265,11 +265,12 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         )
       )
     }
+    // Plain variables, like the tally: they are read before every attempt, and a Ref would cost more than the read.
     /** The daily DM limit pauses sends (reading goes on, so everyone is accounted for) until this time. */
-    const pausedUntil = yield* Ref.make<Option.Option<number>>(Option.none())
+    let pausedUntil: number | undefined = undefined
     const dailyLimitHit = yield* Ref.make(false)
     /** A fatal answer (bad request, bad key) stops the campaign after the sends in flight settle. */
-    const fatal = yield* Ref.make<Option.Option<Errors.InvalidRequest | Errors.Unauthorized>>(Option.none())
+    let fatal: Errors.InvalidRequest | Errors.Unauthorized | undefined = undefined
 
     /** People handled in the current pass; reset by each `process`, so memory stays flat in a long watch. */
     let seen = new Set<string>()
@@ -328,19 +329,21 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         return open
       })
 
-    const sendsPaused = Effect.gen(function*() {
-      const until = yield* Ref.get(pausedUntil)
-      if (Option.isNone(until)) return false
-      if ((yield* Clock.currentTimeMillis) < until.value) return true
-      yield* Ref.set(pausedUntil, Option.none())
-      return false
+    const sendsPaused: Effect.Effect<boolean> = Effect.suspend(() => {
+      const until = pausedUntil
+      if (until === undefined) return Effect.succeed(false)
+      return Effect.map(Clock.currentTimeMillis, (now) => {
+        if (now < until) return true
+        pausedUntil = undefined
+        return false
+      })
     })
 
     /** Pauses sends until the next UTC day: the platform, or another runner of the profile, hit the daily limit. */
     const pauseForTheDay = (detail: string) =>
       Effect.gen(function*() {
         const resumesAt = nextUtcDay(yield* Clock.currentTimeMillis)
-        yield* Ref.set(pausedUntil, Option.some(resumesAt.getTime()))
+        pausedUntil = resumesAt.getTime()
         if (!(yield* Ref.getAndSet(dailyLimitHit, true))) yield* emit(Event.DailyLimit({ detail, resumesAt }))
       })
 
@@ -353,9 +356,10 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       )
 
     /** No new request may start: a stop was asked for, a fatal error came, or sends are paused for the day. */
-    const sendingHalted = Effect.gen(function*() {
-      return (yield* isStopped) || Option.isSome(yield* Ref.get(fatal)) || (yield* sendsPaused)
-    })
+    const sendingHalted: Effect.Effect<boolean> = Effect.flatMap(
+      isStopped,
+      (stopped) => stopped || fatal !== undefined ? Effect.succeed(true) : sendsPaused
+    )
 
     const deliver = (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
       Effect.gen(function*() {
@@ -405,18 +409,16 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       })
 
     /** Refusals known without asking the platform: a message over its length, a private reply too late. */
-    const refusalBeforeSending = (target: Target, message: string) =>
-      Effect.gen(function*() {
-        const tooLong = Template.checkLength(spec.platform, message)
-        if (tooLong._tag === "Left") return Option.some(tooLong.left)
-        if (spec.delivery === "private_reply" && target.commentTime !== undefined) {
-          const now = yield* Clock.currentTimeMillis
-          if (now - target.commentTime.getTime() > Duration.toMillis(privateReplyWindow)) {
-            return Option.some("the comment is older than 7 days; Instagram allows a private reply only within 7 days")
-          }
-        }
-        return Option.none<string>()
+    const refusalBeforeSending = (target: Target, message: string): Effect.Effect<Option.Option<string>> => {
+      const tooLong = Template.checkLength(spec.platform, message)
+      if (tooLong._tag === "Left") return Effect.succeed(Option.some(tooLong.left))
+      const commentTime = target.commentTime
+      if (spec.delivery !== "private_reply" || commentTime === undefined) return Effect.succeed(Option.none())
+      return Effect.map(Clock.currentTimeMillis, (now) => {
+        if (now - commentTime.getTime() <= Duration.toMillis(privateReplyWindow)) return Option.none()
+        return Option.some("the comment is older than 7 days; Instagram allows a private reply only within 7 days")
       })
+    }
 
     const sendOnce = (target: Target, message: string): Effect.Effect<UploadPost.Delivered, Errors.SendError> =>
       spec.delivery === "private_reply"
@@ -502,7 +504,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
         }
         if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
-          yield* Ref.update(fatal, Option.orElse(() => Option.some(error)))
+          fatal ??= error
         }
       })
 
@@ -676,15 +678,13 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         Stream.map((chunk) => ({ post: postKey(post), comments: Chunk.toReadonlyArray(chunk) }))
       )
 
-    const failIfFatal = Effect.flatMap(Ref.get(fatal), (error) =>
-      Option.isSome(error) ? Effect.fail(error.value) : Effect.void)
+    const failIfFatal = Effect.suspend(() => fatal === undefined ? Effect.void : Effect.fail(fatal))
 
     const summary = Effect.gen(function*() {
       const totals = dryRun ? undefined : yield* ledger.counts(campaign)
       const counts: Counts = {
         comments: tally.comments,
-        dropped: Object.values(tally.dropped).reduce((a, b) =>
-          a + b, 0),
+        dropped: Object.values(tally.dropped).reduce((a, b) => a + b, 0),
         matched: totals === undefined ? tally.matched : Object.values(totals).reduce((a, b) => a + b, 0),
         new: tally.fresh,
         sent: tally.sent,
