@@ -97,7 +97,9 @@ class RecentStarts {
   }
   /** The fastest of the recent round trips; infinite before the first answer. */
   get fastestRoundTrip(): number {
-    return Math.min(...this.recentRoundTrips)
+    let fastest = Number.POSITIVE_INFINITY
+    for (const roundTrip of this.recentRoundTrips) fastest = Math.min(fastest, roundTrip)
+    return fastest
   }
   /** Records a start; returns its number. */
   record(at: number): number {
