@@ -1,6 +1,6 @@
 /**
- * Pacing: with `pace.per_hour` set, the sends the platform sees (the sandbox's delivery times) must never exceed the
- * pace in any window, and the achieved rate must be within 2% of it.
+ * Pacing: with `pace.per_hour` set, the sends the platform sees (when each DM request arrived at the sandbox) must
+ * never exceed the pace in any window, and the achieved rate must be within 2% of it.
  */
 import { Effect } from "effect"
 import * as BenchError from "./BenchError.js"
