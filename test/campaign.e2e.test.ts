@@ -8,9 +8,9 @@
 import type { Sandbox } from "@comment-dm/sandbox"
 import { assert, describe, it, type TestContext } from "@effect/vitest"
 import * as Fs from "node:fs"
-import * as Path from "node:path"
-import { type CliResult, finished, jsonSummary, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
+import { type CliResult, finished, jsonSummary, startCli } from "./support/cli.js"
 import { nextDay } from "./support/e2e-clock.js"
+import { parseCsv } from "./support/e2e-csv.js"
 import {
   crowdData,
   expectedRecipients,
@@ -25,7 +25,8 @@ import {
 import { byUser, deliveriesPerRecipient, duplicates, ledgerEntries } from "./support/e2e-ledger.js"
 import { forwardTo, startRawServer } from "./support/e2e-rawServer.js"
 import * as Slots from "./support/e2e-slots.js"
-import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import * as Studio from "./support/e2e-studio.js"
+import { control, type RunningSandbox } from "./support/sandbox.js"
 
 const slots = Slots.perCore()
 
@@ -35,33 +36,9 @@ const slots = Slots.perCore()
  */
 const budget = 240_000
 
-interface Studio {
-  readonly sandbox: RunningSandbox
-  readonly dir: string
-  /** The ledger file of the test. */
-  readonly db: string
-  /** Writes a campaign file into the test's directory. */
-  readonly file: (content: string | object, name?: string) => string
-  /** Runs the command against the sandbox (or with the environment given). */
-  readonly cli: (args: ReadonlyArray<string>, env?: Readonly<Record<string, string | undefined>>) => Promise<CliResult>
-}
-
-/** A sandbox and a temporary directory for one test, both gone when it finishes. */
-const studio = async (context: TestContext, options: Sandbox.SandboxOptions = {}): Promise<Studio> => {
-  const sandbox = await startSandbox({ data: guideData, seed: 1, ...options })
-  const dir = tempDir()
-  context.onTestFinished(async () => {
-    await sandbox.close()
-    dir.cleanup()
-  })
-  return {
-    sandbox,
-    dir: dir.path,
-    db: Path.join(dir.path, "ledger.sqlite"),
-    file: (content, name = "campaign.json") => writeCampaign(dir.path, name, content),
-    cli: (args, env = sandbox.env) => slots(() => runCli(args, { env, timeoutMs: 90_000 }))
-  }
-}
+/** A sandbox serving the guide data set (or `options.data`) and a temporary directory for one test. */
+const studio = (context: TestContext, options: Sandbox.SandboxOptions = {}) =>
+  Studio.make(context, slots, { data: guideData, seed: 1, ...options })
 
 const deliveries = (sandbox: RunningSandbox) => control(sandbox.handle.deliveries)
 const stats = (sandbox: RunningSandbox) => control(sandbox.handle.stats)
@@ -79,34 +56,6 @@ const wouldSend = (log: string): ReadonlyMap<string, string> => {
     if (found?.[3] !== undefined && userId !== undefined) messages.set(userId, JSON.parse(found[3]))
   }
   return messages
-}
-
-/** A minimal RFC 4180 reader: quoted fields may hold commas, quotes ("") and newlines. */
-const parseCsv = (text: string): Array<Record<string, string>> => {
-  const rows: Array<Array<string>> = []
-  let row: Array<string> = []
-  let field = ""
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]
-    if (quoted) {
-      if (char === "\"" && text[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (char === "\"") quoted = false
-      else field += char
-    } else if (char === "\"") quoted = true
-    else if (char === ",") {
-      row.push(field)
-      field = ""
-    } else if (char === "\n") {
-      rows.push([...row, field])
-      row = []
-      field = ""
-    } else field += char
-  }
-  const [header, ...records] = rows
-  return records.map((record) => Object.fromEntries((header ?? []).map((name, i) => [name, record[i] ?? ""])))
 }
 
 describe.concurrent("comment-dm run against the sandbox", () => {
