@@ -3,7 +3,7 @@
  *
  * The file is JSON- or YAML-shaped with snake_case keys; the decoded {@link CampaignSpec} has camelCase keys and
  * every default applied. Decoding checks everything that can be checked without the API: unknown keys anywhere,
- * types and ranges, post ids and URLs, templates (unknown variables, broken braces), the match spec (regex guards,
+ * types and ranges, post ids and URLs, templates (unknown variables, broken braces), the match spec (regex syntax,
  * keywords for the mode), and rules that span keys (private replies exist only on Instagram; a message whose fixed
  * text alone is over the platform's length). A spec that decodes is known good.
  */

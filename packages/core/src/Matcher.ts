@@ -12,9 +12,10 @@
  *   comment, and a letter of those scripts next to a Latin keyword counts as a word end.
  * - `contains`: the keyword anywhere in the comment.
  * - `exact`: the whole comment, trimmed, is the keyword (after folding; nothing else is ignored).
- * - `regex`: each keyword is a JavaScript regular expression, compiled once with the flags `iu` and tried against
- *   the first 2,000 characters of the comment, folded and then as written. Patterns are guarded when the campaign is
- *   loaded (see {@link validate}).
+ * - `regex`: each keyword is a regular expression in RE2 syntax, matched case-insensitively by `re2js` (a JavaScript
+ *   port of RE2) against the comment, folded and then as written. RE2 matches in time linear in the comment, whatever
+ *   the pattern, so no pattern can stall a run and the whole comment is read; in exchange it has no backreferences
+ *   and no lookaround, which {@link validate} reports when the campaign is loaded.
  * - `any`: every comment.
  *
  * `exclude` terms always use word semantics (so emoji and unspaced-script terms match anywhere); a comment with any
@@ -22,8 +23,8 @@
  */
 import { Option, Schema } from "effect"
 import { dual } from "effect/Function"
+import { RE2JS, RE2JSSyntaxException } from "re2js"
 import { fold } from "./internal/fold.js"
-import * as RegexGuard from "./internal/regexGuard.js"
 
 export const Mode = Schema.Literal("word", "contains", "exact", "regex", "any")
 export type Mode = typeof Mode.Type
@@ -39,9 +40,6 @@ export type MatchSpec = typeof MatchSpec.Type
 /** The spec of a campaign without a `match` section: every commenter. */
 export const everyone: MatchSpec = { mode: "any", keywords: [], exclude: [] }
 
-/** How many UTF-16 units of a comment a regex sees; longer comments are cut, which bounds the cost per comment. */
-export const regexInputLimit = 2000
-
 /** Something wrong with a match spec, at a path inside it such as `["keywords", 2]`. */
 export interface Problem {
   readonly path: ReadonlyArray<string | number>
@@ -55,8 +53,7 @@ const emptyOnceFolded = (term: string): string =>
 
 /**
  * Everything wrong with a spec, empty when {@link make} can use it: keywords present exactly when the mode needs
- * them, no keyword or exclude term that folds to nothing, and every regex valid and guarded (at most 200
- * characters, no backreferences, no nested or overlapping repetition such as `(a+)+` or `(a|a)*`).
+ * them, no keyword or exclude term that folds to nothing, and every regex valid in RE2 syntax.
  */
 export const validate = (spec: MatchSpec): ReadonlyArray<Problem> => {
   const problems: Array<Problem> = []
@@ -71,7 +68,7 @@ export const validate = (spec: MatchSpec): ReadonlyArray<Problem> => {
   }
   spec.keywords.forEach((keyword, index) => {
     if (spec.mode === "regex") {
-      const problem = RegexGuard.check(keyword)
+      const problem = regexProblem(keyword)
       if (problem !== undefined) {
         problems.push({ path: ["keywords", index], message: `regex ${JSON.stringify(keyword)} is refused: ${problem}` })
       }
@@ -85,6 +82,35 @@ export const validate = (spec: MatchSpec): ReadonlyArray<Problem> => {
     }
   })
   return problems
+}
+
+/** Regex keywords are case-insensitive, as every other mode is; RE2 is Unicode-aware without a flag. */
+const compileRegex = (pattern: string): RE2JS => RE2JS.compile(pattern, RE2JS.CASE_INSENSITIVE)
+
+/** What JavaScript habits RE2 refuses, said plainly; `fragment` is the part RE2 stopped at. */
+const unsupported = (fragment: string): string | undefined => {
+  if (/^\\([1-9]|k)/.test(fragment)) return `backreferences such as "${fragment}" are not supported`
+  if (/^\(\?[=!]/.test(fragment)) return "lookahead such as \"(?=\" or \"(?!\" is not supported"
+  if (/^\(\?<[=!]/.test(fragment)) return "lookbehind such as \"(?<=\" or \"(?<!\" is not supported"
+  if (fragment === "\\u") return "\"\\u\" escapes are not supported; write a character as \\x{0041} or \\x{1F525}"
+  return undefined
+}
+
+/** Why a pattern cannot be a regex keyword, or `undefined`. */
+const regexProblem = (pattern: string): string | undefined => {
+  try {
+    compileRegex(pattern)
+    return undefined
+  } catch (error) {
+    if (!(error instanceof RE2JSSyntaxException)) {
+      return `it cannot be compiled (${error instanceof Error ? error.message : String(error)})`
+    }
+    // RE2 names the fragment it stopped at; the case-insensitive flag can show there as a "(?i)" the user never wrote.
+    const input = error.input ?? ""
+    const fragment = input.startsWith("(?i)") && !pattern.includes(input) ? input.slice(4) : input
+    const reason = unsupported(fragment) ?? `${error.error}${fragment === "" ? "" : ` at "${fragment}"`}`
+    return `${reason} (keywords use RE2 syntax, which matches in linear time)`
+  }
 }
 
 /** A compiled match spec. Build it once per campaign with {@link make}; {@link match} is then cheap per comment. */
@@ -157,11 +183,9 @@ const finder = (spec: MatchSpec): Finder => {
       return (folded) => byFolded.get(folded.trim())
     }
     case "regex": {
-      const regexes = keywords.map((keyword) => new RegExp(keyword, RegexGuard.flags))
+      const regexes = keywords.map(compileRegex)
       return (folded, text) => {
-        const foldedHead = folded.length > regexInputLimit ? folded.slice(0, regexInputLimit) : folded
-        const head = text.length > regexInputLimit ? text.slice(0, regexInputLimit) : text
-        const index = regexes.findIndex((regex) => regex.test(foldedHead) || regex.test(head))
+        const index = regexes.findIndex((regex) => regex.test(folded) || regex.test(text))
         return index < 0 ? undefined : keywords[index]
       }
     }

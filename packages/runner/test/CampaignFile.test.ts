@@ -193,10 +193,10 @@ describe("CampaignFile", () => {
         const regex = yield* failure(
           yield* write(
             "regex.yaml",
-            yamlCampaign.replace("mode: word", "mode: regex").replace("[guide, link]", `["(a+)+"]`)
+            yamlCampaign.replace("mode: word", "mode: regex").replace("[guide, link]", `["(?=guide)"]`)
           )
         )
-        assert.include(regex.message, `match.keywords[0]: regex "(a+)+" is refused`)
+        assert.include(regex.message, `match.keywords[0]: regex "(?=guide)" is refused: lookahead`)
         const reply = yield* failure(
           yield* write(
             "reply.yaml",
