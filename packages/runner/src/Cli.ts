@@ -10,6 +10,7 @@ import * as ExitCode from "./ExitCode.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import * as Signals from "./Signals.js"
 import * as Status from "./Status.js"
+import { visible } from "./Visible.js"
 
 /** The exit code the process ends with; handlers set it, errors are mapped by `ExitCode.ofError`. */
 export class ExitStatus
@@ -147,7 +148,9 @@ const statusCommand = Command.make("status", { campaignFile, db, json }, (args) 
     const spec = yield* loadCampaign(args.campaignFile)
     const ledger = yield* ledgerFor(args.db, { readOnlyIntent: true })
     const report = yield* Status.report(spec).pipe(Effect.provide(ledger))
-    yield* Effect.sync(() => process.stdout.write(`${args.json ? JSON.stringify(report) : Status.render(report)}\n`))
+    yield* Effect.sync(() =>
+      process.stdout.write(`${args.json ? visible(JSON.stringify(report)) : Status.render(report)}\n`)
+    )
     yield* setExit(report.unaccounted === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Failure)
   })).pipe(Command.withDescription(
     "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
@@ -173,7 +176,7 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
       lines.push(`the conversations could not be read: ${outcome.failure.value.message}`)
       lines.push("people in doubt stay in doubt and are not resent; try `comment-dm reconcile` again later")
     }
-    yield* Effect.sync(() => process.stdout.write(`${lines.join("\n")}\n`))
+    yield* Effect.sync(() => process.stdout.write(`${lines.map(visible).join("\n")}\n`))
     yield* setExit(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
   })).pipe(Command.withDescription(
     "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message found " +
@@ -196,7 +199,8 @@ const exportCommand = Command.make(
       const ledger = yield* ledgerFor(args.db, { readOnlyIntent: true })
       yield* Effect.flatMap(Ledger.Ledger, (store) =>
         store.entries(spec.name).pipe(
-          Stream.map(args.format === "csv" ? Status.csvRow : Status.jsonLine),
+          // CSV keeps the data as stored (quoted); a JSON line keeps it too, with controls as JSON escapes.
+          Stream.map(args.format === "csv" ? Status.csvRow : (entry) => visible(Status.jsonLine(entry))),
           args.format === "csv" ? Stream.prepend(Chunk.of(Status.csvHeader)) : (self) => self,
           Stream.runForEach((line) => Effect.sync(() => process.stdout.write(`${line}\n`)))
         )).pipe(Effect.provide(ledger))

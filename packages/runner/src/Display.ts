@@ -1,9 +1,11 @@
 /**
  * What the command shows: a live progress line and a summary table on a terminal, plain log lines in a pipe,
- * and with `--json` one JSON object as the last line of stdout (log lines then go to stderr).
+ * and with `--json` one JSON object as the last line of stdout (log lines then go to stderr). Every line is made
+ * {@link Visible.visible}: it names people by their platform usernames and quotes the platform's texts.
  */
 import type { Campaign } from "@comment-dm/core"
 import { Effect } from "effect"
+import { visible, visibleLines } from "./Visible.js"
 
 export interface Display {
   readonly onEvent: (event: Campaign.Event) => Effect.Effect<void>
@@ -40,7 +42,7 @@ export const make = (options: DisplayOptions): Display => {
   }
   const line = (text: string) => {
     clearLive()
-    log.write(`${text}\n`)
+    log.write(`${visible(text)}\n`)
   }
   const draw = (progress: Campaign.Progress, force = false) => {
     if (!live) return
@@ -53,7 +55,7 @@ export const make = (options: DisplayOptions): Display => {
     const eta = perMinute > 0 && left > 0 ? ` · ETA ${formatDuration((left / perMinute) * 60_000)}` : ""
     liveLine = `${done}/${progress.matched} matched people done · ${progress.sent} sent · ${progress.comments} ` +
       `comments read · ${perMinute.toFixed(1)} DMs/min${eta}`
-    process.stdout.write(`\r\x1b[2K${liveLine.slice(0, (process.stdout.columns ?? 120) - 1)}`)
+    process.stdout.write(`\r\x1b[2K${visible(liveLine).slice(0, (process.stdout.columns ?? 120) - 1)}`)
   }
 
   const onEvent = (event: Campaign.Event): Effect.Effect<void> =>
@@ -119,10 +121,10 @@ export const make = (options: DisplayOptions): Display => {
     Effect.sync(() => {
       clearLive()
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(toJson(result))}\n`)
+        process.stdout.write(`${visible(JSON.stringify(toJson(result)))}\n`)
         return
       }
-      process.stdout.write(`${summaryTable(result)}\n`)
+      process.stdout.write(`${visibleLines(summaryTable(result))}\n`)
     })
 
   return {

@@ -4,6 +4,7 @@
 import { Campaign, Ledger } from "@comment-dm/core"
 import type { CampaignSpec } from "@comment-dm/core"
 import { Clock, Duration, Effect, Stream } from "effect"
+import { visible } from "./Visible.js"
 
 export interface ReasonCount {
   readonly reason: string
@@ -137,7 +138,7 @@ export const render = (report: Report): string => {
   }
   if (c.claimed > 0) lines.push(`  claimed    ${c.claimed} (a runner is sending to them now, or died holding them)`)
   lines.push("", `next: ${report.next}`)
-  return lines.join("\n")
+  return lines.map(visible).join("\n")
 }
 
 export const csvHeader = [

@@ -4,9 +4,11 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option, Ref } from "effect"
+import { CampaignFileError } from "./CampaignFile.js"
 import { cli, ExitStatus } from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"
 import * as Signals from "./Signals.js"
+import { visible, visibleLines } from "./Visible.js"
 
 const isCliValidationError = (error: unknown) =>
   typeof error === "object" && error !== null && "_tag" in error &&
@@ -28,11 +30,15 @@ const main = Effect.gen(function*() {
     const message = typeof error === "object" && error !== null && "message" in error
       ? String(error.message)
       : String(error)
-    yield* Effect.sync(() => process.stderr.write(`comment-dm: ${message}\n`))
+    // Only a campaign file's problems come in lines of our making; any other message may quote the platform.
+    const shown = error instanceof CampaignFileError ? visibleLines(message) : visible(message)
+    yield* Effect.sync(() => process.stderr.write(`comment-dm: ${shown}\n`))
     return ExitCode.ofError(error)
   }
   if (Cause.isInterruptedOnly(exit.cause)) return ExitCode.ExitCode.Interrupted
-  yield* Effect.sync(() => process.stderr.write(`comment-dm: unexpected failure\n${Cause.pretty(exit.cause)}\n`))
+  yield* Effect.sync(() =>
+    process.stderr.write(`comment-dm: unexpected failure\n${visibleLines(Cause.pretty(exit.cause))}\n`)
+  )
   return ExitCode.ExitCode.Failure
 })
 

@@ -48,3 +48,22 @@ describe("Status.csvRow", () => {
     assert.strictEqual(commentCell(""), "")
   })
 })
+
+describe("Status.render", () => {
+  it("escapes controls in usernames and reasons, so a newline cannot forge a line", () => {
+    const text = Status.render({
+      campaign: "c",
+      matched: 1,
+      counts: { pending: 0, claimed: 0, sent: 0, refused: 1, in_doubt: 1 },
+      unaccounted: 0,
+      refused_reasons: [{ reason: "closed\u001b[2J", count: 1 }],
+      pending_reasons: [],
+      in_doubt: [{ user_id: "1", username: "fake\nsent to @x (9)\u202e", reason: "timeout" }],
+      next: "`run` will do nothing"
+    })
+    assert.include(text, "1 × closed\\u001b[2J")
+    assert.include(text, "@fake\\u000asent to @x (9)\\u202e (1): timeout")
+    assert.notMatch(text, /^sent to/m)
+    assert.notInclude(text, "\u001b")
+  })
+})
