@@ -21,6 +21,7 @@ import {
 } from "effect"
 import * as HttpTransport from "./HttpTransport.js"
 import * as ErrorTable from "./internal/errorTable.js"
+import * as WireJson from "./internal/wireJson.js"
 import * as Retry from "./Retry.js"
 import * as Errors from "./UploadPostError.js"
 import * as Wire from "./UploadPostSchema.js"
@@ -237,7 +238,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       if (ok && !refusedInBody) {
         const decoded = body === notJson
           ? Either.left("the body is not JSON")
-          : Either.mapLeft(decode(body), (error) => firstLines(String(error)))
+          : Either.mapLeft(decode(body), (error) => WireJson.describe(body, error))
         if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
         return operation === "send"
           ? Effect.fail(
@@ -456,13 +457,11 @@ const notJson: unique symbol = Symbol("notJson")
 
 const parseJson = (text: string): unknown => {
   try {
-    return JSON.parse(text)
+    return WireJson.parse(text)
   } catch {
     return notJson
   }
 }
-
-const firstLines = (text: string) => text.split("\n").slice(0, 6).map((line) => line.trim()).join(" ")
 
 /** A read never ends in refusal or doubt; the table only yields those for sends. */
 const narrowRead = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Effect.Effect<A, Errors.ReadError, R> =>

@@ -20,7 +20,8 @@ export const WireCommentUser = Schema.Struct({
 
 export const WireComment = Schema.Struct({
   id: Id,
-  text: Schema.optionalWith(Schema.String, { default: () => "" }),
+  /** Absent or null: no text (a sticker, a deleted text). */
+  text: Schema.optionalWith(Schema.String, { default: () => "", nullable: true }),
   timestamp: Nullish(Schema.String),
   user: Nullish(WireCommentUser),
   /** The older flat form of the commenter's name. */
