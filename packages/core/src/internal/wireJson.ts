@@ -11,6 +11,9 @@ import { type ParseResult, ParseResult as Parse } from "effect"
  */
 const stringOrLongInteger = /"[^"\\]*(?:\\.[^"\\]*)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g
 
+/** Where a long integer can start a JSON value; most answers (ids as strings) have none, and skip the rewrite. */
+const mayHoldLongInteger = /(?:^|[:,[])\s*-?\d{16}/
+
 /**
  * `JSON.parse`, except that an integer too large to be a safe JavaScript number becomes a string of its exact digits.
  *
@@ -21,8 +24,10 @@ const stringOrLongInteger = /"[^"\\]*(?:\\.[^"\\]*)*"|(?<![\d.eE+-])-?\d{16,}(?!
  */
 export const parse = (text: string): unknown =>
   JSON.parse(
-    text.replace(stringOrLongInteger, (token) =>
-      token.startsWith("\"") || Number.isSafeInteger(Number(token)) ? token : `"${token}"`)
+    mayHoldLongInteger.test(text)
+      ? text.replace(stringOrLongInteger, (token) =>
+        token.startsWith("\"") || Number.isSafeInteger(Number(token)) ? token : `"${token}"`)
+      : text
   )
 
 const shortened = (text: string, max: number) => text.length <= max ? text : `${text.slice(0, max)}…`
