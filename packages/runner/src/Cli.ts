@@ -32,8 +32,11 @@ const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
 
-// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode).
-const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnv))
+// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode). Notices about
+// the settings go to stderr, so that `--json` keeps stdout to the summary.
+const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
+  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+})))
 
 const loadCampaign = (path: string) => CampaignFile.load(path)
 
