@@ -53,7 +53,14 @@ const runCommand = Command.make(
     ),
     json,
     maxSends: Options.integer("max-sends").pipe(
-      Options.withDescription("send at most N DMs in this run (overrides max_sends in the campaign)"),
+      Options.filterMap(
+        (n) => n >= 0 ? Option.some(n) : Option.none(),
+        "--max-sends expects a non-negative integer (0 sends nothing)"
+      ),
+      Options.withDescription(
+        "send at most N DMs in this run (overrides max_sends in the campaign); 0 reads the posts and records the " +
+          "matching commenters as pending without sending"
+      ),
       Options.optional
     )
   },
