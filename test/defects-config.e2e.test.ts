@@ -390,7 +390,9 @@ describe("13.15 smaller points", () => {
           writeCampaign(directory, "deep.yaml", "[".repeat(depth) + "]".repeat(depth)),
           writeCampaign(directory, "unclosed.json", "[".repeat(depth) + "]".repeat(depth - 1)),
           // A syntax error at the end of a 250,000-character line.
-          writeCampaign(directory, "long-line.yaml", `name: x\nposts: [${"\"1\", ".repeat(50_000)}}]\n`)
+          writeCampaign(directory, "long-line.yaml", `name: x\nposts: [${"\"1\", ".repeat(50_000)}}]\n`),
+          // A valid file whose campaign has a 300,000-character unknown key.
+          writeCampaign(directory, "long-key.json", { ...World.campaign(stage.world), ["k".repeat(300_000)]: 1 })
         ]
         const results = yield* all(files, (file) => command(["run", file, "--db", stage.db], stage.options))
         files.forEach((file, index) => {
