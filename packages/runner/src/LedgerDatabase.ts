@@ -67,10 +67,15 @@ const statOf = (path: string): Fs.Stats | undefined => {
   }
 }
 
-/** The value with any password masked, and the whitespace around it kept (the URL parser would drop it). */
+/**
+ * The value with any password masked, the whitespace around it kept (the URL parser would drop it), and cut to a
+ * length that fits a message.
+ */
 const shown = (value: string): string => {
-  const [, before = "", after = ""] = /^(\s*)[^]*?(\s*)$/.exec(value) ?? []
-  return `${before}${PgLedger.redact(value.trim())}${after}`
+  const trimmed = value.trim()
+  const start = value.length - value.trimStart().length
+  const text = `${value.slice(0, start)}${PgLedger.redact(trimmed)}${value.slice(start + trimmed.length)}`
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text
 }
 
 const check = (setting: Setting, value: string): Effect.Effect<string, DatabaseUrlError> => {
