@@ -97,9 +97,10 @@ const describeCharacter = (codePoint: number): string => {
 }
 
 /**
- * An API key as it can go in a header: whitespace around it removed (`trimmed` says so), and only printable ASCII
- * left, which every key Upload-Post issues is. A control character or an emoji would otherwise fail every request
- * with ERR_INVALID_CHAR, retried for nothing. The key itself never appears in the message.
+ * An API key as it can go in a header: whitespace around it removed (`trimmed` says so), then visible ASCII only. A
+ * control character or an emoji would otherwise fail every request with ERR_INVALID_CHAR, retried for nothing; the
+ * reference documents no key format, but a key is a token, so a space or a letter outside ASCII inside it means a
+ * paste went wrong. The key itself never appears in the message.
  */
 export const checkApiKey = (
   key: Redacted.Redacted<string>,
@@ -116,8 +117,8 @@ export const checkApiKey = (
     const what = describeCharacter(characters[position]!.codePointAt(0)!)
     return Effect.fail(ConfigError.InvalidData(
       [setting],
-      `${setting} contains ${what} at character ${position + 1}: an Upload-Post API key is ` +
-        "printable ASCII without spaces; copy it again from the Upload-Post dashboard"
+      `${setting} contains ${what} at character ${position + 1}: an API key is a token of visible ASCII ` +
+        "characters; copy it again from the Upload-Post dashboard"
     ))
   }
   return Effect.succeed({ apiKey: text === raw ? key : Redacted.make(text), trimmed: text !== raw })
