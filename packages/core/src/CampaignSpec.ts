@@ -147,7 +147,7 @@ const recentCount = (input: unknown): number | string | undefined => {
   if (input === "recent") return defaultRecentCount
   if (!Predicate.isRecord(input) || !("recent" in input)) return undefined
   const extra = Object.keys(input).filter((key) => key !== "recent")
-  if (extra.length > 0) return `unknown key "${extra[0]}" beside recent`
+  if (extra.length > 0) return `unknown key ${show(extra[0])} beside recent`
   const count = input.recent
   return typeof count === "number" && Number.isInteger(count) && count >= 1 && count <= 50
     ? count
@@ -376,7 +376,7 @@ const toIssue = (issue: ParseResult.ArrayFormatterIssue): Issue => {
         onNone: () => "",
         onSome: (known) => ` (did you mean "${known}"?)`
       })
-      return { path: parent, message: `unknown key ${JSON.stringify(key)}${hint}` }
+      return { path: parent, message: `unknown key ${show(key)}${hint}` }
     }
     case "Missing":
       return { path: formatPath(issue.path), message: "required key is missing" }

@@ -204,13 +204,17 @@ const describeCause = (cause: unknown): string => {
 }
 
 const hintFor = (description: string): string | undefined => {
+  if (/read-only file system|EROFS/i.test(description)) {
+    return "SQLite writes beside the ledger (its -wal and -shm files) even to read it: put the ledger on a writable " +
+      "file system, or copy it to one"
+  }
   if (/not a database|malformed/i.test(description)) {
     return "The file is not a comment-dm ledger (SQLite database); point the ledger at another path or restore the file"
   }
   if (/database is locked|SQLITE_BUSY/i.test(description)) {
     return "Another process held the ledger longer than the busy timeout; try again"
   }
-  if (/readonly|read-only|permission denied|EACCES|EPERM/i.test(description)) {
+  if (/readonly|read-only|not writable|permission denied|EACCES|EPERM/i.test(description)) {
     return "The ledger file or its directory is not writable by this user"
   }
   if (/unable to open database file|ENOENT|EISDIR/i.test(description)) {

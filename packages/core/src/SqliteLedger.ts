@@ -1,7 +1,8 @@
 /**
  * The embedded ledger: a SQLite file next to the campaign, shared safely by several processes.
  *
- * The file is private to its owner (0600): it names the people who commented and what they were sent.
+ * A ledger file it creates is private to its owner (0600): it names the people who commented and what they were
+ * sent. An existing file keeps the mode its owner gave it.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -15,6 +16,7 @@ import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as internalMigrations from "./internal/ledgerMigrations.js"
+import { redactUrl, scrubbedFailure, urlSecrets } from "./internal/pgUrl.js"
 import type { Ledger } from "./Ledger.js"
 import { LedgerError } from "./Ledger.js"
 import * as SqlLedger from "./SqlLedger.js"
@@ -29,19 +31,38 @@ export interface Options extends SqlLedger.Options {
 const isInMemory = (filename: string): boolean => filename === ":memory:" || filename === ""
 
 /**
- * Creates the file with mode 0600 when absent, and narrows the mode of an existing file and of WAL files left by an
- * earlier process. SQLite creates new WAL files with the main file's mode.
+ * Creates the file with mode 0600 when absent, whatever the umask; SQLite gives the -wal and -shm files it creates
+ * the main file's mode. An existing file is left as it is: it may be the owner's choice, or not a ledger at all.
  */
-const restrictFile = (filename: string): void => {
+const createPrivately = (filename: string): void => {
   try {
     Fs.closeSync(Fs.openSync(filename, Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_RDWR, 0o600))
   } catch (error) {
     if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error
   }
-  for (const path of [filename, `${filename}-wal`, `${filename}-shm`]) {
-    const mode = Fs.statSync(path, { throwIfNoEntry: false })?.mode
-    if (mode !== undefined && (mode & 0o077) !== 0) Fs.chmodSync(path, mode & 0o700)
+}
+
+/**
+ * What the file system says about a ledger that could not be opened, where SQLite only says "unable to open database
+ * file": SQLite writes beside the ledger (its -wal and -shm files) even to read it.
+ */
+const fileSystemReason = (filename: string): string | undefined => {
+  const directory = Path.dirname(Path.resolve(filename))
+  const checks: ReadonlyArray<readonly [string, number]> = [
+    [directory, Fs.constants.W_OK],
+    [filename, Fs.constants.R_OK | Fs.constants.W_OK]
+  ]
+  for (const [path, mode] of checks) {
+    try {
+      Fs.accessSync(path, mode)
+    } catch (error) {
+      const code = error instanceof Error && "code" in error ? error.code : undefined
+      if (code === "EROFS") return `${directory} is on a read-only file system`
+      if (code === "EACCES" || code === "EPERM") return `${path} is not writable by this user`
+      if (code === "ENOENT" && path === directory) return `the directory ${directory} does not exist`
+    }
   }
+  return undefined
 }
 
 /**
@@ -83,19 +104,24 @@ const walSync = (filename: string): Effect.Effect<Effect.Effect<void, SqlError>,
 export const layerClient = (
   options: Options
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlLedger.CommitSync, LedgerError> => {
-  const operation = isInMemory(options.filename) ? "open an in-memory ledger" : `open the ledger at ${options.filename}`
+  const inMemory = isInMemory(options.filename)
+  // A path may look like a mistyped URL with a password in it: messages show it masked.
+  const operation = inMemory ? "open an in-memory ledger" : `open the ledger at ${redactUrl(options.filename)}`
+  const secrets = urlSecrets(options.filename)
+  const failure = (cause: unknown) => {
+    const description = scrubbedFailure(cause, []).message
+    // SQLite's own words name no reason ("unable to open database file"); the system's (EROFS, ENOENT) do.
+    const reason = inMemory || /\bE[A-Z]{3,}\b/.test(description) ? undefined : fileSystemReason(options.filename)
+    const described = reason === undefined ? cause : new Error(`${description} (${reason})`)
+    return new LedgerError({ operation, cause: secrets.length === 0 ? described : scrubbedFailure(described, secrets) })
+  }
   const busyTimeout = Math.round(Duration.toMillis(options.busyTimeout ?? Duration.seconds(5)))
   return Layer.scopedContext(
     Effect.gen(function*() {
-      if (!isInMemory(options.filename)) {
-        yield* Effect.try({
-          try: () => restrictFile(options.filename),
-          catch: (cause) => new LedgerError({ operation, cause })
-        })
-      }
+      if (!inMemory) yield* Effect.try({ try: () => createPrivately(options.filename), catch: failure })
       // The driver opens the file while the client is made and throws when it cannot.
       const client = yield* SqliteClient.make({ filename: options.filename, disableWAL: true }).pipe(
-        Effect.catchAllDefect((cause) => new LedgerError({ operation, cause }))
+        Effect.catchAllDefect(failure)
       )
       yield* Effect.gen(function*() {
         // The busy timeout first: switching to WAL needs a lock that another process may hold.
@@ -103,9 +129,13 @@ export const layerClient = (
         yield* client.unsafe("PRAGMA journal_mode = WAL")
         yield* client.unsafe("PRAGMA synchronous = NORMAL")
         yield* internalMigrations.migrate.pipe(Effect.provideService(SqlClient.SqlClient, client))
-      }).pipe(Effect.mapError((cause) => new LedgerError({ operation, cause })))
+      }).pipe(
+        Effect.mapError((cause) =>
+          cause._tag === "LedgerSchemaTooNew" ? new LedgerError({ operation, cause }) : failure(cause)
+        )
+      )
       // Nothing of an in-memory database survives the process: there is nothing to sync.
-      const commitSync = isInMemory(options.filename) ? Effect.void : yield* walSync(options.filename)
+      const commitSync = inMemory ? Effect.void : yield* walSync(options.filename)
       return Context.make(SqliteClient.SqliteClient, client).pipe(
         Context.add(SqlClient.SqlClient, client),
         Context.add(SqlLedger.CommitSync, commitSync)

@@ -43,32 +43,86 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
   static readonly layer = (settings: Omit<Settings, "requestTimeout" | "retry"> & Partial<Settings>) =>
     Layer.effect(
       UploadPostConfig,
-      Effect.map(checkBaseUrl(settings.baseUrl), (baseUrl) => ({
-        requestTimeout: Duration.seconds(30),
-        retry: Retry.defaultPolicy,
-        ...settings,
-        baseUrl
-      }))
+      Effect.map(
+        Effect.all([checkBaseUrl(settings.baseUrl), checkApiKey(settings.apiKey, "apiKey")]),
+        ([baseUrl, { apiKey }]) => ({
+          requestTimeout: Duration.seconds(30),
+          retry: Retry.defaultPolicy,
+          ...settings,
+          baseUrl,
+          apiKey
+        })
+      )
     )
 
-  /** `UPLOAD_POST_API_KEY` (required) and `UPLOAD_POST_BASE_URL` (default the production API). */
-  static readonly fromEnv = Layer.effect(
-    UploadPostConfig,
-    Effect.gen(function*() {
-      // Read as an option so that a missing key gets a readable message (a missing redacted value has none).
-      const key = yield* Config.option(Config.redacted("UPLOAD_POST_API_KEY"))
-      if (Option.isNone(key) || Redacted.value(key.value).trim().length === 0) {
-        return yield* Effect.fail(ConfigError.MissingData(
-          ["UPLOAD_POST_API_KEY"],
-          "UPLOAD_POST_API_KEY is not set: export your Upload-Post API key (or point UPLOAD_POST_BASE_URL at the sandbox and use its key)"
-        ))
-      }
-      const apiKey = key.value
-      const rawBaseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
-      const baseUrl = yield* checkBaseUrl(rawBaseUrl)
-      return { apiKey, baseUrl, requestTimeout: Duration.seconds(30), retry: Retry.defaultPolicy }
-    })
-  )
+  /**
+   * `UPLOAD_POST_API_KEY` (required) and `UPLOAD_POST_BASE_URL` (default the production API). The key is checked
+   * here, before any request: whitespace around it (a trailing newline from a key file) is removed with a `notice`;
+   * anything else that cannot travel in a header is a configuration error.
+   */
+  static readonly fromEnvWith = (options: { readonly notice: (text: string) => Effect.Effect<void> }) =>
+    Layer.effect(
+      UploadPostConfig,
+      Effect.gen(function*() {
+        // Read as an option so that a missing key gets a readable message (a missing redacted value has none).
+        const key = yield* Config.option(Config.redacted("UPLOAD_POST_API_KEY"))
+        if (Option.isNone(key) || Redacted.value(key.value).trim().length === 0) {
+          return yield* Effect.fail(ConfigError.MissingData(
+            ["UPLOAD_POST_API_KEY"],
+            "UPLOAD_POST_API_KEY is not set: export your Upload-Post API key (or point UPLOAD_POST_BASE_URL at the sandbox and use its key)"
+          ))
+        }
+        const { apiKey, trimmed } = yield* checkApiKey(key.value, "UPLOAD_POST_API_KEY")
+        if (trimmed) {
+          yield* options.notice(
+            "notice: UPLOAD_POST_API_KEY has whitespace around the key (e.g. the newline at the end of a key file); " +
+              "it was removed"
+          )
+        }
+        const rawBaseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
+        const baseUrl = yield* checkBaseUrl(rawBaseUrl)
+        return { apiKey, baseUrl, requestTimeout: Duration.seconds(30), retry: Retry.defaultPolicy }
+      })
+    )
+
+  /** {@link fromEnvWith} with notices logged as warnings. */
+  static readonly fromEnv = UploadPostConfig.fromEnvWith({ notice: Effect.logWarning })
+}
+
+/** What a character of a key is, for a message that must not show it (it may be an escape sequence). */
+const describeCharacter = (codePoint: number): string => {
+  const code = `U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`
+  if (codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0)) return `a control character (${code})`
+  if (/\s/u.test(String.fromCodePoint(codePoint))) return `a space (${code})`
+  return `a character outside printable ASCII (${code})`
+}
+
+/**
+ * An API key as it can go in a header: whitespace around it removed (`trimmed` says so), then visible ASCII only. A
+ * control character or an emoji would otherwise fail every request with ERR_INVALID_CHAR, retried for nothing; the
+ * reference documents no key format, but a key is a token, so a space or a letter outside ASCII inside it means a
+ * paste went wrong. The key itself never appears in the message.
+ */
+export const checkApiKey = (
+  key: Redacted.Redacted<string>,
+  setting: string
+): Effect.Effect<
+  { readonly apiKey: Redacted.Redacted<string>; readonly trimmed: boolean },
+  ConfigError.ConfigError
+> => {
+  const raw = Redacted.value(key)
+  const text = raw.trim()
+  const characters = Array.from(text)
+  const position = characters.findIndex((character) => !/^[\x21-\x7e]$/.test(character))
+  if (position >= 0) {
+    const what = describeCharacter(characters[position]!.codePointAt(0)!)
+    return Effect.fail(ConfigError.InvalidData(
+      [setting],
+      `${setting} contains ${what} at character ${position + 1}: an API key is a token of visible ASCII ` +
+        "characters; copy it again from the Upload-Post dashboard"
+    ))
+  }
+  return Effect.succeed({ apiKey: text === raw ? key : Redacted.make(text), trimmed: text !== raw })
 }
 
 const loopbackHost = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i

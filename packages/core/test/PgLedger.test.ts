@@ -1,6 +1,6 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Chunk, Context, Effect, Layer, Redacted, Stream } from "effect"
 import * as Net from "node:net"
 import { Ledger, LedgerError } from "../src/Ledger.js"
@@ -146,6 +146,16 @@ describe.skipIf(install === undefined)(`PgLedger${reason === undefined ? "" : ` 
         assert.notInclude(Cause.pretty(Cause.fail(error)), "s3cret-pass")
       }))
 
+    it.scoped("a ledger that a newer version migrated further is refused, naming both versions", () =>
+      Effect.gen(function*() {
+        const url = yield* freshDatabase
+        const client = Context.get(yield* Layer.build(PgLedger.layerClient({ url })), SqlClient.SqlClient)
+        yield* client`INSERT INTO comment_dm_migrations (migration_id, name) VALUES (9999, 'from_the_future')`
+        const error = yield* connectionError(url)
+        assert.match(error.message, /schema is version 9999, newer than version \d+/)
+        assert.match(error.message, /upgrade comment-dm/)
+      }))
+
     it.effect("redact masks the password and secret parameters, and leaves a URL without them as it is", () =>
       Effect.sync(() => {
         assert.strictEqual(
@@ -154,5 +164,19 @@ describe.skipIf(install === undefined)(`PgLedger${reason === undefined ? "" : ` 
         )
         assert.strictEqual(PgLedger.redact("postgres://me@db.example/ledger"), "postgres://me@db.example/ledger")
       }))
+  })
+})
+
+describe("PgLedger.redact on settings that are not URLs with a host", () => {
+  it("masks whatever looks like user:password@ after a mistyped scheme, or none", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["postgres:/me:S3cret@db:5432/x", "postgres:/me:***@db:5432/x"],
+      ["postgresql:me:S3cret@db:5432/x", "postgresql:me:***@db:5432/x"],
+      ["pg://me:S3c/ret@db:5432/x", "pg://me:***@db:5432/x"],
+      ["me:S3c@ret@db/x", "me:***@db/x"],
+      ["postgres:///x?host=/run/pg&password=S3cret", "postgres:///x?host=/run/pg&password=***"],
+      ["ledgers/comment-dm.sqlite", "ledgers/comment-dm.sqlite"]
+    ]
+    for (const [setting, shown] of cases) assert.strictEqual(PgLedger.redact(setting), shown, setting)
   })
 })

@@ -60,11 +60,27 @@ const readText = (path: string): Effect.Effect<string, CampaignFileError, FileSy
     }
   })
 
-/** The source line at `line` (1-based) with a caret under `column`. */
+/** Characters of the source line shown before and after the caret: a one-line file may be a megabyte long. */
+const excerptBefore = 60
+const excerptAfter = 20
+
+/** The source line at `line` (1-based) with a caret under `column`, cut to the part around the caret. */
 const pointAt = (text: string, line: number, column: number): string => {
-  const source = (text.split(/\r?\n/)[line - 1] ?? "").replace(/\t/g, " ")
-  return `\n  ${source}\n  ${" ".repeat(Math.max(0, column - 1))}^`
+  const source = (text.split(/\r?\n/, line)[line - 1] ?? "").replace(/\t/g, " ")
+  const start = Math.max(0, column - 1 - excerptBefore)
+  const end = Math.min(source.length, column - 1 + excerptAfter)
+  const excerpt = `${start > 0 ? "…" : ""}${source.slice(start, end)}${end < source.length ? "…" : ""}`
+  const caret = column - 1 - start + (start > 0 ? 1 : 0)
+  return `\n  ${excerpt}\n  ${" ".repeat(Math.max(0, caret))}^`
 }
+
+const shownErrors = 5
+
+/** The parsers recurse per level: a file nested deeper than the stack allows gets a message that says so. */
+const syntaxMessage = (message: string): string =>
+  /Maximum call stack size exceeded/.test(message)
+    ? "the file nests too deeply (a campaign has a few levels of keys and lists)"
+    : message
 
 const lineAndColumn = (text: string, offset: number): { line: number; column: number } => {
   const before = text.slice(0, offset).split("\n")
@@ -79,22 +95,24 @@ const parseYaml = (path: string, text: string): Effect.Effect<unknown, CampaignF
   const lineCounter = new YAML.LineCounter()
   const document = YAML.parseDocument(text, { uniqueKeys: true, intAsBigInt: true, prettyErrors: false, lineCounter })
   if (document.errors.length > 0) {
-    const details = document.errors.map((error) => {
+    // The first few say what is wrong; a broken file can have thousands.
+    const details = document.errors.slice(0, shownErrors).map((error) => {
       const { col, line } = lineCounter.linePos(error.pos[0])
       const what = error.code === "DUPLICATE_KEY" ?
         "duplicate key: each key may appear once" :
         error.code === "MULTIPLE_DOCS" ?
         `a second document starts here; a campaign file holds one campaign, so remove the "---" line` :
-        error.message
+        syntaxMessage(error.message)
       return `line ${line}, column ${col}: ${what}${pointAt(text, line, col)}`
     })
-    return fail(path, "Syntax", details.join("\n"))
+    const more = document.errors.length - shownErrors
+    return fail(path, "Syntax", [...details, ...(more > 0 ? [`… and ${more} more syntax errors`] : [])].join("\n"))
   }
   try {
     return Effect.succeed(exactNumbers(document.toJS()))
   } catch (error) {
     // toJS refuses alias bombs (too many alias expansions).
-    return fail(path, "Syntax", error instanceof Error ? error.message : String(error))
+    return fail(path, "Syntax", syntaxMessage(error instanceof Error ? error.message : String(error)))
   }
 }
 
@@ -105,7 +123,10 @@ const parseJson = (path: string, text: string): Effect.Effect<unknown, CampaignF
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     // V8 quotes the whole input in some messages; the line and column say more.
-    const reason = message.replace(/, ".*" is not valid JSON$/s, "").replace(/ in JSON at position \d+.*$/s, "")
+    const reason = syntaxMessage(message).replace(/, ".*" is not valid JSON$/s, "").replace(
+      / in JSON at position \d+.*$/s,
+      ""
+    )
     const position = /at position (\d+)/.exec(message)
     if (position === null) return fail(path, "Syntax", `invalid JSON: ${reason}`)
     const { column, line } = lineAndColumn(text, Number(position[1]))

@@ -33,8 +33,11 @@ const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
 
-// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode).
-const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnv))
+// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode). Notices about
+// the settings go to stderr, so that `--json` keeps stdout to the summary.
+const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
+  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+})))
 
 const loadCampaign = (path: string) => CampaignFile.load(path)
 
@@ -51,7 +54,14 @@ const runCommand = Command.make(
     ),
     json,
     maxSends: Options.integer("max-sends").pipe(
-      Options.withDescription("send at most N DMs in this run (overrides max_sends in the campaign)"),
+      Options.filterMap(
+        (n) => n >= 0 ? Option.some(n) : Option.none(),
+        "--max-sends expects a non-negative integer (0 sends nothing)"
+      ),
+      Options.withDescription(
+        "send at most N DMs in this run (overrides max_sends in the campaign); 0 reads the posts and records the " +
+          "matching commenters as pending without sending"
+      ),
       Options.optional
     )
   },

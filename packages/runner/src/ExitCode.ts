@@ -35,9 +35,18 @@ export const ofOutcome = (outcome: Campaign.Outcome): ExitCode => {
   }
 }
 
-/** Failures by tag: configuration and bad requests are 2, the key is 4, the rest 1. */
+const tagOf = (value: unknown): unknown =>
+  typeof value === "object" && value !== null && "_tag" in value ? value._tag : undefined
+
+/**
+ * Failures by tag: configuration and bad requests are 2 (so is a ledger that a newer version has upgraded: this
+ * installation needs upgrading), the key is 4, the rest 1.
+ */
 export const ofError = (error: unknown): ExitCode => {
-  const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : undefined
+  const tag = tagOf(error)
+  if (tag === "LedgerError" && typeof error === "object" && error !== null && "cause" in error) {
+    if (tagOf(error.cause) === "LedgerSchemaTooNew") return ExitCode.Configuration
+  }
   switch (tag) {
     case "CampaignFileError":
     case "CampaignSpecError":

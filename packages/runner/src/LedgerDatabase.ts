@@ -11,20 +11,92 @@ import * as Fs from "node:fs"
 
 export const defaultPath = "comment-dm.sqlite"
 
-export class DatabaseUrlError
-  extends Data.TaggedError("DatabaseUrlError")<{ readonly url: string; readonly why: string }>
-{
+/** The setting a location came from, as messages name it. */
+export type Setting = "--db" | "COMMENT_DM_DB"
+
+export class DatabaseUrlError extends Data.TaggedError("DatabaseUrlError")<{
+  readonly setting: Setting
+  /** The value as it may be shown: any password masked. */
+  readonly shown: string
+  readonly why: string
+}> {
   override get message() {
-    return `--db / COMMENT_DM_DB "${this.url}": ${this.why}`
+    return `${this.setting} ${JSON.stringify(this.shown)}: ${this.why}`
   }
 }
 
-/** The ledger location in force: the flag wins over the environment, which wins over the default. */
-export const resolve = (flag: Option.Option<string>): Effect.Effect<string> =>
+const isPostgres = (location: string) => /^postgres(ql)?:\/\//i.test(location)
+
+const fileAdvice = "name the ledger file (e.g. ./comment-dm.sqlite) or a postgres:// URL"
+
+/**
+ * Why a value cannot be the ledger, if it cannot. A ledger that forgets sends to everyone again on the next run, so
+ * no value a user can type may give one: empty and blank values and every spelling SQLite reads as "in memory" are
+ * refused, and so are SQLite's `file:` URIs, which can say the same in many ways.
+ */
+const problem = (setting: Setting, value: string): string | undefined => {
+  if (value.trim() === "") {
+    return `${value === "" ? "an empty" : "a blank"} value would give a ledger in memory, which forgets who was ` +
+      `sent; ${fileAdvice}` +
+      (setting === "COMMENT_DM_DB" ? ", or unset COMMENT_DM_DB to use ./comment-dm.sqlite" : "")
+  }
+  if (value !== value.trim()) return "whitespace at the start or end; write the path or URL without it"
+  if (isPostgres(value)) return undefined
+  if (/:memory:|mode=memory/i.test(value)) {
+    return `an in-memory SQLite database forgets who was sent when the process ends; ${fileAdvice}`
+  }
+  if (/^file:/i.test(value)) {
+    return "SQLite URI filenames (file:...) are not accepted; write the plain path of the ledger file"
+  }
+  // A scheme of two letters or more (C:/ is a drive), or a misspelt PostgreSQL one without slashes.
+  if (/^[a-z][a-z0-9+.-]+:\//i.test(value) || /^(pg|postgre)\w*:/i.test(value)) {
+    return "expected a file path (SQLite) or a URL of the form postgres://user:password@host:port/database"
+  }
+  const info = statOf(value)
+  if (info?.isDirectory() === true) return `a directory, not a file; ${fileAdvice}`
+  if (info !== undefined && !info.isFile()) return `not a regular file (a device, pipe or socket); ${fileAdvice}`
+  return undefined
+}
+
+/** The file's status, or undefined when it cannot be read (SQLite then says why it cannot open it). */
+const statOf = (path: string): Fs.Stats | undefined => {
+  try {
+    return Fs.statSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The value with any password masked, the whitespace around it kept (the URL parser would drop it), and cut to a
+ * length that fits a message.
+ */
+const shown = (value: string): string => {
+  const trimmed = value.trim()
+  const start = value.length - value.trimStart().length
+  const text = `${value.slice(0, start)}${PgLedger.redact(trimmed)}${value.slice(start + trimmed.length)}`
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text
+}
+
+const check = (setting: Setting, value: string): Effect.Effect<string, DatabaseUrlError> => {
+  const why = problem(setting, value)
+  return why === undefined
+    ? Effect.succeed(value)
+    : Effect.fail(new DatabaseUrlError({ setting, shown: shown(value), why }))
+}
+
+/** The ledger location in force, checked: the flag wins over the environment, which wins over the default. */
+export const resolve = (flag: Option.Option<string>): Effect.Effect<string, DatabaseUrlError> =>
   Option.match(flag, {
-    onSome: Effect.succeed,
+    onSome: (value) => check("--db", value),
     onNone: () =>
-      Config.string("COMMENT_DM_DB").pipe(Config.withDefault(defaultPath), Effect.orElseSucceed(() => defaultPath))
+      Config.option(Config.string("COMMENT_DM_DB")).pipe(
+        Effect.orElseSucceed(() => Option.none<string>()),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed(defaultPath),
+          onSome: (value) => check("COMMENT_DM_DB", value)
+        }))
+      )
   })
 
 export interface LayerOptions {
@@ -32,21 +104,18 @@ export interface LayerOptions {
   readonly readOnlyIntent?: boolean
 }
 
-const isPostgres = (location: string) => /^postgres(ql)?:\/\//i.test(location)
-
-/** The ledger, and the SQL client under it (the shared pacer keeps the profile's budget in the same database). */
+/**
+ * The ledger at a location {@link resolve} accepted, and the SQL client under it (the shared pacer keeps the
+ * profile's budget in the same database).
+ */
 export const layer = (
   location: string,
   options: LayerOptions = {}
-): Layer.Layer<Ledger.Ledger | SqlClient.SqlClient, Ledger.LedgerError | DatabaseUrlError> => {
+): Layer.Layer<Ledger.Ledger | SqlClient.SqlClient, Ledger.LedgerError> => {
   if (isPostgres(location)) {
     return Layer.provideMerge(SqlLedger.layer, PgLedger.layerClient({ url: Redacted.make(location) }))
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    return Layer.fail(
-      new DatabaseUrlError({ url: location, why: "expected a file path (SQLite) or a postgres:// URL" })
-    )
-  }
+  // Not a setting anyone typed: a read-only command on a ledger that does not exist yet has nothing to read.
   const filename = options.readOnlyIntent === true && !Fs.existsSync(location) ? ":memory:" : location
   return Layer.provideMerge(SqlLedger.layer, SqliteLedger.layerClient({ filename }))
 }

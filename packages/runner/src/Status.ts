@@ -101,7 +101,8 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
   if (matched === 0) return "`run` will read the posts and send to every matching commenter (nothing recorded yet)"
   if (counts.claimed > 0) {
     steps.push(
-      `${counts.claimed} people are claimed by a runner: a live one settles them, a dead one's claims turn to in doubt`
+      `leave the ${counts.claimed} people claimed by another runner to it (a live runner settles them; the claims ` +
+        "of one that died turn to in doubt when their lease runs out, and are reconciled)"
     )
   }
   if (counts.in_doubt > 0) {

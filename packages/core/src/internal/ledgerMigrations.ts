@@ -112,6 +112,17 @@ class MigrationsInProgress extends Data.TaggedError("MigrationsInProgress")<{ re
   }
 }
 
+/**
+ * A newer comment-dm has migrated the ledger beyond what this one knows: using it could misread its rows or break
+ * what the newer version relies on, so this version refuses it (hosts are often upgraded one at a time).
+ */
+export class LedgerSchemaTooNew extends Data.TaggedError("LedgerSchemaTooNew")<{ readonly latest: number }> {
+  override get message(): string {
+    return `the ledger's schema is version ${this.latest}, newer than version ${latestMigrationId}, the newest this ` +
+      "comment-dm knows: a newer comment-dm has upgraded it; upgrade comment-dm here too before using this ledger"
+  }
+}
+
 const LatestRow = Schema.Array(Schema.Struct({
   latest: Schema.NullOr(Schema.Union(Schema.Number, Schema.NumberFromString))
 }))
@@ -119,12 +130,14 @@ const LatestRow = Schema.Array(Schema.Struct({
 /**
  * Applies the migrations with the dialect-neutral migrator and waits until they are committed.
  *
+ * Fails on a ledger that a newer version has migrated further (the migrator alone would use it silently).
+ *
  * When two processes open a fresh SQLite file at once, the loser of the race skips the migrations as "already
  * running" while the winner's transaction is still open, so it checks the recorded migrations before going on.
  */
 export const migrate: Effect.Effect<
   void,
-  Migrator.MigrationError | SqlError | ParseResult.ParseError | MigrationsInProgress,
+  Migrator.MigrationError | SqlError | ParseResult.ParseError | MigrationsInProgress | LedgerSchemaTooNew,
   SqlClient.SqlClient
 > = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -133,6 +146,7 @@ export const migrate: Effect.Effect<
     Effect.flatMap(Schema.decodeUnknown(LatestRow))
   )
   const latest = rows[0]?.latest ?? 0
+  if (latest > latestMigrationId) return yield* new LedgerSchemaTooNew({ latest })
   if (latest < latestMigrationId) return yield* new MigrationsInProgress({ latest })
 }).pipe(
   Effect.retry({

@@ -2,22 +2,38 @@ import * as Predicate from "effect/Predicate"
 
 const secretParameters = ["password", "sslpassword", "sslkey"]
 
-/** The connection URL as it may be shown: `postgres://user:***@host/db`, with secret query parameters masked too. */
-export const redactUrl = (url: string): string => {
+/**
+ * `user:password@` at the start of a setting that is not a URL with a host, after a scheme however mistyped
+ * (`pg://`, `postgres:/`, `postgresql:`) or none. The password runs to the last `@`: a mistyped URL's password is
+ * seldom percent-encoded.
+ */
+const looseUserInfo = /^(\s*(?:[a-z][a-z0-9+.-]*:\/{0,3})?[^:@/\s]*:)(.*)@/is
+
+const looseParameter = /((?:ssl)?password=|sslkey=)([^&\s]*)/gi
+
+/** The setting as a URL with a host, which locates its secrets exactly; undefined for anything else. */
+const withHost = (url: string): URL | undefined => {
   try {
     const parsed = new URL(url)
-    if (parsed.password !== "") parsed.password = "***"
-    for (const name of secretParameters) {
-      if (parsed.searchParams.has(name)) parsed.searchParams.set(name, "***")
-    }
-    // URLSearchParams would encode the asterisks.
-    return parsed.toString().replaceAll("%2A%2A%2A", "***")
+    return parsed.host === "" ? undefined : parsed
   } catch {
-    // Not a URL (the driver also takes other forms): mask whatever could be a password.
-    return url
-      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@]*@/i, "$1:***@")
-      .replace(/((?:ssl)?password=)[^&\s]*/gi, "$1***")
+    return undefined
   }
+}
+
+/**
+ * The connection URL as it may be shown: `postgres://user:***@host/db`, with secret query parameters masked too.
+ * Anything else that looks like `user:password@` (a mistyped URL, a path) is masked the same way.
+ */
+export const redactUrl = (url: string): string => {
+  const parsed = withHost(url)
+  if (parsed === undefined) return url.replace(looseUserInfo, "$1***@").replace(looseParameter, "$1***")
+  if (parsed.password !== "") parsed.password = "***"
+  for (const name of secretParameters) {
+    if (parsed.searchParams.has(name)) parsed.searchParams.set(name, "***")
+  }
+  // URLSearchParams would encode the asterisks.
+  return parsed.toString().replaceAll("%2A%2A%2A", "***")
 }
 
 /** The secrets that the URL holds, as written and decoded, so that they can be removed from any text. */
@@ -32,16 +48,15 @@ export const urlSecrets = (url: string): ReadonlyArray<string> => {
       // A malformed escape: the text as written is the secret.
     }
   }
-  try {
-    const parsed = new URL(url)
+  const parsed = withHost(url)
+  if (parsed === undefined) {
+    add(looseUserInfo.exec(url)?.[2] ?? "")
+    for (const match of url.matchAll(looseParameter)) add(match[2] ?? "")
+  } else {
     add(parsed.password)
     for (const name of secretParameters) {
       for (const value of parsed.searchParams.getAll(name)) add(value)
     }
-  } catch {
-    const userInfo = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@]*)@/i.exec(url)
-    if (userInfo?.[1] !== undefined) add(userInfo[1])
-    for (const match of url.matchAll(/(?:ssl)?password=([^&\s]*)/gi)) add(match[1] ?? "")
   }
   // Longest first, so that a secret containing another is masked whole.
   return secrets.sort((a, b) => b.length - a.length)
@@ -69,6 +84,10 @@ const innermostMessage = (cause: unknown): string => {
   return description
 }
 
+/** A failure as an error with the driver's words and without any of the secrets (the original may carry them). */
+export const scrubbedFailure = (cause: unknown, secrets: ReadonlyArray<string>): Error =>
+  new Error(scrub(innermostMessage(cause), secrets))
+
 const hints: ReadonlyArray<readonly [RegExp, string]> = [
   [
     /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|timed out|timeout/i,
@@ -85,7 +104,7 @@ const hints: ReadonlyArray<readonly [RegExp, string]> = [
  * and what to check. The original error is dropped, since it may carry the URL (e.g. as the `input` of an invalid URL).
  */
 export const connectionFailure = (cause: unknown, secrets: ReadonlyArray<string>): Error => {
-  const description = scrub(innermostMessage(cause), secrets)
+  const description = scrubbedFailure(cause, secrets).message
   const hint = hints.find(([pattern]) => pattern.test(description))?.[1]
   return new Error(hint === undefined ? description : `${description}. ${hint}`)
 }
