@@ -49,6 +49,8 @@ export const install = (onForcedExit: () => void): void => {
  */
 export const outputClosed = (stream: "stdout" | "stderr"): boolean => {
   if (current === undefined) return false
+  // A closed pipe fails every later write too: say it once.
+  if (Effect.runSync(Deferred.isDone(current.outputClosed))) return true
   if (stream === "stdout") {
     process.stderr.write("comment-dm: the reader of stdout went away: no new sends; settling the sends in flight\n")
   }
