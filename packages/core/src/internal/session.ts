@@ -413,10 +413,11 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     })
 
     /** Whether what the profile's runners know of the daily limit pauses sends now (and pauses them if so). */
-    const pausedByBudget: Effect.Effect<boolean, Ledger.LedgerError> = options.budget === undefined || dryRun
+    const budget = dryRun ? undefined : options.budget
+    const pausedByBudget: Effect.Effect<boolean, Ledger.LedgerError> = budget === undefined
       ? Effect.succeed(false)
       : Effect.gen(function*() {
-        const status = yield* options.budget!.status
+        const status = yield* budget.status
         if (status.capReached) {
           yield* pauseAtLimit("the profile's own daily DM limit is reached (counted by every runner)", "cap")
           return true
