@@ -442,6 +442,12 @@ for (const transport of transports) {
           send: "InvalidRequest"
         },
         {
+          name: "422 worded unlike any known refusal",
+          answer: json(422, { success: false, error: "Blocked by a policy nobody has documented" }),
+          read: "InvalidRequest",
+          send: "UnrecognisedRefusal"
+        },
+        {
           name: "300",
           answer: json(300, { message: "Multiple choices" }),
           read: "MalformedResponse",

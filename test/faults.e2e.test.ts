@@ -83,7 +83,7 @@ describe("fault matrix", () => {
 
   it.scopedLive(
     "the daily DM cap in the middle of a run stops it with exit 3 and keeps the rest pending; a rerun the same day " +
-      "sends nothing; the next day the rest is sent",
+      "probes with one real message and stops again; the next day the rest is sent",
     () =>
       Effect.gen(function*() {
         const cap = 12
@@ -105,21 +105,27 @@ describe("fault matrix", () => {
         )
         assert.strictEqual(summary.counts.pending, states.pending)
 
-        // The platform's counter resets, but the ledger remembers the limit until the next UTC day.
-        yield* stage.sandbox.resetDaily
+        // The ledger remembers the limit; a rerun the same day checks it with one pending person's real message, and
+        // stops again while the platform still says the limit.
         const sendsBefore = yield* stage.sendRequests
         const sameDay = yield* stage.cli("run", "--json")
         assert.strictEqual(sameDay.code, 3, sameDay.stderr)
-        assert.strictEqual((yield* stage.sendRequests) - sendsBefore, 0, "nothing is sent the same day")
+        assert.strictEqual((yield* stage.sendRequests) - sendsBefore, 1, "one probe the same day")
+        assert.strictEqual((yield* stage.sandbox.deliveries).length, cap)
 
         assert.strictEqual(jsonSummary(sameDay).outcome, "daily_limit")
         assert.strictEqual(jsonSummary(sameDay).counts.pending, states.pending)
 
         yield* turnTheDay(stage.db)
         yield* stage.sandbox.setFaults({ dailyDmLimit: 500 })
+        const sendsBeforeNextDay = yield* stage.sendRequests
         const nextDay = yield* stage.cli("run", "--json")
         assert.strictEqual(nextDay.code, 0, nextDay.stderr)
-        assert.strictEqual((yield* stage.sendRequests) - sendsBefore, states.pending, "only pending people are sent")
+        assert.strictEqual(
+          (yield* stage.sendRequests) - sendsBeforeNextDay,
+          states.pending,
+          "only pending people are sent"
+        )
         assertSettled(stage.world, yield* stage.entries, yield* stage.sandbox.deliveries, "the next day")
         stage.assertNothingLeaked()
       }),

@@ -18,8 +18,8 @@ import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
 import type * as UploadPost from "./UploadPost.js"
 
-export type { Budget, Counts, Outcome, Progress, RunError, Summary } from "./internal/session.js"
-export { Event, privateReplyWindow } from "./internal/session.js"
+export type { Budget, BudgetStatus, Counts, Outcome, Progress, RunError, Summary } from "./internal/session.js"
+export { Event, privateReplyWindow, probeInterval } from "./internal/session.js"
 
 export type RunOptions = Session.Options
 

@@ -288,6 +288,54 @@ export type Pace = typeof Pace.Type
 
 const defaultPace: Pace = { perHour: 200, concurrency: 4 }
 
+/**
+ * When the platform's daily DM count is assumed to start over (Upload-Post does not document it): at a time of day in
+ * UTC (`"00:00 UTC"`, the default), or `rolling`, 24 hours after the limit was reached.
+ */
+export const DailyReset = Schema.Union(
+  Schema.TaggedStruct("UtcTime", { minutes: Schema.Int.pipe(Schema.between(0, 24 * 60 - 1)) }),
+  Schema.TaggedStruct("Rolling", {})
+)
+export type DailyReset = typeof DailyReset.Type
+
+const defaultDailyReset: DailyReset = { _tag: "UtcTime", minutes: 0 }
+
+const dailyResetWanted = `"HH:MM UTC" (such as "00:00 UTC") or "rolling"`
+
+const DailyResetFromInput = Schema.transformOrFail(
+  Schema.String.annotations(expected(dailyResetWanted)),
+  DailyReset,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (input === "rolling") return ParseResult.succeed({ _tag: "Rolling" as const })
+      const time = /^([01]\d|2[0-3]):([0-5]\d) UTC$/.exec(input)
+      if (time === null) {
+        return ParseResult.fail(new ParseResult.Type(ast, input, `expected ${dailyResetWanted}, got ${show(input)}`))
+      }
+      return ParseResult.succeed({ _tag: "UtcTime" as const, minutes: Number(time[1]) * 60 + Number(time[2]) })
+    },
+    encode: (reset) =>
+      ParseResult.succeed(
+        reset._tag === "Rolling"
+          ? "rolling"
+          : `${String(Math.floor(reset.minutes / 60)).padStart(2, "0")}:${
+            String(reset.minutes % 60).padStart(2, "0")
+          } UTC`
+      )
+  }
+)
+
+const dayMillis = 24 * 60 * 60 * 1000
+
+/** The first moment after `reachedAt` (epoch milliseconds) when the daily DM count is assumed to start over. */
+export const assumedReset = (reset: DailyReset, reachedAt: number): number => {
+  if (reset._tag === "Rolling") return reachedAt + dayMillis
+  const dayStart = reachedAt - (((reachedAt % dayMillis) + dayMillis) % dayMillis)
+  const today = dayStart + reset.minutes * 60_000
+  return today > reachedAt ? today : today + dayMillis
+}
+
 const fields = Schema.Struct({
   /** The ledger key: the same name is the same campaign, and a rerun resumes it. Trimmed. */
   name: NonEmptyTrimmed,
@@ -301,6 +349,9 @@ const fields = Schema.Struct({
   messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
   delivery: Schema.optionalWith(Delivery.annotations(oneOf(Delivery.literals)), { exact: true, default: () => "dm" }),
   pace: Schema.optionalWith(Pace, { exact: true, default: () => defaultPace }),
+  dailyReset: Schema.optionalWith(DailyResetFromInput, { exact: true, default: () => defaultDailyReset }).pipe(
+    Schema.fromKey("daily_reset")
+  ),
   /** A cap on sends for one run. */
   maxSends: Schema.optionalWith(Schema.NonNegativeInt.annotations(expected("a non-negative integer")), {
     exact: true
@@ -356,7 +407,7 @@ export class CampaignSpecError extends Data.TaggedError("CampaignSpecError")<{
 
 /** The keys each object of the file may have, by its path, for "did you mean" on an unknown key. */
 const knownKeys: Record<string, ReadonlyArray<string>> = {
-  "": ["name", "platform", "user", "posts", "match", "message", "delivery", "pace", "max_sends"],
+  "": ["name", "platform", "user", "posts", "match", "message", "delivery", "pace", "daily_reset", "max_sends"],
   match: ["keywords", "mode", "exclude"],
   pace: ["per_hour", "concurrency"]
 }

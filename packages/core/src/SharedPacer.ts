@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { Budget } from "./Campaign.js"
+import type { Budget, BudgetStatus } from "./Campaign.js"
 import { LedgerError } from "./Ledger.js"
 import { type Pacer, type Slot, unheeded } from "./Pacer.js"
 
@@ -49,6 +49,10 @@ export interface SharedPacer extends Pacer {
   readonly sentToday: Effect.Effect<number, LedgerError>
   /** Records that the platform said the profile's daily DM limit is reached, today (UTC) or on the given day. */
   readonly markDailyLimit: (day?: string) => Effect.Effect<void, LedgerError>
+  /** Records that the platform accepted a message after it said the limit: every mark of the profile is cleared. */
+  readonly markLimitLifted: Effect.Effect<void, LedgerError>
+  /** The latest time a runner marked the limit as reached and nobody has lifted it since, if any. */
+  readonly limitReachedAt: Effect.Effect<Date | undefined, LedgerError>
   /** Whether any runner marked today's limit as reached, or `dailyLimit` sends have been recorded today. */
   readonly dailyLimitReached: Effect.Effect<boolean, LedgerError>
   /** The profile's daily limit as a campaign uses it (`Campaign.run(spec, { pacer, budget })`). */
@@ -67,6 +71,14 @@ const decodeBudget = Schema.decodeUnknown(Schema.Array(Schema.Struct({
   sent_count: Integer,
   limit_reached_at: Schema.NullOr(Integer)
 })))
+const decodeMarks = Schema.decodeUnknown(Schema.Array(Schema.Struct({
+  day: Schema.String,
+  sent_count: Integer,
+  limit_reached_at: Schema.NullOr(Integer)
+})))
+
+/** A mark of the daily limit older than this has had its reset, whatever the campaign's `daily_reset`. */
+const markLifetimeDays = 2
 
 export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
@@ -130,6 +142,28 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
           SET limit_reached_at = COALESCE(profile_budget.limit_reached_at, excluded.limit_reached_at)`
       }).pipe(failWith("record that the daily DM limit is reached"))
 
+    const markLimitLifted = sql`UPDATE profile_budget SET limit_reached_at = NULL
+      WHERE profile = ${profile} AND platform = ${platform} AND limit_reached_at IS NOT NULL`.pipe(
+      Effect.asVoid,
+      failWith("record that the daily DM limit is lifted")
+    )
+
+    /** The recent days' rows of the profile, newest first: a mark from yesterday may still hold today. */
+    const status = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const rows = yield* sql`SELECT day, sent_count, limit_reached_at FROM profile_budget
+        WHERE profile = ${profile} AND platform = ${platform} AND day >= ${utcDay(now - markLifetimeDays * 86_400_000)}
+        ORDER BY day DESC`.pipe(Effect.flatMap(decodeMarks))
+      const today = utcDay(now)
+      const sentToday = rows.find((row) => row.day === today)?.sent_count ?? 0
+      const mark = rows.find((row) => row.limit_reached_at !== null)?.limit_reached_at
+      const result: BudgetStatus = {
+        capReached: dailyLimit !== undefined && sentToday >= dailyLimit,
+        limitReachedAt: mark === undefined || mark === null ? undefined : new Date(mark)
+      }
+      return result
+    }).pipe(failWith("read the profile's daily DM limit"))
+
     const dailyLimitReached = budgetToday.pipe(
       Effect.map((budget) =>
         budget.limit_reached_at !== null || (dailyLimit !== undefined && budget.sent_count >= dailyLimit)
@@ -146,10 +180,13 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
         failWith("read today's sends")
       ),
       markDailyLimit,
+      markLimitLifted,
+      limitReachedAt: Effect.map(status, (known) => known.limitReachedAt),
       dailyLimitReached,
       budget: {
-        exhausted: dailyLimitReached,
+        status,
         markExhausted: markDailyLimit(),
+        markLifted: markLimitLifted,
         recordSent: Effect.map(recordSent, (count) => dailyLimit !== undefined && count >= dailyLimit)
       }
     }

@@ -257,6 +257,9 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       authorization: `Apikey ${Redacted.value(settings.apiKey)}`,
       accept: "application/json"
     }
+    const key = Redacted.value(settings.apiKey)
+    /** A platform that echoes the key in an error must not put it into messages, logs or the ledger. */
+    const hideKey = (text: string): string => key.length === 0 ? text : text.split(key).join("[API key]")
     const get = (path: string, query: Readonly<Record<string, string>>): Call => ({
       endpoint: `GET ${path}`,
       request: { method: "GET", url: settings.baseUrl + path, query, headers }
@@ -298,15 +301,15 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
           ? Effect.fail(
             new Errors.SendInDoubt({
               endpoint,
-              detail: `HTTP ${status} with an unreadable body (${ErrorTable.excerpt(decoded.left)})`
+              detail: `HTTP ${status} with an unreadable body (${ErrorTable.excerpt(hideKey(decoded.left))})`
             })
           )
           : Effect.fail(
             new Errors.MalformedResponse({
               endpoint,
               status,
-              problem: decoded.left,
-              excerpt: ErrorTable.excerpt(text)
+              problem: hideKey(decoded.left),
+              excerpt: ErrorTable.excerpt(hideKey(text))
             })
           )
       }
@@ -316,7 +319,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
           operation,
           status,
           headers: answer.headers,
-          detail: ErrorTable.detailOf(body === notJson ? undefined : body, text),
+          detail: hideKey(ErrorTable.detailOf(body === notJson ? undefined : body, hideKey(text))),
           now
         })))
     }
@@ -522,6 +525,8 @@ const narrowRead = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Ef
   Effect.catchTags(self, {
     RecipientRefused: (error) =>
       Effect.fail(new Errors.InvalidRequest({ endpoint: error.endpoint, status: error.status, detail: error.reason })),
+    UnrecognisedRefusal: (error) =>
+      Effect.fail(new Errors.InvalidRequest({ endpoint: error.endpoint, status: error.status, detail: error.detail })),
     SendInDoubt: (error) => Effect.fail(new Errors.Transient({ endpoint: error.endpoint, detail: error.detail }))
   })
 

@@ -39,6 +39,35 @@ export class RecipientRefused extends Data.TaggedError("RecipientRefused")<{
   }
 }
 
+/**
+ * A 4xx on a send that no row of the error table recognises: neither a known refusal of the person nor a known problem
+ * of the request. Meta's refusals are not all documented, so the person is refused with the platform's text; a run
+ * stops only when such answers come several times in a row ({@link UnrecognisedRefusals}).
+ */
+export class UnrecognisedRefusal extends Data.TaggedError("UnrecognisedRefusal")<{
+  readonly endpoint: string
+  readonly status: number
+  readonly detail: string
+}> {
+  override get message() {
+    return `The platform refused this recipient on ${this.endpoint} with an answer comment-dm does not recognise ` +
+      `(HTTP ${this.status}): ${this.detail}. The person is settled as refused and not retried.`
+  }
+}
+
+/** Sends refused in a row with answers no row of the error table recognises: something changed on the platform. */
+export class UnrecognisedRefusals extends Data.TaggedError("UnrecognisedRefusals")<{
+  readonly count: number
+  readonly last: UnrecognisedRefusal
+}> {
+  override get message() {
+    return `${this.count} sends in a row were refused with an answer comment-dm does not recognise, so the run stops ` +
+      `before it refuses everyone. Last answer: ${this.last.endpoint} HTTP ${this.last.status}: ` +
+      `${JSON.stringify(this.last.detail)}. Those people are refused with that text; the rest stay pending. Please ` +
+      "report this answer (it holds no key) so that it can be recognised."
+  }
+}
+
 /** 400 and similar: the request itself is wrong (missing fields, unknown account or post, bad limit). */
 export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{
   readonly endpoint: string
@@ -117,6 +146,7 @@ export type SendError =
   | DailyLimitReached
   | RateLimited
   | RecipientRefused
+  | UnrecognisedRefusal
   | InvalidRequest
   | Unauthorized
   | Transient

@@ -3,8 +3,9 @@
  *
  * Each poll reads every post concurrently, newest comments first, and stops paging at the first page that holds
  * nothing new: a quiet post costs one page a poll, however many old comments it has. The same ledger,
- * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the next UTC day and request-
- * rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
+ * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
+ * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
+ * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
  * comment ids per post is kept; who was sent lives in the ledger.
  */
 import { Clock, Duration, Effect, Ref, Stream } from "effect"
@@ -86,7 +87,7 @@ export const watch = (
   options: WatchOptions = {}
 ): Effect.Effect<Session.Summary, Session.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
   Effect.gen(function*() {
-    const session = yield* Session.make(spec, options)
+    const session = yield* Session.make(spec, options, "watch")
     const every = Duration.decode(options.every ?? defaultInterval)
     const maxInterval = Duration.decode(options.maxInterval ?? Duration.minutes(15))
     const capacity = options.windowSize ?? 1_000
@@ -124,6 +125,33 @@ export const watch = (
       )
     }
 
+    /** Sleeps until `at`, or until a stop is asked for: succeeds with whether it was. */
+    const sleepUntil = (at: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.raceFirst(
+          Effect.as(Effect.sleep(Duration.millis(Math.max(0, at - now))), false),
+          Effect.as(session.stopSignal, true)
+        ))
+
+    /**
+     * Waits for the next poll; while paused at the daily limit, sends to the pending people at each probe time before
+     * it (the first of them probes). A probe time that comes round again unchanged found nobody to probe with: the
+     * poll comes first then. Succeeds with whether a stop was asked for.
+     */
+    const waitForNextPoll = (nextPollAt: number) =>
+      Effect.gen(function*() {
+        let tried: number | undefined
+        while (true) {
+          const probeAt = yield* session.nextProbeAt
+          const probeFirst = probeAt !== undefined && probeAt !== tried && probeAt < nextPollAt
+          if (yield* sleepUntil(probeFirst ? probeAt : nextPollAt)) return true
+          if (!probeFirst) return false
+          tried = probeAt
+          yield* session.sendPending
+          yield* session.failIfFatal
+        }
+      })
+
     let poll = 0
     while (!(yield* session.isStopped)) {
       poll++
@@ -153,7 +181,6 @@ export const watch = (
       }
       yield* session.retryPending
       yield* session.failIfFatal
-      if (!(yield* session.sendsPaused)) yield* session.clearDailyLimit
       const after = session.progress()
       const wait = yield* Ref.get(interval)
       if (read._tag === "Right") {
@@ -168,12 +195,7 @@ export const watch = (
       }
       if (options.once === true) break
       // The interval runs from the start of one poll to the start of the next.
-      const elapsed = (yield* Clock.currentTimeMillis) - pollStarted
-      const stopped = yield* Effect.raceFirst(
-        Effect.as(Effect.sleep(Duration.millis(Math.max(0, Duration.toMillis(wait) - elapsed))), false),
-        Effect.as(session.stopSignal, true)
-      )
-      if (stopped) break
+      if (yield* waitForNextPoll(pollStarted + Duration.toMillis(wait))) break
       yield* session.reconcile
       if (spec.posts.some((post) => post._tag === "Recent")) {
         const refreshed = yield* Effect.either(session.resolvePosts)

@@ -81,8 +81,34 @@ describe("CampaignSpec", () => {
         match: { keywords: ["guide"], mode: "word", exclude: [] },
         delivery: "dm",
         pace: { per_hour: 200, concurrency: 4 },
+        daily_reset: "00:00 UTC",
         max_sends: 10
       })
+    }))
+
+  it("daily_reset: the first assumed reset after the limit was reached, at a UTC time of day or 24 hours on", () => {
+    const at = (iso: string) => Date.parse(iso)
+    const utc = (minutes: number): CampaignSpec.DailyReset => ({ _tag: "UtcTime", minutes })
+    assert.strictEqual(CampaignSpec.assumedReset(utc(0), at("2026-03-28T22:00:00Z")), at("2026-03-29T00:00:00Z"))
+    assert.strictEqual(CampaignSpec.assumedReset(utc(390), at("2026-03-28T05:00:00Z")), at("2026-03-28T06:30:00Z"))
+    assert.strictEqual(CampaignSpec.assumedReset(utc(390), at("2026-03-28T06:30:00Z")), at("2026-03-29T06:30:00Z"))
+    assert.strictEqual(
+      CampaignSpec.assumedReset({ _tag: "Rolling" }, at("2026-03-28T22:15:00Z")),
+      at("2026-03-29T22:15:00Z")
+    )
+  })
+
+  it.effect("daily_reset: \"HH:MM UTC\" or rolling; anything else is refused naming the key", () =>
+    Effect.gen(function*() {
+      const reset = (value: unknown) =>
+        Effect.map(CampaignSpec.decode({ ...minimal, daily_reset: value }), (spec) => spec.dailyReset)
+      assert.deepStrictEqual(yield* reset("06:30 UTC"), { _tag: "UtcTime", minutes: 390 })
+      assert.deepStrictEqual(yield* reset("rolling"), { _tag: "Rolling" })
+      for (const bad of ["24:00 UTC", "6:30 UTC", "06:30", "06:30 utc ", "", 630]) {
+        assert.deepStrictEqual(yield* problems({ ...minimal, daily_reset: bad }), [
+          `daily_reset: expected "HH:MM UTC" (such as "00:00 UTC") or "rolling", got ${JSON.stringify(bad)}`
+        ])
+      }
     }))
 
   describe("refusals name the key", () => {

@@ -167,16 +167,28 @@ const sharedPacerContract = (it: Vitest.MethodsNonLive<Database>) => {
       const profile = newProfile("budget")
       const [first, second] = yield* twoRunners({ profile, platform: "instagram", count: 200, dailyLimit: 3 })
       const uncapped = yield* runner({ profile, platform: "instagram", count: 200 })
+      const capReached = (pacer: SharedPacer.SharedPacer) => Effect.map(pacer.budget.status, (s) => s.capReached)
       assert.deepStrictEqual([yield* first.budget.recordSent, yield* second.budget.recordSent], [false, false])
-      assert.isFalse(yield* second.budget.exhausted)
+      assert.isFalse(yield* capReached(second))
       assert.isTrue(yield* first.budget.recordSent)
-      assert.isTrue(yield* second.budget.exhausted)
+      assert.isTrue(yield* capReached(second))
       // A runner without a limit of its own counts, and pauses only when the platform says so.
       assert.isFalse(yield* uncapped.budget.recordSent)
-      assert.isFalse(yield* uncapped.budget.exhausted)
+      assert.deepStrictEqual(yield* uncapped.budget.status, { capReached: false, limitReachedAt: undefined })
+      const markedAt = yield* Clock.currentTimeMillis
       yield* uncapped.budget.markExhausted
-      assert.isTrue(yield* uncapped.budget.exhausted)
+      assert.deepStrictEqual(yield* uncapped.budget.status, { capReached: false, limitReachedAt: new Date(markedAt) })
       assert.strictEqual(yield* uncapped.sentToday, 4)
+
+      // The mark holds across the UTC day (the campaign's daily_reset decides when it is over) until a send is
+      // accepted again: then it is lifted for every runner.
+      yield* TestClock.adjust(Duration.days(1))
+      assert.deepStrictEqual((yield* second.budget.status).limitReachedAt, new Date(markedAt))
+      yield* first.budget.markLifted
+      assert.deepStrictEqual((yield* uncapped.budget.status).limitReachedAt, undefined)
+      // Two days on, an old mark no longer counts.
+      yield* uncapped.markDailyLimit(SharedPacer.utcDay(markedAt - 3 * 86_400_000))
+      assert.deepStrictEqual((yield* uncapped.budget.status).limitReachedAt, undefined)
     }))
 }
 

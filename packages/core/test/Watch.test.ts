@@ -574,6 +574,75 @@ describe("Watch", () => {
       )
     }).pipe(Effect.scoped))
 
+  it.effect("14.4 paused at the daily limit, a watcher probes with one real message at the campaign's daily_reset, then every 15 minutes until one is accepted", () =>
+    Effect.gen(function*() {
+      const at = (time: string) => Date.parse(`2026-03-${time}Z`)
+      const start = at("28T22:00:00")
+      yield* TestClock.setTime(start)
+      const setup = yield* studio(
+        listed({
+          id: "post-p",
+          comments: Array.from({ length: 5 }, (_, i) => comment(`post-p-${i}`, "guide", i + 1, start, (i + 1) * minute))
+        }),
+        { faults: { dailyDmLimit: 3 } }
+      )
+      const spec = yield* campaign(["post-p"], { daily_reset: "00:30 UTC" })
+      const stop = yield* Deferred.make<void>()
+      const events: Array<Campaign.Event> = []
+      const watcher = yield* Watch.watch(spec, {
+        every: Duration.hours(2),
+        pacer: Pacer.unlimited,
+        stop: Deferred.await(stop),
+        onEvent: (event) => Effect.sync(() => events.push(event))
+      }).pipe(Effect.provide(setup.layer), Effect.fork)
+
+      /** Waits (in real time: the HTTP runs meanwhile) until the watcher sleeps until `wakeUp`. */
+      const sleepingUntil = (wakeUp: number) =>
+        Effect.gen(function*() {
+          while (!Chunk.some(yield* TestClock.sleeps(), (at) => at === wakeUp)) {
+            yield* TestServices.provideLive(Effect.sleep(Duration.millis(5)))
+          }
+        })
+      const sendRequests = Effect.map(setup.sandbox.stats, (stats) => stats.requests["POST /uploadposts/dms/send"] ?? 0)
+
+      // The first poll meets the limit; the platform goes on saying it past the assumed reset.
+      yield* sleepingUntil(at("29T00:00:00"))
+      assert.strictEqual((yield* setup.sandbox.deliveries).length, 3)
+      yield* setup.sandbox.setFaults({ dailyDmLimit: 0 })
+      const afterLimit = yield* sendRequests
+
+      // The poll at midnight reads, but sends nothing: the reset is assumed at 00:30.
+      yield* TestClock.setTime(at("29T00:00:00"))
+      yield* sleepingUntil(at("29T00:30:00"))
+      assert.strictEqual(yield* sendRequests, afterLimit, "no request before the assumed reset")
+
+      // At the reset one probe, refused; 15 minutes later another.
+      yield* TestClock.setTime(at("29T00:30:00"))
+      yield* sleepingUntil(at("29T00:45:00"))
+      assert.strictEqual(yield* sendRequests, afterLimit + 1, "one probe at the reset")
+      yield* TestClock.setTime(at("29T00:45:00"))
+      yield* sleepingUntil(at("29T01:00:00"))
+      assert.strictEqual(yield* sendRequests, afterLimit + 2, "one probe 15 minutes later")
+
+      // The limit is lifted: the next probe is accepted and everyone left is sent, without waiting for the poll.
+      yield* setup.sandbox.setFaults({ dailyDmLimit: 500 })
+      yield* TestClock.setTime(at("29T01:00:00"))
+      yield* sleepingUntil(at("29T02:00:00"))
+      assert.sameMembers(yield* recipients(setup.sandbox), [1, 2, 3, 4, 5].map(person))
+      assert.strictEqual(yield* sendRequests, afterLimit + 2 + 2)
+
+      yield* Deferred.succeed(stop, undefined)
+      const summary = yield* Fiber.join(watcher)
+      assert.deepInclude(summary.counts, { sent: 5, pending: 0, matched: 5 })
+      const limits = events.flatMap((event) => event._tag === "DailyLimit" ? [event.resumesAt?.toISOString()] : [])
+      assert.deepStrictEqual(limits, [
+        "2026-03-29T00:30:00.000Z",
+        "2026-03-29T00:45:00.000Z",
+        "2026-03-29T01:00:00.000Z"
+      ])
+      assert.strictEqual(events.filter((event) => event._tag === "DailyLimitLifted").length, 1)
+    }).pipe(Effect.scoped))
+
   it.live("a thousand quiet polls keep the heap flat", () =>
     Effect.gen(function*() {
       const now = Date.now()

@@ -70,14 +70,15 @@ const runCommand = Command.make(
       const spec = yield* loadCampaign(args.campaignFile)
       const display = Display.make({ json: args.json })
       const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
-      const stop = yield* Signals.stopRequest
+      const stop = yield* Signals.stopRequests
       const summary = yield* Effect.gen(function*() {
         const shared = args.dryRun ? {} : yield* LedgerDatabase.sharedBudget(spec)
         return yield* Campaign.run(spec, {
           ...shared,
           dryRun: args.dryRun,
           maxSends: Option.getOrUndefined(args.maxSends),
-          stop,
+          stop: stop.interrupt,
+          wrapUp: stop.outputClosed,
           onEvent: display.onEvent
         })
       }).pipe(
@@ -124,10 +125,17 @@ const watchCommand = Command.make(
         )
       }
       const ledger = yield* ledgerFor(args.db)
-      const stop = yield* Signals.stopRequest
+      const stop = yield* Signals.stopRequests
       const summary = yield* Effect.gen(function*() {
         const shared = yield* LedgerDatabase.sharedBudget(spec)
-        return yield* Watch.watch(spec, { ...shared, every, once: args.once, stop, onEvent: display.onEvent })
+        return yield* Watch.watch(spec, {
+          ...shared,
+          every,
+          once: args.once,
+          stop: stop.interrupt,
+          wrapUp: stop.outputClosed,
+          onEvent: display.onEvent
+        })
       }).pipe(Effect.provide(Layer.merge(apiLayer, ledger)))
       yield* display.summary(summary)
       yield* setExit(ExitCode.ofOutcome(summary.outcome))
@@ -135,7 +143,7 @@ const watchCommand = Command.make(
 ).pipe(Command.withDescription(
   "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
     "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses sends " +
-    "until the next UTC day; rate limits slow the polling down. SIGINT/SIGTERM settle sends in flight and exit 130."
+    "until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the polling down. SIGINT/SIGTERM settle sends in flight and exit 130."
 ))
 
 class IntervalError extends Data.TaggedError("InvalidData")<{ readonly text: string }> {

@@ -98,8 +98,11 @@ export const make = (options: DisplayOptions): Display => {
           line(
             `daily DM limit reached (${event.detail}): sends pause` +
               (event.resumesAt === undefined ? "" : ` until ${event.resumesAt.toISOString()}`) +
-              "; reading goes on and new people are kept pending"
+              "; reading goes on and new people are kept pending; sending resumes after one real message is accepted"
           )
+          break
+        case "DailyLimitLifted":
+          line("the daily DM limit is lifted: the platform accepted a message again; sends go on")
           break
         case "Polled":
           line(
@@ -146,7 +149,7 @@ export const toJson = (summary: Campaign.Summary) => ({
 const outcomeText: Record<Campaign.Outcome, string> = {
   completed: "completed: every matching commenter is settled",
   incomplete: "incomplete: some people are pending or in doubt; run again to continue",
-  daily_limit: "stopped by the daily DM limit; run again after the reset to continue",
+  daily_limit: "stopped by the daily DM limit; run again later: the next run checks with one real message",
   interrupted: "interrupted; sends in flight were settled; run the same command again to resume",
   dry_run: "dry run: nothing was sent or written"
 }

@@ -42,11 +42,12 @@ const main = Effect.gen(function*() {
   return ExitCode.ExitCode.Failure
 })
 
-// A reader that goes away (`comment-dm export ... | head`) is not an error of ours.
-for (const stream of [process.stdout, process.stderr]) {
+// A reader that goes away is not an error of ours: `comment-dm export ... | head` ends quietly, while a run stops new
+// sends, settles the sends in flight and exits with the code its outcome gives (never 0 while people are pending).
+for (const [name, stream] of [["stdout", process.stdout], ["stderr", process.stderr]] as const) {
   stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
-    throw error
+    if (error.code !== "EPIPE") throw error
+    if (!Signals.outputClosed(name)) process.exit(process.exitCode ?? 0)
   })
 }
 

@@ -20,6 +20,17 @@ export const RequestLimit = Schema.Struct({
 })
 export type RequestLimit = typeof RequestLimit.Type
 
+/**
+ * Sends refused with an answer of the test's choosing, as a platform would that words its refusals in a way no table
+ * knows: `recipients` (or `"all"`) are answered with `status` and `{"success": false, "error": text}`.
+ */
+export const OddRefusal = Schema.Struct({
+  recipients: Schema.Union(Schema.Literal("all"), Schema.Array(Schema.String)),
+  status: Schema.Int.pipe(Schema.between(400, 599, { message: () => "expected an HTTP status from 400 to 599" })),
+  text: Schema.String
+})
+export type OddRefusal = typeof OddRefusal.Type
+
 export const Faults = Schema.Struct({
   latency: Latency,
   /** Share of reads (me, comments, media, conversations) answered with a 500. */
@@ -36,7 +47,9 @@ export const Faults = Schema.Struct({
   unreachableRecipients: Schema.Array(Schema.String),
   requestLimit: RequestLimit,
   /** When set, the conversations endpoint answers every call with a 500. */
-  conversationsFailing: Schema.Boolean
+  conversationsFailing: Schema.Boolean,
+  /** When set, these recipients' DMs and private replies get this answer (before any other refusal). */
+  oddRefusal: Schema.NullOr(OddRefusal)
 })
 export type Faults = typeof Faults.Type
 
@@ -57,7 +70,8 @@ export const defaults: Faults = {
   refusedRecipients: [],
   unreachableRecipients: [],
   requestLimit: { requests: 100_000, windowSeconds: 60 },
-  conversationsFailing: false
+  conversationsFailing: false,
+  oddRefusal: null
 }
 
 export const apply = (faults: Faults, patch: FaultsPatch): Faults => ({ ...faults, ...patch })

@@ -99,6 +99,25 @@ const options = {
   ),
   conversationsFailing: Options.boolean("conversations-failing").pipe(
     Options.withDescription("Answer every conversations call with a 500.")
+  ),
+  oddRefuse: Options.text("odd-refuse").pipe(
+    Options.withDescription(
+      "A recipient id whose sends get the --odd-status / --odd-text answer (repeatable; \"all\" for every recipient)."
+    ),
+    Options.repeated
+  ),
+  oddStatus: Options.integer("odd-status").pipe(
+    Options.mapEffect((status) =>
+      status >= 400 && status <= 599
+        ? Either.right(status)
+        : Either.left(ValidationError.invalidValue(HelpDoc.p(`--odd-status must be from 400 to 599, got ${status}`)))
+    ),
+    Options.withDefault(422),
+    Options.withDescription("Status of the --odd-refuse answer (default 422).")
+  ),
+  oddText: Options.text("odd-text").pipe(
+    Options.withDefault("This recipient cannot receive messages from this account right now (code 4711)"),
+    Options.withDescription("The `error` text of the --odd-refuse answer.")
   )
 }
 
@@ -119,7 +138,14 @@ const faultsOf = (parsed: Parsed): Faults.FaultsPatch => ({
     onNone: () => ({}),
     onSome: (requests) => ({ requestLimit: { requests, windowSeconds: parsed.rateWindow } })
   }),
-  ...(parsed.conversationsFailing ? { conversationsFailing: true } : {})
+  ...(parsed.conversationsFailing ? { conversationsFailing: true } : {}),
+  ...(parsed.oddRefuse.length === 0 ? {} : {
+    oddRefusal: {
+      recipients: parsed.oddRefuse.includes("all") ? "all" as const : parsed.oddRefuse,
+      status: parsed.oddStatus,
+      text: parsed.oddText
+    }
+  })
 })
 
 const dataOf = (parsed: Parsed) =>

@@ -47,6 +47,24 @@ const recipientRefusalText = new RegExp(
   "i"
 )
 
+/**
+ * The problems of the request itself a send can be answered with (a configuration error: the campaign stops): missing
+ * fields, an account that is not the key's, an unknown post or comment, a platform without private replies, bad buttons.
+ */
+const requestProblemText = new RegExp(
+  [
+    // Also as an error code: MISSING_FIELDS, INVALID_ACCOUNT.
+    "missing[ _](required|fields?|param)",
+    "invalid[ _]account",
+    "unsupported platform",
+    String.raw`\b(post|comment|media|account) not found`,
+    "could not find media",
+    "only supported on",
+    "buttons must"
+  ].join("|"),
+  "i"
+)
+
 const defaultRateLimitWait = Duration.seconds(60)
 
 const header = (answer: Answer, name: string): string | undefined => answer.headers[name.toLowerCase()]
@@ -94,6 +112,12 @@ export const table: ReadonlyArray<Row> = [
     name: "408 or 5xx -> Transient (the server did not complete the request)",
     applies: (a) => a.status === 408 || a.status >= 500,
     error: (a) => new Errors.Transient({ endpoint: a.endpoint, status: a.status, detail: a.detail })
+  },
+  {
+    name: "4xx on a send without a known request problem -> UnrecognisedRefusal (the person is refused)",
+    applies: (a) => a.operation === "send" && isClientError(a.status) && !requestProblemText.test(a.detail),
+    // Kept short: it becomes each such person's refusal reason.
+    error: (a) => new Errors.UnrecognisedRefusal({ endpoint: a.endpoint, status: a.status, detail: excerpt(a.detail) })
   },
   {
     name: "other 4xx -> InvalidRequest",

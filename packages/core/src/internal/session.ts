@@ -10,7 +10,7 @@
  */
 import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Queue, Ref, Stream } from "effect"
 import * as Crypto from "node:crypto"
-import type * as CampaignSpec from "../CampaignSpec.js"
+import * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
 import * as Pacer from "../Pacer.js"
@@ -19,7 +19,7 @@ import * as Retry from "../Retry.js"
 import * as Runner from "../Runner.js"
 import * as Template from "../Template.js"
 import * as UploadPost from "../UploadPost.js"
-import type * as Errors from "../UploadPostError.js"
+import * as Errors from "../UploadPostError.js"
 
 /** Instagram allows one private reply per comment, within 7 days of it. */
 export const privateReplyWindow = Duration.days(7)
@@ -104,7 +104,13 @@ export type Event = Data.TaggedEnum<{
   Deferred: Person & { readonly reason: string; readonly progress: Progress }
   InDoubt: Person & { readonly reason: string; readonly progress: Progress }
   WouldSend: Person & { readonly post: string; readonly message: string; readonly progress: Progress }
+  /**
+   * Sends pause at the daily DM limit. `resumesAt`: when the watcher checks again with one real message, or for a run
+   * when the platform's day is assumed to start over.
+   */
   DailyLimit: { readonly detail: string; readonly resumesAt: Date | undefined }
+  /** A message sent while paused at the daily DM limit was accepted: sends go on, for every runner of the profile. */
+  DailyLimitLifted: { readonly campaign: string }
   Stopping: { readonly reason: string }
   Polled: {
     readonly poll: number
@@ -123,8 +129,14 @@ export interface Options {
   readonly dryRun?: boolean
   /** Caps the sends of this run (overrides the campaign's `max_sends`). */
   readonly maxSends?: number | undefined
-  /** Completes when new sends must stop (e.g. on SIGINT); sends in flight still settle. */
+  /** Completes when new sends must stop (e.g. on SIGINT); sends in flight still settle. The outcome: `interrupted`. */
   readonly stop?: Effect.Effect<void>
+  /**
+   * Succeeds, with the reason, when new sends must stop although nobody interrupted the run (e.g. nobody reads its
+   * output any more): sends in flight still settle, and the outcome says what is left (`incomplete` while anyone is
+   * pending, in doubt or not read yet; `completed` only when everyone is settled).
+   */
+  readonly wrapUp?: Effect.Effect<string>
   readonly onEvent?: (event: Event) => Effect.Effect<void>
   /** Overrides the campaign's pace (e.g. `Pacer.unlimited` on the sandbox, or a budget shared by runners). */
   readonly pacer?: Pacer.Pacer
@@ -139,10 +151,12 @@ export interface Options {
 
 /** The daily DM limit of a profile, shared by the runners that send from it. */
 export interface Budget {
-  /** Whether some runner of the profile was told today that the daily limit is reached. */
-  readonly exhausted: Effect.Effect<boolean, Ledger.LedgerError>
-  /** Tells the other runners that the platform answered "Daily DM limit exceeded." today. */
+  /** What the runners of the profile know of its daily limit now. */
+  readonly status: Effect.Effect<BudgetStatus, Ledger.LedgerError>
+  /** Tells the other runners that the platform answered "Daily DM limit exceeded." now. */
   readonly markExhausted: Effect.Effect<void, Ledger.LedgerError>
+  /** Tells the other runners that the platform accepted a message after it said the limit: its day started over. */
+  readonly markLifted: Effect.Effect<void, Ledger.LedgerError>
   /**
    * Counts a DM the platform accepted for the profile today; succeeds with `true` when that brings the profile's own
    * daily count to its limit, so that sends pause as at the platform's daily limit.
@@ -150,12 +164,32 @@ export interface Budget {
   readonly recordSent: Effect.Effect<boolean, Ledger.LedgerError>
 }
 
-/** A run cannot go on: the API refused the campaign itself, or the ledger failed. */
+export interface BudgetStatus {
+  /** The profile's own daily count (kept by every runner) reached its cap today: no sends until the next UTC day. */
+  readonly capReached: boolean
+  /** When a runner was told "Daily DM limit exceeded." and no message was accepted since, if so. */
+  readonly limitReachedAt: Date | undefined
+}
+
+/**
+ * A run cannot go on: the API refused the campaign itself, unrecognised refusals came several times in a row, or the
+ * ledger failed.
+ */
 export type RunError =
   | Errors.ReadError
   | Errors.InvalidRequest
   | Errors.Unauthorized
+  | Errors.UnrecognisedRefusals
   | Ledger.LedgerError
+
+/** How the daily DM limit is checked after a pause: a run probes at once, a watcher at the assumed reset. */
+export type Mode = "run" | "watch"
+
+/** A watcher still paused at the daily limit after its assumed reset checks again this often. */
+export const probeInterval = Duration.minutes(15)
+
+/** Answers no row of the error table recognises, in a row, that stop the run. */
+export const unrecognisedRefusalsToStop = 5
 
 /** One page of one post's comments. */
 export interface Page {
@@ -200,13 +234,13 @@ export const postKey = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): strin
 
 const who = (target: Target): Person => ({ userId: target.userId, username: target.username })
 
-/** The start of the next UTC day: when Upload-Post's daily counters are assumed to reset. */
+/** The start of the next UTC day: when the profile's own daily count starts over. */
 export const nextUtcDay = (now: number): Date => {
   const date = new Date(now)
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1))
 }
 
-export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
+export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mode = "run") =>
   Effect.gen(function*() {
     const api = yield* UploadPost.UploadPost
     const ledger = yield* Ledger.Ledger
@@ -257,20 +291,34 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
     /** A stop request ends reading and sending; sends in flight settle first. */
     const stopped = yield* Deferred.make<void>()
     const isStopped = Deferred.isDone(stopped)
-    if (options.stop !== undefined) {
-      yield* Effect.forkScoped(
-        Effect.zipRight(
-          options.stop,
-          Effect.zipRight(emit(Event.Stopping({ reason: "stop requested" })), Deferred.succeed(stopped, undefined))
-        )
-      )
-    }
+    /** Whether the stop was an interruption (SIGINT), rather than a wrap-up that judges the outcome by what is left. */
+    let interrupted = false
+    /** Whether a stop cut a pass short: people on pages not read yet are not in the ledger, so not all are settled. */
+    let passCut = false
+    const stopOn = (request: Effect.Effect<string>, interruption: boolean) =>
+      Effect.forkScoped(Effect.gen(function*() {
+        const reason = yield* request
+        // An interruption after a wrap-up still makes the run end as interrupted.
+        interrupted ||= interruption
+        if (yield* isStopped) return
+        yield* emit(Event.Stopping({ reason }))
+        yield* Deferred.succeed(stopped, undefined)
+      }))
+    if (options.stop !== undefined) yield* stopOn(Effect.as(options.stop, "stop requested"), true)
+    if (options.wrapUp !== undefined) yield* stopOn(options.wrapUp, false)
     // Plain variables, like the tally: they are read before every attempt, and a Ref would cost more than the read.
-    /** The daily DM limit pauses sends (reading goes on, so everyone is accounted for) until this time. */
-    let pausedUntil: number | undefined = undefined
+    /**
+     * The daily DM limit pauses sends (reading goes on, so everyone is accounted for). While paused, one send at a time
+     * may probe, from `probeAt` on, whether the platform accepts again: the next person's real, claimed message.
+     */
+    let pause: { readonly probeAt: number | undefined } | undefined = undefined
+    /** Completes when the probe in flight has its answer; the senders waiting for it then look again. */
+    let probing: Deferred.Deferred<void> | undefined = undefined
     const dailyLimitHit = yield* Ref.make(false)
-    /** A fatal answer (bad request, bad key) stops the campaign after the sends in flight settle. */
-    let fatal: Errors.InvalidRequest | Errors.Unauthorized | undefined = undefined
+    /** A fatal answer (bad request, bad key, a streak of unrecognised refusals) stops the campaign. */
+    let fatal: Errors.InvalidRequest | Errors.Unauthorized | Errors.UnrecognisedRefusals | undefined = undefined
+    /** Sends refused in a row with answers the error table does not recognise. */
+    let unrecognisedInARow = 0
 
     /** People handled in the current pass; reset by each `process`, so memory stays flat in a long watch. */
     let seen = new Set<string>()
@@ -329,42 +377,108 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         return open
       })
 
-    const sendsPaused: Effect.Effect<boolean> = Effect.suspend(() => {
-      const until = pausedUntil
-      if (until === undefined) return Effect.succeed(false)
-      return Effect.map(Clock.currentTimeMillis, (now) => {
-        if (now < until) return true
-        pausedUntil = undefined
-        return false
+    /**
+     * Pauses sends at the daily DM limit. `cause`: this run's send was answered with the limit (`answer`), or its probe
+     * was (`probe`), another runner was (`budget`, at `reachedAt`), or the profile's own count reached its cap (`cap`).
+     * A run probes at once only when it learned of the limit from another runner; a watcher probes at the assumed
+     * reset, then every 15 minutes.
+     */
+    const pauseAtLimit = (detail: string, cause: "answer" | "probe" | "budget" | "cap", reachedAt?: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const reset = cause === "cap"
+          ? nextUtcDay(now).getTime()
+          : CampaignSpec.assumedReset(spec.dailyReset, reachedAt ?? now)
+        const probeAt = mode === "run"
+          ? (cause === "budget" ? now : undefined)
+          : cause === "probe"
+          ? now + Duration.toMillis(probeInterval)
+          : reset
+        const known = pause !== undefined
+        pause = { probeAt }
+        // A run that learned of the limit from another runner says nothing until its probe has an answer.
+        if (mode === "run" && cause === "budget") return
+        if (yield* Ref.getAndSet(dailyLimitHit, true)) {
+          if (known && cause !== "probe") return
+        }
+        yield* emit(Event.DailyLimit({ detail, resumesAt: new Date(probeAt ?? reset) }))
       })
+
+    /** The probe's message was accepted: the platform's day started over, for every runner of the profile. */
+    const lift = Effect.gen(function*() {
+      pause = undefined
+      yield* Ref.set(dailyLimitHit, false)
+      if (options.budget !== undefined) yield* Effect.ignore(options.budget.markLifted)
+      yield* emit(Event.DailyLimitLifted({ campaign }))
     })
 
-    /** Pauses sends until the next UTC day: the platform, or another runner of the profile, hit the daily limit. */
-    const pauseForTheDay = (detail: string) =>
-      Effect.gen(function*() {
-        const resumesAt = nextUtcDay(yield* Clock.currentTimeMillis)
-        pausedUntil = resumesAt.getTime()
-        if (!(yield* Ref.getAndSet(dailyLimitHit, true))) yield* emit(Event.DailyLimit({ detail, resumesAt }))
+    /** Whether what the profile's runners know of the daily limit pauses sends now (and pauses them if so). */
+    const budget = dryRun ? undefined : options.budget
+    const pausedByBudget: Effect.Effect<boolean, Ledger.LedgerError> = budget === undefined
+      ? Effect.succeed(false)
+      : Effect.gen(function*() {
+        const status = yield* budget.status
+        if (status.capReached) {
+          yield* pauseAtLimit("the profile's own daily DM limit is reached (counted by every runner)", "cap")
+          return true
+        }
+        const reachedAt = status.limitReachedAt?.getTime()
+        if (reachedAt === undefined) return false
+        if ((yield* Clock.currentTimeMillis) >= CampaignSpec.assumedReset(spec.dailyReset, reachedAt)) return false
+        yield* pauseAtLimit("another runner of this profile reached the daily DM limit", "budget", reachedAt)
+        return true
       })
 
-    const budgetExhausted: Effect.Effect<boolean, Ledger.LedgerError> = options.budget === undefined || dryRun
-      ? Effect.succeed(false)
-      : Effect.tap(
-        options.budget.exhausted,
-        (exhausted) =>
-          exhausted ? pauseForTheDay("another runner of this profile reached the daily DM limit") : Effect.void
-      )
+    /** No new request may start: a stop was asked for, or a fatal error came. */
+    const sendingHalted: Effect.Effect<boolean> = Effect.map(isStopped, (stopped) => stopped || fatal !== undefined)
 
-    /** No new request may start: a stop was asked for, a fatal error came, or sends are paused for the day. */
-    const sendingHalted: Effect.Effect<boolean> = Effect.flatMap(
-      isStopped,
-      (stopped) => stopped || fatal !== undefined ? Effect.succeed(true) : sendsPaused
-    )
+    /**
+     * Whether the next person may be sent to now: `send`; `probe` (paused at the daily limit, and this send checks
+     * whether the platform accepts again, while the others wait for its answer); or `hold` (they stay pending).
+     */
+    const sendTurn: Effect.Effect<"send" | "probe" | "hold", Ledger.LedgerError> = Effect.gen(function*() {
+      while (true) {
+        if (yield* sendingHalted) return "hold"
+        if (probing !== undefined) {
+          yield* Deferred.await(probing)
+          continue
+        }
+        if (pause === undefined) {
+          if (yield* pausedByBudget) continue
+          return "send"
+        }
+        const probeAt = pause.probeAt
+        if (probeAt === undefined || (yield* Clock.currentTimeMillis) < probeAt) return "hold"
+        probing = yield* Deferred.make<void>()
+        return "probe"
+      }
+    })
+
+    /** The probe has its answer (or none: the next sender probes instead); the waiting senders look again. */
+    const probeDone = Effect.suspend(() => {
+      const done = probing
+      probing = undefined
+      return done === undefined ? Effect.void : Deferred.succeed(done, undefined)
+    })
+
+    /** Counts answers no row of the error table recognises; a streak of them is fatal, any other answer ends it. */
+    const noteAnswer = (answer: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>) => {
+      if (Option.isNone(answer)) return
+      const exit = answer.value
+      const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+      if (error?._tag !== "UnrecognisedRefusal") {
+        unrecognisedInARow = 0
+        return
+      }
+      unrecognisedInARow++
+      if (unrecognisedInARow >= unrecognisedRefusalsToStop) {
+        fatal ??= new Errors.UnrecognisedRefusals({ count: unrecognisedInARow, last: error })
+      }
+    }
 
     const deliver = (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
       Effect.gen(function*() {
         if (yield* sendingHalted) return
-        if (yield* budgetExhausted) return
         const message = Template.render(Template.pick(spec.messages, campaign, target.userId), {
           username: target.username,
           userId: target.userId,
@@ -374,6 +488,16 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           postId: target.postId
         })
         const refusal = yield* refusalBeforeSending(target, message)
+        // A refusal known before sending makes no request: the daily limit does not hold it back.
+        const turn = dryRun || Option.isSome(refusal) ? "send" : yield* sendTurn
+        if (turn === "hold") return
+        const rest = deliverInTurn(target, message, refusal, turn === "probe")
+        return yield* turn === "probe" ? Effect.ensuring(rest, probeDone) : rest
+      })
+
+    /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
+    const deliverInTurn = (target: Target, message: string, refusal: Option.Option<string>, probe: boolean) =>
+      Effect.gen(function*() {
         if (Option.isNone(refusal)) {
           if (maxSends !== undefined && tally.sendsStarted >= maxSends) {
             tally.heldByCap++
@@ -403,7 +527,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
             if (Option.isSome(refusal)) {
               return yield* settle(target, Ledger.Settlement.Refused({ reason: refusal.value }))
             }
-            yield* sendClaimed(target, message, claimedAt, restore)
+            yield* sendClaimed(target, message, claimedAt, restore, probe)
           })
         )
       })
@@ -435,16 +559,16 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
      * (`freshClaimMillis`, timed from just before its statement, and checked right before the attempt) stands for
      * one: it cannot have expired. A retry is always confirmed anew.
      */
-    const sendClaimed = (target: Target, message: string, claimedAt: number, restore: Restore) =>
+    const sendClaimed = (target: Target, message: string, claimedAt: number, restore: Restore, probe: boolean) =>
       Effect.gen(function*() {
         // Waiting for a permit can be interrupted, like the waits for the pace; the person is then released.
         const permit = yield* Effect.exit(restore(sendPermits.take(1)))
         if (Exit.isFailure(permit)) return yield* settle(target, interruptedBeforeRequest)
-        yield* sendWithPermit(target, message, claimedAt, restore).pipe(Effect.ensuring(sendPermits.release(1)))
+        yield* sendWithPermit(target, message, claimedAt, restore, probe).pipe(Effect.ensuring(sendPermits.release(1)))
       })
 
-    /** {@link sendClaimed} once it holds its permit. */
-    const sendWithPermit = (target: Target, message: string, claimedAt: number, restore: Restore) =>
+    /** {@link sendClaimed} once it holds its permit. A probe may send while sends are paused at the daily limit. */
+    const sendWithPermit = (target: Target, message: string, claimedAt: number, restore: Restore, probe: boolean) =>
       Effect.gen(function*() {
         const key = { campaign, platform: spec.platform, userId: target.userId }
         let lastAttempt = Option.none<Exit.Exit<UploadPost.Delivered, Errors.SendError>>()
@@ -453,8 +577,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         let confirmedAt = claimedAt
         let attemptedSinceConfirmed = false
         const confirm = Effect.gen(function*() {
-          // A person claimed ahead may have waited for a send permit while the run was asked to stop.
-          if (yield* sendingHalted) {
+          // A person claimed ahead may have waited for a send permit while the run was asked to stop or paused.
+          if ((yield* sendingHalted) || (pause !== undefined && !probe)) {
             return yield* new StoppedBeforeSending({ reason: "the run stopped sending before the request was made" })
           }
           const now = yield* Clock.currentTimeMillis
@@ -493,6 +617,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         if (error?._tag === "LedgerError") return yield* error
         // The last attempt decides, also when the retries were interrupted between attempts.
         const now = yield* Clock.currentTimeMillis
+        noteAnswer(lastAttempt)
+        if (probe && Option.exists(lastAttempt, Exit.isSuccess)) yield* lift
         yield* settle(
           target,
           error?._tag === "StoppedBeforeSending" && Option.isNone(lastAttempt)
@@ -500,7 +626,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
             : settlementOf(lastAttempt, new Date(now))
         )
         if (error?._tag === "DailyLimitReached") {
-          yield* pauseForTheDay(error.detail)
+          yield* pauseAtLimit(error.detail, probe ? "probe" : "answer")
           if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
         }
         if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
@@ -523,7 +649,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
             tally.sent++
             yield* emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: progress() }))
             if (options.budget !== undefined && (yield* options.budget.recordSent)) {
-              yield* pauseForTheDay("the profile's own daily DM limit is reached (counted by every runner)")
+              yield* pauseAtLimit("the profile's own daily DM limit is reached (counted by every runner)", "cap")
             }
             return
           case "Refused":
@@ -562,7 +688,9 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
         ),
         Stream.flattenChunks
       )
-      return forEachConcurrently(deadlineFirst ? oldestFirst(people) : people, deliver, workers)
+      return forEachConcurrently(deadlineFirst ? oldestFirst(people) : people, deliver, workers).pipe(
+        Effect.zipRight(Effect.flatMap(isStopped, (stopped) => Effect.sync(() => (passCut ||= stopped))))
+      )
     }
 
     /** People left pending by earlier passes whom this pass did not meet again (their comment may be gone). */
@@ -699,11 +827,11 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       }
       const outcome: Outcome = dryRun
         ? "dry_run"
-        : (yield* isStopped)
+        : (yield* isStopped) && interrupted
         ? "interrupted"
         : (yield* Ref.get(dailyLimitHit)) && counts.pending > 0
         ? "daily_limit"
-        : counts.pending + counts.in_doubt + counts.claimed_elsewhere > 0
+        : counts.pending + counts.in_doubt + counts.claimed_elsewhere > 0 || passCut
         ? "incomplete"
         : "completed"
       const finished = yield* Clock.currentTimeMillis
@@ -732,9 +860,13 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
       summary,
       isStopped,
       stopSignal: Deferred.await(stopped),
-      sendsPaused,
-      /** Forgets the daily limit of an earlier day (a watcher going on after the reset). */
-      clearDailyLimit: Ref.set(dailyLimitHit, false)
+      /** When a watcher paused at the daily limit checks again with one real message, if it is paused. */
+      nextProbeAt: Effect.sync(() => pause?.probeAt),
+      /** Sends to everyone pending (between passes: the last pass's people included), the first as a probe if due. */
+      sendPending: Effect.suspend(() => {
+        seen = new Set()
+        return retryPending
+      })
     }
   })
 
@@ -809,6 +941,10 @@ const settlementOf = (
   switch (error._tag) {
     case "RecipientRefused":
       return Ledger.Settlement.Refused({ reason: error.reason })
+    case "UnrecognisedRefusal":
+      return Ledger.Settlement.Refused({
+        reason: `${error.detail} (HTTP ${error.status}, an answer comment-dm does not recognise)`
+      })
     case "SendInDoubt":
       return Ledger.Settlement.InDoubt({ reason: error.detail })
     case "DailyLimitReached":

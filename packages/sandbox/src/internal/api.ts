@@ -49,6 +49,13 @@ const body = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => re
   Effect.map(Option.getOrUndefined)
 )
 
+/** The answer of the `oddRefusal` knob, when it covers this recipient. */
+const oddRefusalFor = (store: Store, recipientId: string | undefined): Answer | undefined => {
+  const odd = store.faults.oddRefusal
+  if (odd === null || recipientId === undefined) return undefined
+  return odd.recipients === "all" || odd.recipients.includes(recipientId) ? failure(odd.status, odd.text) : undefined
+}
+
 const Field = Schema.NonEmptyString
 
 const SendDm = Schema.Struct({ platform: Field, user: Field, recipient_id: Field, message: Field })
@@ -232,6 +239,8 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const now = yield* env.now
     if (store.dailyLimitReached(now)) return dailyLimit
     if (yield* env.chance(store.faults.sendErrorRate)) return internalError
+    const odd = oddRefusalFor(store, recipientId)
+    if (odd !== undefined) return odd
     if (store.faults.refusedRecipients.includes(recipientId)) {
       return failure(400, "(#10) This message is sent outside of allowed window.")
     }
@@ -265,8 +274,10 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const now = yield* env.now
     if (store.dailyLimitReached(now)) return dailyLimit
     if (yield* env.chance(store.faults.sendErrorRate)) return internalError
-    const refusal = store.privateReplyRefusal(commentId, found.comment, now)
     const recipientId = found.comment.user?.id
+    const odd = oddRefusalFor(store, recipientId)
+    if (odd !== undefined) return odd
+    const refusal = store.privateReplyRefusal(commentId, found.comment, now)
     if (refusal !== undefined || recipientId === undefined) {
       return failure(400, refusal ?? "(#551) This person isn't available right now.")
     }
