@@ -5,6 +5,7 @@
  * people in doubt stay in doubt and are never resent blindly.
  */
 import { Clock, Duration, Effect, Option } from "effect"
+import { storable } from "./internal/storable.js"
 import * as Ledger from "./Ledger.js"
 import * as Retry from "./Retry.js"
 import * as UploadPost from "./UploadPost.js"
@@ -34,8 +35,11 @@ export interface CampaignRef {
   readonly user: string
 }
 
-/** Whitespace differences are the platform's doing, not a different message. */
-const normalise = (text: string) => text.toWellFormed().replace(/\s+/g, " ").trim()
+/**
+ * Whitespace differences are the platform's doing, not a different message; the ledger keeps the claimed text in its
+ * storable form, so the sent text is compared in that form too.
+ */
+const normalise = (text: string) => storable(text).replace(/\s+/g, " ").trim()
 const sameText = (a: string, b: string) => normalise(a) === normalise(b)
 
 /** Finds the message that settles a person in doubt, if the conversations hold it. */

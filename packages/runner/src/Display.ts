@@ -109,6 +109,9 @@ export const make = (options: DisplayOptions): Display => {
         case "PollFailed":
           line(`poll failed: ${event.reason}; next poll in ${formatDuration(event.nextInMillis)}`)
           break
+        case "Problem":
+          line(`problem: ${event.detail}`)
+          break
         case "Stopping":
           line(`stopping new sends: ${event.reason}; settling the sends in flight`)
           break
@@ -138,6 +141,7 @@ export const toJson = (summary: Campaign.Summary) => ({
   outcome: summary.outcome,
   counts: summary.counts,
   dropped: summary.dropped,
+  problems: summary.problems,
   elapsed_ms: summary.elapsedMillis
 })
 
@@ -146,7 +150,8 @@ const outcomeText: Record<Campaign.Outcome, string> = {
   incomplete: "incomplete: some people are pending or in doubt; run again to continue",
   daily_limit: "stopped by the daily DM limit; run again after the reset to continue",
   interrupted: "interrupted; sends in flight were settled; run the same command again to resume",
-  dry_run: "dry run: nothing was sent or written"
+  dry_run: "dry run: nothing was sent or written",
+  failed: "failed: the run went on, but something went wrong that running again will not mend (see the problems)"
 }
 
 export const summaryTable = (summary: Campaign.Summary): string => {
@@ -166,10 +171,12 @@ export const summaryTable = (summary: Campaign.Summary): string => {
   if (c.would_send > 0 || summary.outcome === "dry_run") rows.push(["would send", c.would_send])
   if (c.held_by_cap > 0) rows.push(["held back by max_sends", c.held_by_cap])
   if (c.reconciled > 0) rows.push(["resolved by reconciliation", c.reconciled])
+  if (c.unrecorded > 0) rows.push(["  not recorded by the ledger", c.unrecorded])
   rows.push(["elapsed", formatDuration(summary.elapsedMillis)])
   const width = Math.max(...rows.map(([label]) => label.length))
   const body = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${String(value).padStart(8)}`).join("\n")
-  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}`
+  const problems = summary.problems.map((problem) => `\n  problem: ${problem}`).join("")
+  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}${problems}`
 }
 
 export const formatDuration = (millis: number): string => {

@@ -14,8 +14,13 @@ export interface Report {
   readonly campaign: string
   readonly matched: number
   readonly counts: Ledger.Counts
-  /** matched - (sent + refused + pending + in doubt + claimed): zero when every person is accounted for. */
+  /**
+   * matched - (sent + refused + pending + in doubt + claimed): zero when every person is accounted for. People the
+   * ledger could not record are matched and unaccounted.
+   */
   readonly unaccounted: number
+  /** Why the ledger could not record people, with how many each. */
+  readonly unrecorded_reasons: ReadonlyArray<ReasonCount>
   readonly refused_reasons: ReadonlyArray<ReasonCount>
   readonly pending_reasons: ReadonlyArray<ReasonCount>
   readonly in_doubt: ReadonlyArray<
@@ -61,6 +66,10 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
           inDoubt.push({ user_id: entry.userId, username: entry.username ?? null, reason })
         }
       }))
+    const unrecorded = yield* ledger.unrecorded(spec.name)
+    matched += unrecorded.length
+    const notRecorded = new Map<string, number>()
+    for (const person of unrecorded) notRecorded.set(person.reason, (notRecorded.get(person.reason) ?? 0) + 1)
     const accounted = counts.sent + counts.refused + counts.pending + counts.in_doubt + counts.claimed
     const now = yield* Clock.currentTimeMillis
     return {
@@ -71,6 +80,7 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       matched,
       counts,
       unaccounted: matched - accounted,
+      unrecorded_reasons: group(notRecorded),
       refused_reasons: group(refused),
       pending_reasons: group(pending),
       in_doubt: inDoubt,
@@ -127,6 +137,12 @@ export const render = (report: Report): string => {
     `  in doubt   ${c.in_doubt}`,
     ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`)
   ]
+  if (report.unrecorded_reasons.length > 0) {
+    lines.push(
+      `  not recorded ${report.unrecorded_reasons.reduce((sum, r) => sum + r.count, 0)} (the ledger refused them)`,
+      ...report.unrecorded_reasons.map((r) => `    ${r.count} × ${r.reason}`)
+    )
+  }
   if (c.in_doubt > report.in_doubt.length) lines.push(`    … and ${c.in_doubt - report.in_doubt.length} more`)
   const f = report.private_reply_forecast
   if (f !== undefined && f.pending > 0) {

@@ -1,6 +1,6 @@
 /**
- * The sandbox's fault knobs: latency, injected errors, the daily DM cap, refused and unreachable recipients and
- * the request-rate limit. All of them can be changed while the sandbox runs.
+ * The sandbox's fault knobs: latency, injected errors, the daily DM cap, refused and unreachable recipients, the
+ * request-rate limit and broken paging. All of them can be changed while the sandbox runs.
  */
 import { Either, Schema } from "effect"
 
@@ -36,7 +36,12 @@ export const Faults = Schema.Struct({
   unreachableRecipients: Schema.Array(Schema.String),
   requestLimit: RequestLimit,
   /** When set, the conversations endpoint answers every call with a 500. */
-  conversationsFailing: Schema.Boolean
+  conversationsFailing: Schema.Boolean,
+  /**
+   * Posts whose comment pages form a cycle: from the second page on, `next_cursor` points back at the first page, so a
+   * reader that follows it reads the first pages again and again.
+   */
+  cursorLoops: Schema.Array(Schema.String)
 })
 export type Faults = typeof Faults.Type
 
@@ -57,7 +62,8 @@ export const defaults: Faults = {
   refusedRecipients: [],
   unreachableRecipients: [],
   requestLimit: { requests: 100_000, windowSeconds: 60 },
-  conversationsFailing: false
+  conversationsFailing: false,
+  cursorLoops: []
 }
 
 export const apply = (faults: Faults, patch: FaultsPatch): Faults => ({ ...faults, ...patch })

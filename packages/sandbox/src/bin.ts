@@ -99,6 +99,12 @@ const options = {
   ),
   conversationsFailing: Options.boolean("conversations-failing").pipe(
     Options.withDescription("Answer every conversations call with a 500.")
+  ),
+  cursorLoop: Options.text("cursor-loop").pipe(
+    Options.withDescription(
+      "A post id whose comment pages loop: from the second page on, next_cursor points back at the first (repeatable)."
+    ),
+    Options.repeated
   )
 }
 
@@ -119,7 +125,8 @@ const faultsOf = (parsed: Parsed): Faults.FaultsPatch => ({
     onNone: () => ({}),
     onSome: (requests) => ({ requestLimit: { requests, windowSeconds: parsed.rateWindow } })
   }),
-  ...(parsed.conversationsFailing ? { conversationsFailing: true } : {})
+  ...(parsed.conversationsFailing ? { conversationsFailing: true } : {}),
+  ...(parsed.cursorLoop.length === 0 ? {} : { cursorLoops: parsed.cursorLoop })
 })
 
 const dataOf = (parsed: Parsed) =>

@@ -151,10 +151,17 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       const comment = store.commentAt(post, sequence)
       if (comment !== undefined) page.push(toWire(comment))
     }
+    // The cursor-loop knob: every page below the first points back at the first page (a cursor naming the end), which
+    // points on to the second as before: the reader goes round for ever.
+    const loops = end < count && store.faults.cursorLoops.includes(post.id)
+    const next = loops ? count : first > 0 ? first : undefined
     return reply(200, {
       success: true,
       comments: page,
-      pagination: { next_cursor: first > 0 ? Cursor.encode(post.id, first) : null, has_next: first > 0 }
+      pagination: {
+        next_cursor: next === undefined ? null : Cursor.encode(post.id, next),
+        has_next: next !== undefined
+      }
     })
   })
 
