@@ -283,3 +283,89 @@ describe("13.9 a cursor cycle", () => {
     { timeout: 150_000 }
   )
 })
+
+describe("13.12 reconciliation on an answer that may be incomplete", () => {
+  it.live(
+    "13.12 capped conversations or messages leave the people the answer does not cover in doubt; an answer that " +
+      "reaches back before the claim turns them pending; status says how many conversations the answer held",
+    (context) =>
+      Effect.promise(async () => {
+        // An hour behind, so that the claims set below are old enough to judge and their messages fall in between.
+        const s = await studio(context, { now: new Date(Date.now() - 3_600_000) })
+        const db = Path.join(s.dir, "ledger.sqlite")
+        const people = [...expectedRecipients.keys()]
+        // Two earlier campaigns message everyone, a few seconds apart (the answer shows times to the second).
+        assertExit(
+          await s.cli(["run", s.file(guideCampaign({ name: "first", message: "first" }), "a.json"), "--db", db]),
+          0
+        )
+        const firstSent = await control(s.sandbox.handle.deliveries)
+        await new Promise((resolve) => setTimeout(resolve, 1_500))
+        assertExit(
+          await s.cli(["run", s.file(guideCampaign({ name: "third", message: "third" }), "c.json"), "--db", db]),
+          0
+        )
+        const thirdSent = (await control(s.sandbox.handle.deliveries)).slice(firstSent.length)
+        assert.strictEqual(thirdSent.length, people.length)
+
+        // A runner of campaign "second" claimed everyone between the two and died before sending: the claims fall
+        // after every "first" message (less the 2-minute clock skew reconciliation allows) and before every "third".
+        const campaign = s.file(guideCampaign({ name: "second", message: "second" }), "b.json")
+        assertExit(await s.cli(["run", campaign, "--db", db, "--max-sends", "0"]), 5)
+        const lastFirst = Math.max(...firstSent.map((delivery) => Date.parse(delivery.at)))
+        const claimedAt = Math.ceil((lastFirst + 1) / 1000) * 1000 + 120_000
+        assert.isAtMost(
+          claimedAt - 120_000,
+          Math.min(...thirdSent.map((delivery) => Math.floor(Date.parse(delivery.at) / 1000) * 1000))
+        )
+        await onLedgerFile(
+          db,
+          `UPDATE recipients SET state = 'in_doubt', claimed_at = ${claimedAt}, claimed_by = 'dead-runner',
+             attempts = 1, message = 'second', reason = 'the process stopped' WHERE campaign = 'second'`
+        )
+        const statusOf = async () => JSON.parse((await s.cli(["status", campaign, "--db", db, "--json"])).stdout)
+
+        // One message per conversation: only "third" is listed, after the claim; "second" may be cut off.
+        await control(s.sandbox.handle.setFaults({ messagesPerConversation: 1 }))
+        const cutMessages = await s.cli(["reconcile", campaign, "--db", db])
+        assertExit(cutMessages, 5)
+        // Every commenter of the data set has a conversation: what they wrote to the account is in it.
+        const commenters = new Set(guideData.posts.flatMap((post) => post.comments.flatMap((c) => c.user?.id ?? [])))
+        assert.match(
+          cutMessages.stdout,
+          new RegExp(`0 found sent, 0 not sent .*8 still in doubt \\(8 of them .*\\(${commenters.size} conversations`)
+        )
+        let report = await statusOf()
+        assert.strictEqual(report.counts.in_doubt, people.length)
+        assert.strictEqual(report.last_conversations_read.conversations, commenters.size)
+
+        // Three conversations, full length: the three listed reach back before the claim and are pending.
+        await control(s.sandbox.handle.setFaults({ messagesPerConversation: 25, maxConversations: 3 }))
+        assertExit(await s.cli(["reconcile", campaign, "--db", db]), 5)
+        report = await statusOf()
+        assert.strictEqual(report.counts.pending, 3)
+        assert.strictEqual(report.counts.in_doubt, people.length - 3)
+        assert.strictEqual(report.last_conversations_read.conversations, 3)
+        assert.match(
+          (await s.cli(["status", campaign, "--db", db])).stdout,
+          /last conversations answer: 3 conversations/
+        )
+        // The most recently active conversations are the ones listed: the last three messaged.
+        const listed = new Set(thirdSent.slice(-3).map((delivery) => delivery.recipientId))
+        const pending = (await s.cli(["export", campaign, "--db", db, "--format", "jsonl"])).stdout.trim().split("\n")
+          .map((line) => JSON.parse(line)).filter((row) => row.state === "pending").map((row) => row.user_id)
+        assert.deepStrictEqual(new Set(pending), listed)
+
+        // The whole answer covers everyone since the claim: the rest turn pending, and the next run sends "second".
+        await control(s.sandbox.handle.setFaults({ maxConversations: null }))
+        const before = (await control(s.sandbox.handle.deliveries)).length
+        const run = await s.cli(["run", campaign, "--db", db, "--json"])
+        assertExit(run, 0)
+        assert.strictEqual(jsonSummary(run).counts.reconciled, people.length - 3)
+        const seconds = (await control(s.sandbox.handle.deliveries)).slice(before)
+        assert.deepStrictEqual(seconds.map((delivery) => delivery.recipientId).sort(), [...people].sort())
+        assert.isTrue(seconds.every((delivery) => delivery.message === "second"))
+      }),
+    { timeout: 240_000 }
+  )
+})

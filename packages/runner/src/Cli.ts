@@ -167,7 +167,10 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
     const { outcome } = result
     const lines = [
       `${outcome.sent} found sent, ${outcome.pending} not sent (pending: the next run sends them), ` +
-      `${outcome.unresolved} still in doubt`
+      `${outcome.unresolved} still in doubt` +
+      (outcome.uncovered > 0
+        ? ` (${Display.uncoveredText(outcome.uncovered, Option.getOrUndefined(outcome.conversations))})`
+        : "")
     ]
     if (Option.isSome(outcome.failure)) {
       lines.push(`the conversations could not be read: ${outcome.failure.value.message}`)
@@ -177,7 +180,8 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
     yield* setExit(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
   })).pipe(Command.withDescription(
     "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message found " +
-      "-> sent; none -> pending. Runs automatically at the start of every `run`."
+      "-> sent; none, where the answer lists the person's conversation back to before the claim -> pending; " +
+      "otherwise they stay in doubt (the answer may be incomplete). Runs automatically at the start of every `run`."
   ))
 
 const exportCommand = Command.make(

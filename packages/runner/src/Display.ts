@@ -69,6 +69,7 @@ export const make = (options: DisplayOptions): Display => {
           line(
             `reconciled people in doubt: ${event.sent} found sent, ${event.pending} not sent (pending), ` +
               `${event.unresolved} still in doubt` +
+              (event.uncovered > 0 ? ` (${uncoveredText(event.uncovered, event.conversations)})` : "") +
               (event.failure === undefined ? "" : ` (the conversations could not be read: ${event.failure})`)
           )
           break
@@ -135,6 +136,12 @@ export const make = (options: DisplayOptions): Display => {
     close: Effect.sync(clearLive)
   }
 }
+
+/** Why people stay in doubt when the conversations answer may be incomplete. */
+export const uncoveredText = (uncovered: number, conversations: number | undefined): string =>
+  `${uncovered} of them because the conversations answer` +
+  (conversations === undefined ? "" : ` (${conversations} conversations)`) +
+  " does not show everything sent to them since the claim: it may be incomplete"
 
 export const toJson = (summary: Campaign.Summary) => ({
   campaign: summary.campaign,

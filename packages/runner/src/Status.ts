@@ -3,7 +3,7 @@
  */
 import { Campaign, Ledger } from "@comment-dm/core"
 import type { CampaignSpec } from "@comment-dm/core"
-import { Clock, Duration, Effect, Stream } from "effect"
+import { Clock, Duration, Effect, Option, Stream } from "effect"
 
 export interface ReasonCount {
   readonly reason: string
@@ -27,6 +27,11 @@ export interface Report {
     { readonly user_id: string; readonly username: string | null; readonly reason: string }
   >
   readonly next: string
+  /**
+   * How many conversations the last conversations answer read by reconciliation held, and when: an answer that holds
+   * few may be cut short, and people it does not show stay in doubt. Null before the first reconciliation.
+   */
+  readonly last_conversations_read: { readonly conversations: number; readonly read_at: string } | null
   /** Private replies only: of the pending people, how many would miss the 7-day deadline at the campaign's pace. */
   readonly private_reply_forecast?: {
     readonly pending: number
@@ -67,6 +72,7 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
         }
       }))
     const unrecorded = yield* ledger.unrecorded(spec.name)
+    const conversationsRead = yield* ledger.conversationsRead(spec.name)
     matched += unrecorded.length
     const notRecorded = new Map<string, number>()
     for (const person of unrecorded) notRecorded.set(person.reason, (notRecorded.get(person.reason) ?? 0) + 1)
@@ -84,7 +90,11 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       refused_reasons: group(refused),
       pending_reasons: group(pending),
       in_doubt: inDoubt,
-      next: nextStep(matched, counts)
+      next: nextStep(matched, counts),
+      last_conversations_read: Option.match(conversationsRead, {
+        onNone: () => null,
+        onSome: (read) => ({ conversations: read.conversations, read_at: read.readAt.toISOString() })
+      })
     }
   })
 
@@ -115,7 +125,8 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
   }
   if (counts.in_doubt > 0) {
     steps.push(
-      `reconcile ${counts.in_doubt} people in doubt through the conversations endpoint (found -> sent, none -> pending)`
+      `reconcile ${counts.in_doubt} people in doubt through the conversations endpoint (found -> sent; none, where ` +
+        "the answer shows everything sent to them since the claim -> pending; else they stay in doubt)"
     )
   }
   if (counts.pending > 0) steps.push(`send to ${counts.pending} pending people`)
@@ -152,6 +163,10 @@ export const render = (report: Report): string => {
     )
   }
   if (c.claimed > 0) lines.push(`  claimed    ${c.claimed} (a runner is sending to them now, or died holding them)`)
+  const read = report.last_conversations_read
+  if (read !== null) {
+    lines.push(`  last conversations answer: ${read.conversations} conversations (read ${read.read_at})`)
+  }
   lines.push("", `next: ${report.next}`)
   return lines.join("\n")
 }

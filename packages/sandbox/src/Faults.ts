@@ -41,7 +41,14 @@ export const Faults = Schema.Struct({
    * Posts whose comment pages form a cycle: from the second page on, `next_cursor` points back at the first page, so a
    * reader that follows it reads the first pages again and again.
    */
-  cursorLoops: Schema.Array(Schema.String)
+  cursorLoops: Schema.Array(Schema.String),
+  /**
+   * The most conversations the conversations endpoint lists (the most recently active first), as an answer cut short
+   * by the platform's paging would; null lists them all.
+   */
+  maxConversations: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
+  /** The most messages listed per conversation (the newest first). */
+  messagesPerConversation: Schema.Int.pipe(Schema.positive())
 })
 export type Faults = typeof Faults.Type
 
@@ -63,7 +70,9 @@ export const defaults: Faults = {
   unreachableRecipients: [],
   requestLimit: { requests: 100_000, windowSeconds: 60 },
   conversationsFailing: false,
-  cursorLoops: []
+  cursorLoops: [],
+  maxConversations: null,
+  messagesPerConversation: 25
 }
 
 export const apply = (faults: Faults, patch: FaultsPatch): Faults => ({ ...faults, ...patch })

@@ -107,6 +107,10 @@ export type Event = Data.TaggedEnum<{
     readonly sent: number
     readonly pending: number
     readonly unresolved: number
+    /** Of the unresolved, those the conversations answer did not cover (it may be incomplete). */
+    readonly uncovered: number
+    /** How many conversations the answer held, when it was read. */
+    readonly conversations: number | undefined
     readonly failure: string | undefined
   }
   PageRead: { readonly post: string; readonly comments: number; readonly progress: Progress }
@@ -645,6 +649,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options) =>
           sent: result.sent,
           pending: result.pending,
           unresolved: result.unresolved,
+          uncovered: result.uncovered,
+          conversations: Option.getOrUndefined(result.conversations),
           failure: Option.getOrUndefined(Option.map(result.failure, (error) => error.message))
         }))
       }

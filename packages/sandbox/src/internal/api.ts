@@ -212,22 +212,24 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const account = { id: store.profileAccountId, username: store.profile }
     return reply(200, {
       success: true,
-      conversations: store.conversationList().map((conversation) => {
-        const person = { id: conversation.recipientId, username: conversation.username }
-        return {
-          id: `t_${conversation.recipientId}`,
-          participants: { data: [person, account] },
-          messages: {
-            data: conversation.messages.slice(-25).reverse().map((message) => ({
-              id: message.id,
-              created_time: Time.formatInstagram(message.createdTime),
-              from: account,
-              to: { data: [person] },
-              message: message.text
-            }))
+      conversations: store.conversationList().slice(0, store.faults.maxConversations ?? undefined).map(
+        (conversation) => {
+          const person = { id: conversation.recipientId, username: conversation.username }
+          return {
+            id: `t_${conversation.recipientId}`,
+            participants: { data: [person, account] },
+            messages: {
+              data: conversation.messages.slice(-store.faults.messagesPerConversation).reverse().map((message) => ({
+                id: message.id,
+                created_time: Time.formatInstagram(message.createdTime),
+                from: message.fromPerson === true ? person : account,
+                to: { data: [message.fromPerson === true ? account : person] },
+                message: message.text
+              }))
+            }
           }
         }
-      })
+      )
     })
   })
 
