@@ -5,7 +5,9 @@
  * nothing new: a quiet post costs one page a poll, however many old comments it has. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the next UTC day and request-
  * rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
- * comment ids per post is kept; who was sent lives in the ledger.
+ * comment ids per post is kept; who was sent lives in the ledger. A post whose pages come round again (a cursor
+ * already followed) is read up to there in each poll and reported once; the watcher keeps following every post, and
+ * its summary ends `failed`.
  */
 import { Clock, Duration, Effect, Ref, Stream } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"

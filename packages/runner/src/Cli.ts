@@ -124,7 +124,8 @@ const watchCommand = Command.make(
 ).pipe(Command.withDescription(
   "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
     "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses sends " +
-    "until the next UTC day; rate limits slow the polling down. SIGINT/SIGTERM settle sends in flight and exit 130."
+    "until the next UTC day; rate limits slow the polling down. A post whose pages loop is read up to the repeated " +
+    "cursor and reported; with --once that exits 1. SIGINT/SIGTERM settle sends in flight and exit 130."
 ))
 
 class IntervalError extends Data.TaggedError("InvalidData")<{ readonly text: string }> {
