@@ -233,11 +233,9 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         return yield* Deferred.await(done)
       }).pipe(Effect.uninterruptible)
 
-    // Keys are matched as `discover` stored them (see `storable`).
+    // User ids come from the platform: they are matched as `discover` stored them (see `storable`).
     const whereKey = (key: RecipientKey) =>
-      sql`campaign = ${storable(key.campaign)} AND platform = ${storable(key.platform)} AND user_id = ${
-        storable(key.userId)
-      }`
+      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${storable(key.userId)}`
 
     const insertCandidates = (rows: ReadonlyArray<ReturnType<typeof candidateRow>>) =>
       sql`INSERT INTO recipients ${sql.insert(rows)}
@@ -322,8 +320,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           Arr.chunksOf(userIds, batchSize),
           (batch) =>
             sql`SELECT user_id, state FROM recipients
-              WHERE campaign = ${storable(campaign)} AND platform = ${storable(platform)}
-                AND user_id IN ${sql.in(batch.map(storable))}`.pipe(Effect.flatMap(decodeStates))
+              WHERE campaign = ${campaign} AND platform = ${platform} AND user_id IN ${sql.in(batch.map(storable))}`
+              .pipe(Effect.flatMap(decodeStates))
         ).pipe(
           Effect.map((batches) => {
             const stored = new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))
@@ -352,7 +350,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
       record,
 
       unrecorded: (campaign) =>
-        sql`SELECT user_id, username, reason FROM unrecorded u WHERE u.campaign = ${storable(campaign)}
+        sql`SELECT user_id, username, reason FROM unrecorded u WHERE u.campaign = ${campaign}
           AND NOT EXISTS (SELECT 1 FROM recipients r
             WHERE r.campaign = u.campaign AND r.platform = u.platform AND r.user_id = u.user_id)
           ORDER BY seen_at, user_id`.pipe(
@@ -362,12 +360,12 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
 
       markConversationsRead: (campaign, read) =>
         sql`INSERT INTO conversation_reads (campaign, conversations, read_at)
-          VALUES (${storable(campaign)}, ${read.conversations}, ${read.readAt.getTime()})
+          VALUES (${campaign}, ${read.conversations}, ${read.readAt.getTime()})
           ON CONFLICT (campaign) DO UPDATE SET conversations = excluded.conversations, read_at = excluded.read_at`
           .pipe(Effect.asVoid, failWith(`record the conversations read for campaign ${campaign}`)),
 
       conversationsRead: (campaign) =>
-        sql`SELECT conversations, read_at FROM conversation_reads WHERE campaign = ${storable(campaign)}`.pipe(
+        sql`SELECT conversations, read_at FROM conversation_reads WHERE campaign = ${campaign}`.pipe(
           Effect.flatMap(decodeConversationReads),
           Effect.map(Arr.head),
           failWith(`read the last conversations read of campaign ${campaign}`)

@@ -95,19 +95,20 @@ const ClaimHolderRow = Schema.Struct({ claimed_by: Schema.String })
 export const decodeClaimHolders = Schema.decodeUnknown(Schema.Array(ClaimHolderRow))
 
 /**
- * The columns `discover` writes for a new candidate; absent values are stored as NULL, and text from the platform as
- * the database can hold it (see `storable`).
+ * The columns `discover` writes for a new candidate; absent values are stored as NULL, and text from the platform
+ * (the commenter and their comment) as the database can hold it (see `storable`). The campaign, platform, post and
+ * keyword come from the campaign file and are stored as the other statements look them up.
  */
 export const candidateRow = (candidate: Candidate, now: number) => ({
-  campaign: storable(candidate.campaign),
-  platform: storable(candidate.platform),
+  campaign: candidate.campaign,
+  platform: candidate.platform,
   user_id: storable(candidate.userId),
   username: storableOrNull(candidate.username),
-  post_id: storable(candidate.postId),
+  post_id: candidate.postId,
   comment_id: storable(candidate.commentId),
   comment_text: storable(candidate.commentText),
   comment_time: candidate.commentTime?.getTime() ?? null,
-  keyword: storableOrNull(candidate.keyword),
+  keyword: candidate.keyword ?? null,
   state: "pending",
   attempts: 0,
   first_seen_at: now,
