@@ -193,11 +193,22 @@ const sent = (request: RawRequest): RawAnswer => {
 
 const noConversations = ok(JSON.stringify({ success: true, conversations: [] }))
 
-/** Conversations that list the given sends as messages from the profile. */
-const conversationsOf = (sends: ReadonlyArray<RawRequest>): RawAnswer =>
+/** A conversation answer holding the messages sent, and the conversations of `wrote`, who wrote an hour ago. */
+const conversationsOf = (sends: ReadonlyArray<RawRequest>, wrote: ReadonlyArray<string> = []): RawAnswer =>
   ok(JSON.stringify({
     success: true,
-    conversations: sends.map((request) => {
+    conversations: wrote.map((id) => {
+      const person = { id, username: `person_${id}` }
+      const account = { id: "17841400000000000", username: profile }
+      const created = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, "+0000")
+      return {
+        id: `t_${id}`,
+        participants: { data: [person, account] },
+        messages: {
+          data: [{ id: `w-${id}`, created_time: created, from: person, to: { data: [account] }, message: "hi" }]
+        }
+      }
+    }).concat(sends.map((request) => {
       const { message, recipient_id } = sendBody(request)
       const person = { id: recipient_id, username: `person_${recipient_id}` }
       const account = { id: "17841400000000000", username: profile }
@@ -214,7 +225,7 @@ const conversationsOf = (sends: ReadonlyArray<RawRequest>): RawAnswer =>
           }]
         }
       }
-    })
+    }))
   }))
 
 interface Bench {
@@ -434,8 +445,9 @@ describe("API answers that break the contract", () => {
         const bench_: Bench = yield* bench((request) => {
           if (isComments(request)) return ok(comments)
           if (isConversations(request)) {
-            // The platform delivered every spoiled send but 4004's.
-            return conversationsOf(bench_.sends().filter((send) => sendBody(send).recipient_id !== "4004"))
+            // The platform delivered every spoiled send but 4004's; 4004's conversation shows only what they wrote
+            // before the claim, so the answer shows that nothing went to them since.
+            return conversationsOf(bench_.sends().filter((send) => sendBody(send).recipient_id !== "4004"), ["4004"])
           }
           const recipient = sendBody(request).recipient_id
           return phase === "spoiled" ? ok(spoiledAnswers[recipient] ?? "") : sent(request)

@@ -80,6 +80,25 @@ export interface ReadMark {
   readonly readAt: Date
 }
 
+/** A matching person the database refused to record, with its words. */
+export interface Unrecorded {
+  readonly userId: string
+  readonly username: string | undefined
+  readonly reason: string
+}
+
+/** What `record` did: how many people were new, and who could not be recorded (the others were). */
+export interface Discovery {
+  readonly added: number
+  readonly unrecorded: ReadonlyArray<Unrecorded>
+}
+
+/** How many conversations the last conversations answer read by reconciliation held. */
+export interface ConversationsRead {
+  readonly conversations: number
+  readonly readAt: Date
+}
+
 /** The outcome of a claimed send. */
 export type Settlement = Data.TaggedEnum<{
   /** The platform accepted the message. */
@@ -127,6 +146,17 @@ export interface Ledger {
   ) => Effect.Effect<ReadonlyMap<string, DeliveryState>, LedgerError>
   /** Adds unseen candidates as `pending` in one transaction; known people are left as they are. Returns how many were new. */
   readonly discover: (candidates: ReadonlyArray<Candidate>) => Effect.Effect<number, LedgerError>
+  /**
+   * {@link discover}, except that a person whose row the database refuses does not keep the others out: they are
+   * recorded, and the refused ones are returned with the reason and kept for {@link unrecorded}.
+   */
+  readonly record: (candidates: ReadonlyArray<Candidate>) => Effect.Effect<Discovery, LedgerError>
+  /** The campaign's matching people the database refused to record and has not recorded since. */
+  readonly unrecorded: (campaign: string) => Effect.Effect<ReadonlyArray<Unrecorded>, LedgerError>
+  /** Remembers how many conversations the conversations answer held that reconciliation just read. */
+  readonly markConversationsRead: (campaign: string, read: ConversationsRead) => Effect.Effect<void, LedgerError>
+  /** The last {@link markConversationsRead} of the campaign. */
+  readonly conversationsRead: (campaign: string) => Effect.Effect<Option.Option<ConversationsRead>, LedgerError>
   /** Atomically claims a `pending` person. Succeeds with `true` only for the one caller that won the claim. */
   readonly claim: (key: RecipientKey, options: ClaimOptions) => Effect.Effect<boolean, LedgerError>
   /**

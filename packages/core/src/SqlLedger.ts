@@ -33,12 +33,15 @@ import * as internalMigrations from "./internal/ledgerMigrations.js"
 import {
   candidateRow,
   decodeClaimHolders,
+  decodeConversationReads,
   decodeCounts,
   decodeEntries,
   decodeReadMarks,
-  decodeStates
+  decodeStates,
+  decodeUnrecorded
 } from "./internal/ledgerRow.js"
-import type { Counts, DeliveryState, RecipientKey } from "./Ledger.js"
+import { storable } from "./internal/storable.js"
+import type { Candidate, Counts, DeliveryState, RecipientKey, Unrecorded } from "./Ledger.js"
 import { Ledger, LedgerError, Settlement } from "./Ledger.js"
 
 export interface Options {
@@ -230,8 +233,49 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         return yield* Deferred.await(done)
       }).pipe(Effect.uninterruptible)
 
+    // User ids come from the platform: they are matched as `discover` stored them (see `storable`).
     const whereKey = (key: RecipientKey) =>
-      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${key.userId}`
+      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${storable(key.userId)}`
+
+    const insertCandidates = (rows: ReadonlyArray<ReturnType<typeof candidateRow>>) =>
+      sql`INSERT INTO recipients ${sql.insert(rows)}
+        ON CONFLICT (campaign, platform, user_id) DO NOTHING RETURNING user_id`.pipe(
+        Effect.map((added) => added.length)
+      )
+
+    /**
+     * Records candidates batch by batch; a batch the database refuses is recorded person by person, so that one row
+     * it cannot hold keeps nobody else out. The refused people are kept in `unrecorded` with the database's words;
+     * when even that fails, the database itself is failing, and so does the call.
+     */
+    const record = (candidates: ReadonlyArray<Candidate>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        let added = 0
+        const unrecorded: Array<Unrecorded> = []
+        for (const batch of Arr.chunksOf(candidates, batchSize)) {
+          const rows = batch.map((candidate) => candidateRow(candidate, now))
+          const whole = yield* Effect.either(sql.withTransaction(insertCandidates(rows)))
+          if (whole._tag === "Right") {
+            added += whole.right
+            continue
+          }
+          for (const row of rows) {
+            const one = yield* Effect.either(insertCandidates([row]))
+            if (one._tag === "Right") {
+              added += one.right
+              continue
+            }
+            const reason = new LedgerError({ operation: "record this person", cause: one.left }).message
+            yield* sql`INSERT INTO unrecorded (campaign, platform, user_id, username, reason, seen_at)
+              VALUES (${row.campaign}, ${row.platform}, ${row.user_id}, ${row.username}, ${reason}, ${now})
+              ON CONFLICT (campaign, platform, user_id) DO UPDATE SET reason = excluded.reason,
+                username = excluded.username, seen_at = excluded.seen_at`.pipe(Effect.mapError(() => one.left))
+            unrecorded.push({ userId: row.user_id, username: row.username ?? undefined, reason })
+          }
+        }
+        return { added, unrecorded }
+      }).pipe(failWith(`record ${candidates.length} matching commenters`))
 
     const page = (campaign: string, state: DeliveryState | undefined, cursor: Option.Option<Cursor>) => {
       const conditions = [sql`campaign = ${campaign}`]
@@ -276,11 +320,19 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           Arr.chunksOf(userIds, batchSize),
           (batch) =>
             sql`SELECT user_id, state FROM recipients
-              WHERE campaign = ${campaign} AND platform = ${platform} AND user_id IN ${sql.in(batch)}`.pipe(
-              Effect.flatMap(decodeStates)
-            )
+              WHERE campaign = ${campaign} AND platform = ${platform} AND user_id IN ${sql.in(batch.map(storable))}`
+              .pipe(Effect.flatMap(decodeStates))
         ).pipe(
-          Effect.map((batches) => new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))),
+          Effect.map((batches) => {
+            const stored = new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))
+            // Answered by the ids as the caller knows them, also those stored in their storable form.
+            const states = new Map<string, DeliveryState>()
+            for (const userId of userIds) {
+              const state = stored.get(userId) ?? stored.get(storable(userId))
+              if (state !== undefined) states.set(userId, state)
+            }
+            return states
+          }),
           failWith(`read the states of ${userIds.length} people in campaign ${campaign}`)
         ),
 
@@ -290,12 +342,34 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           const now = yield* Clock.currentTimeMillis
           let added = 0
           for (const batch of Arr.chunksOf(candidates, batchSize)) {
-            const rows = yield* sql`INSERT INTO recipients ${sql.insert(batch.map((c) => candidateRow(c, now)))}
-              ON CONFLICT (campaign, platform, user_id) DO NOTHING RETURNING user_id`
-            added += rows.length
+            added += yield* insertCandidates(batch.map((candidate) => candidateRow(candidate, now)))
           }
           return added
         }).pipe(sql.withTransaction, failWith(`record ${candidates.length} matching commenters`)),
+
+      record,
+
+      unrecorded: (campaign) =>
+        sql`SELECT user_id, username, reason FROM unrecorded u WHERE u.campaign = ${campaign}
+          AND NOT EXISTS (SELECT 1 FROM recipients r
+            WHERE r.campaign = u.campaign AND r.platform = u.platform AND r.user_id = u.user_id)
+          ORDER BY seen_at, user_id`.pipe(
+          Effect.flatMap(decodeUnrecorded),
+          failWith(`read the people campaign ${campaign} could not record`)
+        ),
+
+      markConversationsRead: (campaign, read) =>
+        sql`INSERT INTO conversation_reads (campaign, conversations, read_at)
+          VALUES (${campaign}, ${read.conversations}, ${read.readAt.getTime()})
+          ON CONFLICT (campaign) DO UPDATE SET conversations = excluded.conversations, read_at = excluded.read_at`
+          .pipe(Effect.asVoid, failWith(`record the conversations read for campaign ${campaign}`)),
+
+      conversationsRead: (campaign) =>
+        sql`SELECT conversations, read_at FROM conversation_reads WHERE campaign = ${campaign}`.pipe(
+          Effect.flatMap(decodeConversationReads),
+          Effect.map(Arr.head),
+          failWith(`read the last conversations read of campaign ${campaign}`)
+        ),
 
       claim: (key, { lease, message, runner }) =>
         Effect.gen(function*() {
@@ -303,7 +377,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           return yield* grouped(
             key,
             true,
-            sql`UPDATE recipients SET state = 'claimed', message = ${message},
+            sql`UPDATE recipients SET state = 'claimed', message = ${storable(message)},
               claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
               attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'pending' RETURNING user_id`
@@ -327,10 +401,10 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           const now = yield* Clock.currentTimeMillis
           const outcome = Settlement.$match(settlement, {
             Sent: ({ at, messageId }) =>
-              sql`state = 'sent', message_id = ${messageId}, reason = NULL, settled_at = ${at.getTime()}`,
-            Refused: ({ reason }) => sql`state = 'refused', reason = ${reason}, settled_at = ${now}`,
-            Pending: ({ reason }) => sql`state = 'pending', reason = ${reason}`,
-            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${reason}`
+              sql`state = 'sent', message_id = ${storable(messageId)}, reason = NULL, settled_at = ${at.getTime()}`,
+            Refused: ({ reason }) => sql`state = 'refused', reason = ${storable(reason)}, settled_at = ${now}`,
+            Pending: ({ reason }) => sql`state = 'pending', reason = ${storable(reason)}`,
+            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`
           })
           return yield* grouped(
             key,
@@ -411,8 +485,10 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const outcome = resolution._tag === "Sent"
-            ? sql`state = 'sent', message_id = ${resolution.messageId}, reason = NULL, settled_at = ${resolution.at.getTime()}`
-            : sql`state = 'pending', reason = ${resolution.reason}`
+            ? sql`state = 'sent', message_id = ${
+              storable(resolution.messageId)
+            }, reason = NULL, settled_at = ${resolution.at.getTime()}`
+            : sql`state = 'pending', reason = ${storable(resolution.reason)}`
           const rows = yield* sql`UPDATE recipients SET ${outcome}, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'in_doubt' RETURNING user_id`
           return rows.length > 0

@@ -274,7 +274,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       operation: ErrorTable.Operation,
       { endpoint, request }: Call,
       decode: Decoder<A>
-    ): Effect.Effect<A, Errors.UploadPostError> =>
+    ): Effect.Effect<A, AnswerError> =>
       transport.exchange(request, timeout).pipe(
         Effect.catchAll((failure) =>
           Effect.fail(ErrorTable.classifyTransport(endpoint, operation, failure.cause, failure.timedOut))
@@ -287,7 +287,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       operation: ErrorTable.Operation,
       answer: HttpTransport.Answer,
       decode: Decoder<A>
-    ): Effect.Effect<A, Errors.UploadPostError> => {
+    ): Effect.Effect<A, AnswerError> => {
       const { status, text } = answer
       const body = parseJson(text)
       const ok = status >= 200 && status < 300
@@ -337,14 +337,12 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
         Effect.flatMap((page): Effect.Effect<CommentPage, Errors.MalformedResponse> => {
           const hasNext = page.pagination?.has_next === true
           const cursor = page.pagination?.next_cursor ?? undefined
-          if (hasNext && (cursor === undefined || Option.contains(after, cursor))) {
+          if (hasNext && cursor === undefined) {
             return Effect.fail(
               new Errors.MalformedResponse({
                 endpoint: http.endpoint,
                 status: 200,
-                problem: cursor === undefined
-                  ? "pagination.has_next is true but next_cursor is missing"
-                  : "pagination.next_cursor repeats the cursor just read",
+                problem: "pagination.has_next is true but next_cursor is missing",
                 excerpt: JSON.stringify(page.pagination)
               })
             )
@@ -357,15 +355,33 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       )
     }
 
-    const comments = (request: CommentsRequest): Stream.Stream<Comment, Errors.ReadError> =>
-      Stream.paginateChunkEffect(Option.none<string>(), (after) =>
-        commentPage(request, after).pipe(
-          Retry.retrying(settings.retry),
-          Effect.map((page) =>
-            [Chunk.unsafeFromArray(page.comments), Option.map(page.nextCursor, Option.some)] as const
-          ),
-          narrowRead
-        ))
+    /** Every cursor the read has followed, so that a cursor that comes round again ends the read. */
+    const comments = (request: CommentsRequest): Stream.Stream<Comment, Errors.ReadError | Errors.CursorCycle> =>
+      Stream.suspend(() => {
+        const followed = new Set<string>()
+        return Stream.paginateChunkEffect(Option.none<string>(), (after) =>
+          commentPage(request, after).pipe(
+            Retry.retrying(settings.retry),
+            narrowRead,
+            Effect.flatMap((page) => {
+              Option.map(after, (cursor) => followed.add(cursor))
+              const next = page.nextCursor
+              if (Option.isSome(next) && (followed.has(next.value) || Option.contains(after, next.value))) {
+                return Effect.fail(
+                  new Errors.CursorCycle({
+                    endpoint: "GET /uploadposts/comments",
+                    post: postLabel(request.post),
+                    cursor: next.value,
+                    pages: followed.size + 1
+                  })
+                )
+              }
+              return Effect.succeed(
+                [Chunk.unsafeFromArray(page.comments), Option.map(next, Option.some)] as const
+              )
+            })
+          ))
+      })
 
     const sendDm = (request: DmRequest): Effect.Effect<Delivered, Errors.SendError> =>
       call(
@@ -469,7 +485,10 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       me,
       /** One page of comments, one attempt. */
       commentPage,
-      /** Every comment of a post, newest first, page after page; each page is retried by the policy. */
+      /**
+       * Every comment of a post, newest first, page after page; each page is retried by the policy. A cursor that
+       * comes round again fails the stream with `CursorCycle` after the pages before it.
+       */
       comments,
       sendDm,
       privateReply,
@@ -488,6 +507,9 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
   /** The client over the program's HttpClient, configured from the environment. */
   static readonly fromEnv = UploadPost.Default.pipe(Layer.provide(UploadPostConfig.fromEnv))
 }
+
+/** What one answer can fail with. */
+type AnswerError = Errors.ReadError | Errors.SendError
 
 /** A request and how errors name it: method and path, as the API reference does. */
 interface Call {
@@ -521,7 +543,7 @@ const parseJson = (text: string): unknown => {
 }
 
 /** A read never ends in refusal or doubt; the table only yields those for sends. */
-const narrowRead = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Effect.Effect<A, Errors.ReadError, R> =>
+const narrowRead = <A, R>(self: Effect.Effect<A, AnswerError, R>): Effect.Effect<A, Errors.ReadError, R> =>
   Effect.catchTags(self, {
     RecipientRefused: (error) =>
       Effect.fail(new Errors.InvalidRequest({ endpoint: error.endpoint, status: error.status, detail: error.reason })),
@@ -531,7 +553,7 @@ const narrowRead = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Ef
   })
 
 /** A send's unreadable 2xx is already turned into doubt; a malformed answer otherwise means the same. */
-const narrowSend = <A, R>(self: Effect.Effect<A, Errors.UploadPostError, R>): Effect.Effect<A, Errors.SendError, R> =>
+const narrowSend = <A, R>(self: Effect.Effect<A, AnswerError, R>): Effect.Effect<A, Errors.SendError, R> =>
   Effect.catchTag(
     self,
     "MalformedResponse",

@@ -132,6 +132,25 @@ export class SendInDoubt extends Data.TaggedError("SendInDoubt")<{
   }
 }
 
+/**
+ * A paged read whose next cursor repeats one it has already followed: the pages would come round again forever. The
+ * read stops there; what it read before is kept.
+ */
+export class CursorCycle extends Data.TaggedError("CursorCycle")<{
+  readonly endpoint: string
+  /** The post (id or URL) whose comments were read. */
+  readonly post: string
+  readonly cursor: string
+  /** Pages read before the cursor came round again. */
+  readonly pages: number
+}> {
+  override get message() {
+    return `Upload-Post's ${this.endpoint} for post ${this.post} pointed back to a cursor it had already given ` +
+      `(${JSON.stringify(this.cursor.slice(0, 80))}) after ${this.pages} pages: the pages would repeat forever, so ` +
+      "the post was read only that far. Its comments below that point were not read."
+  }
+}
+
 /** Every failure a read (comments, conversations, media, key check) can end with. */
 export type ReadError =
   | DailyLimitReached
@@ -152,4 +171,4 @@ export type SendError =
   | Transient
   | SendInDoubt
 
-export type UploadPostError = ReadError | SendError
+export type UploadPostError = ReadError | SendError | CursorCycle

@@ -5,8 +5,10 @@
  * nothing new: a quiet post costs one page a poll, however many old comments it has. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
  * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
- * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window of recent
- * comment ids per post is kept; who was sent lives in the ledger.
+ * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window
+ * of recent comment ids per post is kept; who was sent lives in the ledger. A post whose pages come round again (a
+ * cursor already followed) is read up to there in each poll and reported once; the watcher keeps following every post,
+ * and its summary ends `failed`.
  */
 import { Clock, Duration, Effect, Ref, Stream } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"

@@ -143,7 +143,9 @@ const watchCommand = Command.make(
 ).pipe(Command.withDescription(
   "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
     "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses sends " +
-    "until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the polling down. SIGINT/SIGTERM settle sends in flight and exit 130."
+    "until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the polling " +
+    "down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits 1. " +
+    "SIGINT/SIGTERM settle sends in flight and exit 130."
 ))
 
 class IntervalError extends Data.TaggedError("InvalidData")<{ readonly text: string }> {
@@ -188,7 +190,10 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
     const { outcome } = result
     const lines = [
       `${outcome.sent} found sent, ${outcome.pending} not sent (pending: the next run sends them), ` +
-      `${outcome.unresolved} still in doubt`
+      `${outcome.unresolved} still in doubt` +
+      (outcome.uncovered > 0
+        ? ` (${Display.uncoveredText(outcome.uncovered, Option.getOrUndefined(outcome.conversations))})`
+        : "")
     ]
     if (Option.isSome(outcome.failure)) {
       lines.push(`the conversations could not be read: ${outcome.failure.value.message}`)
@@ -198,7 +203,8 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
     yield* setExit(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
   })).pipe(Command.withDescription(
     "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message found " +
-      "-> sent; none -> pending. Runs automatically at the start of every `run`."
+      "-> sent; none, where the answer lists the person's conversation back to before the claim -> pending; " +
+      "otherwise they stay in doubt (the answer may be incomplete). Runs automatically at the start of every `run`."
   ))
 
 const exportCommand = Command.make(

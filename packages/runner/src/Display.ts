@@ -71,6 +71,7 @@ export const make = (options: DisplayOptions): Display => {
           line(
             `reconciled people in doubt: ${event.sent} found sent, ${event.pending} not sent (pending), ` +
               `${event.unresolved} still in doubt` +
+              (event.uncovered > 0 ? ` (${uncoveredText(event.uncovered, event.conversations)})` : "") +
               (event.failure === undefined ? "" : ` (the conversations could not be read: ${event.failure})`)
           )
           break
@@ -114,6 +115,9 @@ export const make = (options: DisplayOptions): Display => {
         case "PollFailed":
           line(`poll failed: ${event.reason}; next poll in ${formatDuration(event.nextInMillis)}`)
           break
+        case "Problem":
+          line(`problem: ${event.detail}`)
+          break
         case "Stopping":
           line(`stopping new sends: ${event.reason}; settling the sends in flight`)
           break
@@ -138,11 +142,18 @@ export const make = (options: DisplayOptions): Display => {
   }
 }
 
+/** Why people stay in doubt when the conversations answer may be incomplete. */
+export const uncoveredText = (uncovered: number, conversations: number | undefined): string =>
+  `${uncovered} of them because the conversations answer` +
+  (conversations === undefined ? "" : ` (${conversations} conversations)`) +
+  " does not show everything sent to them since the claim: it may be incomplete"
+
 export const toJson = (summary: Campaign.Summary) => ({
   campaign: summary.campaign,
   outcome: summary.outcome,
   counts: summary.counts,
   dropped: summary.dropped,
+  problems: summary.problems,
   elapsed_ms: summary.elapsedMillis
 })
 
@@ -151,7 +162,8 @@ const outcomeText: Record<Campaign.Outcome, string> = {
   incomplete: "incomplete: some people are pending or in doubt; run again to continue",
   daily_limit: "stopped by the daily DM limit; run again later: the next run checks with one real message",
   interrupted: "interrupted; sends in flight were settled; run the same command again to resume",
-  dry_run: "dry run: nothing was sent or written"
+  dry_run: "dry run: nothing was sent or written",
+  failed: "failed: the run went on, but something went wrong that running again will not mend (see the problems)"
 }
 
 export const summaryTable = (summary: Campaign.Summary): string => {
@@ -171,10 +183,12 @@ export const summaryTable = (summary: Campaign.Summary): string => {
   if (c.would_send > 0 || summary.outcome === "dry_run") rows.push(["would send", c.would_send])
   if (c.held_by_cap > 0) rows.push(["held back by max_sends", c.held_by_cap])
   if (c.reconciled > 0) rows.push(["resolved by reconciliation", c.reconciled])
+  if (c.unrecorded > 0) rows.push(["  not recorded by the ledger", c.unrecorded])
   rows.push(["elapsed", formatDuration(summary.elapsedMillis)])
   const width = Math.max(...rows.map(([label]) => label.length))
   const body = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${String(value).padStart(8)}`).join("\n")
-  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}`
+  const problems = summary.problems.map((problem) => `\n  problem: ${problem}`).join("")
+  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}${problems}`
 }
 
 export const formatDuration = (millis: number): string => {

@@ -32,6 +32,8 @@ export const ofOutcome = (outcome: Campaign.Outcome): ExitCode => {
       return ExitCode.DailyLimit
     case "interrupted":
       return ExitCode.Interrupted
+    case "failed":
+      return ExitCode.Failure
   }
 }
 

@@ -3,7 +3,7 @@
  */
 import { Campaign, Ledger } from "@comment-dm/core"
 import type { CampaignSpec } from "@comment-dm/core"
-import { Clock, Duration, Effect, Stream } from "effect"
+import { Clock, Duration, Effect, Option, Stream } from "effect"
 import { visible } from "./Visible.js"
 
 export interface ReasonCount {
@@ -15,14 +15,24 @@ export interface Report {
   readonly campaign: string
   readonly matched: number
   readonly counts: Ledger.Counts
-  /** matched - (sent + refused + pending + in doubt + claimed): zero when every person is accounted for. */
+  /**
+   * matched - (sent + refused + pending + in doubt + claimed): zero when every person is accounted for. People the
+   * ledger could not record are matched and unaccounted.
+   */
   readonly unaccounted: number
+  /** Why the ledger could not record people, with how many each. */
+  readonly unrecorded_reasons: ReadonlyArray<ReasonCount>
   readonly refused_reasons: ReadonlyArray<ReasonCount>
   readonly pending_reasons: ReadonlyArray<ReasonCount>
   readonly in_doubt: ReadonlyArray<
     { readonly user_id: string; readonly username: string | null; readonly reason: string }
   >
   readonly next: string
+  /**
+   * How many conversations the last conversations answer read by reconciliation held, and when: an answer that holds
+   * few may be cut short, and people it does not show stay in doubt. Null before the first reconciliation.
+   */
+  readonly last_conversations_read: { readonly conversations: number; readonly read_at: string } | null
   /** Private replies only: of the pending people, how many would miss the 7-day deadline at the campaign's pace. */
   readonly private_reply_forecast?: {
     readonly pending: number
@@ -62,6 +72,11 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
           inDoubt.push({ user_id: entry.userId, username: entry.username ?? null, reason })
         }
       }))
+    const unrecorded = yield* ledger.unrecorded(spec.name)
+    const conversationsRead = yield* ledger.conversationsRead(spec.name)
+    matched += unrecorded.length
+    const notRecorded = new Map<string, number>()
+    for (const person of unrecorded) notRecorded.set(person.reason, (notRecorded.get(person.reason) ?? 0) + 1)
     const accounted = counts.sent + counts.refused + counts.pending + counts.in_doubt + counts.claimed
     const now = yield* Clock.currentTimeMillis
     return {
@@ -72,10 +87,15 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       matched,
       counts,
       unaccounted: matched - accounted,
+      unrecorded_reasons: group(notRecorded),
       refused_reasons: group(refused),
       pending_reasons: group(pending),
       in_doubt: inDoubt,
-      next: nextStep(matched, counts)
+      next: nextStep(matched, counts),
+      last_conversations_read: Option.match(conversationsRead, {
+        onNone: () => null,
+        onSome: (read) => ({ conversations: read.conversations, read_at: read.readAt.toISOString() })
+      })
     }
   })
 
@@ -107,7 +127,8 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
   }
   if (counts.in_doubt > 0) {
     steps.push(
-      `reconcile ${counts.in_doubt} people in doubt through the conversations endpoint (found -> sent, none -> pending)`
+      `reconcile ${counts.in_doubt} people in doubt through the conversations endpoint (found -> sent; none, where ` +
+        "the answer shows everything sent to them since the claim -> pending; else they stay in doubt)"
     )
   }
   if (counts.pending > 0) steps.push(`send to ${counts.pending} pending people`)
@@ -129,6 +150,12 @@ export const render = (report: Report): string => {
     `  in doubt   ${c.in_doubt}`,
     ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`)
   ]
+  if (report.unrecorded_reasons.length > 0) {
+    lines.push(
+      `  not recorded ${report.unrecorded_reasons.reduce((sum, r) => sum + r.count, 0)} (the ledger refused them)`,
+      ...report.unrecorded_reasons.map((r) => `    ${r.count} × ${r.reason}`)
+    )
+  }
   if (c.in_doubt > report.in_doubt.length) lines.push(`    … and ${c.in_doubt - report.in_doubt.length} more`)
   const f = report.private_reply_forecast
   if (f !== undefined && f.pending > 0) {
@@ -138,6 +165,10 @@ export const render = (report: Report): string => {
     )
   }
   if (c.claimed > 0) lines.push(`  claimed    ${c.claimed} (a runner is sending to them now, or died holding them)`)
+  const read = report.last_conversations_read
+  if (read !== null) {
+    lines.push(`  last conversations answer: ${read.conversations} conversations (read ${read.read_at})`)
+  }
   lines.push("", `next: ${report.next}`)
   return lines.map(visible).join("\n")
 }

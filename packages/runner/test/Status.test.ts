@@ -58,12 +58,17 @@ describe("Status.render", () => {
       unaccounted: 0,
       refused_reasons: [{ reason: "closed\u001b[2J", count: 1 }],
       pending_reasons: [],
+      unrecorded_reasons: [{ reason: "invalid byte\u0000\u009b2J", count: 1 }],
       in_doubt: [{ user_id: "1", username: "fake\nsent to @x (9)\u202e", reason: "timeout" }],
+      last_conversations_read: { conversations: 3, read_at: "2026-12-06T06:00:00.000Z" },
       next: "`run` will do nothing"
     })
     assert.include(text, "1 × closed\\u001b[2J")
+    assert.include(text, "1 × invalid byte\\u0000\\u009b2J")
+    assert.include(text, "last conversations answer: 3 conversations")
     assert.include(text, "@fake\\u000asent to @x (9)\\u202e (1): timeout")
     assert.notMatch(text, /^sent to/m)
     assert.notInclude(text, "\u001b")
+    assert.notInclude(text, "\u009b")
   })
 })

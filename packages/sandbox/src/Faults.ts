@@ -1,6 +1,6 @@
 /**
- * The sandbox's fault knobs: latency, injected errors, the daily DM cap, refused and unreachable recipients and
- * the request-rate limit. All of them can be changed while the sandbox runs.
+ * The sandbox's fault knobs: latency, injected errors, the daily DM cap, refused and unreachable recipients, the
+ * request-rate limit and broken paging. All of them can be changed while the sandbox runs.
  */
 import { Either, Schema } from "effect"
 
@@ -49,7 +49,19 @@ export const Faults = Schema.Struct({
   /** When set, the conversations endpoint answers every call with a 500. */
   conversationsFailing: Schema.Boolean,
   /** When set, these recipients' DMs and private replies get this answer (before any other refusal). */
-  oddRefusal: Schema.NullOr(OddRefusal)
+  oddRefusal: Schema.NullOr(OddRefusal),
+  /**
+   * Posts whose comment pages form a cycle: from the second page on, `next_cursor` points back at the first page, so a
+   * reader that follows it reads the first pages again and again.
+   */
+  cursorLoops: Schema.Array(Schema.String),
+  /**
+   * The most conversations the conversations endpoint lists (the most recently active first), as an answer cut short
+   * by the platform's paging would; null lists them all.
+   */
+  maxConversations: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
+  /** The most messages listed per conversation (the newest first). */
+  messagesPerConversation: Schema.Int.pipe(Schema.positive())
 })
 export type Faults = typeof Faults.Type
 
@@ -71,7 +83,10 @@ export const defaults: Faults = {
   unreachableRecipients: [],
   requestLimit: { requests: 100_000, windowSeconds: 60 },
   conversationsFailing: false,
-  oddRefusal: null
+  oddRefusal: null,
+  cursorLoops: [],
+  maxConversations: null,
+  messagesPerConversation: 25
 }
 
 export const apply = (faults: Faults, patch: FaultsPatch): Faults => ({ ...faults, ...patch })

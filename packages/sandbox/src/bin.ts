@@ -20,6 +20,17 @@ const share = (name: string, description: string) =>
     Options.optional
   )
 
+const positive = (name: string, description: string) =>
+  Options.integer(name).pipe(
+    Options.mapEffect((value) =>
+      value >= 1
+        ? Either.right(value)
+        : Either.left(ValidationError.invalidValue(HelpDoc.p(`--${name} must be at least 1, got ${value}`)))
+    ),
+    Options.withDescription(description),
+    Options.optional
+  )
+
 const options = {
   port: Options.integer("port").pipe(
     Options.withDefault(8787),
@@ -118,6 +129,20 @@ const options = {
   oddText: Options.text("odd-text").pipe(
     Options.withDefault("This recipient cannot receive messages from this account right now (code 4711)"),
     Options.withDescription("The `error` text of the --odd-refuse answer.")
+  ),
+  cursorLoop: Options.text("cursor-loop").pipe(
+    Options.withDescription(
+      "A post id whose comment pages loop: from the second page on, next_cursor points back at the first (repeatable)."
+    ),
+    Options.repeated
+  ),
+  maxConversations: positive(
+    "max-conversations",
+    "List at most N conversations, the most recently active first (default: all)."
+  ),
+  messagesPerConversation: positive(
+    "messages-per-conversation",
+    "List at most N messages per conversation, the newest first (default 25)."
   )
 }
 
@@ -145,6 +170,15 @@ const faultsOf = (parsed: Parsed): Faults.FaultsPatch => ({
       status: parsed.oddStatus,
       text: parsed.oddText
     }
+  }),
+  ...(parsed.cursorLoop.length === 0 ? {} : { cursorLoops: parsed.cursorLoop }),
+  ...Option.match(parsed.maxConversations, {
+    onNone: () => ({}),
+    onSome: (maxConversations) => ({ maxConversations })
+  }),
+  ...Option.match(parsed.messagesPerConversation, {
+    onNone: () => ({}),
+    onSome: (messagesPerConversation) => ({ messagesPerConversation })
   })
 })
 

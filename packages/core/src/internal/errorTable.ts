@@ -21,7 +21,7 @@ export interface Answer {
 export interface Row {
   readonly name: string
   readonly applies: (answer: Answer) => boolean
-  readonly error: (answer: Answer) => Errors.UploadPostError
+  readonly error: (answer: Answer) => Errors.ReadError | Errors.SendError
 }
 
 const dailyLimitText = /daily\s+(dm\s+)?limit/i
@@ -142,7 +142,7 @@ export const table: ReadonlyArray<Row> = [
   }
 ]
 
-export const classify = (answer: Answer): Errors.UploadPostError => {
+export const classify = (answer: Answer): Errors.ReadError | Errors.SendError => {
   for (const row of table) {
     if (row.applies(answer)) return row.error(answer)
   }

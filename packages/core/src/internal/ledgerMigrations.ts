@@ -92,11 +92,41 @@ const createPostReads = Effect.gen(function*() {
   )`
 })
 
+/**
+ * Matching people the database refused to record (their row failed to insert), with its reason, so that `status`
+ * counts them as unaccounted instead of not knowing of them. A person recorded later is in `recipients` too and is
+ * then no longer counted here.
+ */
+const createUnrecorded = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE unrecorded (
+    campaign TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    username TEXT,
+    reason TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (campaign, platform, user_id)
+  )`
+})
+
+/** Per campaign, how many conversations the last conversations answer that reconciliation read held, and when. */
+const createConversationReads = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE conversation_reads (
+    campaign TEXT PRIMARY KEY NOT NULL,
+    conversations INTEGER NOT NULL,
+    read_at BIGINT NOT NULL
+  )`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
   "0002_create_profile_pace": createProfilePace,
-  "0003_create_post_reads": createPostReads
+  "0003_create_post_reads": createPostReads,
+  "0004_create_unrecorded": createUnrecorded,
+  "0005_create_conversation_reads": createConversationReads
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -1,8 +1,9 @@
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { Candidate, LedgerEntry, ReadMark } from "../Ledger.js"
+import type { Candidate, ConversationsRead, LedgerEntry, ReadMark, Unrecorded } from "../Ledger.js"
 import { DeliveryState } from "../Ledger.js"
+import { storable, storableOrNull } from "./storable.js"
 
 /**
  * An integer column. SQLite returns numbers; PostgreSQL returns BIGINT (and COUNT) as strings, or bigints when the
@@ -93,15 +94,19 @@ const ClaimHolderRow = Schema.Struct({ claimed_by: Schema.String })
 /** Decodes `SELECT DISTINCT claimed_by` rows of claimed people, whose claimant is always recorded. */
 export const decodeClaimHolders = Schema.decodeUnknown(Schema.Array(ClaimHolderRow))
 
-/** The columns `discover` writes for a new candidate; absent values are stored as NULL. */
+/**
+ * The columns `discover` writes for a new candidate; absent values are stored as NULL, and text from the platform
+ * (the commenter and their comment) as the database can hold it (see `storable`). The campaign, platform, post and
+ * keyword come from the campaign file and are stored as the other statements look them up.
+ */
 export const candidateRow = (candidate: Candidate, now: number) => ({
   campaign: candidate.campaign,
   platform: candidate.platform,
-  user_id: candidate.userId,
-  username: candidate.username ?? null,
+  user_id: storable(candidate.userId),
+  username: storableOrNull(candidate.username),
   post_id: candidate.postId,
-  comment_id: candidate.commentId,
-  comment_text: candidate.commentText,
+  comment_id: storable(candidate.commentId),
+  comment_text: storable(candidate.commentText),
   comment_time: candidate.commentTime?.getTime() ?? null,
   keyword: candidate.keyword ?? null,
   state: "pending",
@@ -130,3 +135,34 @@ export const decodeReadMarks = (rows: ReadonlyArray<unknown>): Effect.Effect<Arr
       matchKey: row.match_key,
       readAt: row.read_at
     })))
+
+const UnrecordedRow = Schema.Struct({
+  user_id: Schema.String,
+  username: Schema.NullOr(Schema.String),
+  reason: Schema.String
+})
+
+const decodeUnrecordedRows = Schema.decodeUnknown(Schema.Array(UnrecordedRow))
+
+/** Decodes `SELECT user_id, username, reason FROM unrecorded` rows. */
+export const decodeUnrecorded = (
+  rows: ReadonlyArray<unknown>
+): Effect.Effect<Array<Unrecorded>, ParseResult.ParseError> =>
+  Effect.map(
+    decodeUnrecordedRows(rows),
+    (decoded) =>
+      decoded.map((row) => ({ userId: row.user_id, username: orUndefined(row.username), reason: row.reason }))
+  )
+
+const ConversationReadRow = Schema.Struct({ conversations: Integer, read_at: EpochMillis })
+
+const decodeConversationReadRows = Schema.decodeUnknown(Schema.Array(ConversationReadRow))
+
+/** Decodes `SELECT conversations, read_at FROM conversation_reads` rows. */
+export const decodeConversationReads = (
+  rows: ReadonlyArray<unknown>
+): Effect.Effect<Array<ConversationsRead>, ParseResult.ParseError> =>
+  Effect.map(
+    decodeConversationReadRows(rows),
+    (decoded) => decoded.map((row) => ({ conversations: row.conversations, readAt: row.read_at }))
+  )

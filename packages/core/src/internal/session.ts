@@ -20,6 +20,7 @@ import * as Runner from "../Runner.js"
 import * as Template from "../Template.js"
 import * as UploadPost from "../UploadPost.js"
 import * as Errors from "../UploadPostError.js"
+import { storable } from "./storable.js"
 
 /** Instagram allows one private reply per comment, within 7 days of it. */
 export const privateReplyWindow = Duration.days(7)
@@ -36,6 +37,12 @@ export type Outcome =
   | "interrupted"
   /** Nothing was sent or written: `--dry-run`. */
   | "dry_run"
+  /**
+   * Something went wrong that a rerun alone does not mend, and the summary's `problems` say what: a post whose pages
+   * came round again (read only up to there), or people the ledger could not record (never sent to). The rest of the
+   * campaign went on.
+   */
+  | "failed"
 
 export interface Counts {
   /** Comments read. */
@@ -61,6 +68,8 @@ export interface Counts {
   readonly held_by_cap: number
   /** In-doubt people that reconciliation resolved during the run. */
   readonly reconciled: number
+  /** Matching people the ledger could not record (this run or before, and not since): never sent to. */
+  readonly unrecorded: number
 }
 
 export interface Summary {
@@ -69,6 +78,8 @@ export interface Summary {
   readonly counts: Counts
   /** Why comments were dropped, with how many each. */
   readonly dropped: Readonly<Record<string, number>>
+  /** What went wrong in this run without stopping it, one sentence each (see the outcome `failed`). */
+  readonly problems: ReadonlyArray<string>
   readonly elapsedMillis: number
 }
 
@@ -96,6 +107,10 @@ export type Event = Data.TaggedEnum<{
     readonly sent: number
     readonly pending: number
     readonly unresolved: number
+    /** Of the unresolved, those the conversations answer did not cover (it may be incomplete). */
+    readonly uncovered: number
+    /** How many conversations the answer held, when it was read. */
+    readonly conversations: number | undefined
     readonly failure: string | undefined
   }
   PageRead: { readonly post: string; readonly comments: number; readonly progress: Progress }
@@ -121,6 +136,8 @@ export type Event = Data.TaggedEnum<{
     readonly nextInMillis: number
   }
   PollFailed: { readonly reason: string; readonly nextInMillis: number }
+  /** Something went wrong that the run reports at its end but goes on past (see the outcome `failed`). */
+  Problem: { readonly detail: string }
 }>
 export const Event = Data.taggedEnum<Event>()
 
@@ -222,6 +239,8 @@ interface Tally {
   heldByCap: number
   sendsStarted: number
   reconciled: number
+  /** What went wrong without stopping the run, in the order it happened; each told once. */
+  problems: Set<string>
 }
 
 const noUserId = "no user id (deleted or restricted account)"
@@ -275,7 +294,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
       wouldSend: 0,
       heldByCap: 0,
       sendsStarted: 0,
-      reconciled: 0
+      reconciled: 0,
+      problems: new Set()
     }
     const progress = (): Progress => ({
       comments: tally.comments,
@@ -350,7 +370,18 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
       return targets
     }
 
-    /** Looks people up in the ledger: settled ones are skipped, new ones recorded as pending. */
+    /** Tells of a problem once, as it happens; the summary lists them all. */
+    const report = (detail: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (tally.problems.has(detail)) return Effect.void
+        tally.problems.add(detail)
+        return emit(Event.Problem({ detail }))
+      })
+
+    /**
+     * Looks people up in the ledger: settled ones are skipped, new ones recorded as pending. A person the ledger
+     * refuses to record is reported and not sent to (a send must be claimed durably first); the others go on.
+     */
     const unsettled = (targets: Array<Target>): Effect.Effect<Array<Target>, Ledger.LedgerError> =>
       Effect.gen(function*() {
         if (targets.length === 0) return targets
@@ -373,8 +404,18 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
         }
         tally.matched += targets.length
         tally.fresh += fresh.length
-        if (!dryRun && fresh.length > 0) yield* ledger.discover(fresh)
-        return open
+        if (dryRun || fresh.length === 0) return open
+        const { unrecorded } = yield* ledger.record(fresh)
+        if (unrecorded.length === 0) return open
+        const refused = new Set(unrecorded.map((person) => person.userId))
+        for (const person of unrecorded) {
+          const name = person.username === undefined
+            ? `user ${person.userId}`
+            : `@${person.username} (${person.userId})`
+          yield* report(`the ledger could not record ${name}, who is not sent to: ${person.reason}`)
+        }
+        // The ledger holds the refused ones in their storable form.
+        return open.filter((target) => !refused.has(target.userId) && !refused.has(storable(target.userId)))
       })
 
     /**
@@ -736,6 +777,8 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
           sent: result.sent,
           pending: result.pending,
           unresolved: result.unresolved,
+          uncovered: result.uncovered,
+          conversations: Option.getOrUndefined(result.conversations),
           failure: Option.getOrUndefined(Option.map(result.failure, (error) => error.message))
         }))
       }
@@ -766,11 +809,14 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
         if (dryRun) return allPages(post)
         const previous = Option.filter(yield* ledger.readMark(campaign, key), (mark) => mark.matchKey === matchKey)
         const earlierIds = Option.match(previous, { onNone: () => [], onSome: (mark) => mark.newestIds })
+        // A read cut short by a cursor cycle did not reach the post's end, and leaves no read mark.
+        let cutShort = false
+        const all = allPages(post, () => (cutShort = true))
         const pages = Option.match(previous, {
-          onNone: () => allPages(post),
+          onNone: () => all,
           onSome: (mark) => {
             const known = new Set(mark.newestIds)
-            return allPages(post).pipe(
+            return all.pipe(
               Stream.takeUntil((page) => page.comments.every((comment) => known.has(comment.id)))
             )
           }
@@ -795,25 +841,36 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
             })
           ),
           // Only once the read has reached its end, after the pages' people.
-          Stream.concat(Stream.fromEffect(readMark))
+          Stream.concat(Stream.unwrap(Effect.sync(() => cutShort ? Stream.empty : Stream.fromEffect(readMark))))
         )
       }))
 
-    /** Every comment of a post, page by page. */
-    const allPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl): Stream.Stream<Page, Errors.ReadError> =>
+    /**
+     * Every comment of a post, page by page. A cursor that comes round again ends the post's read there: it is
+     * reported, `onCycle` is told, and the other posts go on.
+     */
+    const allPages = (
+      post: CampaignSpec.PostId | CampaignSpec.PostUrl,
+      onCycle: () => void = () => {}
+    ): Stream.Stream<Page, Errors.ReadError> =>
       api.comments({ platform: spec.platform, user: spec.user, post: postRef(post) }).pipe(
         Stream.chunks,
-        Stream.map((chunk) => ({ post: postKey(post), comments: Chunk.toReadonlyArray(chunk) }))
+        Stream.map((chunk) => ({ post: postKey(post), comments: Chunk.toReadonlyArray(chunk) })),
+        Stream.catchTag(
+          "CursorCycle",
+          (cycle) => Stream.fromEffect(Effect.zipRight(Effect.sync(onCycle), report(cycle.message))).pipe(Stream.drain)
+        )
       )
 
     const failIfFatal = Effect.suspend(() => fatal === undefined ? Effect.void : Effect.fail(fatal))
 
     const summary = Effect.gen(function*() {
       const totals = dryRun ? undefined : yield* ledger.counts(campaign)
+      const unrecorded = dryRun ? 0 : (yield* ledger.unrecorded(campaign)).length
       const counts: Counts = {
         comments: tally.comments,
         dropped: Object.values(tally.dropped).reduce((a, b) => a + b, 0),
-        matched: totals === undefined ? tally.matched : Object.values(totals).reduce((a, b) => a + b, 0),
+        matched: totals === undefined ? tally.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
         new: tally.fresh,
         sent: tally.sent,
         already_sent: totals === undefined ? tally.alreadySent : totals.sent - tally.sent,
@@ -823,11 +880,15 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
         claimed_elsewhere: totals?.claimed ?? tally.claimedElsewhere,
         would_send: tally.wouldSend,
         held_by_cap: tally.heldByCap,
-        reconciled: tally.reconciled
+        reconciled: tally.reconciled,
+        unrecorded
       }
-      const outcome: Outcome = dryRun
+      const stoppedOnRequest = yield* isStopped
+      const outcome: Outcome = tally.problems.size > 0 && !stoppedOnRequest
+        ? "failed"
+        : dryRun
         ? "dry_run"
-        : (yield* isStopped) && interrupted
+        : stoppedOnRequest && interrupted
         ? "interrupted"
         : (yield* Ref.get(dailyLimitHit)) && counts.pending > 0
         ? "daily_limit"
@@ -840,6 +901,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
         outcome,
         counts,
         dropped: { ...tally.dropped },
+        problems: [...tally.problems],
         elapsedMillis: finished - started
       }
       return result

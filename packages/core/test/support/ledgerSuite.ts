@@ -222,6 +222,64 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.deepStrictEqual(entries[1], expected)
     }))
 
+  it.effect("13.2 text the database cannot hold is stored as U+FFFD, and the person is found by the id as given", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("unstorable")
+      const poisoned = candidate(campaign, 1, {
+        userId: "nul\u0000id\ud800",
+        username: "half\ud83d",
+        commentId: "c\u0000",
+        commentText: "guide\u0000 \udc00 🔥"
+      })
+      assert.deepStrictEqual(yield* ledger.record([poisoned, candidate(campaign, 2)]), { added: 2, unrecorded: [] })
+      assert.strictEqual(yield* ledger.discover([poisoned]), 0, "the same person on a later run")
+      const states = yield* ledger.states(campaign, platform, [poisoned.userId])
+      assert.strictEqual(states.get(poisoned.userId), "pending")
+      const [entry] = (yield* allEntries(campaign)).filter((row) => row.userId !== "user-00002")
+      assert.deepStrictEqual(
+        [entry?.userId, entry?.username, entry?.commentId, entry?.commentText],
+        ["nul\ufffdid\ufffd", "half\ufffd", "c\ufffd", "guide\ufffd \ufffd 🔥"]
+      )
+      assert.isTrue(yield* ledger.claim(poisoned, { ...claimBy("r1"), message: "Hi @half\ud83d\u0000" }))
+      assert.isTrue(yield* ledger.settle(poisoned, "r1", Settlement.Refused({ reason: "no\u0000" })))
+      const settled = yield* entryOf({ campaign, platform, userId: "nul\ufffdid\ufffd" })
+      assert.deepStrictEqual([settled.state, settled.message, settled.reason], [
+        "refused",
+        "Hi @half\ufffd\ufffd",
+        "no\ufffd"
+      ])
+    }))
+
+  it.effect("13.2 record keeps the rest of a batch the database refuses, and lists the refused until recorded", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const sql = yield* SqlClient.SqlClient
+      const campaign = newCampaign("refused-row")
+      const refusedId = `refused-${crypto.randomUUID()}`
+      const name = `refuse_${refusedId.slice(-12)}`
+      yield* sql.onDialectOrElse({
+        pg: () => sql.unsafe(`ALTER TABLE recipients ADD CONSTRAINT ${name} CHECK (user_id <> '${refusedId}')`),
+        orElse: () =>
+          sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON recipients WHEN NEW.user_id = '${refusedId}'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+      })
+      const everyone = [...people(campaign, 3), candidate(campaign, 9, { userId: refusedId, username: "refu" })]
+      const first = yield* ledger.record(everyone)
+      assert.strictEqual(first.added, 3)
+      assert.deepStrictEqual(first.unrecorded.map((person) => [person.userId, person.username]), [[refusedId, "refu"]])
+      assert.match(first.unrecorded[0]!.reason, /could not record this person: .*(refused by the test|constraint)/)
+      assert.deepStrictEqual((yield* ledger.unrecorded(campaign)).map((person) => person.userId), [refusedId])
+      assert.strictEqual((yield* allEntries(campaign)).length, 3)
+
+      yield* sql.onDialectOrElse({
+        pg: () => sql.unsafe(`ALTER TABLE recipients DROP CONSTRAINT ${name}`),
+        orElse: () => sql.unsafe(`DROP TRIGGER ${name}`)
+      })
+      assert.deepStrictEqual(yield* ledger.record(everyone), { added: 1, unrecorded: [] })
+      assert.deepStrictEqual(yield* ledger.unrecorded(campaign), [], "recorded since")
+    }))
+
   it.effect("optional comment fields round-trip as undefined, and a repeated person keeps the first comment", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger

@@ -158,10 +158,17 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       const comment = store.commentAt(post, sequence)
       if (comment !== undefined) page.push(toWire(comment))
     }
+    // The cursor-loop knob: every page below the first points back at the first page (a cursor naming the end), which
+    // points on to the second as before: the reader goes round for ever.
+    const loops = end < count && store.faults.cursorLoops.includes(post.id)
+    const next = loops ? count : first > 0 ? first : undefined
     return reply(200, {
       success: true,
       comments: page,
-      pagination: { next_cursor: first > 0 ? Cursor.encode(post.id, first) : null, has_next: first > 0 }
+      pagination: {
+        next_cursor: next === undefined ? null : Cursor.encode(post.id, next),
+        has_next: next !== undefined
+      }
     })
   })
 
@@ -212,22 +219,24 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const account = { id: store.profileAccountId, username: store.profile }
     return reply(200, {
       success: true,
-      conversations: store.conversationList().map((conversation) => {
-        const person = { id: conversation.recipientId, username: conversation.username }
-        return {
-          id: `t_${conversation.recipientId}`,
-          participants: { data: [person, account] },
-          messages: {
-            data: conversation.messages.slice(-25).reverse().map((message) => ({
-              id: message.id,
-              created_time: Time.formatInstagram(message.createdTime),
-              from: account,
-              to: { data: [person] },
-              message: message.text
-            }))
+      conversations: store.conversationList().slice(0, store.faults.maxConversations ?? undefined).map(
+        (conversation) => {
+          const person = { id: conversation.recipientId, username: conversation.username }
+          return {
+            id: `t_${conversation.recipientId}`,
+            participants: { data: [person, account] },
+            messages: {
+              data: conversation.messages.slice(-store.faults.messagesPerConversation).reverse().map((message) => ({
+                id: message.id,
+                created_time: Time.formatInstagram(message.createdTime),
+                from: message.fromPerson === true ? person : account,
+                to: { data: [message.fromPerson === true ? account : person] },
+                message: message.text
+              }))
+            }
           }
         }
-      })
+      )
     })
   })
 

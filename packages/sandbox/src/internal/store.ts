@@ -39,6 +39,8 @@ export interface ConversationMessage {
   readonly id: string
   readonly createdTime: number
   readonly text: string
+  /** Written by the person to the account; otherwise sent by the account to the person. */
+  readonly fromPerson?: boolean
 }
 
 export interface Conversation {
@@ -119,6 +121,10 @@ export class Store {
   private readonly listedComments = new Map<string, { readonly post: Post; readonly comment: StoredComment }>()
   private readonly usernames = new Map<string, string>()
   private readonly conversations = new Map<string, Conversation>()
+  /** The commenters of listed posts, who wrote to the account (see `conversationList`), with their usernames. */
+  private readonly writers = new Map<string, string | undefined>()
+  /** When the commenters of listed posts wrote to the account (see `conversationList`). */
+  private readonly startMillis: number
   private readonly privateReplies = new Set<string>()
   private readonly windows = new Map<string, { start: number; count: number }>()
   private readonly requestCounts = new Map<string, number>()
@@ -133,6 +139,7 @@ export class Store {
     this.seed = options.seed
     this.settings = options.data._tag === "Generated" ? options.data : defaultSettings
     this.daily = { day: Math.floor(options.startMillis / Time.dayMillis), count: 0 }
+    this.startMillis = options.startMillis
     if (options.data._tag === "Listed") {
       for (const post of options.data.posts) {
         this.insertListed(post, options.startMillis)
@@ -319,9 +326,19 @@ export class Store {
     return record
   }
 
-  /** Most recent first. */
+  /**
+   * Most recent first. The sandbox takes every commenter of a listed post as someone who wrote to the account, which is
+   * what opens the messaging window: an hour before the sandbox started, or two days before for refused recipients,
+   * whose window is closed. Each one's conversation lists that message, also when the account never wrote back.
+   * Generated posts have too many commenters for that; their conversations hold only what was sent.
+   */
   conversationList(): ReadonlyArray<Conversation> {
-    return [...this.conversations.values()].sort((a, b) => b.activity - a.activity)
+    const silent: Array<Conversation> = []
+    for (const [recipientId, username] of this.writers) {
+      if (this.conversations.has(recipientId)) continue
+      silent.push({ recipientId, username: username ?? "unknown", messages: [this.wrote(recipientId)], activity: 0 })
+    }
+    return [...this.conversations.values()].sort((a, b) => b.activity - a.activity).concat(silent)
   }
 
   // Requests
@@ -410,6 +427,16 @@ export class Store {
     if (comment.user?.id !== undefined && username !== undefined) {
       this.usernames.set(comment.user.id, username)
     }
+    if (comment.user?.id !== undefined && !this.writers.has(comment.user.id)) {
+      this.writers.set(comment.user.id, username)
+    }
+  }
+
+  /** The message a commenter of a listed post wrote to the account (see `conversationList`). */
+  private wrote(recipientId: string): ConversationMessage {
+    const id = Buffer.from(`ig_message:${recipientId}:wrote`).toString("base64url")
+    const ago = this.faults.refusedRecipients.includes(recipientId) ? 2 * Time.dayMillis : 60 * 60 * 1000
+    return { id, createdTime: this.startMillis - ago, text: "Hi! Could you send me the guide?", fromPerson: true }
   }
 
   /** The first `count` distinct people who asked for the guide on the first post, newest first. */
@@ -428,7 +455,7 @@ export class Store {
     const conversation = this.conversations.get(recipientId) ?? {
       recipientId,
       username: username ?? this.usernameOf(recipientId) ?? "unknown",
-      messages: [],
+      messages: this.writers.has(recipientId) ? [this.wrote(recipientId)] : [],
       activity: 0
     }
     conversation.messages.push(message)
