@@ -239,9 +239,19 @@ describe("GET /uploadposts/dms/conversations", () => {
         yield* post(sandbox, "/uploadposts/dms/send", dm("u1", "second"))
         yield* post(sandbox, "/uploadposts/comments/public-reply", privateReply("c2", "public, not a DM"))
         const { conversations } = decode(Conversations)(yield* get(sandbox, "/uploadposts/dms/conversations", list))
-        assert.deepStrictEqual(conversations.map((c) => c.id), ["t_u1", "t_u3"])
-        const [anna, olga] = conversations
-        assert.deepStrictEqual(anna?.messages.data.map((m) => m.message), ["second", "first"])
+        // The people messaged first, most recent activity first; then the other commenters, who only wrote.
+        assert.deepStrictEqual(conversations.slice(0, 2).map((c) => c.id), ["t_u1", "t_u3"])
+        assert.deepStrictEqual(conversations.slice(2).map((c) => c.id).sort(), ["t_u2", "t_u4", "t_u5"])
+        const [anna, olga, ...silent] = conversations
+        const asked = "Hi! Could you send me the guide?"
+        assert.deepStrictEqual(anna?.messages.data.map((m) => m.message), ["second", "first", asked])
+        assert.deepStrictEqual(anna?.messages.data[2]?.from, { id: "u1", username: "anna" })
+        assert.strictEqual(anna?.messages.data[2]?.created_time, "2026-03-28T11:00:00+0000")
+        for (const conversation of silent) {
+          assert.deepStrictEqual(conversation.messages.data.map((m) => [m.message, m.from.id]), [
+            [asked, conversation.participants.data[0]?.id]
+          ])
+        }
         assert.deepStrictEqual(anna?.participants.data[0], { id: "u1", username: "anna" })
         assert.deepStrictEqual(olga?.messages.data[0]?.to.data, [{ id: "u3", username: "olga" }])
         assert.strictEqual(olga?.messages.data[0]?.from.username, "studio")
