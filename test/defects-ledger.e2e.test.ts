@@ -9,36 +9,19 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, assert, beforeAll, describe, it, type TestContext } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { type CliResult, finished, jsonSummary, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
+import { type CliResult, finished, jsonSummary, startCli } from "./support/cli.js"
 import { crowdPost, expectedRecipients, guideCampaign, guideData, guidePost } from "./support/e2e-data.js"
 import { deliveriesPerRecipient } from "./support/e2e-ledger.js"
+import * as Slots from "./support/e2e-slots.js"
+import * as Studio from "./support/e2e-studio.js"
 import { findPostgres, type PostgresServer, startPostgres } from "./support/postgres.js"
-import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import { control } from "./support/sandbox.js"
 
-interface Studio {
-  readonly sandbox: RunningSandbox
-  readonly dir: string
-  /** Writes a campaign file into the test's directory. */
-  readonly file: (content: object, name?: string) => string
-  /** Runs the command against the sandbox. */
-  readonly cli: (args: ReadonlyArray<string>, timeoutMs?: number) => Promise<CliResult>
-}
+const slots = Slots.make(1)
 
 /** A sandbox and a temporary directory for one test, both gone when it finishes. */
-const studio = async (context: TestContext, options: Sandbox.SandboxOptions = {}): Promise<Studio> => {
-  const sandbox = await startSandbox({ data: guideData, seed: 1, ...options })
-  const dir = tempDir()
-  context.onTestFinished(async () => {
-    await sandbox.close()
-    dir.cleanup()
-  })
-  return {
-    sandbox,
-    dir: dir.path,
-    file: (content, name = "campaign.json") => writeCampaign(dir.path, name, content),
-    cli: (args, timeoutMs = 90_000) => runCli(args, { env: sandbox.env, timeoutMs })
-  }
-}
+const studio = (context: TestContext, options: Sandbox.SandboxOptions = {}) =>
+  Studio.make(context, slots, { data: guideData, seed: 1, ...options })
 
 /** The exit code, with the output when it is not the one expected. */
 const assertExit = (result: CliResult, code: number) =>
@@ -201,7 +184,7 @@ describe("13.9 a cursor cycle", () => {
   const loopPost = crowdPost({ id: "17900000000000301", count: 120, newest: new Date("2026-03-28T12:00:00Z") })
   const loopData = { ...guideData, posts: [loopPost, ...guideData.posts] }
   const loopCampaign = () => guideCampaign({ posts: [loopPost.id, guidePost.id] })
-  const commentRequests = async (s: Studio) =>
+  const commentRequests = async (s: Studio.Studio) =>
     (await control(s.sandbox.handle.stats)).requests["GET /uploadposts/comments"] ?? 0
   /** The people of the loop post's first two pages, the only ones a reader can reach. */
   const reachable = loopPost.comments.slice(0, 100).map((comment) => comment.user!.id!)
@@ -212,7 +195,7 @@ describe("13.9 a cursor cycle", () => {
       Effect.promise(async () => {
         const s = await studio(context, { data: loopData, faults: { cursorLoops: [loopPost.id] } })
         const db = Path.join(s.dir, "ledger.sqlite")
-        const result = await s.cli(["run", s.file(loopCampaign()), "--db", db, "--json"], 45_000)
+        const result = await s.cli(["run", s.file(loopCampaign()), "--db", db, "--json"], undefined, 45_000)
         assertExit(result, 1)
         const summary = jsonSummary(result) as ReturnType<typeof jsonSummary> & { problems: Array<string> }
         assert.strictEqual(summary.outcome, "failed")
@@ -235,7 +218,7 @@ describe("13.9 a cursor cycle", () => {
         for (const id of guidePeople) assert.strictEqual(sent.get(id), 1, `guide post: ${id}`)
 
         // A rerun meets the same cycle: it reads as little, sends nobody again, and says so again.
-        const again = await s.cli(["run", s.file(loopCampaign()), "--db", db, "--json"], 45_000)
+        const again = await s.cli(["run", s.file(loopCampaign()), "--db", db, "--json"], undefined, 45_000)
         assertExit(again, 1)
         assert.strictEqual(jsonSummary(again).counts.sent, 0)
         assert.isAtMost(await commentRequests(s), 8)
@@ -251,7 +234,7 @@ describe("13.9 a cursor cycle", () => {
         const s = await studio(context, { data: loopData, faults: { cursorLoops: [loopPost.id] } })
         const db = Path.join(s.dir, "ledger.sqlite")
         const campaign = s.file(loopCampaign())
-        const once = await s.cli(["watch", campaign, "--db", db, "--once", "--json"], 45_000)
+        const once = await s.cli(["watch", campaign, "--db", db, "--once", "--json"], undefined, 45_000)
         assertExit(once, 1)
         assert.include(once.stderr, `post ${loopPost.id}`)
 

@@ -16,8 +16,12 @@ export interface Studio {
   readonly db: string
   /** Writes a campaign file into the test's directory. */
   readonly file: (content: string | object, name?: string) => string
-  /** Runs the command against the sandbox (or with the environment given). */
-  readonly cli: (args: ReadonlyArray<string>, env?: Readonly<Record<string, string | undefined>>) => Promise<CliResult>
+  /** Runs the command against the sandbox (or with the environment given), killed after `timeoutMs` (default 90 s). */
+  readonly cli: (
+    args: ReadonlyArray<string>,
+    env?: Readonly<Record<string, string | undefined>>,
+    timeoutMs?: number
+  ) => Promise<CliResult>
 }
 
 export const make = async (
@@ -36,6 +40,6 @@ export const make = async (
     dir: dir.path,
     db: Path.join(dir.path, "ledger.sqlite"),
     file: (content, name = "campaign.json") => writeCampaign(dir.path, name, content),
-    cli: (args, env = sandbox.env) => slots(() => runCli(args, { env, timeoutMs: 90_000 }))
+    cli: (args, env = sandbox.env, timeoutMs = 90_000) => slots(() => runCli(args, { env, timeoutMs }))
   }
 }

@@ -9,24 +9,28 @@ import * as DataSet from "./DataSet.js"
 import * as Faults from "./Faults.js"
 import * as Sandbox from "./Sandbox.js"
 
+/** A number option refused outside `[min, max]`, with a message naming the flag and the range. */
+const within = <A extends number>(
+  option: Options.Options<A>,
+  name: string,
+  min: number,
+  max: number,
+  range: string
+): Options.Options<A> =>
+  option.pipe(Options.mapEffect((value) =>
+    value >= min && value <= max
+      ? Either.right(value)
+      : Either.left(ValidationError.invalidValue(HelpDoc.p(`--${name} must be ${range}, got ${value}`)))
+  ))
+
 const share = (name: string, description: string) =>
-  Options.float(name).pipe(
-    Options.mapEffect((value) =>
-      value >= 0 && value <= 1
-        ? Either.right(value)
-        : Either.left(ValidationError.invalidValue(HelpDoc.p(`--${name} must be between 0 and 1, got ${value}`)))
-    ),
+  within(Options.float(name), name, 0, 1, "between 0 and 1").pipe(
     Options.withDescription(description),
     Options.optional
   )
 
 const positive = (name: string, description: string) =>
-  Options.integer(name).pipe(
-    Options.mapEffect((value) =>
-      value >= 1
-        ? Either.right(value)
-        : Either.left(ValidationError.invalidValue(HelpDoc.p(`--${name} must be at least 1, got ${value}`)))
-    ),
+  within(Options.integer(name), name, 1, Number.MAX_SAFE_INTEGER, "at least 1").pipe(
     Options.withDescription(description),
     Options.optional
   )
@@ -117,12 +121,7 @@ const options = {
     ),
     Options.repeated
   ),
-  oddStatus: Options.integer("odd-status").pipe(
-    Options.mapEffect((status) =>
-      status >= 400 && status <= 599
-        ? Either.right(status)
-        : Either.left(ValidationError.invalidValue(HelpDoc.p(`--odd-status must be from 400 to 599, got ${status}`)))
-    ),
+  oddStatus: within(Options.integer("odd-status"), "odd-status", 400, 599, "from 400 to 599").pipe(
     Options.withDefault(422),
     Options.withDescription("Status of the --odd-refuse answer (default 422).")
   ),
