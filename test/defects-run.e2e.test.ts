@@ -60,9 +60,9 @@ const readThenClose = (args: ReadonlyArray<string>, options: CliOptions, lines: 
     return finished(child, 60_000).then((result) => ({ ...result, stdout: read, closedEarly: closed }))
   })
 
-describe("8: a closed stdout stops sending but never ends the run as completed", () => {
+describe("13.8 a closed stdout stops sending but never ends the run as completed", () => {
   it.scopedLive(
-    "8.1 run | head -3: no new sends, the sends in flight settle, exit 5 with people pending, nobody left claimed",
+    "13.8 (1) run | head -3: no new sends, the sends in flight settle, exit 5 with people pending, nobody left claimed",
     () =>
       Effect.gen(function*() {
         // About 45 matching people at 20 sends a second, each answer 100 ms late: the run takes seconds, so the pipe
@@ -96,7 +96,7 @@ describe("8: a closed stdout stops sending but never ends the run as completed",
     { timeout: 120_000 }
   )
 
-  it.scopedLive("8.2 export | head -2 still ends quietly with exit 0", () =>
+  it.scopedLive("13.8 (2) export | head -2 still ends quietly with exit 0", () =>
     Effect.gen(function*() {
       const stage = yield* Stage.make({ world: World.make({ seed: 802, posts: 1, commentsPerPost: 400, people: 300 }) })
       const run = yield* stage.cli("run", "--json")
@@ -109,11 +109,11 @@ describe("8: a closed stdout stops sending but never ends the run as completed",
     }), { timeout: 120_000 })
 })
 
-describe("13: an unrecognised refusal on a send refuses that person; only a streak stops the run", () => {
+describe("13.13 an unrecognised refusal on a send refuses that person; only a streak stops the run", () => {
   const oddText = "Recipient restricted by policy R-77 (code 4711)"
 
   it.scopedLive(
-    "13.1 a few odd refusals: those people refused with the platform's text, the others sent, exit 0",
+    "13.13 (1) a few odd refusals: those people refused with the platform's text, the others sent, exit 0",
     () =>
       Effect.gen(function*() {
         const matching = World.make({ seed: 1301, posts: 1, commentsPerPost: 120, people: 70, refused: 0 })
@@ -141,7 +141,7 @@ describe("13: an unrecognised refusal on a send refuses that person; only a stre
   )
 
   it.scopedLive(
-    "13.2 every send refused oddly: the run stops after 5 in a row with exit 1 and prints the last answer, without " +
+    "13.13 (2) every send refused oddly: the run stops after 5 in a row with exit 1 and prints the last answer, without " +
       "the key",
     () =>
       Effect.gen(function*() {
@@ -169,7 +169,7 @@ describe("13: an unrecognised refusal on a send refuses that person; only a stre
   )
 
   it.scopedLive(
-    "13.3 the known configuration answers on a send still stop the run with exit 2",
+    "13.13 (3) the known configuration answers on a send still stop the run with exit 2",
     () =>
       Effect.gen(function*() {
         const world = World.make({ seed: 1303, posts: 1, commentsPerPost: 60, people: 40, refused: 0 })
@@ -187,7 +187,7 @@ describe("13: an unrecognised refusal on a send refuses that person; only a stre
   )
 })
 
-describe("14: the daily-limit pause is checked with one real message, not a wall until 00:00 UTC", () => {
+describe("13.14 the daily-limit pause is checked with one real message, not a wall until 00:00 UTC", () => {
   const cap = 6
   const limitedStage = (seed: number) =>
     Stage.make({
@@ -197,7 +197,7 @@ describe("14: the daily-limit pause is checked with one real message, not a wall
     })
 
   it.scopedLive(
-    "14.1 the daily limit is raised through the sandbox's control API: the next run sends",
+    "13.14 (1) the daily limit is raised through the sandbox's control API: the next run sends",
     () =>
       Effect.gen(function*() {
         const stage = yield* limitedStage(1401)
@@ -222,7 +222,7 @@ describe("14: the daily-limit pause is checked with one real message, not a wall
   )
 
   it.scopedLive(
-    "14.2 still limited: exactly one probe request with a real message, exit 3, that person stays pending",
+    "13.14 (2) still limited: exactly one probe request with a real message, exit 3, that person stays pending",
     () =>
       Effect.gen(function*() {
         const stage = yield* limitedStage(1402)
@@ -251,7 +251,7 @@ describe("14: the daily-limit pause is checked with one real message, not a wall
   )
 
   it.scopedLive(
-    "14.3 daily_reset takes \"HH:MM UTC\" or rolling; anything else is refused naming the key",
+    "13.14 (3) daily_reset takes \"HH:MM UTC\" or rolling; anything else is refused naming the key",
     () =>
       Effect.gen(function*() {
         const stage = yield* Stage.make({ world: World.make({ seed: 1403, posts: 1, commentsPerPost: 20 }) })

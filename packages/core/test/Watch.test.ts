@@ -574,7 +574,7 @@ describe("Watch", () => {
       )
     }).pipe(Effect.scoped))
 
-  it.effect("14.4 paused at the daily limit, a watcher probes with one real message at the campaign's daily_reset, then every 15 minutes until one is accepted", () =>
+  it.effect("13.14 (4) paused at the daily limit, a watcher probes with one real message at the campaign's daily_reset, then every 15 minutes until one is accepted", () =>
     Effect.gen(function*() {
       const at = (time: string) => Date.parse(`2026-03-${time}Z`)
       const start = at("28T22:00:00")
