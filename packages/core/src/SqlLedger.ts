@@ -42,7 +42,7 @@ import {
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
 import type { Candidate, Counts, DeliveryState, RecipientKey, Unrecorded } from "./Ledger.js"
-import { Ledger, LedgerError, Settlement } from "./Ledger.js"
+import { Ledger, LedgerError, noCounts, Settlement } from "./Ledger.js"
 
 export interface Options {
   /** Rows per page when streaming entries. Default 500. */
@@ -76,7 +76,7 @@ export const migrate: Effect.Effect<void, LedgerError, SqlClient.SqlClient> = in
   Effect.mapError((cause) => new LedgerError({ operation: "create or upgrade the ledger tables", cause }))
 )
 
-const describeKey = (key: RecipientKey): string => `${key.campaign}/${key.platform}/${key.userId}`
+const describeKey = (key: RecipientKey): string => `${key.campaign}/${key.platform}/${key.userId}/${key.step}`
 
 const failWith = (operation: string) =>
   Effect.mapError((cause: SqlError | ParseResult.ParseError) => new LedgerError({ operation, cause }))
@@ -315,9 +315,10 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
               posts = excluded.posts, updated_at = excluded.updated_at`
         }).pipe(failWith(`register campaign ${info.name}`)),
 
-      states: (campaign, platform, userIds) =>
+      states: (campaign, platform, step, userIds) =>
         Effect.forEach(
-          Arr.chunksOf(userIds, batchSize),
+          // Schema v1 holds the first message only.
+          step === "first_message" ? Arr.chunksOf(userIds, batchSize) : [],
           (batch) =>
             sql`SELECT user_id, state FROM recipients
               WHERE campaign = ${campaign} AND platform = ${platform} AND user_id IN ${sql.in(batch.map(storable))}`
@@ -404,7 +405,10 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
               sql`state = 'sent', message_id = ${storable(messageId)}, reason = NULL, settled_at = ${at.getTime()}`,
             Refused: ({ reason }) => sql`state = 'refused', reason = ${storable(reason)}, settled_at = ${now}`,
             Pending: ({ reason }) => sql`state = 'pending', reason = ${storable(reason)}`,
-            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`
+            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`,
+            Skipped: ({ reason }) => sql`state = 'skipped', reason = ${reason}, settled_at = ${now}`,
+            Expired: ({ reason }) => sql`state = 'expired', reason = ${storable(reason)}, settled_at = ${now}`,
+            Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`
           })
           return yield* grouped(
             key,
@@ -494,15 +498,15 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           return rows.length > 0
         }).pipe(failWith(`resolve ${describeKey(key)}`)),
 
-      counts: (campaign) =>
+      counts: (campaign, step) =>
         // Naming every state lets both dialects count from the (state, campaign) index alone.
         sql`SELECT state, COUNT(*) AS n FROM recipients
           WHERE state IN ('pending', 'claimed', 'sent', 'refused', 'in_doubt') AND campaign = ${campaign}
           GROUP BY state`.pipe(
           Effect.flatMap(decodeCounts),
           Effect.map((rows): Counts => {
-            const counts = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
-            for (const row of rows) counts[row.state] = row.n
+            const counts = noCounts()
+            if (step === "first_message") { for (const row of rows) counts[row.state] = row.n }
             return counts
           }),
           failWith(`count the people of campaign ${campaign}`)
@@ -510,7 +514,10 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
 
       entries: (campaign) => pages(campaign, undefined, `read the ledger of campaign ${campaign}`),
 
-      pendingEntries: (campaign) => pages(campaign, "pending", `read the pending people of campaign ${campaign}`)
+      pendingEntries: (campaign, step) =>
+        step === "first_message"
+          ? pages(campaign, "pending", `read the pending people of campaign ${campaign}`)
+          : Stream.empty
     })
   })
 

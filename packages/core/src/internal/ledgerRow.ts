@@ -52,6 +52,9 @@ const toEntry = (row: typeof RecipientRow.Type): LedgerEntry => ({
   campaign: row.campaign,
   platform: row.platform,
   userId: row.user_id,
+  // Schema v1 holds the first message only.
+  step: "first_message",
+  path: undefined,
   username: orUndefined(row.username),
   postId: row.post_id,
   commentId: row.comment_id,

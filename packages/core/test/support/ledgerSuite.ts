@@ -9,7 +9,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Candidate, ClaimOptions, DeliveryState, LedgerEntry, RecipientKey } from "../../src/Ledger.js"
-import { Ledger, Settlement } from "../../src/Ledger.js"
+import { Ledger, noCounts, Settlement } from "../../src/Ledger.js"
 
 export const platform = "instagram"
 const lease = "1 minute"
@@ -22,6 +22,7 @@ export const candidate = (campaign: string, index: number, overrides: Partial<Ca
   campaign,
   platform,
   userId: `user-${String(index).padStart(5, "0")}`,
+  step: "first_message",
   username: `person${index}`,
   postId: "17900000000000001",
   commentId: `comment-${index}`,
@@ -50,7 +51,9 @@ export const allEntries = (campaign: string) =>
 
 export const entryOf = (key: RecipientKey) =>
   Effect.flatMap(allEntries(key.campaign), (entries) => {
-    const found = entries.find((entry) => entry.platform === key.platform && entry.userId === key.userId)
+    const found = entries.find((entry) =>
+      entry.platform === key.platform && entry.userId === key.userId && entry.step === key.step
+    )
     return found === undefined ? Effect.dieMessage(`no ledger row for ${key.userId}`) : Effect.succeed(found)
   })
 
@@ -209,6 +212,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         ...candidate(campaign, 1),
         state: "pending",
         reason: undefined,
+        path: undefined,
         message: undefined,
         messageId: undefined,
         attempts: 0,
@@ -234,7 +238,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       })
       assert.deepStrictEqual(yield* ledger.record([poisoned, candidate(campaign, 2)]), { added: 2, unrecorded: [] })
       assert.strictEqual(yield* ledger.discover([poisoned]), 0, "the same person on a later run")
-      const states = yield* ledger.states(campaign, platform, [poisoned.userId])
+      const states = yield* ledger.states(campaign, platform, "first_message", [poisoned.userId])
       assert.strictEqual(states.get(poisoned.userId), "pending")
       const [entry] = (yield* allEntries(campaign)).filter((row) => row.userId !== "user-00002")
       assert.deepStrictEqual(
@@ -243,7 +247,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       )
       assert.isTrue(yield* ledger.claim(poisoned, { ...claimBy("r1"), message: "Hi @half\ud83d\u0000" }))
       assert.isTrue(yield* ledger.settle(poisoned, "r1", Settlement.Refused({ reason: "no\u0000" })))
-      const settled = yield* entryOf({ campaign, platform, userId: "nul\ufffdid\ufffd" })
+      const settled = yield* entryOf({ campaign, platform, userId: "nul\ufffdid\ufffd", step: "first_message" })
       assert.deepStrictEqual([settled.state, settled.message, settled.reason], [
         "refused",
         "Hi @half\ufffd\ufffd",
@@ -302,13 +306,13 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.isTrue(yield* ledger.claim(known[42]!, claimBy("runner-a")))
 
       const asked = [...known.map((person) => person.userId), ...people(campaign, 100, 5_000).map((p) => p.userId)]
-      const states = yield* ledger.states(campaign, platform, asked)
+      const states = yield* ledger.states(campaign, platform, "first_message", asked)
       assert.strictEqual(states.size, 1_200)
       assert.strictEqual(states.get(known[42]!.userId), "claimed")
       assert.strictEqual(states.get(known[43]!.userId), "pending")
       assert.isFalse(states.has("user-05000"))
-      assert.strictEqual((yield* ledger.states(campaign, "tiktok", asked)).size, 0)
-      assert.strictEqual((yield* ledger.states(campaign, platform, [])).size, 0)
+      assert.strictEqual((yield* ledger.states(campaign, "tiktok", "first_message", asked)).size, 0)
+      assert.strictEqual((yield* ledger.states(campaign, platform, "first_message", [])).size, 0)
     }))
 
   it.effect("of two concurrent claims on one person exactly one wins", () =>
@@ -478,7 +482,8 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         yield* ledger.settle(otherClaim!, "runner-b", Settlement.Sent({ messageId: "late", at: claimedAt }))
       )
       assert.isFalse(yield* ledger.settle(ownClaim!, "runner-a", Settlement.Sent({ messageId: "late", at: claimedAt })))
-      assert.deepStrictEqual(yield* ledger.counts(campaign), {
+      assert.deepStrictEqual(yield* ledger.counts(campaign, "first_message"), {
+        ...noCounts(),
         pending: 1,
         claimed: 0,
         sent: 1,
@@ -598,10 +603,11 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
           if (outcome !== undefined) yield* ledger.settle(everyone[i]!, "runner-a", outcome)
         }))
 
-      const counts = yield* ledger.counts(campaign)
-      assert.deepStrictEqual(counts, { pending: 10, claimed: 1, sent: 4, refused: 3, in_doubt: 2 })
+      const counts = yield* ledger.counts(campaign, "first_message")
+      assert.deepStrictEqual(counts, { ...noCounts(), pending: 10, claimed: 1, sent: 4, refused: 3, in_doubt: 2 })
       assert.strictEqual(Object.values(counts).reduce((sum, n) => sum + n, 0), everyone.length)
-      assert.deepStrictEqual(yield* ledger.counts(newCampaign("empty")), {
+      assert.deepStrictEqual(yield* ledger.counts(newCampaign("empty"), "first_message"), {
+        ...noCounts(),
         pending: 0,
         claimed: 0,
         sent: 0,
@@ -643,7 +649,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
 
       const visited: Array<string> = []
       let won = 0
-      yield* Stream.runForEach(ledger.pendingEntries(campaign), (entry) =>
+      yield* Stream.runForEach(ledger.pendingEntries(campaign, "first_message"), (entry) =>
         Effect.gen(function*() {
           visited.push(entry.userId)
           if (yield* ledger.claim(entry, claimBy("runner-a"))) won++
@@ -651,7 +657,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       const expected = everyone.filter((_, i) => i % 100 !== 0).map((person) => person.userId)
       assert.deepStrictEqual(visited, expected)
       assert.strictEqual(won, expected.length)
-      assert.strictEqual((yield* ledger.counts(campaign)).claimed, expected.length)
+      assert.strictEqual((yield* ledger.counts(campaign, "first_message")).claimed, expected.length)
     }))
 
   it.effect("a read mark is kept per campaign and post, and a new one replaces it", () =>
@@ -722,7 +728,12 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
           const actual = yield* runOperation(ledger, everyone, op)
           assert.strictEqual(actual, applyToModel(model, everyone, op, now), JSON.stringify(op))
         }
-        const states = yield* ledger.states(campaign, platform, everyone.map((person) => person.userId))
+        const states = yield* ledger.states(
+          campaign,
+          platform,
+          "first_message",
+          everyone.map((person) => person.userId)
+        )
         assert.deepStrictEqual(
           Object.fromEntries(states),
           Object.fromEntries([...model].map(([userId, row]) => [userId, row.state]))
