@@ -135,7 +135,7 @@ describe("13.2 a person the ledger cannot record", () => {
         // Stands for any row the database cannot take, whatever the reason.
         await onLedgerFile(
           db,
-          `CREATE TRIGGER refuse_refusenik BEFORE INSERT ON recipients WHEN NEW.user_id = 'refusenik'
+          `CREATE TRIGGER refuse_refusenik BEFORE INSERT ON comment_dm_recipients WHEN NEW.user_id = 'refusenik'
            BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END`
         )
         await control(s.sandbox.handle.addComment({
@@ -303,7 +303,7 @@ describe("13.12 reconciliation on an answer that may be incomplete", () => {
         )
         await onLedgerFile(
           db,
-          `UPDATE recipients SET state = 'in_doubt', claimed_at = ${claimedAt}, claimed_by = 'dead-runner',
+          `UPDATE comment_dm_recipients SET state = 'in_doubt', claimed_at = ${claimedAt}, claimed_by = 'dead-runner',
              attempts = 1, message = 'second', reason = 'the process stopped' WHERE campaign = 'second'`
         )
         const statusOf = async () => JSON.parse((await s.cli(["status", campaign, "--db", db, "--json"])).stdout)

@@ -69,7 +69,8 @@ export interface Candidate extends RecipientKey {
   readonly username: string | undefined
   readonly postId: string
   readonly commentId: string
-  readonly commentText: string
+  /** Absent when the person was forgotten, or the step has no comment text of its own. */
+  readonly commentText: string | undefined
   readonly commentTime: Date | undefined
   readonly keyword: string | undefined
 }
@@ -81,6 +82,8 @@ export interface LedgerEntry extends Candidate {
   readonly reason: string | undefined
   /** The first message's path, recorded by its claim; undefined for the other steps and before the first claim. */
   readonly path: MessagePath | undefined
+  /** The campaign version the row was last claimed under, when the claim named one. */
+  readonly campaignVersion: number | undefined
   /** The rendered text that was claimed (and possibly sent); reconciliation looks for it. */
   readonly message: string | undefined
   readonly messageId: string | undefined
@@ -183,8 +186,14 @@ export const noCounts = (): Record<DeliveryState, number> => ({
 export interface ClaimOptions {
   /** The rendered message that is about to be sent. */
   readonly message: string
-  /** The first message's path, recorded on its row; the other steps have none. */
+  /**
+   * The first message's path, recorded on its row (the other steps have none; absent, the recorded one stays). A
+   * private reply, and a public reply, also takes the comment's key of the campaign's profile in the claim: when
+   * another row holds it, the claim fails and the row is skipped as `comment_taken`.
+   */
   readonly path?: MessagePath | undefined
+  /** The campaign version the message was rendered from (see {@link Ledger.campaignVersion}). */
+  readonly campaignVersion?: number | undefined
   /** Identifies the process that claims; only it may settle the claim. */
   readonly runner: string
   /** How long the claim protects the person from other runners' crash recovery. */
@@ -259,6 +268,14 @@ export interface Ledger {
   readonly inDoubt: (campaign: string) => Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError>
   /** Resolves an `in_doubt` person to `sent` or back to `pending`. Succeeds with `false` when the person is not in doubt. */
   readonly resolveInDoubt: (key: RecipientKey, resolution: Resolution) => Effect.Effect<boolean, LedgerError>
+  /**
+   * The version number of a campaign file: the latest version when its fingerprint is `fingerprint`, else a new
+   * version (the next number) recording the fingerprint and the file as JSON.
+   */
+  readonly campaignVersion: (
+    campaign: string,
+    version: { readonly fingerprint: string; readonly spec: unknown }
+  ) => Effect.Effect<number, LedgerError>
   /** How many people of the campaign are in each state of a step. */
   readonly counts: (campaign: string, step: StepKind) => Effect.Effect<Counts, LedgerError>
   /** Every row of the campaign (every step) in first-seen order, read page by page. */

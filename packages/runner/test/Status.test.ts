@@ -18,6 +18,7 @@ const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   reason: undefined,
   message: "hi",
   messageId: "m",
+  campaignVersion: undefined,
   attempts: 1,
   claimedAt: undefined,
   claimedBy: undefined,

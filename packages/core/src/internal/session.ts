@@ -530,7 +530,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
           username: target.username,
           userId: target.userId,
           keyword: target.keyword ?? "",
-          comment: target.commentText,
+          comment: target.commentText ?? "",
           commentId: target.commentId,
           postId: target.postId
         })

@@ -215,6 +215,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         path: undefined,
         message: undefined,
         messageId: undefined,
+        campaignVersion: undefined,
         attempts: 0,
         claimedAt: undefined,
         claimedBy: undefined,
@@ -263,9 +264,10 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       const refusedId = `refused-${crypto.randomUUID()}`
       const name = `refuse_${refusedId.slice(-12)}`
       yield* sql.onDialectOrElse({
-        pg: () => sql.unsafe(`ALTER TABLE recipients ADD CONSTRAINT ${name} CHECK (user_id <> '${refusedId}')`),
+        pg: () =>
+          sql.unsafe(`ALTER TABLE comment_dm_recipients ADD CONSTRAINT ${name} CHECK (user_id <> '${refusedId}')`),
         orElse: () =>
-          sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON recipients WHEN NEW.user_id = '${refusedId}'
+          sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON comment_dm_recipients WHEN NEW.user_id = '${refusedId}'
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
       })
       const everyone = [...people(campaign, 3), candidate(campaign, 9, { userId: refusedId, username: "refu" })]
@@ -277,7 +279,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.strictEqual((yield* allEntries(campaign)).length, 3)
 
       yield* sql.onDialectOrElse({
-        pg: () => sql.unsafe(`ALTER TABLE recipients DROP CONSTRAINT ${name}`),
+        pg: () => sql.unsafe(`ALTER TABLE comment_dm_recipients DROP CONSTRAINT ${name}`),
         orElse: () => sql.unsafe(`DROP TRIGGER ${name}`)
       })
       assert.deepStrictEqual(yield* ledger.record(everyone), { added: 1, unrecorded: [] })
@@ -702,7 +704,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       const posts = ["17900000000000001", "https://www.instagram.com/p/ABC/"]
       yield* ledger.registerCampaign({ name, platform, profileUser: "my-profile", posts })
 
-      const rows = yield* sql`SELECT platform, profile_user, posts, created_at, updated_at FROM campaigns
+      const rows = yield* sql`SELECT platform, profile_user, posts, created_at, updated_at FROM comment_dm_campaigns
         WHERE name = ${name}`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(CampaignRow))))
       assert.deepStrictEqual(rows, [{
         platform,
