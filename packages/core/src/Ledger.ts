@@ -188,8 +188,9 @@ export interface ClaimOptions {
   readonly message: string
   /**
    * The first message's path, recorded on its row (the other steps have none; absent, the recorded one stays). A
-   * private reply, and a public reply, also takes the comment's key of the campaign's profile in the claim: when
-   * another row holds it, the claim fails and the row is skipped as `comment_taken`.
+   * private reply, and a public reply, also takes the comment's key of the campaign's profile in the claim (the
+   * campaign must be registered): when another row holds it, the claim fails and the row is skipped as
+   * `comment_taken`.
    */
   readonly path?: MessagePath | undefined
   /** The campaign version the message was rendered from (see {@link Ledger.campaignVersion}). */

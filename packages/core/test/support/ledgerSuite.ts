@@ -8,7 +8,15 @@ import { Chunk, Clock, Effect, FastCheck, Option, Schema, Stream, TestClock } fr
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { Candidate, ClaimOptions, DeliveryState, LedgerEntry, RecipientKey } from "../../src/Ledger.js"
+import type {
+  Candidate,
+  ClaimOptions,
+  DeliveryState,
+  LedgerEntry,
+  RecipientKey,
+  SkipReason,
+  StepKind
+} from "../../src/Ledger.js"
 import { Ledger, noCounts, Settlement } from "../../src/Ledger.js"
 
 export const platform = "instagram"
@@ -713,6 +721,99 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         created_at: createdAt,
         updated_at: createdAt + 5_000
       }])
+    }))
+
+  it.effect("two steps of one person are rows of their own, each with its own claim and settlement", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("steps")
+      // A public reply takes its comment's key of the campaign's profile.
+      yield* ledger.registerCampaign({ name: campaign, platform, profileUser: campaign, posts: [] })
+      const first = candidate(campaign, 1)
+      const reply = { ...first, step: "public_reply" as const, commentText: undefined }
+      assert.strictEqual(yield* ledger.discover([first, reply]), 2)
+      assert.strictEqual(yield* ledger.discover([first, reply]), 0, "each row once")
+      assert.isTrue(yield* ledger.claim(first, { ...claimBy("r1"), path: "dm", campaignVersion: 3 }))
+      assert.isTrue(yield* ledger.settle(first, "r1", Settlement.Sent({ messageId: "m1", at: new Date() })))
+      const stepStates = (step: StepKind) => ledger.states(campaign, platform, step, [first.userId])
+      assert.strictEqual((yield* stepStates("first_message")).get(first.userId), "sent")
+      assert.strictEqual((yield* stepStates("public_reply")).get(first.userId), "pending")
+      assert.strictEqual((yield* stepStates("follow_up")).size, 0)
+      assert.deepStrictEqual(yield* ledger.counts(campaign, "public_reply"), { ...noCounts(), pending: 1 })
+      const pending = Chunk.toArray(yield* Stream.runCollect(ledger.pendingEntries(campaign, "public_reply")))
+      assert.deepStrictEqual(pending.map((entry) => [entry.userId, entry.step]), [[first.userId, "public_reply"]])
+      assert.deepStrictEqual(yield* Stream.runCollect(ledger.pendingEntries(campaign, "first_message")), Chunk.empty())
+
+      // The second step's claim and settlement touch only its row.
+      assert.isTrue(yield* ledger.claim(reply, claimBy("r2")))
+      assert.isFalse(yield* ledger.settle(first, "r2", Settlement.Refused({ reason: "not its claim" })))
+      assert.isTrue(yield* ledger.settle(reply, "r2", Settlement.Unconfirmed({ reason: "timed out" })))
+      const [firstRow, replyRow] = [yield* entryOf(first), yield* entryOf(reply)]
+      assert.deepStrictEqual(
+        [firstRow.state, firstRow.path, firstRow.campaignVersion, firstRow.messageId, firstRow.commentText],
+        ["sent", "dm", 3, "m1", "GUIDE please"]
+      )
+      assert.deepStrictEqual(
+        [replyRow.state, replyRow.path, replyRow.reason, replyRow.commentText],
+        ["unconfirmed", undefined, "timed out", undefined]
+      )
+      assert.deepStrictEqual((yield* allEntries(campaign)).map((entry) => entry.step), [
+        "first_message",
+        "public_reply"
+      ])
+    }))
+
+  it.effect("the profile's comment keys: one private and one public reply per comment, whichever campaign asks", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const profile = `profile-${crypto.randomUUID()}`
+      const commentId = `comment-${crypto.randomUUID()}`
+      const [a, b, other, dms] = ["a", "b", "other", "dms"].map((label) => newCampaign(`replies-${label}`))
+      for (const name of [a!, b!, dms!]) {
+        yield* ledger.registerCampaign({ name, platform, profileUser: profile, posts: [] })
+      }
+      yield* ledger.registerCampaign({ name: other!, platform, profileUser: `${profile}-2`, posts: [] })
+      const person = (campaign: string, step: StepKind = "first_message") => candidate(campaign, 1, { commentId, step })
+      yield* ledger.discover([a!, b!, other!, dms!].flatMap((name) => [person(name), person(name, "public_reply")]))
+      const privately = (runner: string) => ({ ...claimBy(runner), path: "private_reply" as const })
+
+      assert.isTrue(yield* ledger.claim(person(a!), privately("r1")))
+      // The claim fails until the first one settles, and after: the comment's private reply is taken.
+      assert.isFalse(yield* ledger.claim(person(b!), privately("r2")))
+      const taken = yield* entryOf(person(b!))
+      assert.deepStrictEqual([taken.state, taken.reason], ["skipped", "comment_taken" satisfies SkipReason])
+      // A DM takes no key; another profile has keys of its own.
+      assert.isTrue(yield* ledger.claim(person(dms!), { ...claimBy("r3"), path: "dm" }))
+      assert.isTrue(yield* ledger.claim(person(other!), privately("r4")))
+
+      // The holder of a key keeps it: a claim left pending claims again.
+      assert.isTrue(yield* ledger.settle(person(a!), "r1", Settlement.Pending({ reason: "retry later" })))
+      assert.isTrue(yield* ledger.claim(person(a!), privately("r1")))
+
+      // Public replies have a key of their own per comment: two runners of two campaigns race for it.
+      const raced = yield* Effect.all([
+        ledger.claim(person(a!, "public_reply"), claimBy("r1")),
+        ledger.claim(person(b!, "public_reply"), claimBy("r2"))
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(raced.filter(Boolean), [true])
+      const loser = raced[0] ? b! : a!
+      assert.strictEqual((yield* entryOf(person(loser, "public_reply"))).reason, "comment_taken")
+    }))
+
+  it.effect("campaignVersion keeps the version of an unchanged file and numbers a changed one", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("versions")
+      const v1 = { fingerprint: "f1", spec: { name: campaign, message: "Hi" } }
+      assert.strictEqual(yield* ledger.campaignVersion(campaign, v1), 1)
+      assert.strictEqual(yield* ledger.campaignVersion(campaign, v1), 1)
+      const edited = { fingerprint: "f2", spec: { name: campaign, message: "Hello" } }
+      const together = yield* Effect.all([0, 1, 2].map(() => ledger.campaignVersion(campaign, edited)), {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(together, [2, 2, 2])
+      assert.strictEqual(yield* ledger.campaignVersion(campaign, v1), 3, "back to the first file is a new version")
+      assert.strictEqual(yield* ledger.campaignVersion(newCampaign("versions"), edited), 1, "per campaign")
     }))
 
   it.effect.prop(
