@@ -1,11 +1,14 @@
-import type { Ledger } from "@comment-dm/core"
+import { CampaignSpec, Ledger, SqliteLedger } from "@comment-dm/core"
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as Status from "../src/Status.js"
 
 const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   campaign: "c",
   platform: "instagram",
   userId: "1",
+  step: "first_message",
+  path: "dm",
   username: "anna",
   postId: "p",
   commentId: "k",
@@ -16,6 +19,7 @@ const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   reason: undefined,
   message: "hi",
   messageId: "m",
+  campaignVersion: undefined,
   attempts: 1,
   claimedAt: undefined,
   claimedBy: undefined,
@@ -26,8 +30,8 @@ const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   ...fields
 })
 
-/** The comment_text cell (the 15th) of a row whose other cells hold no comma or quote. */
-const commentCell = (text: string) => Status.csvRow(entry({ commentText: text })).split(",").slice(14, -1).join(",")
+/** The comment_text cell (the 15th, before message, step and path) of a row whose other cells hold no comma or quote. */
+const commentCell = (text: string) => Status.csvRow(entry({ commentText: text })).split(",").slice(14, -3).join(",")
 
 describe("Status.csvRow", () => {
   it("prefixes a cell that a spreadsheet would run as a formula with a single quote, and quotes it", () => {
@@ -71,4 +75,56 @@ describe("Status.render", () => {
     assert.notInclude(text, "\u001b")
     assert.notInclude(text, "\u009b")
   })
+})
+
+describe("Status.report", () => {
+  it.effect("counts every state of the first message, so that people skipped or expired are accounted for", () =>
+    Effect.gen(function*() {
+      const spec = yield* CampaignSpec.make({
+        name: "states",
+        platform: "instagram",
+        user: "demo",
+        posts: ["p"],
+        message: "Hi"
+      })
+      const ledger = yield* Ledger.Ledger
+      const person = (userId: string, step: Ledger.StepKind = "first_message") => ({
+        campaign: spec.name,
+        platform: "instagram",
+        userId,
+        step,
+        username: undefined,
+        postId: "p",
+        commentId: `c-${userId}`,
+        commentText: "guide",
+        commentTime: undefined,
+        keyword: "guide"
+      })
+      yield* ledger.discover([person("1"), person("2"), person("3"), person("1", "public_reply")])
+      const claim: Ledger.ClaimOptions = { message: "Hi", runner: "r", lease: "1 minute" }
+      for (
+        const [userId, settlement] of [
+          ["1", Ledger.Settlement.Skipped({ reason: "window_closed" })],
+          ["2", Ledger.Settlement.Expired({ reason: "past its deadline" })]
+        ] as const
+      ) {
+        assert.isTrue(yield* ledger.claim(person(userId), claim))
+        assert.isTrue(yield* ledger.settle(person(userId), "r", settlement))
+      }
+      const report = yield* Status.report(spec)
+      assert.strictEqual(report.matched, 3, "the first message's base is every matching person")
+      assert.strictEqual(report.unaccounted, 0)
+      assert.deepStrictEqual(report.counts, {
+        pending: 1,
+        claimed: 0,
+        sent: 0,
+        refused: 0,
+        in_doubt: 0,
+        skipped: 1,
+        expired: 1
+      })
+      const text = Status.render(report)
+      assert.include(text, "  skipped    1")
+      assert.include(text, "  expired    1")
+    }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
 })

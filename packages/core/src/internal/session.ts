@@ -359,6 +359,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
           campaign,
           platform: spec.platform,
           userId: comment.userId,
+          step: "first_message",
           username: comment.username,
           postId: page.post,
           commentId: comment.id,
@@ -385,7 +386,12 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     const unsettled = (targets: Array<Target>): Effect.Effect<Array<Target>, Ledger.LedgerError> =>
       Effect.gen(function*() {
         if (targets.length === 0) return targets
-        const states = yield* ledger.states(campaign, spec.platform, targets.map((target) => target.userId))
+        const states = yield* ledger.states(
+          campaign,
+          spec.platform,
+          "first_message",
+          targets.map((target) => target.userId)
+        )
         const open: Array<Target> = []
         const fresh: Array<Target> = []
         for (const target of targets) {
@@ -524,7 +530,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
           username: target.username,
           userId: target.userId,
           keyword: target.keyword ?? "",
-          comment: target.commentText,
+          comment: target.commentText ?? "",
           commentId: target.commentId,
           postId: target.postId
         })
@@ -554,14 +560,14 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
           tally.wouldSend++
           return yield* emit(Event.WouldSend({ ...who(target), post: target.postId, message, progress: progress() }))
         }
-        const key = { campaign, platform: spec.platform, userId: target.userId }
+        const key: Ledger.RecipientKey = { campaign, platform: spec.platform, userId: target.userId, step: target.step }
         // From the claim on, the person is settled whatever happens: an interruption only cuts the waits short.
         yield* Effect.uninterruptibleMask((restore) =>
           Effect.gen(function*() {
             // Read before the claim, never after: a stall between the commit and this process seeing it must count
             // against the claim's freshness (the lease started no earlier than this).
             const claimedAt = yield* Clock.currentTimeMillis
-            if (!(yield* ledger.claim(key, { message, runner, lease }))) {
+            if (!(yield* ledger.claim(key, { message, path: spec.delivery, runner, lease }))) {
               tally.claimedElsewhere++
               return
             }
@@ -611,7 +617,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     /** {@link sendClaimed} once it holds its permit. A probe may send while sends are paused at the daily limit. */
     const sendWithPermit = (target: Target, message: string, claimedAt: number, restore: Restore, probe: boolean) =>
       Effect.gen(function*() {
-        const key = { campaign, platform: spec.platform, userId: target.userId }
+        const key: Ledger.RecipientKey = { campaign, platform: spec.platform, userId: target.userId, step: target.step }
         let lastAttempt = Option.none<Exit.Exit<UploadPost.Delivered, Errors.SendError>>()
         // When the claim was made or last confirmed (read just before the statement), and whether an attempt was
         // made since: a retry always confirms first.
@@ -677,7 +683,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
 
     const settle = (target: Target, settlement: Ledger.Settlement) =>
       Effect.gen(function*() {
-        const key = { campaign, platform: spec.platform, userId: target.userId }
+        const key: Ledger.RecipientKey = { campaign, platform: spec.platform, userId: target.userId, step: target.step }
         // The claim was lost while the request was in flight (a stall past the lease): the row is another runner's,
         // and reconciliation, not this runner, says what became of the person.
         if (!(yield* ledger.settle(key, runner, settlement))) {
@@ -737,7 +743,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     /** People left pending by earlier passes whom this pass did not meet again (their comment may be gone). */
     const retryPending: Effect.Effect<void, Ledger.LedgerError> = dryRun ?
       Effect.void :
-      ledger.pendingEntries(campaign).pipe(
+      ledger.pendingEntries(campaign, "first_message").pipe(
         Stream.filter((entry) => !seen.has(entry.userId)),
         Stream.interruptWhen(Deferred.await(stopped)),
         (entries) => deadlineFirst ? oldestFirst(entries) : entries,
@@ -865,7 +871,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     const failIfFatal = Effect.suspend(() => fatal === undefined ? Effect.void : Effect.fail(fatal))
 
     const summary = Effect.gen(function*() {
-      const totals = dryRun ? undefined : yield* ledger.counts(campaign)
+      const totals = dryRun ? undefined : yield* ledger.counts(campaign, "first_message")
       const unrecorded = dryRun ? 0 : (yield* ledger.unrecorded(campaign)).length
       const counts: Counts = {
         comments: tally.comments,
