@@ -16,10 +16,13 @@ import { Effect, Stream } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
+import type * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 
-export type { Budget, BudgetStatus, Counts, Outcome, Progress, RunError, Summary } from "./internal/session.js"
-export { Event, privateReplyWindow, probeInterval } from "./internal/session.js"
+export type { Budget, BudgetStatus } from "./internal/session.js"
+export { privateReplyWindow, probeInterval } from "./internal/session.js"
+export type { Counts, Outcome, Progress, RunError, Summary } from "./Run.js"
+export { Event } from "./Run.js"
 
 export type RunOptions = Session.Options
 
@@ -30,7 +33,7 @@ export type RunOptions = Session.Options
 export const run = (
   spec: CampaignSpec.CampaignSpec,
   options: RunOptions = {}
-): Effect.Effect<Session.Summary, Session.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
+): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
   Effect.gen(function*() {
     const session = yield* Session.make(spec, options)
     const posts = yield* session.resolvePosts

@@ -14,6 +14,7 @@ import { Clock, Duration, Effect, Ref, Stream } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
+import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 import type * as Errors from "./UploadPostError.js"
 
@@ -87,7 +88,7 @@ const isPassing = (
 export const watch = (
   spec: CampaignSpec.CampaignSpec,
   options: WatchOptions = {}
-): Effect.Effect<Session.Summary, Session.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
+): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
   Effect.gen(function*() {
     const session = yield* Session.make(spec, options, "watch")
     const every = Duration.decode(options.every ?? defaultInterval)
@@ -176,7 +177,7 @@ export const watch = (
           : yield* Ref.get(interval)
         yield* Ref.set(interval, slower)
         yield* session.emit(
-          Session.Event.PollFailed({ reason: error.message, nextInMillis: Duration.toMillis(slower) })
+          Run.Event.PollFailed({ reason: error.message, nextInMillis: Duration.toMillis(slower) })
         )
       } else {
         yield* Ref.set(interval, every)
@@ -186,7 +187,7 @@ export const watch = (
       const after = session.progress()
       const wait = yield* Ref.get(interval)
       if (read._tag === "Right") {
-        yield* session.emit(Session.Event.Polled({
+        yield* session.emit(Run.Event.Polled({
           poll,
           comments: after.comments - before.comments,
           pages: counter.pages,

@@ -16,6 +16,7 @@ import * as Matcher from "../Matcher.js"
 import * as Pacer from "../Pacer.js"
 import * as Reconcile from "../Reconcile.js"
 import * as Retry from "../Retry.js"
+import { type Counts, Event, type Outcome, type Person, type Progress, type RunError, type Summary } from "../Run.js"
 import * as Runner from "../Runner.js"
 import * as Template from "../Template.js"
 import * as UploadPost from "../UploadPost.js"
@@ -24,122 +25,6 @@ import { storable } from "./storable.js"
 
 /** Instagram allows one private reply per comment, within 7 days of it. */
 export const privateReplyWindow = Duration.days(7)
-
-/** How a run ended; the command maps each to its exit code. */
-export type Outcome =
-  /** Every matching commenter is settled: sent or refused. */
-  | "completed"
-  /** Done, but some people are pending (not sent yet) or in doubt. */
-  | "incomplete"
-  /** Sends stopped at the profile's daily DM limit; the rest stay pending for a run after the reset. */
-  | "daily_limit"
-  /** Stopped on request (SIGINT/SIGTERM); sends in flight were settled first. */
-  | "interrupted"
-  /** Nothing was sent or written: `--dry-run`. */
-  | "dry_run"
-  /**
-   * Something went wrong that a rerun alone does not mend, and the summary's `problems` say what: a post whose pages
-   * came round again (read only up to there), or people the ledger could not record (never sent to). The rest of the
-   * campaign went on.
-   */
-  | "failed"
-
-export interface Counts {
-  /** Comments read. */
-  readonly comments: number
-  /** Comments without a usable commenter id, skipped. */
-  readonly dropped: number
-  /** Matching people known to the campaign (all runs); for a dry run, those seen by this one. */
-  readonly matched: number
-  /** Matching people seen for the first time by this run. */
-  readonly new: number
-  /** DMs accepted by the platform in this run. */
-  readonly sent: number
-  /** People sent by an earlier run. */
-  readonly already_sent: number
-  readonly refused: number
-  readonly pending: number
-  readonly in_doubt: number
-  /** People another live runner holds a claim on right now. */
-  readonly claimed_elsewhere: number
-  /** People a dry run would send to. */
-  readonly would_send: number
-  /** People left pending because `max_sends` was reached. */
-  readonly held_by_cap: number
-  /** In-doubt people that reconciliation resolved during the run. */
-  readonly reconciled: number
-  /** Matching people the ledger could not record (this run or before, and not since): never sent to. */
-  readonly unrecorded: number
-}
-
-export interface Summary {
-  readonly campaign: string
-  readonly outcome: Outcome
-  readonly counts: Counts
-  /** Why comments were dropped, with how many each. */
-  readonly dropped: Readonly<Record<string, number>>
-  /** What went wrong in this run without stopping it, one sentence each (see the outcome `failed`). */
-  readonly problems: ReadonlyArray<string>
-  readonly elapsedMillis: number
-}
-
-/** Live figures, carried by progress events. */
-export interface Progress {
-  readonly comments: number
-  readonly matched: number
-  /** Matching people the ledger had never seen before. */
-  readonly discovered: number
-  readonly sent: number
-  readonly refused: number
-  readonly pending: number
-  readonly inDoubt: number
-  readonly skipped: number
-}
-
-interface Person {
-  readonly userId: string
-  readonly username: string | undefined
-}
-
-export type Event = Data.TaggedEnum<{
-  Started: { readonly campaign: string; readonly posts: number; readonly recovered: number }
-  Reconciled: {
-    readonly sent: number
-    readonly pending: number
-    readonly unresolved: number
-    /** Of the unresolved, those the conversations answer did not cover (it may be incomplete). */
-    readonly uncovered: number
-    /** How many conversations the answer held, when it was read. */
-    readonly conversations: number | undefined
-    readonly failure: string | undefined
-  }
-  PageRead: { readonly post: string; readonly comments: number; readonly progress: Progress }
-  Sent: Person & { readonly messageId: string; readonly progress: Progress }
-  Refused: Person & { readonly reason: string; readonly progress: Progress }
-  Deferred: Person & { readonly reason: string; readonly progress: Progress }
-  InDoubt: Person & { readonly reason: string; readonly progress: Progress }
-  WouldSend: Person & { readonly post: string; readonly message: string; readonly progress: Progress }
-  /**
-   * Sends pause at the daily DM limit. `resumesAt`: when the watcher checks again with one real message, or for a run
-   * when the platform's day is assumed to start over.
-   */
-  DailyLimit: { readonly detail: string; readonly resumesAt: Date | undefined }
-  /** A message sent while paused at the daily DM limit was accepted: sends go on, for every runner of the profile. */
-  DailyLimitLifted: { readonly campaign: string }
-  Stopping: { readonly reason: string }
-  Polled: {
-    readonly poll: number
-    readonly comments: number
-    readonly pages: number
-    readonly newPeople: number
-    readonly progress: Progress
-    readonly nextInMillis: number
-  }
-  PollFailed: { readonly reason: string; readonly nextInMillis: number }
-  /** Something went wrong that the run reports at its end but goes on past (see the outcome `failed`). */
-  Problem: { readonly detail: string }
-}>
-export const Event = Data.taggedEnum<Event>()
 
 export interface Options {
   /** Read comments and report who would get which message; send nothing, write nothing. */
@@ -188,17 +73,6 @@ export interface BudgetStatus {
   readonly limitReachedAt: Date | undefined
 }
 
-/**
- * A run cannot go on: the API refused the campaign itself, unrecognised refusals came several times in a row, or the
- * ledger failed.
- */
-export type RunError =
-  | Errors.ReadError
-  | Errors.InvalidRequest
-  | Errors.Unauthorized
-  | Errors.UnrecognisedRefusals
-  | Ledger.LedgerError
-
 /** How the daily DM limit is checked after a pause: a run probes at once, a watcher at the assumed reset. */
 export type Mode = "run" | "watch"
 
@@ -242,6 +116,20 @@ interface Tally {
   /** What went wrong without stopping the run, in the order it happened; each told once. */
   problems: Set<string>
 }
+
+/** How a read fails: a daily-limit answer is not among them, it pauses sends instead. */
+export type ReadFailure = Exclude<Errors.ReadError, Errors.DailyLimitReached>
+
+/** A list read answered with the daily limit: a rate limit until the assumed reset, so a watcher polls on later. */
+const limitedRead = (limit: Errors.DailyLimitReached) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.fail(
+      new Errors.RateLimited({
+        endpoint: limit.endpoint,
+        detail: limit.detail,
+        retryAfter: Duration.millis(nextUtcDay(now).getTime() - now)
+      })
+    ))
 
 const noUserId = "no user id (deleted or restricted account)"
 
@@ -698,7 +586,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
             return yield* emit(Event.Refused({ ...person, reason: settlement.reason, progress: progress() }))
           case "Pending":
             tally.pending++
-            return yield* emit(Event.Deferred({ ...person, reason: settlement.reason, progress: progress() }))
+            return yield* emit(Event.Postponed({ ...person, reason: settlement.reason, progress: progress() }))
           case "InDoubt":
             tally.inDoubt++
             return yield* emit(Event.InDoubt({ ...person, reason: settlement.reason, progress: progress() }))
@@ -785,11 +673,12 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     })
 
     /** The posts to read now: `posts: recent` is looked up through /uploadposts/media each time. */
-    const resolvePosts: Effect.Effect<ReadonlyArray<CampaignSpec.PostId | CampaignSpec.PostUrl>, Errors.ReadError> =
-      Effect.forEach(spec.posts, (post) =>
+    const resolvePosts: Effect.Effect<ReadonlyArray<CampaignSpec.PostId | CampaignSpec.PostUrl>, ReadFailure> = Effect
+      .forEach(spec.posts, (post) =>
         post._tag === "Recent"
           ? Retry.retrying(api.media({ platform: spec.platform, user: spec.user, limit: post.count }), policy).pipe(
-            Effect.map((media) => media.slice(0, post.count).map((item) => ({ _tag: "PostId" as const, id: item.id })))
+            Effect.map((media) => media.slice(0, post.count).map((item) => ({ _tag: "PostId" as const, id: item.id }))),
+            Effect.catchTag("DailyLimitReached", (limit) => limitedRead(limit))
           )
           : Effect.succeed([post])).pipe(Effect.map((lists) => lists.flat()))
 
@@ -852,14 +741,23 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     const allPages = (
       post: CampaignSpec.PostId | CampaignSpec.PostUrl,
       onCycle: () => void = () => {}
-    ): Stream.Stream<Page, Errors.ReadError> =>
+    ): Stream.Stream<Page, ReadFailure> =>
       api.comments({ platform: spec.platform, user: spec.user, post: postRef(post) }).pipe(
         Stream.chunks,
         Stream.map((chunk) => ({ post: postKey(post), comments: Chunk.toReadonlyArray(chunk) })),
-        Stream.catchTag(
-          "CursorCycle",
-          (cycle) => Stream.fromEffect(Effect.zipRight(Effect.sync(onCycle), report(cycle.message))).pipe(Stream.drain)
-        )
+        Stream.catchTags({
+          CursorCycle: (cycle) =>
+            Stream.fromEffect(Effect.zipRight(Effect.sync(onCycle), report(cycle.message))).pipe(Stream.drain),
+          // The daily limit is an outcome, not an error: the read ends there (no read mark), and sends pause.
+          DailyLimitReached: (limit) =>
+            Stream.fromEffect(Effect.zipRight(
+              Effect.sync(() => {
+                onCycle()
+                passCut = true
+              }),
+              pauseAtLimit(limit.detail, "answer")
+            )).pipe(Stream.drain)
+        })
       )
 
     const failIfFatal = Effect.suspend(() => fatal === undefined ? Effect.void : Effect.fail(fatal))
