@@ -18,7 +18,7 @@ import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 import type * as Errors from "./UploadPostError.js"
 
-export interface WatchOptions extends Session.Options {
+export interface WatchOptions<R = never> extends Session.Options<R> {
   /** Time between the starts of two polls (default 60 s). */
   readonly every?: Duration.DurationInput
   /** One poll, then stop (for cron-like schedulers). */
@@ -85,10 +85,10 @@ const isPassing = (
 ): error is Errors.Transient | Errors.RateLimited | Errors.MalformedResponse =>
   error._tag === "Transient" || error._tag === "RateLimited" || error._tag === "MalformedResponse"
 
-export const watch = (
+export const watch = <R = never>(
   spec: CampaignSpec.CampaignSpec,
-  options: WatchOptions = {}
-): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
+  options: WatchOptions<R> = {}
+): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger | R> =>
   Effect.gen(function*() {
     const session = yield* Session.make(spec, options, "watch")
     const every = Duration.decode(options.every ?? defaultInterval)

@@ -11,6 +11,7 @@
 import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Option, Queue, Ref, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as CampaignSpec from "../CampaignSpec.js"
+import * as DailyBudget from "../DailyBudget.js"
 import * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
 import * as Pacer from "../Pacer.js"
@@ -18,6 +19,7 @@ import * as Reconcile from "../Reconcile.js"
 import * as Retry from "../Retry.js"
 import { type Counts, Event, type Outcome, type Person, type Progress, type RunError, type Summary } from "../Run.js"
 import * as Runner from "../Runner.js"
+import * as StopSignal from "../StopSignal.js"
 import * as Template from "../Template.js"
 import * as UploadPost from "../UploadPost.js"
 import * as Errors from "../UploadPostError.js"
@@ -26,51 +28,18 @@ import { storable } from "./storable.js"
 /** Instagram allows one private reply per comment, within 7 days of it. */
 export const privateReplyWindow = Duration.days(7)
 
-export interface Options {
+export interface Options<R = never> {
   /** Read comments and report who would get which message; send nothing, write nothing. */
   readonly dryRun?: boolean
   /** Caps the sends of this run (overrides the campaign's `max_sends`). */
   readonly maxSends?: number | undefined
-  /** Completes when new sends must stop (e.g. on SIGINT); sends in flight still settle. The outcome: `interrupted`. */
-  readonly stop?: Effect.Effect<void>
-  /**
-   * Succeeds, with the reason, when new sends must stop although nobody interrupted the run (e.g. nobody reads its
-   * output any more): sends in flight still settle, and the outcome says what is left (`incomplete` while anyone is
-   * pending, in doubt or not read yet; `completed` only when everyone is settled).
-   */
-  readonly wrapUp?: Effect.Effect<string>
-  readonly onEvent?: (event: Event) => Effect.Effect<void>
-  /** Overrides the campaign's pace (e.g. `Pacer.unlimited` on the sandbox, or a budget shared by runners). */
-  readonly pacer?: Pacer.Pacer
+  /** Hears every event as it happens; its requirements become the run's. */
+  readonly onEvent?: (event: Event) => Effect.Effect<void, never, R>
   readonly retry?: Retry.RetryPolicy
   /** How long a claim protects a person from other runners' crash recovery; renewed while the run lives. */
   readonly lease?: Duration.DurationInput
   /** Resolve people in doubt through the conversations endpoint before sending (default true). */
   readonly reconcile?: boolean
-  /** The profile's daily DM limit as every runner of the profile sees it (e.g. `SharedPacer`), when shared. */
-  readonly budget?: Budget
-}
-
-/** The daily DM limit of a profile, shared by the runners that send from it. */
-export interface Budget {
-  /** What the runners of the profile know of its daily limit now. */
-  readonly status: Effect.Effect<BudgetStatus, Ledger.LedgerError>
-  /** Tells the other runners that the platform answered "Daily DM limit exceeded." now. */
-  readonly markExhausted: Effect.Effect<void, Ledger.LedgerError>
-  /** Tells the other runners that the platform accepted a message after it said the limit: its day started over. */
-  readonly markLifted: Effect.Effect<void, Ledger.LedgerError>
-  /**
-   * Counts a DM the platform accepted for the profile today; succeeds with `true` when that brings the profile's own
-   * daily count to its limit, so that sends pause as at the platform's daily limit.
-   */
-  readonly recordSent: Effect.Effect<boolean, Ledger.LedgerError>
-}
-
-export interface BudgetStatus {
-  /** The profile's own daily count (kept by every runner) reached its cap today: no sends until the next UTC day. */
-  readonly capReached: boolean
-  /** When a runner was told "Daily DM limit exceeded." and no message was accepted since, if so. */
-  readonly limitReachedAt: Date | undefined
 }
 
 /** How the daily DM limit is checked after a pause: a run probes at once, a watcher at the assumed reset. */
@@ -147,9 +116,12 @@ export const nextUtcDay = (now: number): Date => {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1))
 }
 
-export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mode = "run") =>
+export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: Mode = "run") =>
   Effect.gen(function*() {
     const api = yield* UploadPost.UploadPost
+    const givenPacer = yield* Effect.serviceOption(Pacer.Pacer)
+    const sharedBudget = Option.getOrUndefined(yield* Effect.serviceOption(DailyBudget.DailyBudget))
+    const stopSignal = yield* Effect.serviceOption(StopSignal.StopSignal)
     const ledger = yield* Ledger.Ledger
     const started = yield* Clock.currentTimeMillis
     const dryRun = options.dryRun === true
@@ -160,9 +132,14 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     const freshClaimMillis = Math.min(1_000, Duration.toMillis(lease) / 10)
     const policy = options.retry ?? api.settings.retry
     const maxSends = options.maxSends ?? spec.maxSends
-    const emit = options.onEvent ?? (() => Effect.void)
+    // The listener's requirements are the run's, provided once here so that the stages need none of their own.
+    const listenerContext = yield* Effect.context<R>()
+    const onEvent = options.onEvent
+    const emit = onEvent === undefined ?
+      (_: Event) => Effect.void :
+      (event: Event) => Effect.provide(onEvent(event), listenerContext)
     const matcher = Matcher.make(spec.match)
-    const pacer = options.pacer ?? (yield* Pacer.make(spec.pace.perHour))
+    const pacer = Option.isSome(givenPacer) ? givenPacer.value : yield* Pacer.make(spec.pace.perHour)
     const concurrency = spec.pace.concurrency
     /** At most `concurrency` requests in flight; as many more workers claim the next people meanwhile. */
     const sendPermits = yield* Effect.makeSemaphore(concurrency)
@@ -212,8 +189,10 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
         yield* emit(Event.Stopping({ reason }))
         yield* Deferred.succeed(stopped, undefined)
       }))
-    if (options.stop !== undefined) yield* stopOn(Effect.as(options.stop, "stop requested"), true)
-    if (options.wrapUp !== undefined) yield* stopOn(options.wrapUp, false)
+    if (Option.isSome(stopSignal)) {
+      yield* stopOn(Effect.as(stopSignal.value.interrupt, "stop requested"), true)
+      yield* stopOn(stopSignal.value.wrapUp, false)
+    }
     // Plain variables, like the tally: they are read before every attempt, and a Ref would cost more than the read.
     /**
      * The daily DM limit pauses sends (reading goes on, so everyone is accounted for). While paused, one send at a time
@@ -337,12 +316,12 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
     const lift = Effect.gen(function*() {
       pause = undefined
       yield* Ref.set(dailyLimitHit, false)
-      if (options.budget !== undefined) yield* Effect.ignore(options.budget.markLifted)
+      if (sharedBudget !== undefined) yield* Effect.ignore(sharedBudget.markLifted)
       yield* emit(Event.DailyLimitLifted({ campaign }))
     })
 
     /** Whether what the profile's runners know of the daily limit pauses sends now (and pauses them if so). */
-    const budget = dryRun ? undefined : options.budget
+    const budget = dryRun ? undefined : sharedBudget
     const pausedByBudget: Effect.Effect<boolean, Ledger.LedgerError> = budget === undefined
       ? Effect.succeed(false)
       : Effect.gen(function*() {
@@ -556,7 +535,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
         )
         if (error?._tag === "DailyLimitReached") {
           yield* pauseAtLimit(error.detail, probe ? "probe" : "answer")
-          if (options.budget !== undefined) yield* Effect.ignore(options.budget.markExhausted)
+          if (sharedBudget !== undefined) yield* Effect.ignore(sharedBudget.markExhausted)
         }
         if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") {
           fatal ??= error
@@ -577,7 +556,7 @@ export const make = (spec: CampaignSpec.CampaignSpec, options: Options, mode: Mo
           case "Sent":
             tally.sent++
             yield* emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: progress() }))
-            if (options.budget !== undefined && (yield* options.budget.recordSent)) {
+            if (sharedBudget !== undefined && (yield* sharedBudget.recordSent)) {
               yield* pauseAtLimit("the profile's own daily DM limit is reached (counted by every runner)", "cap")
             }
             return
