@@ -11,14 +11,15 @@
  * and its summary ends `failed`.
  */
 import { Clock, Duration, Effect, Ref, Stream } from "effect"
+import * as Engine from "./campaign/Engine.js"
+import * as Reading from "./campaign/Reading.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
-import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
 import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 import type * as Errors from "./UploadPostError.js"
 
-export interface WatchOptions<R = never> extends Session.Options<R> {
+export interface WatchOptions<R = never> extends Engine.Options<R> {
   /** Time between the starts of two polls (default 60 s). */
   readonly every?: Duration.DurationInput
   /** One poll, then stop (for cron-like schedulers). */
@@ -90,7 +91,7 @@ export const watch = <R = never>(
   options: WatchOptions<R> = {}
 ): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger | R> =>
   Effect.gen(function*() {
-    const session = yield* Session.make(spec, options, "watch")
+    const session = yield* Engine.make(spec, options, "watch")
     const every = Duration.decode(options.every ?? defaultInterval)
     const maxInterval = Duration.decode(options.maxInterval ?? Duration.minutes(15))
     const capacity = options.windowSize ?? 1_000
@@ -102,7 +103,7 @@ export const watch = <R = never>(
 
     /** The pages of a post that hold something new; the first page with nothing new ends the read. */
     const newPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl, counter: { pages: number }) => {
-      const key = Session.postKey(post)
+      const key = Reading.postKey(post)
       const known = windows.get(key) ?? new RecentIds(capacity)
       windows.set(key, known)
       const firstRead = known.size === 0
@@ -162,7 +163,7 @@ export const watch = <R = never>(
       const before = session.progress()
       const counter = { pages: 0 }
       const read = yield* Effect.either(
-        session.process(
+        session.pass(
           Stream.fromIterable(posts).pipe(
             Stream.flatMap((post) => newPages(post, counter), { concurrency: options.postConcurrency ?? 4 })
           )
@@ -204,7 +205,7 @@ export const watch = <R = never>(
         const refreshed = yield* Effect.either(session.resolvePosts)
         if (refreshed._tag === "Right") {
           posts = refreshed.right
-          const followed = new Set(posts.map(Session.postKey))
+          const followed = new Set(posts.map(Reading.postKey))
           for (const key of windows.keys()) if (!followed.has(key)) windows.delete(key)
         }
       }
