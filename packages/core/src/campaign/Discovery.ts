@@ -55,11 +55,11 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
 }
 
 /** Looks people up in the ledger: the open ones (new or pending) go on; new ones are recorded as pending. */
-export const unsettled = (
+export const unsettled: (
   discoverer: Discoverer,
   targets: Array<Target>
-): Effect.Effect<Array<Target>, Ledger.LedgerError> =>
-  Effect.gen(function*() {
+) => Effect.Effect<Array<Target>, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
+  function*(discoverer: Discoverer, targets: Array<Target>) {
     if (targets.length === 0) return targets
     const { dryRun, ledger, recorder, spec } = discoverer
     const states = yield* ledger.states(spec.name, spec.platform, targets.map((target) => target.userId))
@@ -91,4 +91,5 @@ export const unsettled = (
     // The ledger holds the refused ones in their storable form.
     const refused = new Set(unrecorded.map((person) => person.userId))
     return open.filter((target) => !refused.has(target.userId) && !refused.has(storable(target.userId)))
-  })
+  }
+)
