@@ -362,8 +362,8 @@ describe("13.15 smaller points", () => {
         // Another runner holds three of them right now: claimed, with a lease that has not run out.
         yield* execute(
           stage.db,
-          `UPDATE recipients SET state = 'claimed', claimed_by = 'other-runner', claimed_at = ?, lease_until = ?
-           WHERE rowid IN (SELECT rowid FROM recipients LIMIT 3)`,
+          `UPDATE comment_dm_recipients SET state = 'claimed', claimed_by = 'other-runner', claimed_at = ?, lease_until = ?
+           WHERE rowid IN (SELECT rowid FROM comment_dm_recipients LIMIT 3)`,
           [Date.now(), Date.now() + 3_600_000]
         )
         const status = yield* stage.cli("status")

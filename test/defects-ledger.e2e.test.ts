@@ -6,7 +6,7 @@
 import { SqliteLedger } from "@comment-dm/core"
 import type { Sandbox } from "@comment-dm/sandbox"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { afterAll, assert, beforeAll, describe, it, type TestContext } from "@effect/vitest"
+import { assert, describe, it, type TestContext } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
 import {
@@ -18,9 +18,10 @@ import {
 } from "../packages/core/test/support/e2e-data.js"
 import { type CliResult, finished, jsonSummary, startCli } from "./support/cli.js"
 import { deliveriesPerRecipient } from "./support/e2e-ledger.js"
+import { serverForBlock } from "./support/e2e-postgres.js"
 import * as Slots from "./support/e2e-slots.js"
 import * as Studio from "./support/e2e-studio.js"
-import { findPostgres, type PostgresServer, startPostgres } from "./support/postgres.js"
+import { findPostgres } from "./support/postgres.js"
 import { control } from "./support/sandbox.js"
 
 const slots = Slots.make(1)
@@ -36,17 +37,7 @@ const assertExit = (result: CliResult, code: number) =>
 const postgres = findPostgres()
 
 describe.skipIf(postgres.install === undefined)("13.2 text the database cannot hold (PostgreSQL)", () => {
-  let server: PostgresServer | undefined
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 60_000)
-  afterAll(async () => {
-    await server?.stop()
-  })
-  const db = (): string => {
-    if (server === undefined) throw new Error("PostgreSQL did not start")
-    return server.url
-  }
+  const db = serverForBlock()
 
   /** Comments whose text or commenter holds NUL or a lone surrogate, next to an ordinary one. */
   const poisoned = [
@@ -141,7 +132,7 @@ describe("13.2 a person the ledger cannot record", () => {
         // Stands for any row the database cannot take, whatever the reason.
         await onLedgerFile(
           db,
-          `CREATE TRIGGER refuse_refusenik BEFORE INSERT ON recipients WHEN NEW.user_id = 'refusenik'
+          `CREATE TRIGGER refuse_refusenik BEFORE INSERT ON comment_dm_recipients WHEN NEW.user_id = 'refusenik'
            BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END`
         )
         await control(s.sandbox.handle.addComment({
@@ -309,7 +300,7 @@ describe("13.12 reconciliation on an answer that may be incomplete", () => {
         )
         await onLedgerFile(
           db,
-          `UPDATE recipients SET state = 'in_doubt', claimed_at = ${claimedAt}, claimed_by = 'dead-runner',
+          `UPDATE comment_dm_recipients SET state = 'in_doubt', claimed_at = ${claimedAt}, claimed_by = 'dead-runner',
              attempts = 1, message = 'second', reason = 'the process stopped' WHERE campaign = 'second'`
         )
         const statusOf = async () => JSON.parse((await s.cli(["status", campaign, "--db", db, "--json"])).stdout)

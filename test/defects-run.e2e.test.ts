@@ -7,7 +7,7 @@
  * - 13: a refusal worded unlike the error table expects refuses that person, and only a streak of them stops the run.
  * - 14: the daily-limit pause is checked with one real message instead of being a wall until 00:00 UTC.
  */
-import type { Ledger } from "@comment-dm/core"
+import { Ledger } from "@comment-dm/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
@@ -19,7 +19,7 @@ import * as World from "./support/crash-world.js"
 const exitOf = (result: CliResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`
 
 const stateCounts = (entries: ReadonlyArray<Ledger.LedgerEntry>): Record<Ledger.DeliveryState, number> => {
-  const counts = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
+  const counts = Ledger.noCounts()
   for (const entry of entries) counts[entry.state]++
   return counts
 }

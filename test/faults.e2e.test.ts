@@ -3,7 +3,7 @@
  * sent twice (the sandbox's deliveries), every matching commenter accounted for (the ledger, `status`), and the exit
  * code the command documents.
  */
-import type { Ledger } from "@comment-dm/core"
+import { Ledger } from "@comment-dm/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { jsonSummary } from "./support/cli.js"
@@ -21,7 +21,7 @@ const waitUntilReconcilable = (since: number) =>
   Effect.sleep(Duration.millis(Math.max(0, since + Duration.toMillis(reconcileSettleTime) - Date.now())))
 
 const statesOf = (entries: ReadonlyArray<Ledger.LedgerEntry>): Record<Ledger.DeliveryState, number> => {
-  const counts = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
+  const counts = Ledger.noCounts()
   for (const entry of entries) counts[entry.state]++
   return counts
 }

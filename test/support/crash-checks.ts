@@ -145,7 +145,7 @@ export const turnTheDay = (filename: string): Effect.Effect<void, Ledger.LedgerE
     const now = Date.now()
     const today = new Date(now).toISOString().slice(0, 10)
     const yesterday = new Date(now - 86_400_000).toISOString().slice(0, 10)
-    yield* sql`UPDATE profile_budget SET day = ${yesterday} WHERE day = ${today}`
+    yield* sql`UPDATE comment_dm_profile_budget SET day = ${yesterday} WHERE day = ${today}`
   }).pipe(Effect.provide(SqliteLedger.layerClient({ filename })))
 
 /** The ledger file and the journal files SQLite keeps beside it, those that exist. */

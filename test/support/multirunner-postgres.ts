@@ -55,7 +55,7 @@ export const open = (url: string): Effect.Effect<Database, never, Scope.Scope> =
     return {
       entries: (campaign) =>
         Stream.runCollect(ledger.entries(campaign)).pipe(Effect.map(Chunk.toReadonlyArray), Effect.orDie),
-      counts: (campaign) => Effect.orDie(ledger.counts(campaign)),
+      counts: (campaign) => Effect.orDie(ledger.counts(campaign, "first_message")),
       recoverClaims: (campaign, at) => Effect.orDie(ledger.recoverClaims(campaign, { now: at })),
       pacer: (options) => Effect.provide(SharedPacer.make(options), context)
     }

@@ -20,7 +20,7 @@ import type * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 
 export { probeInterval } from "./campaign/DailyLimit.js"
-export { privateReplyWindow } from "./campaign/Delivery.js"
+export { privateReplyWindow } from "./campaign/Step.js"
 export type { Counts, Outcome, Progress, RunError, Summary } from "./Run.js"
 export { Event } from "./Run.js"
 

@@ -1,10 +1,13 @@
 /**
- * The delivery ledger: one row per (campaign, platform, user id) for every matching commenter, recording whether
- * that person has been sent their DM. It is what makes "one DM per person" hold across crashes, retries and
- * parallel runners, and what lets `status` account for every matching commenter.
+ * The delivery ledger: one row per (campaign, platform, user id, step) for every matching commenter and each step of
+ * the campaign's flow (the first message, a follow-up, a public reply), recording where that step stands. It is what
+ * makes "one message of a step per person" hold across crashes, retries and parallel runners, and what lets `status`
+ * account for every matching commenter in every step.
  *
- * States: `pending` -> `claimed` (durable before the request goes out) -> `sent` | `refused` | `pending` |
- * `in_doubt`. Leftover claims become `in_doubt`, which only reconciliation resolves (to `sent` or `pending`).
+ * States: `pending` -> `claimed` (durable before the request goes out) -> `sent` | `refused` | `skipped` | `expired` |
+ * `pending` | `in_doubt` | `unconfirmed`. Leftover claims become `in_doubt`, which only reconciliation resolves (to
+ * `sent` or `pending`). `suppressed`, `awaiting_reply` and `no_reply` are the states of people who opted out and of
+ * follow-ups (see the design's "Steps and their states").
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -15,23 +18,59 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 
-/** Where a person stands in a campaign. */
-export const DeliveryState = Schema.Literal("pending", "claimed", "sent", "refused", "in_doubt")
+/** The steps of a campaign's flow; each person has a ledger row per step. */
+export const StepKind = Schema.Literal("first_message", "follow_up", "public_reply")
+export type StepKind = typeof StepKind.Type
+
+/** How the first message reaches a person: a DM (`/dms/send`) or a private reply to their comment. */
+export const MessagePath = Schema.Literal("dm", "private_reply")
+export type MessagePath = typeof MessagePath.Type
+
+/** Where a person stands in one step of a campaign. */
+export const DeliveryState = Schema.Literal(
+  "pending",
+  "claimed",
+  "sent",
+  "refused",
+  "skipped",
+  "expired",
+  "in_doubt",
+  "suppressed",
+  "awaiting_reply",
+  "no_reply",
+  "unconfirmed"
+)
 export type DeliveryState = typeof DeliveryState.Type
 
+/** Why a step was skipped: a reason known before any request was made. */
+export const SkipReason = Schema.Literal(
+  "window_closed",
+  "comment_too_old",
+  "comment_taken",
+  "own_comment",
+  "campaign_edited"
+)
+export type SkipReason = typeof SkipReason.Type
+
 /** Identifies one person in one campaign. */
-export interface RecipientKey {
+export interface PersonKey {
   readonly campaign: string
   readonly platform: string
   readonly userId: string
 }
 
-/** A matching commenter as first seen: the first matching comment of the person wins. */
+/** Identifies one step of one person in one campaign: the key of a ledger row. */
+export interface RecipientKey extends PersonKey {
+  readonly step: StepKind
+}
+
+/** A matching commenter as first seen in a step: the first matching comment of the person wins. */
 export interface Candidate extends RecipientKey {
   readonly username: string | undefined
   readonly postId: string
   readonly commentId: string
-  readonly commentText: string
+  /** Absent when the person was forgotten, or the step has no comment text of its own. */
+  readonly commentText: string | undefined
   readonly commentTime: Date | undefined
   readonly keyword: string | undefined
 }
@@ -39,8 +78,12 @@ export interface Candidate extends RecipientKey {
 /** A ledger row. */
 export interface LedgerEntry extends Candidate {
   readonly state: DeliveryState
-  /** Why the person is refused, pending again or in doubt. */
+  /** Why the person is refused, skipped (a {@link SkipReason}), expired, pending again or in doubt. */
   readonly reason: string | undefined
+  /** The first message's path, recorded by its claim; undefined for the other steps and before the first claim. */
+  readonly path: MessagePath | undefined
+  /** The campaign version the row was last claimed under, when the claim named one. */
+  readonly campaignVersion: number | undefined
   /** The rendered text that was claimed (and possibly sent); reconciliation looks for it. */
   readonly message: string | undefined
   readonly messageId: string | undefined
@@ -109,6 +152,12 @@ export type Settlement = Data.TaggedEnum<{
   Pending: { readonly reason: string }
   /** The request may have gone out; reconciliation decides. */
   InDoubt: { readonly reason: string }
+  /** Not sent for a reason known before any request; final. */
+  Skipped: { readonly reason: SkipReason }
+  /** The step's deadline passed before it could be sent; final. */
+  Expired: { readonly reason: string }
+  /** A public reply whose outcome is unknown; final, since a doubled public comment is worse than a missing one. */
+  Unconfirmed: { readonly reason: string }
 }>
 
 export const Settlement = Data.taggedEnum<Settlement>()
@@ -119,9 +168,33 @@ export type Resolution = Data.TaggedEnum.Value<Settlement, "Sent" | "Pending">
 /** Counts per state; every state is present. */
 export type Counts = Readonly<Record<DeliveryState, number>>
 
+/** Zero people in every state, to count from. */
+export const noCounts = (): Record<DeliveryState, number> => ({
+  pending: 0,
+  claimed: 0,
+  sent: 0,
+  refused: 0,
+  skipped: 0,
+  expired: 0,
+  in_doubt: 0,
+  suppressed: 0,
+  awaiting_reply: 0,
+  no_reply: 0,
+  unconfirmed: 0
+})
+
 export interface ClaimOptions {
   /** The rendered message that is about to be sent. */
   readonly message: string
+  /**
+   * The first message's path, recorded on its row (the other steps have none; absent, the recorded one stays). A
+   * private reply, and a public reply, also takes the comment's key of the campaign's profile in the claim (the
+   * campaign must be registered): when another row holds it, the claim fails and the row is skipped as
+   * `comment_taken`.
+   */
+  readonly path?: MessagePath | undefined
+  /** The campaign version the message was rendered from (see {@link Ledger.campaignVersion}). */
+  readonly campaignVersion?: number | undefined
   /** Identifies the process that claims; only it may settle the claim. */
   readonly runner: string
   /** How long the claim protects the person from other runners' crash recovery. */
@@ -138,13 +211,17 @@ export interface RecoverOptions {
 export interface Ledger {
   /** Records a campaign, or refreshes its platform, profile and posts when it is already known. */
   readonly registerCampaign: (info: CampaignInfo) => Effect.Effect<void, LedgerError>
-  /** The states of many people at once; people the ledger has not seen are absent from the map. */
+  /** The states of many people in one step at once; people the ledger has not seen are absent from the map. */
   readonly states: (
     campaign: string,
     platform: string,
+    step: StepKind,
     userIds: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyMap<string, DeliveryState>, LedgerError>
-  /** Adds unseen candidates as `pending` in one transaction; known people are left as they are. Returns how many were new. */
+  /**
+   * Adds unseen candidates (each a person in a step) as `pending` in one transaction; known rows are left as they
+   * are. Returns how many were new.
+   */
   readonly discover: (candidates: ReadonlyArray<Candidate>) => Effect.Effect<number, LedgerError>
   /**
    * {@link discover}, except that a person whose row the database refuses does not keep the others out: they are
@@ -157,7 +234,7 @@ export interface Ledger {
   readonly markConversationsRead: (campaign: string, read: ConversationsRead) => Effect.Effect<void, LedgerError>
   /** The last {@link markConversationsRead} of the campaign. */
   readonly conversationsRead: (campaign: string) => Effect.Effect<Option.Option<ConversationsRead>, LedgerError>
-  /** Atomically claims a `pending` person. Succeeds with `true` only for the one caller that won the claim. */
+  /** Atomically claims a `pending` person's step. Succeeds with `true` only for the one caller that won the claim. */
   readonly claim: (key: RecipientKey, options: ClaimOptions) => Effect.Effect<boolean, LedgerError>
   /**
    * Confirms that `runner` still holds a live claim on the person and extends its lease, in one guarded statement,
@@ -188,16 +265,24 @@ export interface Ledger {
   readonly readMark: (campaign: string, post: string) => Effect.Effect<Option.Option<ReadMark>, LedgerError>
   /** Records a read mark, replacing the post's earlier one. Write it only once the people of the read are recorded. */
   readonly markRead: (mark: ReadMark) => Effect.Effect<void, LedgerError>
-  /** The people whose DM may or may not have gone out, in first-seen order. */
+  /** The rows (of every step) whose message may or may not have gone out, in first-seen order. */
   readonly inDoubt: (campaign: string) => Effect.Effect<ReadonlyArray<LedgerEntry>, LedgerError>
   /** Resolves an `in_doubt` person to `sent` or back to `pending`. Succeeds with `false` when the person is not in doubt. */
   readonly resolveInDoubt: (key: RecipientKey, resolution: Resolution) => Effect.Effect<boolean, LedgerError>
-  /** How many people of the campaign are in each state. */
-  readonly counts: (campaign: string) => Effect.Effect<Counts, LedgerError>
-  /** Every row of the campaign in first-seen order, read page by page. */
+  /**
+   * The version number of a campaign file: the latest version when its fingerprint is `fingerprint`, else a new
+   * version (the next number) recording the fingerprint and the file as JSON.
+   */
+  readonly campaignVersion: (
+    campaign: string,
+    version: { readonly fingerprint: string; readonly spec: unknown }
+  ) => Effect.Effect<number, LedgerError>
+  /** How many people of the campaign are in each state of a step. */
+  readonly counts: (campaign: string, step: StepKind) => Effect.Effect<Counts, LedgerError>
+  /** Every row of the campaign (every step) in first-seen order, read page by page. */
   readonly entries: (campaign: string) => Stream.Stream<LedgerEntry, LedgerError>
-  /** The `pending` rows of the campaign in first-seen order, read page by page. */
-  readonly pendingEntries: (campaign: string) => Stream.Stream<LedgerEntry, LedgerError>
+  /** The `pending` rows of one step of the campaign in first-seen order, read page by page. */
+  readonly pendingEntries: (campaign: string, step: StepKind) => Stream.Stream<LedgerEntry, LedgerError>
 }
 
 export const Ledger: Context.Tag<Ledger, Ledger> = Context.GenericTag<Ledger>("@comment-dm/core/Ledger")

@@ -132,7 +132,7 @@ export const run = (
     let unresolved = 0
     let uncovered = 0
     for (const entry of inDoubt) {
-      const key = { campaign: entry.campaign, platform: entry.platform, userId: entry.userId }
+      const key = { campaign: entry.campaign, platform: entry.platform, userId: entry.userId, step: entry.step }
       const found = findDelivery(read.right, entry, clockSkew)
       if (Option.isSome(found)) {
         const at = found.value.createdTime ?? new Date(now)

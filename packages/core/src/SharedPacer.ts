@@ -96,10 +96,10 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
     const reserve = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const earliest = sql.onDialectOrElse({
-        pg: () => sql`GREATEST(profile_pace.next_slot, ${now})`,
-        orElse: () => sql`MAX(profile_pace.next_slot, ${now})`
+        pg: () => sql`GREATEST(comment_dm_profile_pace.next_slot, ${now})`,
+        orElse: () => sql`MAX(comment_dm_profile_pace.next_slot, ${now})`
       })
-      const rows = yield* sql`INSERT INTO profile_pace (profile, platform, next_slot)
+      const rows = yield* sql`INSERT INTO comment_dm_profile_pace (profile, platform, next_slot)
         VALUES (${profile}, ${platform}, ${now + spacing})
         ON CONFLICT (profile, platform) DO UPDATE SET next_slot = ${earliest} + ${spacing}
         RETURNING next_slot`.pipe(Effect.flatMap(decodeNextSlot))
@@ -118,16 +118,16 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
 
     const recordSent = Effect.gen(function*() {
       const day = yield* today
-      const rows = yield* sql`INSERT INTO profile_budget (profile, platform, day, sent_count)
+      const rows = yield* sql`INSERT INTO comment_dm_profile_budget (profile, platform, day, sent_count)
         VALUES (${profile}, ${platform}, ${day}, 1)
-        ON CONFLICT (profile, platform, day) DO UPDATE SET sent_count = profile_budget.sent_count + 1
+        ON CONFLICT (profile, platform, day) DO UPDATE SET sent_count = comment_dm_profile_budget.sent_count + 1
         RETURNING sent_count`.pipe(Effect.flatMap(decodeSentCount))
       return rows[0]?.sent_count ?? 1
     }).pipe(failWith("count a send"))
 
     const budgetToday = Effect.gen(function*() {
       const day = yield* today
-      const rows = yield* sql`SELECT sent_count, limit_reached_at FROM profile_budget
+      const rows = yield* sql`SELECT sent_count, limit_reached_at FROM comment_dm_profile_budget
         WHERE profile = ${profile} AND platform = ${platform} AND day = ${day}`.pipe(Effect.flatMap(decodeBudget))
       return rows[0] ?? { sent_count: 0, limit_reached_at: null }
     })
@@ -137,13 +137,13 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
         const now = yield* Clock.currentTimeMillis
         const limitDay = day ?? utcDay(now)
         // The first mark of the day is kept: it says when the platform first refused.
-        yield* sql`INSERT INTO profile_budget (profile, platform, day, sent_count, limit_reached_at)
+        yield* sql`INSERT INTO comment_dm_profile_budget (profile, platform, day, sent_count, limit_reached_at)
           VALUES (${profile}, ${platform}, ${limitDay}, 0, ${now})
           ON CONFLICT (profile, platform, day) DO UPDATE
-          SET limit_reached_at = COALESCE(profile_budget.limit_reached_at, excluded.limit_reached_at)`
+          SET limit_reached_at = COALESCE(comment_dm_profile_budget.limit_reached_at, excluded.limit_reached_at)`
       }).pipe(failWith("record that the daily DM limit is reached"))
 
-    const markLimitLifted = sql`UPDATE profile_budget SET limit_reached_at = NULL
+    const markLimitLifted = sql`UPDATE comment_dm_profile_budget SET limit_reached_at = NULL
       WHERE profile = ${profile} AND platform = ${platform} AND limit_reached_at IS NOT NULL`.pipe(
       Effect.asVoid,
       failWith("record that the daily DM limit is lifted")
@@ -152,7 +152,7 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
     /** The recent days' rows of the profile, newest first: a mark from yesterday may still hold today. */
     const status = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* sql`SELECT day, sent_count, limit_reached_at FROM profile_budget
+      const rows = yield* sql`SELECT day, sent_count, limit_reached_at FROM comment_dm_profile_budget
         WHERE profile = ${profile} AND platform = ${platform} AND day >= ${utcDay(now - markLifetimeDays * 86_400_000)}
         ORDER BY day DESC`.pipe(Effect.flatMap(decodeMarks))
       const today = utcDay(now)

@@ -32,6 +32,7 @@ import * as Stream from "effect/Stream"
 import * as internalMigrations from "./internal/ledgerMigrations.js"
 import {
   candidateRow,
+  decodeCampaignVersions,
   decodeClaimHolders,
   decodeConversationReads,
   decodeCounts,
@@ -41,8 +42,8 @@ import {
   decodeUnrecorded
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
-import type { Candidate, Counts, DeliveryState, RecipientKey, Unrecorded } from "./Ledger.js"
-import { Ledger, LedgerError, Settlement } from "./Ledger.js"
+import type { Candidate, Counts, MessagePath, RecipientKey, SkipReason, StepKind, Unrecorded } from "./Ledger.js"
+import { DeliveryState, Ledger, LedgerError, noCounts, Settlement } from "./Ledger.js"
 
 export interface Options {
   /** Rows per page when streaming entries. Default 500. */
@@ -76,7 +77,7 @@ export const migrate: Effect.Effect<void, LedgerError, SqlClient.SqlClient> = in
   Effect.mapError((cause) => new LedgerError({ operation: "create or upgrade the ledger tables", cause }))
 )
 
-const describeKey = (key: RecipientKey): string => `${key.campaign}/${key.platform}/${key.userId}`
+const describeKey = (key: RecipientKey): string => `${key.campaign}/${key.platform}/${key.userId}/${key.step}`
 
 const failWith = (operation: string) =>
   Effect.mapError((cause: SqlError | ParseResult.ParseError) => new LedgerError({ operation, cause }))
@@ -87,14 +88,18 @@ const leaseMillis = (lease: Duration.DurationInput): number => {
   return Number.isFinite(millis) ? millis : Number.MAX_SAFE_INTEGER
 }
 
-/** A guarded single-row write waiting for the next group commit; it succeeds with whether its row was updated. */
+/**
+ * A guarded write of one row waiting for the next group commit, in one statement or a few run in order (a reply's
+ * claim also takes the comment's key); it succeeds with whether the answering statement updated its row.
+ */
 interface GroupedWrite {
   readonly key: RecipientKey
   /** Answered only once the commit is on disk (claims, confirmations), not as soon as it is committed. */
   readonly untilDurable: boolean
-  /** The statement compiled for the client's dialect: the group runs it on its own connection. */
-  readonly text: string
-  readonly params: ReadonlyArray<unknown>
+  /** The statements compiled for the client's dialect: the group runs them on its own connection. */
+  readonly statements: ReadonlyArray<readonly [text: string, params: ReadonlyArray<unknown>]>
+  /** The statement whose rows answer the caller. */
+  readonly answer: number
   readonly done: Deferred.Deferred<boolean, SqlError>
 }
 
@@ -116,15 +121,23 @@ const afterPendingEvents: Effect.Effect<void> = Effect.async((resume) => {
 /** Rows are written in key order within a group, so two groups of two processes never wait for each other's rows. */
 const byKey = (a: GroupedWrite, b: GroupedWrite): number =>
   compare(a.key.campaign, b.key.campaign) || compare(a.key.platform, b.key.platform) ||
-  compare(a.key.userId, b.key.userId)
+  compare(a.key.userId, b.key.userId) || compare(a.key.step, b.key.step)
 
 const compare = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
 
-/** Where a page of entries ends: entries are ordered by (first_seen_at, platform, user_id). */
+/** The replies of which a comment gets at most one from a profile. */
+type ReplyKind = "private_reply" | "public_reply"
+
+/** Which reply a claim of the step makes, if it makes one. */
+const replyKind = (step: StepKind, path: MessagePath | undefined): ReplyKind | undefined =>
+  step === "public_reply" ? "public_reply" : step === "first_message" && path === "private_reply" ? path : undefined
+
+/** Where a page of entries ends: entries are ordered by (first_seen_at, platform, user_id, step). */
 interface Cursor {
   readonly firstSeenAt: number
   readonly platform: string
   readonly userId: string
+  readonly step: string
 }
 
 /** The ledger over the context's SqlClient; its group-commit writer lives as long as the scope. */
@@ -186,7 +199,12 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           Effect.gen(function*() {
             const updated: Array<boolean> = []
             for (const write of group) {
-              updated.push((yield* connection.execute(write.text, write.params, undefined)).length > 0)
+              let answered = false
+              for (const [index, [text, params]] of write.statements.entries()) {
+                const rows = yield* connection.execute(text, params, undefined)
+                if (index === write.answer) answered = rows.length > 0
+              }
+              updated.push(answered)
             }
             yield* connection.execute("COMMIT", [], undefined)
             return updated
@@ -224,22 +242,50 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
     const grouped = (
       key: RecipientKey,
       untilDurable: boolean,
-      statement: Statement.Statement<unknown>
+      statements: ReadonlyArray<Statement.Statement<unknown>>,
+      answer = 0
     ) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<boolean, SqlError>()
-        const [text, params] = statement.compile()
-        yield* Queue.offer(writes, { key, untilDurable, text, params, done })
+        const compiled = statements.map((statement) => statement.compile())
+        yield* Queue.offer(writes, { key, untilDurable, statements: compiled, answer, done })
         return yield* Deferred.await(done)
       }).pipe(Effect.uninterruptible)
 
     // User ids come from the platform: they are matched as `discover` stored them (see `storable`).
     const whereKey = (key: RecipientKey) =>
-      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${storable(key.userId)}`
+      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${
+        storable(key.userId)
+      } AND step = ${key.step}`
+
+    /** Takes the comment's reply key of the campaign's profile for the person's row, if nobody holds it. */
+    const takeReplyKey = (key: RecipientKey, kind: ReplyKind, now: number) =>
+      sql`INSERT INTO comment_dm_comment_replies (platform, profile, comment_id, kind, campaign, user_id, step, taken_at)
+        SELECT r.platform, c.profile_user, r.comment_id, ${kind}, r.campaign, r.user_id, r.step, ${now}
+        FROM comment_dm_recipients r JOIN comment_dm_campaigns c ON c.name = r.campaign
+        WHERE r.campaign = ${key.campaign} AND r.platform = ${key.platform} AND r.user_id = ${storable(key.userId)}
+          AND r.step = ${key.step} AND r.state = 'pending'
+        ON CONFLICT (platform, profile, comment_id, kind) DO NOTHING`
+
+    /** Within an UPDATE of the row: the row holds its comment's reply key. */
+    const holdsReplyKey = (kind: ReplyKind) =>
+      sql`EXISTS (SELECT 1 FROM comment_dm_comment_replies k WHERE k.kind = ${kind}
+        AND k.campaign = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
+        AND k.user_id = comment_dm_recipients.user_id AND k.step = comment_dm_recipients.step
+        AND k.comment_id = comment_dm_recipients.comment_id)`
+
+    /** A pending row whose comment's reply key another row of the profile holds is skipped: the reply is taken. */
+    const skipTakenComment = (key: RecipientKey, kind: ReplyKind, now: number) =>
+      sql`UPDATE comment_dm_recipients SET state = 'skipped', reason = ${"comment_taken" satisfies SkipReason},
+          settled_at = ${now}, updated_at = ${now}
+        WHERE ${whereKey(key)} AND state = 'pending' AND EXISTS (SELECT 1 FROM comment_dm_comment_replies k
+          JOIN comment_dm_campaigns c ON c.profile_user = k.profile
+          WHERE c.name = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
+            AND k.comment_id = comment_dm_recipients.comment_id AND k.kind = ${kind})`
 
     const insertCandidates = (rows: ReadonlyArray<ReturnType<typeof candidateRow>>) =>
-      sql`INSERT INTO recipients ${sql.insert(rows)}
-        ON CONFLICT (campaign, platform, user_id) DO NOTHING RETURNING user_id`.pipe(
+      sql`INSERT INTO comment_dm_recipients ${sql.insert(rows)}
+        ON CONFLICT (campaign, platform, user_id, step) DO NOTHING RETURNING user_id`.pipe(
         Effect.map((added) => added.length)
       )
 
@@ -267,7 +313,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
               continue
             }
             const reason = new LedgerError({ operation: "record this person", cause: one.left }).message
-            yield* sql`INSERT INTO unrecorded (campaign, platform, user_id, username, reason, seen_at)
+            yield* sql`INSERT INTO comment_dm_unrecorded (campaign, platform, user_id, username, reason, seen_at)
               VALUES (${row.campaign}, ${row.platform}, ${row.user_id}, ${row.username}, ${reason}, ${now})
               ON CONFLICT (campaign, platform, user_id) DO UPDATE SET reason = excluded.reason,
                 username = excluded.username, seen_at = excluded.seen_at`.pipe(Effect.mapError(() => one.left))
@@ -277,50 +323,78 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         return { added, unrecorded }
       }).pipe(failWith(`record ${candidates.length} matching commenters`))
 
-    const page = (campaign: string, state: DeliveryState | undefined, cursor: Option.Option<Cursor>) => {
+    /** Which rows a page reads: a state of one step, or every row. */
+    type Rows = { readonly state: DeliveryState; readonly step: StepKind } | undefined
+
+    const page = (campaign: string, rows: Rows, cursor: Option.Option<Cursor>) => {
       const conditions = [sql`campaign = ${campaign}`]
-      if (state !== undefined) conditions.push(sql`state = ${state}`)
+      if (rows !== undefined) conditions.push(sql`state = ${rows.state}`, sql`step = ${rows.step}`)
       if (Option.isSome(cursor)) {
-        const { firstSeenAt, platform, userId } = cursor.value
-        conditions.push(sql`(first_seen_at, platform, user_id) > (${firstSeenAt}, ${platform}, ${userId})`)
+        const { firstSeenAt, platform, step, userId } = cursor.value
+        conditions.push(
+          sql`(first_seen_at, platform, user_id, step) > (${firstSeenAt}, ${platform}, ${userId}, ${step})`
+        )
       }
-      return sql`SELECT * FROM recipients WHERE ${sql.and(conditions)}
-        ORDER BY first_seen_at, platform, user_id LIMIT ${pageSize}`.pipe(Effect.flatMap(decodeEntries))
+      return sql`SELECT * FROM comment_dm_recipients WHERE ${sql.and(conditions)}
+        ORDER BY first_seen_at, platform, user_id, step LIMIT ${pageSize}`.pipe(Effect.flatMap(decodeEntries))
     }
 
     // Keyset pagination: rows that change state while the stream is read neither shift nor repeat later pages.
-    const pages = (campaign: string, state: DeliveryState | undefined, operation: string) =>
+    const pages = (campaign: string, rows: Rows, operation: string) =>
       Stream.paginateChunkEffect(Option.none<Cursor>(), (cursor) =>
-        page(campaign, state, cursor).pipe(
+        page(campaign, rows, cursor).pipe(
           Effect.map((entries) => {
             const last = Arr.last(entries)
             const next = entries.length < pageSize ? Option.none() : Option.map(last, (entry) =>
               Option.some<Cursor>({
                 firstSeenAt: entry.firstSeenAt.getTime(),
                 platform: entry.platform,
-                userId: entry.userId
+                userId: entry.userId,
+                step: entry.step
               }))
             return [Chunk.unsafeFromArray(entries), next] as const
           }),
           failWith(operation)
         ))
 
+    const latestVersion = (campaign: string) =>
+      sql`SELECT version, fingerprint FROM comment_dm_campaign_versions WHERE campaign = ${campaign}
+        ORDER BY version DESC LIMIT 1`.pipe(Effect.flatMap(decodeCampaignVersions), Effect.map(Arr.head))
+
+    /** Another runner may add the same next version at once: the loser reads the winner's and tries again. */
+    const campaignVersion = (campaign: string, version: { readonly fingerprint: string; readonly spec: unknown }) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const spec = JSON.stringify(version.spec) ?? "null"
+        for (;;) {
+          const latest = yield* latestVersion(campaign)
+          if (Option.isSome(latest) && latest.value.fingerprint === version.fingerprint) return latest.value.version
+          const next = Option.match(latest, { onNone: () => 1, onSome: (row) => row.version + 1 })
+          const added = yield* sql`INSERT INTO comment_dm_campaign_versions
+              (campaign, version, fingerprint, spec, created_at)
+            VALUES (${campaign}, ${next}, ${version.fingerprint}, ${spec}, ${now})
+            ON CONFLICT (campaign, version) DO NOTHING RETURNING version`
+          if (added.length > 0) return next
+        }
+      }).pipe(failWith(`record a version of campaign ${campaign}`))
+
     return Ledger.of({
       registerCampaign: (info) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          yield* sql`INSERT INTO campaigns (name, platform, profile_user, posts, created_at, updated_at)
+          yield* sql`INSERT INTO comment_dm_campaigns (name, platform, profile_user, posts, created_at, updated_at)
             VALUES (${info.name}, ${info.platform}, ${info.profileUser}, ${JSON.stringify(info.posts)}, ${now}, ${now})
             ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, profile_user = excluded.profile_user,
               posts = excluded.posts, updated_at = excluded.updated_at`
         }).pipe(failWith(`register campaign ${info.name}`)),
 
-      states: (campaign, platform, userIds) =>
+      states: (campaign, platform, step, userIds) =>
         Effect.forEach(
           Arr.chunksOf(userIds, batchSize),
           (batch) =>
-            sql`SELECT user_id, state FROM recipients
-              WHERE campaign = ${campaign} AND platform = ${platform} AND user_id IN ${sql.in(batch.map(storable))}`
+            sql`SELECT user_id, state FROM comment_dm_recipients
+              WHERE campaign = ${campaign} AND platform = ${platform} AND step = ${step}
+                AND user_id IN ${sql.in(batch.map(storable))}`
               .pipe(Effect.flatMap(decodeStates))
         ).pipe(
           Effect.map((batches) => {
@@ -350,8 +424,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
       record,
 
       unrecorded: (campaign) =>
-        sql`SELECT user_id, username, reason FROM unrecorded u WHERE u.campaign = ${campaign}
-          AND NOT EXISTS (SELECT 1 FROM recipients r
+        sql`SELECT user_id, username, reason FROM comment_dm_unrecorded u WHERE u.campaign = ${campaign}
+          AND NOT EXISTS (SELECT 1 FROM comment_dm_recipients r
             WHERE r.campaign = u.campaign AND r.platform = u.platform AND r.user_id = u.user_id)
           ORDER BY seen_at, user_id`.pipe(
           Effect.flatMap(decodeUnrecorded),
@@ -359,29 +433,36 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         ),
 
       markConversationsRead: (campaign, read) =>
-        sql`INSERT INTO conversation_reads (campaign, conversations, read_at)
+        sql`INSERT INTO comment_dm_conversation_reads (campaign, conversations, read_at)
           VALUES (${campaign}, ${read.conversations}, ${read.readAt.getTime()})
           ON CONFLICT (campaign) DO UPDATE SET conversations = excluded.conversations, read_at = excluded.read_at`
           .pipe(Effect.asVoid, failWith(`record the conversations read for campaign ${campaign}`)),
 
       conversationsRead: (campaign) =>
-        sql`SELECT conversations, read_at FROM conversation_reads WHERE campaign = ${campaign}`.pipe(
+        sql`SELECT conversations, read_at FROM comment_dm_conversation_reads WHERE campaign = ${campaign}`.pipe(
           Effect.flatMap(decodeConversationReads),
           Effect.map(Arr.head),
           failWith(`read the last conversations read of campaign ${campaign}`)
         ),
 
-      claim: (key, { lease, message, runner }) =>
+      claim: (key, { campaignVersion, lease, message, path, runner }) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          return yield* grouped(
-            key,
-            true,
-            sql`UPDATE recipients SET state = 'claimed', message = ${storable(message)},
+          // A claim without a path keeps the one recorded; only the first message has one.
+          const newPath = key.step === "first_message" ? path ?? null : null
+          const claimRow = sql`UPDATE comment_dm_recipients SET state = 'claimed', message = ${storable(message)},
+              path = COALESCE(${newPath}, path), campaign_version = ${campaignVersion ?? null},
               claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
               attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
-            WHERE ${whereKey(key)} AND state = 'pending' RETURNING user_id`
-          )
+            WHERE ${whereKey(key)} AND state = 'pending'`
+          const reply = replyKind(key.step, path)
+          if (reply === undefined) return yield* grouped(key, true, [sql`${claimRow} RETURNING user_id`])
+          // A reply takes the comment's key of the profile in the claim's transaction: whoever holds it replies.
+          return yield* grouped(key, true, [
+            takeReplyKey(key, reply, now),
+            sql`${claimRow} AND ${holdsReplyKey(reply)} RETURNING user_id`,
+            skipTakenComment(key, reply, now)
+          ], 1)
         }).pipe(failWith(`claim ${describeKey(key)}`)),
 
       confirmClaim: (key, runner, lease) =>
@@ -390,9 +471,9 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           return yield* grouped(
             key,
             true,
-            sql`UPDATE recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
+            [sql`UPDATE comment_dm_recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} AND lease_until > ${now}
-            RETURNING user_id`
+            RETURNING user_id`]
           )
         }).pipe(failWith(`confirm the claim on ${describeKey(key)}`)),
 
@@ -404,15 +485,18 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
               sql`state = 'sent', message_id = ${storable(messageId)}, reason = NULL, settled_at = ${at.getTime()}`,
             Refused: ({ reason }) => sql`state = 'refused', reason = ${storable(reason)}, settled_at = ${now}`,
             Pending: ({ reason }) => sql`state = 'pending', reason = ${storable(reason)}`,
-            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`
+            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`,
+            Skipped: ({ reason }) => sql`state = 'skipped', reason = ${reason}, settled_at = ${now}`,
+            Expired: ({ reason }) => sql`state = 'expired', reason = ${storable(reason)}, settled_at = ${now}`,
+            Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`
           })
           return yield* grouped(
             key,
             // A settlement need not be on disk before the runner goes on: lost in a power loss, it leaves the person
             // claimed, and recovery treats that like a send cut off mid-way. It reaches the disk with the next sync.
             false,
-            sql`UPDATE recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
-            WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
+            [sql`UPDATE comment_dm_recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
+            WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`]
           )
         }).pipe(failWith(`record the outcome for ${describeKey(key)}`)),
 
@@ -423,7 +507,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           const leftover = recover.runner === undefined
             ? sql`lease_until < ${leaseTime}`
             : sql.or([sql`lease_until < ${leaseTime}`, sql`claimed_by = ${recover.runner}`])
-          const claims = yield* sql`SELECT * FROM recipients
+          const claims = yield* sql`SELECT * FROM comment_dm_recipients
             WHERE campaign = ${campaign} AND state = 'claimed' AND ${leftover}`.pipe(Effect.flatMap(decodeEntries))
           let recovered = 0
           // One guarded statement per claim (there are at most a few per runner) instead of a transaction, so that
@@ -432,7 +516,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
             const reason = `claimed by ${claim.claimedBy ?? "an unknown runner"} at ${
               claim.claimedAt?.toISOString() ?? "an unknown time"
             }; the process stopped before the outcome was recorded`
-            const rows = yield* sql`UPDATE recipients SET state = 'in_doubt', reason = ${reason}, lease_until = NULL,
+            const rows =
+              yield* sql`UPDATE comment_dm_recipients SET state = 'in_doubt', reason = ${reason}, lease_until = NULL,
                 updated_at = ${now}
               WHERE ${whereKey(claim)} AND state = 'claimed' AND attempts = ${claim.attempts} AND ${leftover}
               RETURNING user_id`
@@ -442,7 +527,7 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         }).pipe(failWith(`recover leftover claims of campaign ${campaign}`)),
 
       claimHolders: (campaign) =>
-        sql`SELECT DISTINCT claimed_by FROM recipients WHERE campaign = ${campaign} AND state = 'claimed'
+        sql`SELECT DISTINCT claimed_by FROM comment_dm_recipients WHERE campaign = ${campaign} AND state = 'claimed'
           ORDER BY claimed_by`.pipe(
           Effect.flatMap(decodeClaimHolders),
           Effect.map((rows) => rows.map((row) => row.claimed_by)),
@@ -452,20 +537,22 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
       renewLeases: (campaign, runner, lease) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql`UPDATE recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
+          const rows = yield* sql`UPDATE comment_dm_recipients SET lease_until = ${
+            now + leaseMillis(lease)
+          }, updated_at = ${now}
             WHERE campaign = ${campaign} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
           return rows.length
         }).pipe(failWith(`renew the claims of ${runner} in campaign ${campaign}`)),
 
       readMark: (campaign, post) =>
-        sql`SELECT * FROM post_reads WHERE campaign = ${campaign} AND post = ${post}`.pipe(
+        sql`SELECT * FROM comment_dm_post_reads WHERE campaign = ${campaign} AND post = ${post}`.pipe(
           Effect.flatMap(decodeReadMarks),
           Effect.map(Arr.head),
           failWith(`read how far campaign ${campaign} has read post ${post}`)
         ),
 
       markRead: (mark) =>
-        sql`INSERT INTO post_reads (campaign, post, newest_ids, match_key, read_at)
+        sql`INSERT INTO comment_dm_post_reads (campaign, post, newest_ids, match_key, read_at)
           VALUES (${mark.campaign}, ${mark.post}, ${JSON.stringify(mark.newestIds)}, ${mark.matchKey},
             ${mark.readAt.getTime()})
           ON CONFLICT (campaign, post) DO UPDATE SET newest_ids = excluded.newest_ids, match_key = excluded.match_key,
@@ -475,8 +562,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         ),
 
       inDoubt: (campaign) =>
-        sql`SELECT * FROM recipients WHERE campaign = ${campaign} AND state = 'in_doubt'
-          ORDER BY first_seen_at, platform, user_id`.pipe(
+        sql`SELECT * FROM comment_dm_recipients WHERE campaign = ${campaign} AND state = 'in_doubt'
+          ORDER BY first_seen_at, platform, user_id, step`.pipe(
           Effect.flatMap(decodeEntries),
           failWith(`read the people in doubt in campaign ${campaign}`)
         ),
@@ -489,19 +576,21 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
               storable(resolution.messageId)
             }, reason = NULL, settled_at = ${resolution.at.getTime()}`
             : sql`state = 'pending', reason = ${storable(resolution.reason)}`
-          const rows = yield* sql`UPDATE recipients SET ${outcome}, updated_at = ${now}
+          const rows = yield* sql`UPDATE comment_dm_recipients SET ${outcome}, updated_at = ${now}
             WHERE ${whereKey(key)} AND state = 'in_doubt' RETURNING user_id`
           return rows.length > 0
         }).pipe(failWith(`resolve ${describeKey(key)}`)),
 
-      counts: (campaign) =>
+      campaignVersion,
+
+      counts: (campaign, step) =>
         // Naming every state lets both dialects count from the (state, campaign) index alone.
-        sql`SELECT state, COUNT(*) AS n FROM recipients
-          WHERE state IN ('pending', 'claimed', 'sent', 'refused', 'in_doubt') AND campaign = ${campaign}
+        sql`SELECT state, COUNT(*) AS n FROM comment_dm_recipients
+          WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign} AND step = ${step}
           GROUP BY state`.pipe(
           Effect.flatMap(decodeCounts),
           Effect.map((rows): Counts => {
-            const counts = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
+            const counts = noCounts()
             for (const row of rows) counts[row.state] = row.n
             return counts
           }),
@@ -510,7 +599,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
 
       entries: (campaign) => pages(campaign, undefined, `read the ledger of campaign ${campaign}`),
 
-      pendingEntries: (campaign) => pages(campaign, "pending", `read the pending people of campaign ${campaign}`)
+      pendingEntries: (campaign, step) =>
+        pages(campaign, { state: "pending", step }, `read the pending people of campaign ${campaign}`)
     })
   })
 

@@ -326,7 +326,7 @@ describe("Campaign.run's send permits", () => {
                 watched.inFlight++
                 watched.started++
                 watched.mostInFlight = Math.max(watched.mostInFlight, watched.inFlight)
-                const counts = yield* Effect.orDie(ledger.counts(campaignName))
+                const counts = yield* Effect.orDie(ledger.counts(campaignName, "first_message"))
                 watched.mostClaimed = Math.max(watched.mostClaimed, counts.claimed)
                 yield* Effect.flatMap(Ref.get(onSend), (f) => f(watched.started))
                 return yield* transport.exchange(request, timeout)

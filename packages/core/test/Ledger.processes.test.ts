@@ -18,7 +18,7 @@ const [sqliteLedgerPath, ledgerPath, filename, runner, count, order] = process.a
 const SqliteLedger = await import(sqliteLedgerPath)
 const { Ledger } = await import(ledgerPath)
 const people = Array.from({ length: Number(count) }, (_, i) => ({
-  campaign: "processes", platform: "instagram", userId: "user-" + i, username: undefined, postId: "post",
+  campaign: "processes", platform: "instagram", userId: "user-" + i, step: "first_message", username: undefined, postId: "post",
   commentId: "comment-" + i, commentText: "guide", commentTime: undefined, keyword: "guide"
 }))
 if (order === "reverse") people.reverse()

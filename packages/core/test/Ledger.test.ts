@@ -5,7 +5,7 @@ import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Ref, S
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Candidate } from "../src/Ledger.js"
-import { Ledger, LedgerError, Settlement } from "../src/Ledger.js"
+import { Ledger, LedgerError, noCounts, Settlement } from "../src/Ledger.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
 import {
@@ -86,7 +86,8 @@ describe("SqliteLedger", () => {
       assert.isAbove(wonBySecond.length, 0)
       assert.strictEqual(wonByFirst.length + wonBySecond.length, everyone.length)
       assert.strictEqual(new Set([...wonByFirst, ...wonBySecond].map((person) => person.userId)).size, everyone.length)
-      assert.deepStrictEqual(yield* second.counts(campaign), {
+      assert.deepStrictEqual(yield* second.counts(campaign, "first_message"), {
+        ...noCounts(),
         pending: 0,
         claimed: 200,
         sent: 0,
@@ -100,7 +101,7 @@ describe("SqliteLedger", () => {
         yield* first.settle(wonByFirst[0]!, "runner-a", Settlement.Sent({ messageId: "mid", at: new Date() }))
       )
       assert.strictEqual(
-        (yield* second.states(campaign, platform, [wonByFirst[0]!.userId])).get(wonByFirst[0]!.userId),
+        (yield* second.states(campaign, platform, "first_message", [wonByFirst[0]!.userId])).get(wonByFirst[0]!.userId),
         "sent"
       )
     }))
@@ -128,10 +129,10 @@ describe("SqliteLedger", () => {
       const after = yield* allEntries(campaign).pipe(Effect.provide(SqliteLedger.layer({ filename })))
       assert.deepStrictEqual(after, before)
       assert.deepStrictEqual(
-        yield* Effect.flatMap(Ledger, (ledger) => ledger.counts(campaign)).pipe(
+        yield* Effect.flatMap(Ledger, (ledger) => ledger.counts(campaign, "first_message")).pipe(
           Effect.provide(SqliteLedger.layer({ filename }))
         ),
-        { pending: 40, claimed: 5, sent: 5, refused: 0, in_doubt: 0 }
+        { ...noCounts(), pending: 40, claimed: 5, sent: 5, refused: 0, in_doubt: 0 }
       )
     }))
 
@@ -162,7 +163,7 @@ describe("SqliteLedger", () => {
       const ledger = yield* Ledger
       const campaign = newCampaign("memory")
       assert.strictEqual(yield* ledger.discover(people(campaign, 3)), 3)
-      assert.strictEqual((yield* ledger.counts(campaign)).pending, 3)
+      assert.strictEqual((yield* ledger.counts(campaign, "first_message")).pending, 3)
     }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
 })
 
@@ -201,7 +202,10 @@ describe("SqlLedger with a CommitSync", () => {
       const claim = yield* Effect.fork(ledger.claim(anna, claimBy("r1")))
       yield* Effect.sleep(Duration.millis(100))
       assert.isTrue(Option.isNone(yield* Fiber.poll(claim)), "the claim waits for its sync")
-      assert.strictEqual((yield* ledger.states(campaign, platform, [anna.userId])).get(anna.userId), "claimed")
+      assert.strictEqual(
+        (yield* ledger.states(campaign, platform, "first_message", [anna.userId])).get(anna.userId),
+        "claimed"
+      )
       // The settlement does not wait for the sync that holds up the claim.
       const settled = yield* ledger.settle(ben, "r1", Settlement.Sent({ messageId: "m1", at: new Date() })).pipe(
         Effect.timeout(Duration.seconds(2))

@@ -11,13 +11,21 @@ export interface ReasonCount {
   readonly count: number
 }
 
+/** The states a ledger of schema v1 knew, which `counts` always shows. */
+type FirstStates = "pending" | "claimed" | "sent" | "refused" | "in_doubt"
+
+/** People per state of their first message: the first five states always, the others when someone is in them. */
+export type ReportCounts =
+  & Readonly<Record<FirstStates, number>>
+  & Readonly<Partial<Record<Ledger.DeliveryState, number>>>
+
 export interface Report {
   readonly campaign: string
   readonly matched: number
-  readonly counts: Ledger.Counts
+  readonly counts: ReportCounts
   /**
-   * matched - (sent + refused + pending + in doubt + claimed): zero when every person is accounted for. People the
-   * ledger could not record are matched and unaccounted.
+   * matched - the people in any state: zero when every person is accounted for. People the ledger could not record
+   * are matched and unaccounted.
    */
   readonly unaccounted: number
   /** Why the ledger could not record people, with how many each. */
@@ -53,10 +61,12 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
     const refused = new Map<string, number>()
     const pending = new Map<string, number>()
     const inDoubt: Array<Report["in_doubt"][number]> = []
-    const counts: Record<Ledger.DeliveryState, number> = { pending: 0, claimed: 0, sent: 0, refused: 0, in_doubt: 0 }
+    const counts = Ledger.noCounts()
     let matched = 0
     const pendingCommentTimes: Array<number> = []
-    yield* Stream.runForEach(ledger.entries(spec.name), (entry) =>
+    // `counts` and `matched` are of the first message, whose base is every matching person.
+    const firstMessages = Stream.filter(ledger.entries(spec.name), (entry) => entry.step === "first_message")
+    yield* Stream.runForEach(firstMessages, (entry) =>
       Effect.sync(() => {
         matched++
         if (entry.state === "pending" && entry.commentTime !== undefined) {
@@ -77,7 +87,7 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
     matched += unrecorded.length
     const notRecorded = new Map<string, number>()
     for (const person of unrecorded) notRecorded.set(person.reason, (notRecorded.get(person.reason) ?? 0) + 1)
-    const accounted = counts.sent + counts.refused + counts.pending + counts.in_doubt + counts.claimed
+    const accounted = Object.values(counts).reduce((sum, n) => sum + n, 0)
     const now = yield* Clock.currentTimeMillis
     return {
       ...(spec.delivery === "private_reply"
@@ -85,7 +95,7 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
         : {}),
       campaign: spec.name,
       matched,
-      counts,
+      counts: shownCounts(counts),
       unaccounted: matched - accounted,
       unrecorded_reasons: group(notRecorded),
       refused_reasons: group(refused),
@@ -98,6 +108,18 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       })
     }
   })
+
+const shownCounts = (counts: Ledger.Counts): ReportCounts => {
+  const { claimed, in_doubt, pending, refused, sent, ...later } = counts
+  return {
+    pending,
+    claimed,
+    sent,
+    refused,
+    in_doubt,
+    ...Object.fromEntries(Object.entries(later).filter(([, n]) => n > 0))
+  }
+}
 
 /**
  * Sends go oldest comment first, one every hour / per_hour: the i-th pending person is reached at
@@ -138,6 +160,11 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
   return `\`run\` will ${steps.join("; then ")}`
 }
 
+/** The states beyond the first five, shown when someone is in them. */
+const laterStates: ReadonlyArray<Ledger.DeliveryState> = Ledger.DeliveryState.literals.filter((state) =>
+  !["pending", "claimed", "sent", "refused", "in_doubt"].includes(state)
+)
+
 export const render = (report: Report): string => {
   const c = report.counts
   const lines = [
@@ -148,7 +175,11 @@ export const render = (report: Report): string => {
     `  pending    ${c.pending}`,
     ...report.pending_reasons.map((r) => `    ${r.count} × ${r.reason}`),
     `  in doubt   ${c.in_doubt}`,
-    ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`)
+    ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`),
+    ...laterStates.flatMap((state) => {
+      const count = c[state] ?? 0
+      return count > 0 ? [`  ${state.replace("_", " ").padEnd(10)} ${count}`] : []
+    })
   ]
   if (report.unrecorded_reasons.length > 0) {
     lines.push(
@@ -189,7 +220,9 @@ export const csvHeader = [
   "claimed_at",
   "settled_at",
   "comment_text",
-  "message"
+  "message",
+  "step",
+  "path"
 ].join(",")
 
 /**
@@ -221,7 +254,9 @@ export const csvRow = (entry: Ledger.LedgerEntry): string =>
     entry.claimedAt,
     entry.settledAt,
     entry.commentText,
-    entry.message
+    entry.message,
+    entry.step,
+    entry.path
   ].map(csvField).join(",")
 
 export const jsonLine = (entry: Ledger.LedgerEntry): string =>
@@ -241,5 +276,7 @@ export const jsonLine = (entry: Ledger.LedgerEntry): string =>
     claimed_at: entry.claimedAt?.toISOString() ?? null,
     settled_at: entry.settledAt?.toISOString() ?? null,
     comment_text: entry.commentText,
-    message: entry.message ?? null
+    message: entry.message ?? null,
+    step: entry.step,
+    path: entry.path ?? null
   })

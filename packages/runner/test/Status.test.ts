@@ -6,6 +6,8 @@ const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   campaign: "c",
   platform: "instagram",
   userId: "1",
+  step: "first_message",
+  path: "dm",
   username: "anna",
   postId: "p",
   commentId: "k",
@@ -16,6 +18,7 @@ const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   reason: undefined,
   message: "hi",
   messageId: "m",
+  campaignVersion: undefined,
   attempts: 1,
   claimedAt: undefined,
   claimedBy: undefined,
@@ -26,8 +29,8 @@ const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
   ...fields
 })
 
-/** The comment_text cell (the 15th) of a row whose other cells hold no comma or quote. */
-const commentCell = (text: string) => Status.csvRow(entry({ commentText: text })).split(",").slice(14, -1).join(",")
+/** The comment_text cell (the 15th, before message, step and path) of a row whose other cells hold no comma or quote. */
+const commentCell = (text: string) => Status.csvRow(entry({ commentText: text })).split(",").slice(14, -3).join(",")
 
 describe("Status.csvRow", () => {
   it("prefixes a cell that a spreadsheet would run as a formula with a single quote, and quotes it", () => {

@@ -6,21 +6,19 @@
  * From the claim on, the person is settled whatever happens: an interruption only cuts the waits short. An attempt
  * that has started is never abandoned, and an interruption between attempts settles from what the last attempt said.
  */
-import { Clock, Duration, Effect, Exit, Option } from "effect"
+import type { Duration } from "effect"
+import { Clock, Effect, Exit, Option } from "effect"
 import type * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import type * as Pacer from "../Pacer.js"
 import * as Retry from "../Retry.js"
-import * as Template from "../Template.js"
 import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
-import type { Target } from "./Discovery.js"
 import type { Recorder, Result } from "./Recording.js"
-
-/** Instagram allows one private reply per comment, within 7 days of it. */
-export const privateReplyWindow = Duration.days(7)
+import * as Step from "./Step.js"
+import type { Target } from "./Step.js"
 
 export interface Deliverer {
   readonly spec: CampaignSpec.CampaignSpec
@@ -53,55 +51,23 @@ const stoppedBeforeRequest = Ledger.Settlement.Pending({
 
 const who = (target: Target) => ({ userId: target.userId, username: target.username })
 
-const keyOf = (spec: CampaignSpec.CampaignSpec, target: Target): Ledger.RecipientKey => ({
-  campaign: spec.name,
-  platform: spec.platform,
-  userId: target.userId
-})
-
-/** The message a person gets: one of the campaign's variants, filled in. */
-const render = (spec: CampaignSpec.CampaignSpec, target: Target): string =>
-  Template.render(Template.pick(spec.messages, spec.name, target.userId), {
-    username: target.username,
-    userId: target.userId,
-    keyword: target.keyword ?? "",
-    comment: target.commentText,
-    commentId: target.commentId,
-    postId: target.postId
-  })
-
-/** Refusals known without asking the platform: a message over its length, a private reply too late. */
-const refusalBeforeSending = (
-  spec: CampaignSpec.CampaignSpec,
-  target: Target,
-  message: string
-): Effect.Effect<Option.Option<string>> => {
-  const tooLong = Template.checkLength(spec.platform, message)
-  if (tooLong._tag === "Left") return Effect.succeed(Option.some(tooLong.left))
-  const commentTime = target.commentTime
-  if (spec.delivery !== "private_reply" || commentTime === undefined) return Effect.succeed(Option.none())
-  return Effect.map(Clock.currentTimeMillis, (now) => {
-    if (now - commentTime.getTime() <= Duration.toMillis(privateReplyWindow)) return Option.none()
-    return Option.some("the comment is older than 7 days; Instagram allows a private reply only within 7 days")
-  })
-}
-
-/** Delivers to one person, when their turn comes; the result is recorded. */
-export const deliver = (d: Deliverer) => (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
+/** Delivers one step to one person, when their turn comes; the result is recorded. */
+export const deliver = (d: Deliverer, step: Step.Step) => (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
     if (yield* d.control.halted) return
-    const message = render(d.spec, target)
-    const refusal = yield* refusalBeforeSending(d.spec, target, message)
+    const message = step.render(target)
+    const refusal = yield* step.refusal(target, message)
     // A refusal known before sending makes no request: the daily limit does not hold it back.
     const turn = d.dryRun || Option.isSome(refusal) ? "send" : yield* d.gate.turn
     if (turn === "hold") return
-    const rest = inTurn(d, target, message, refusal, turn === "probe")
+    const rest = inTurn(d, { step, target, message, probe: turn === "probe" }, refusal)
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
   })
 
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
-const inTurn = (d: Deliverer, target: Target, message: string, refusal: Option.Option<string>, probe: boolean) =>
+const inTurn = (d: Deliverer, turn: Turn, refusal: Option.Option<string>) =>
   Effect.gen(function*() {
+    const { message, target } = turn
     if (Option.isNone(refusal)) {
       if (d.maxSends !== undefined && d.started.count >= d.maxSends) {
         return yield* d.recorder.record({ _tag: "HeldByCap" })
@@ -120,19 +86,20 @@ const inTurn = (d: Deliverer, target: Target, message: string, refusal: Option.O
         // Read before the claim, never after: a stall between the commit and this process seeing it must count
         // against the claim's freshness (the lease started no earlier than this).
         const claimedAt = yield* Clock.currentTimeMillis
-        if (!(yield* claim(d, target, message))) return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+        const claimed: Claimed = { ...turn, claimedAt }
+        if (!(yield* claim(d, claimed))) return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
         if (Option.isSome(refusal)) {
-          return yield* settle(d, target, Ledger.Settlement.Refused({ reason: refusal.value }))
+          return yield* settle(d, claimed, Ledger.Settlement.Refused({ reason: refusal.value }))
         }
-        yield* sendClaimed(d, { target, message, claimedAt, probe }, restore)
+        yield* sendClaimed(d, claimed, restore)
       })
     )
   })
 
 // The per-person steps carry no span: Effect.fn's span and stack capture cost about 20 µs a call, several percent of
 // a DM's whole cost at zero latency (bench/Overhead.ts). The per-run and per-page steps are named spans.
-const claim = Effect.fnUntraced(function*(d: Deliverer, target: Target, message: string) {
-  return yield* d.ledger.claim(keyOf(d.spec, target), { message, runner: d.runner, lease: d.lease })
+const claim = Effect.fnUntraced(function*(d: Deliverer, { message, step, target }: Claimed) {
+  return yield* d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
 })
 
 /**
@@ -143,18 +110,23 @@ const claim = Effect.fnUntraced(function*(d: Deliverer, target: Target, message:
 const sendClaimed = (d: Deliverer, claimed: Claimed, restore: Restore): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.flatMap(Effect.exit(restore(d.permits.take(1))), (permit) =>
     Exit.isFailure(permit)
-      ? settle(d, claimed.target, interruptedBeforeRequest)
+      ? settle(d, claimed, interruptedBeforeRequest)
       : Effect.ensuring(
         Effect.flatMap(attempts(d, claimed, restore), (ended) => conclude(d, claimed, ended)),
         d.permits.release(1)
       ))
 
-/** A person claimed for a send. `claimedAt`: read just before the claim's statement. `probe`: at the daily limit. */
-interface Claimed {
+/** A person's turn for a step. `probe`: at the daily limit, this send checks whether the platform accepts again. */
+interface Turn {
+  readonly step: Step.Step
   readonly target: Target
   readonly message: string
-  readonly claimedAt: number
   readonly probe: boolean
+}
+
+/** A person claimed for a step. `claimedAt`: read just before the claim's statement. */
+interface Claimed extends Turn {
+  readonly claimedAt: number
 }
 
 /** Why the attempts ended without an answer to retry: the claim was lost, or the run stopped sending first. */
@@ -180,7 +152,7 @@ class Attempts {
 
   /** Whether the attempt may go: `undefined` if so, else why not. */
   readonly confirm: Effect.Effect<Cut | undefined, Ledger.LedgerError> = Effect.suspend(() => {
-    const { control, gate, ledger, lease, runner, spec } = this.d
+    const { control, gate, ledger, lease, runner } = this.d
     return Effect.flatMap(control.halted, (halted) => {
       // A person claimed ahead may have waited for a send permit while the run was asked to stop or paused.
       if (halted || (gate.paused && !this.claimed.probe)) return Effect.succeed("halted" as const)
@@ -188,22 +160,28 @@ class Attempts {
         if (!this.attemptedSinceConfirmed && now - this.confirmedAt < this.d.freshClaimMillis) {
           return Effect.succeed(undefined)
         }
-        return Effect.map(ledger.confirmClaim(keyOf(spec, this.claimed.target), runner, lease), (held) => {
-          if (!held) return "lost" as const
-          this.confirmedAt = now
-          this.attemptedSinceConfirmed = false
-          return undefined
-        })
+        return Effect.map(
+          ledger.confirmClaim(Step.keyOf(this.claimed.step, this.claimed.target), runner, lease),
+          (held) => {
+            if (!held) return "lost" as const
+            this.confirmedAt = now
+            this.attemptedSinceConfirmed = false
+            return undefined
+          }
+        )
       })
     })
   })
 
   readonly send: Effect.Effect<UploadPost.Delivered, Errors.SendError> = Effect.suspend(() =>
-    Effect.onExit(sendOnce(this.d, this.claimed), (exit) =>
-      Effect.sync(() => {
-        this.last = Option.some(exit)
-        this.attemptedSinceConfirmed = true
-      })).pipe(Effect.uninterruptible)
+    Effect.onExit(
+      this.claimed.step.send(this.d.api, this.claimed.target, this.claimed.message),
+      (exit) =>
+        Effect.sync(() => {
+          this.last = Option.some(exit)
+          this.attemptedSinceConfirmed = true
+        })
+    ).pipe(Effect.uninterruptible)
   )
 
   /**
@@ -226,11 +204,6 @@ class Attempts {
     }
   )
 }
-
-const sendOnce = (d: Deliverer, { message, target }: Claimed) =>
-  d.spec.delivery === "private_reply"
-    ? d.api.privateReply({ user: d.spec.user, commentId: target.commentId, message })
-    : d.api.sendDm({ platform: d.spec.platform, user: d.spec.user, recipientId: target.userId, message })
 
 /** How the attempts of one send ended. */
 interface Ended {
@@ -255,7 +228,7 @@ const settlementAfter = ({ exit, last }: Ended, now: Date): Ledger.Settlement | 
 }
 
 /** Settles what the attempts came to, and tells the run what it must know of the answer. */
-const conclude = (d: Deliverer, { probe, target }: Claimed, ended: Ended): Effect.Effect<void, Ledger.LedgerError> =>
+const conclude = (d: Deliverer, claimed: Claimed, ended: Ended): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
     const { exit, last } = ended
     const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
@@ -264,9 +237,9 @@ const conclude = (d: Deliverer, { probe, target }: Claimed, ended: Ended): Effec
     if (settlement === "lost") return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
     const error = Option.isSome(last) ? errorOf(last.value) : undefined
     if (Option.isSome(last)) d.control.noteAnswer(error)
-    if (probe && Option.exists(last, Exit.isSuccess)) yield* d.gate.lift
-    yield* settle(d, target, settlement)
-    if (error?._tag === "DailyLimitReached") yield* d.gate.limitAnswered(error.detail, probe)
+    if (claimed.probe && Option.exists(last, Exit.isSuccess)) yield* d.gate.lift
+    yield* settle(d, claimed, settlement)
+    if (error?._tag === "DailyLimitReached") yield* d.gate.limitAnswered(error.detail, claimed.probe)
     if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") d.control.halt(error)
   })
 
@@ -277,8 +250,8 @@ const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Error
  * Records a settlement. The claim may have been lost while the request was in flight (a stall past the lease): the
  * row is then another runner's, and reconciliation, not this runner, says what became of the person.
  */
-const settle = Effect.fnUntraced(function*(d: Deliverer, target: Target, settlement: Ledger.Settlement) {
-  if (!(yield* d.ledger.settle(keyOf(d.spec, target), d.runner, settlement))) {
+const settle = Effect.fnUntraced(function*(d: Deliverer, { step, target }: Claimed, settlement: Ledger.Settlement) {
+  if (!(yield* d.ledger.settle(Step.keyOf(step, target), d.runner, settlement))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }
   const result: Result = { _tag: "Settled", person: who(target), settlement }

@@ -11,8 +11,9 @@ import type * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
 import type { Page } from "./Reading.js"
 import type { Recorder } from "./Recording.js"
+import type { Step, Target } from "./Step.js"
 
-export type Target = Ledger.Candidate
+export type { Target } from "./Step.js"
 
 const noUserId = "no user id (deleted or restricted account)"
 
@@ -23,6 +24,8 @@ export interface Discoverer {
   readonly matcher: Matcher.Matcher
   /** A dry run records nobody. */
   readonly dryRun: boolean
+  /** The step people enter when they are found: the first message. */
+  readonly step: Step
 }
 
 /** The matching people of a page not met before in this pass (`seen`, which it adds them to). */
@@ -43,6 +46,7 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
       campaign: spec.name,
       platform: spec.platform,
       userId: comment.userId,
+      step: discoverer.step.kind,
       username: comment.username,
       postId: page.post,
       commentId: comment.id,
@@ -61,8 +65,8 @@ export const unsettled: (
 ) => Effect.Effect<Array<Target>, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
   function*(discoverer: Discoverer, targets: Array<Target>) {
     if (targets.length === 0) return targets
-    const { dryRun, ledger, recorder, spec } = discoverer
-    const states = yield* ledger.states(spec.name, spec.platform, targets.map((target) => target.userId))
+    const { dryRun, ledger, recorder, spec, step } = discoverer
+    const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
     const open: Array<Target> = []
     const fresh: Array<Target> = []
     for (const target of targets) {

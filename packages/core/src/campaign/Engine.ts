@@ -24,6 +24,7 @@ import * as Delivery from "./Delivery.js"
 import * as Discovery from "./Discovery.js"
 import * as Reading from "./Reading.js"
 import { Recorder } from "./Recording.js"
+import * as Step from "./Step.js"
 import { forEachConcurrently, oldestFirst } from "./Workers.js"
 
 export interface Options<R = never> {
@@ -73,7 +74,15 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       limitReached: (detail) =>
         Effect.zipRight(Effect.sync(() => (control.passCut = true)), gate.pauseAt(detail, "answer"))
     }
-    const discoverer: Discovery.Discoverer = { spec, ledger, recorder, matcher: Matcher.make(spec.match), dryRun }
+    const steps = Step.stepsOf(spec)
+    const discoverer: Discovery.Discoverer = {
+      spec,
+      ledger,
+      recorder,
+      matcher: Matcher.make(spec.match),
+      dryRun,
+      step: steps[0]
+    }
     const deliverer: Delivery.Deliverer = {
       spec,
       api,
@@ -91,7 +100,22 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       started: { count: 0 },
       dryRun
     }
-    return { spec, options, api, ledger, dryRun, emit, recorder, control, gate, reader, discoverer, deliverer, lease }
+    return {
+      spec,
+      options,
+      api,
+      ledger,
+      dryRun,
+      emit,
+      recorder,
+      control,
+      gate,
+      reader,
+      discoverer,
+      deliverer,
+      lease,
+      steps
+    }
   })
 
 type Stages = Effect.Effect.Success<ReturnType<typeof stages>>
@@ -142,7 +166,7 @@ const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
   Effect.gen(function*() {
     if (item._tag === "Reached") {
       yield* Reading.markRead(s.ledger, item)
-      return Chunk.empty<Discovery.Target>()
+      return Chunk.empty<Step.Target>()
     }
     const open = yield* Discovery.unsettled(s.discoverer, Discovery.targetsOf(s.discoverer, seen, item))
     yield* s.emit(Event.PageRead({ post: item.post, comments: item.comments.length, progress: s.recorder.progress() }))
@@ -152,10 +176,10 @@ const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
 export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: DailyLimit.Mode = "run") =>
   Effect.map(stages(spec, options, mode), (s) => {
     const workers = 2 * spec.pace.concurrency
-    const deliver = Delivery.deliver(s.deliverer)
+    const [first] = s.steps
     /** Private replies expire 7 days after the comment: the people nearest to that go first. */
-    const inOrder = <E>(people: Stream.Stream<Discovery.Target, E>) =>
-      spec.delivery === "private_reply" ? oldestFirst(people) : people
+    const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
+      step.deadlineFirst ? oldestFirst(people) : people
     /** People handled in the current pass; a new set each pass, so memory stays flat in a long watch. */
     let seen = new Set<string>()
 
@@ -170,27 +194,32 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
         Stream.mapEffect(peopleOf(s, seen)),
         Stream.flattenChunks
       )
-      return Effect.zipRight(forEachConcurrently(inOrder(people), deliver, workers), s.control.notePassEnd)
+      const delivered = forEachConcurrently(inOrder(first)(people), Delivery.deliver(s.deliverer, first), workers)
+      return Effect.zipRight(delivered, s.control.notePassEnd)
     }
 
-    /** People left pending by earlier passes whom this pass did not meet again (their comment may be gone). */
-    const retryPending: Effect.Effect<void, Ledger.LedgerError> = s.dryRun ?
-      Effect.void :
-      Effect.suspend(() =>
-        s.ledger.pendingEntries(spec.name).pipe(
-          Stream.filter((entry) => !seen.has(entry.userId)),
-          Stream.interruptWhen(s.control.stopSignal),
-          inOrder,
-          (entries) => forEachConcurrently(entries, deliver, workers)
-        )
+    /**
+     * People left pending in each step: for the first, those this pass did not meet again (their comment may be
+     * gone); each step through its own rows and its own claim and settle cycle.
+     */
+    const retryStep = (step: Step.Step) =>
+      s.ledger.pendingEntries(spec.name, step.kind).pipe(
+        Stream.filter((entry) => step !== first || !seen.has(entry.userId)),
+        Stream.interruptWhen(s.control.stopSignal),
+        inOrder(step),
+        (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
       )
+    const retryPending: Effect.Effect<void, Ledger.LedgerError> = s.dryRun
+      ? Effect.void
+      : Effect.suspend(() => Effect.forEach(s.steps, retryStep, { discard: true }))
 
     /** The pages of a post a run reads: down to what an earlier run read in full (a dry run reads them all). */
     const pagesToRead = (post: Reading.PostRef) =>
       s.dryRun ? Reading.allPages(s.reader, post) : Reading.pagesToRead(s.reader, post)
 
     const summary = Effect.gen(function*() {
-      const totals = s.dryRun ? undefined : yield* s.ledger.counts(spec.name)
+      // The summary counts people by their first message.
+      const totals = s.dryRun ? undefined : yield* s.ledger.counts(spec.name, first.kind)
       const unrecorded = s.dryRun ? 0 : (yield* s.ledger.unrecorded(spec.name)).length
       return yield* s.recorder.summary(totals, unrecorded, {
         dryRun: s.dryRun,

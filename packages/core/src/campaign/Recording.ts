@@ -124,8 +124,14 @@ export class Recorder {
         this.pending++
         return this.emit(Event.Postponed({ ...person, reason: settlement.reason, progress: this.progress() }))
       case "InDoubt":
+      case "Unconfirmed":
         this.inDoubt++
         return this.emit(Event.InDoubt({ ...person, reason: settlement.reason, progress: this.progress() }))
+      case "Skipped":
+      case "Expired":
+        // Final without a request, as a refusal is.
+        this.refused++
+        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress: this.progress() }))
     }
   }
 

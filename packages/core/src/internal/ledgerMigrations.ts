@@ -120,13 +120,128 @@ const createConversationReads = Effect.gen(function*() {
   )`
 })
 
+/** The tables of schema v1, which schema v2 renames with the `comment_dm_` prefix. */
+const v1Tables = ["campaigns", "profile_budget", "profile_pace", "post_reads", "unrecorded", "conversation_reads"]
+
+/**
+ * Schema v2, in one step, so that the steps after the first message, the suppression list, `forget` and campaign
+ * versions need no schema of their own:
+ * - every table gets the `comment_dm_` prefix, so that an embedding application can have its own `campaigns`
+ *   (on PostgreSQL the primary keys' constraint and index names too, which share the tables' namespace);
+ * - a person has a row per step: the step joins the recipients' primary key; the rows of v1 are first messages,
+ *   sent as DMs (v1 did not record the delivery path), with no campaign version;
+ * - the comment text may be absent (a person forgotten, or a step that has no comment of its own);
+ * - `comment_dm_comment_replies` holds one row per (platform, profile, comment, reply kind): the first private reply
+ *   and the first public reply to a comment take it in the claim's transaction, so that no comment gets two of either
+ *   from the profile, whichever campaign asks;
+ * - the suppression list, the tombstones of forgotten people and the campaign versions get tables.
+ * The recipients table is rebuilt (SQLite cannot change a primary key); the others are renamed.
+ */
+const schemaV2 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  for (const table of v1Tables) {
+    yield* sql.unsafe(`ALTER TABLE ${table} RENAME TO comment_dm_${table}`)
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql.unsafe(`ALTER TABLE comment_dm_${table} RENAME CONSTRAINT ${table}_pkey TO comment_dm_${table}_pkey`),
+      orElse: () => Effect.void
+    })
+  }
+  yield* sql`CREATE TABLE comment_dm_recipients (
+    campaign TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    step TEXT NOT NULL CHECK (step IN ('first_message', 'follow_up', 'public_reply')),
+    path TEXT CHECK (path IS NULL OR (step = 'first_message' AND path IN ('dm', 'private_reply'))),
+    username TEXT,
+    post_id TEXT NOT NULL,
+    comment_id TEXT NOT NULL,
+    comment_text TEXT,
+    comment_time BIGINT,
+    keyword TEXT,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'sent', 'refused', 'skipped', 'expired', 'in_doubt',
+      'suppressed', 'awaiting_reply', 'no_reply', 'unconfirmed')),
+    reason TEXT,
+    message TEXT,
+    message_id TEXT,
+    campaign_version INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_at BIGINT,
+    claimed_by TEXT,
+    lease_until BIGINT,
+    settled_at BIGINT,
+    first_seen_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (campaign, platform, user_id, step)
+  )`
+  yield* sql`INSERT INTO comment_dm_recipients (campaign, platform, user_id, step, path, username, post_id, comment_id,
+      comment_text, comment_time, keyword, state, reason, message, message_id, attempts, claimed_at, claimed_by,
+      lease_until, settled_at, first_seen_at, updated_at)
+    SELECT campaign, platform, user_id, 'first_message', 'dm', username, post_id, comment_id, comment_text, comment_time,
+      keyword, state, reason, message, message_id, attempts, claimed_at, claimed_by, lease_until, settled_at,
+      first_seen_at, updated_at
+    FROM recipients`
+  yield* sql`DROP TABLE recipients`
+  // As in v1, with the step: counts, recovery and the pending scan of a step; state first for SQLite's planner.
+  yield* sql`CREATE INDEX comment_dm_recipients_state_campaign
+    ON comment_dm_recipients (state, campaign, step, first_seen_at, platform, user_id)`
+  // The export, which pages over every row in first-seen order.
+  yield* sql`CREATE INDEX comment_dm_recipients_campaign_first_seen
+    ON comment_dm_recipients (campaign, first_seen_at, platform, user_id, step)`
+  // Who took a comment's one private (or public) reply of the profile: a claim inserts it, the owner's claims find it.
+  yield* sql`CREATE TABLE comment_dm_comment_replies (
+    platform TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    comment_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('private_reply', 'public_reply')),
+    campaign TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    taken_at BIGINT NOT NULL,
+    PRIMARY KEY (platform, profile, comment_id, kind)
+  )`
+  // The profile's suppression list: people who opted out (a DM, a comment) or were added by hand or import. A person
+  // may be known by id, by username, or both.
+  yield* sql`CREATE TABLE comment_dm_suppressions (
+    platform TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    user_id TEXT,
+    username TEXT,
+    source TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    CHECK (user_id IS NOT NULL OR username IS NOT NULL)
+  )`
+  yield* sql`CREATE UNIQUE INDEX comment_dm_suppressions_user ON comment_dm_suppressions (platform, profile, user_id)`
+  yield* sql`CREATE INDEX comment_dm_suppressions_username ON comment_dm_suppressions (platform, profile, username)`
+  // Forgotten people: only a hash of their id, so that a forgotten person is not recorded again.
+  yield* sql`CREATE TABLE comment_dm_forgotten (
+    platform TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    user_hash TEXT NOT NULL,
+    forgotten_at BIGINT NOT NULL,
+    PRIMARY KEY (platform, profile, user_hash)
+  )`
+  // Each version of a campaign file the ledger ran, as JSON with its fingerprint; a row names the one it was claimed
+  // under (the claimed text itself is in its message).
+  yield* sql`CREATE TABLE comment_dm_campaign_versions (
+    campaign TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (campaign, version)
+  )`
+  yield* sql`CREATE INDEX comment_dm_campaign_versions_fingerprint ON comment_dm_campaign_versions (campaign, fingerprint)`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
   "0002_create_profile_pace": createProfilePace,
   "0003_create_post_reads": createPostReads,
   "0004_create_unrecorded": createUnrecorded,
-  "0005_create_conversation_reads": createConversationReads
+  "0005_create_conversation_reads": createConversationReads,
+  "0006_schema_v2": schemaV2
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { Candidate, ConversationsRead, LedgerEntry, ReadMark, Unrecorded } from "../Ledger.js"
-import { DeliveryState } from "../Ledger.js"
+import { DeliveryState, MessagePath, StepKind } from "../Ledger.js"
 import { storable, storableOrNull } from "./storable.js"
 
 /**
@@ -22,21 +22,24 @@ const EpochMillis = Schema.transform(Integer, Schema.DateFromSelf, {
   encode: (date) => date.getTime()
 })
 
-/** A `recipients` row as the database returns it. */
+/** A `comment_dm_recipients` row as the database returns it. */
 const RecipientRow = Schema.Struct({
   campaign: Schema.String,
   platform: Schema.String,
   user_id: Schema.String,
+  step: StepKind,
+  path: Schema.NullOr(MessagePath),
   username: Schema.NullOr(Schema.String),
   post_id: Schema.String,
   comment_id: Schema.String,
-  comment_text: Schema.String,
+  comment_text: Schema.NullOr(Schema.String),
   comment_time: Schema.NullOr(EpochMillis),
   keyword: Schema.NullOr(Schema.String),
   state: DeliveryState,
   reason: Schema.NullOr(Schema.String),
   message: Schema.NullOr(Schema.String),
   message_id: Schema.NullOr(Schema.String),
+  campaign_version: Schema.NullOr(Integer),
   attempts: Integer,
   claimed_at: Schema.NullOr(EpochMillis),
   claimed_by: Schema.NullOr(Schema.String),
@@ -52,16 +55,19 @@ const toEntry = (row: typeof RecipientRow.Type): LedgerEntry => ({
   campaign: row.campaign,
   platform: row.platform,
   userId: row.user_id,
+  step: row.step,
+  path: orUndefined(row.path),
   username: orUndefined(row.username),
   postId: row.post_id,
   commentId: row.comment_id,
-  commentText: row.comment_text,
+  commentText: orUndefined(row.comment_text),
   commentTime: orUndefined(row.comment_time),
   keyword: orUndefined(row.keyword),
   state: row.state,
   reason: orUndefined(row.reason),
   message: orUndefined(row.message),
   messageId: orUndefined(row.message_id),
+  campaignVersion: orUndefined(row.campaign_version),
   attempts: row.attempts,
   claimedAt: orUndefined(row.claimed_at),
   claimedBy: orUndefined(row.claimed_by),
@@ -73,7 +79,7 @@ const toEntry = (row: typeof RecipientRow.Type): LedgerEntry => ({
 
 const decodeRecipientRows = Schema.decodeUnknown(Schema.Array(RecipientRow))
 
-/** Decodes `SELECT * FROM recipients` rows into entries. */
+/** Decodes `SELECT * FROM comment_dm_recipients` rows into entries. */
 export const decodeEntries = (
   rows: ReadonlyArray<unknown>
 ): Effect.Effect<Array<LedgerEntry>, ParseResult.ParseError> =>
@@ -103,10 +109,11 @@ export const candidateRow = (candidate: Candidate, now: number) => ({
   campaign: candidate.campaign,
   platform: candidate.platform,
   user_id: storable(candidate.userId),
+  step: candidate.step,
   username: storableOrNull(candidate.username),
   post_id: candidate.postId,
   comment_id: storable(candidate.commentId),
-  comment_text: storable(candidate.commentText),
+  comment_text: storableOrNull(candidate.commentText),
   comment_time: candidate.commentTime?.getTime() ?? null,
   keyword: candidate.keyword ?? null,
   state: "pending",
@@ -125,7 +132,7 @@ const PostReadRow = Schema.Struct({
 
 const decodePostReadRows = Schema.decodeUnknown(Schema.Array(PostReadRow))
 
-/** Decodes `SELECT * FROM post_reads` rows into read marks. */
+/** Decodes `SELECT * FROM comment_dm_post_reads` rows into read marks. */
 export const decodeReadMarks = (rows: ReadonlyArray<unknown>): Effect.Effect<Array<ReadMark>, ParseResult.ParseError> =>
   Effect.map(decodePostReadRows(rows), (decoded) =>
     decoded.map((row) => ({
@@ -144,7 +151,7 @@ const UnrecordedRow = Schema.Struct({
 
 const decodeUnrecordedRows = Schema.decodeUnknown(Schema.Array(UnrecordedRow))
 
-/** Decodes `SELECT user_id, username, reason FROM unrecorded` rows. */
+/** Decodes `SELECT user_id, username, reason FROM comment_dm_unrecorded` rows. */
 export const decodeUnrecorded = (
   rows: ReadonlyArray<unknown>
 ): Effect.Effect<Array<Unrecorded>, ParseResult.ParseError> =>
@@ -158,7 +165,7 @@ const ConversationReadRow = Schema.Struct({ conversations: Integer, read_at: Epo
 
 const decodeConversationReadRows = Schema.decodeUnknown(Schema.Array(ConversationReadRow))
 
-/** Decodes `SELECT conversations, read_at FROM conversation_reads` rows. */
+/** Decodes `SELECT conversations, read_at FROM comment_dm_conversation_reads` rows. */
 export const decodeConversationReads = (
   rows: ReadonlyArray<unknown>
 ): Effect.Effect<Array<ConversationsRead>, ParseResult.ParseError> =>
@@ -166,3 +173,8 @@ export const decodeConversationReads = (
     decodeConversationReadRows(rows),
     (decoded) => decoded.map((row) => ({ conversations: row.conversations, readAt: row.read_at }))
   )
+
+const CampaignVersionRow = Schema.Struct({ version: Integer, fingerprint: Schema.String })
+
+/** Decodes `SELECT version, fingerprint FROM comment_dm_campaign_versions` rows. */
+export const decodeCampaignVersions = Schema.decodeUnknown(Schema.Array(CampaignVersionRow))

@@ -8,8 +8,16 @@ import { Chunk, Clock, Effect, FastCheck, Option, Schema, Stream, TestClock } fr
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { Candidate, ClaimOptions, DeliveryState, LedgerEntry, RecipientKey } from "../../src/Ledger.js"
-import { Ledger, Settlement } from "../../src/Ledger.js"
+import type {
+  Candidate,
+  ClaimOptions,
+  DeliveryState,
+  LedgerEntry,
+  RecipientKey,
+  SkipReason,
+  StepKind
+} from "../../src/Ledger.js"
+import { Ledger, noCounts, Settlement } from "../../src/Ledger.js"
 
 export const platform = "instagram"
 const lease = "1 minute"
@@ -22,6 +30,7 @@ export const candidate = (campaign: string, index: number, overrides: Partial<Ca
   campaign,
   platform,
   userId: `user-${String(index).padStart(5, "0")}`,
+  step: "first_message",
   username: `person${index}`,
   postId: "17900000000000001",
   commentId: `comment-${index}`,
@@ -50,7 +59,9 @@ export const allEntries = (campaign: string) =>
 
 export const entryOf = (key: RecipientKey) =>
   Effect.flatMap(allEntries(key.campaign), (entries) => {
-    const found = entries.find((entry) => entry.platform === key.platform && entry.userId === key.userId)
+    const found = entries.find((entry) =>
+      entry.platform === key.platform && entry.userId === key.userId && entry.step === key.step
+    )
     return found === undefined ? Effect.dieMessage(`no ledger row for ${key.userId}`) : Effect.succeed(found)
   })
 
@@ -209,8 +220,10 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         ...candidate(campaign, 1),
         state: "pending",
         reason: undefined,
+        path: undefined,
         message: undefined,
         messageId: undefined,
+        campaignVersion: undefined,
         attempts: 0,
         claimedAt: undefined,
         claimedBy: undefined,
@@ -234,7 +247,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       })
       assert.deepStrictEqual(yield* ledger.record([poisoned, candidate(campaign, 2)]), { added: 2, unrecorded: [] })
       assert.strictEqual(yield* ledger.discover([poisoned]), 0, "the same person on a later run")
-      const states = yield* ledger.states(campaign, platform, [poisoned.userId])
+      const states = yield* ledger.states(campaign, platform, "first_message", [poisoned.userId])
       assert.strictEqual(states.get(poisoned.userId), "pending")
       const [entry] = (yield* allEntries(campaign)).filter((row) => row.userId !== "user-00002")
       assert.deepStrictEqual(
@@ -243,7 +256,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       )
       assert.isTrue(yield* ledger.claim(poisoned, { ...claimBy("r1"), message: "Hi @half\ud83d\u0000" }))
       assert.isTrue(yield* ledger.settle(poisoned, "r1", Settlement.Refused({ reason: "no\u0000" })))
-      const settled = yield* entryOf({ campaign, platform, userId: "nul\ufffdid\ufffd" })
+      const settled = yield* entryOf({ campaign, platform, userId: "nul\ufffdid\ufffd", step: "first_message" })
       assert.deepStrictEqual([settled.state, settled.message, settled.reason], [
         "refused",
         "Hi @half\ufffd\ufffd",
@@ -259,9 +272,10 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       const refusedId = `refused-${crypto.randomUUID()}`
       const name = `refuse_${refusedId.slice(-12)}`
       yield* sql.onDialectOrElse({
-        pg: () => sql.unsafe(`ALTER TABLE recipients ADD CONSTRAINT ${name} CHECK (user_id <> '${refusedId}')`),
+        pg: () =>
+          sql.unsafe(`ALTER TABLE comment_dm_recipients ADD CONSTRAINT ${name} CHECK (user_id <> '${refusedId}')`),
         orElse: () =>
-          sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON recipients WHEN NEW.user_id = '${refusedId}'
+          sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON comment_dm_recipients WHEN NEW.user_id = '${refusedId}'
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
       })
       const everyone = [...people(campaign, 3), candidate(campaign, 9, { userId: refusedId, username: "refu" })]
@@ -273,7 +287,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.strictEqual((yield* allEntries(campaign)).length, 3)
 
       yield* sql.onDialectOrElse({
-        pg: () => sql.unsafe(`ALTER TABLE recipients DROP CONSTRAINT ${name}`),
+        pg: () => sql.unsafe(`ALTER TABLE comment_dm_recipients DROP CONSTRAINT ${name}`),
         orElse: () => sql.unsafe(`DROP TRIGGER ${name}`)
       })
       assert.deepStrictEqual(yield* ledger.record(everyone), { added: 1, unrecorded: [] })
@@ -302,13 +316,13 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.isTrue(yield* ledger.claim(known[42]!, claimBy("runner-a")))
 
       const asked = [...known.map((person) => person.userId), ...people(campaign, 100, 5_000).map((p) => p.userId)]
-      const states = yield* ledger.states(campaign, platform, asked)
+      const states = yield* ledger.states(campaign, platform, "first_message", asked)
       assert.strictEqual(states.size, 1_200)
       assert.strictEqual(states.get(known[42]!.userId), "claimed")
       assert.strictEqual(states.get(known[43]!.userId), "pending")
       assert.isFalse(states.has("user-05000"))
-      assert.strictEqual((yield* ledger.states(campaign, "tiktok", asked)).size, 0)
-      assert.strictEqual((yield* ledger.states(campaign, platform, [])).size, 0)
+      assert.strictEqual((yield* ledger.states(campaign, "tiktok", "first_message", asked)).size, 0)
+      assert.strictEqual((yield* ledger.states(campaign, platform, "first_message", [])).size, 0)
     }))
 
   it.effect("of two concurrent claims on one person exactly one wins", () =>
@@ -478,7 +492,8 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         yield* ledger.settle(otherClaim!, "runner-b", Settlement.Sent({ messageId: "late", at: claimedAt }))
       )
       assert.isFalse(yield* ledger.settle(ownClaim!, "runner-a", Settlement.Sent({ messageId: "late", at: claimedAt })))
-      assert.deepStrictEqual(yield* ledger.counts(campaign), {
+      assert.deepStrictEqual(yield* ledger.counts(campaign, "first_message"), {
+        ...noCounts(),
         pending: 1,
         claimed: 0,
         sent: 1,
@@ -598,10 +613,11 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
           if (outcome !== undefined) yield* ledger.settle(everyone[i]!, "runner-a", outcome)
         }))
 
-      const counts = yield* ledger.counts(campaign)
-      assert.deepStrictEqual(counts, { pending: 10, claimed: 1, sent: 4, refused: 3, in_doubt: 2 })
+      const counts = yield* ledger.counts(campaign, "first_message")
+      assert.deepStrictEqual(counts, { ...noCounts(), pending: 10, claimed: 1, sent: 4, refused: 3, in_doubt: 2 })
       assert.strictEqual(Object.values(counts).reduce((sum, n) => sum + n, 0), everyone.length)
-      assert.deepStrictEqual(yield* ledger.counts(newCampaign("empty")), {
+      assert.deepStrictEqual(yield* ledger.counts(newCampaign("empty"), "first_message"), {
+        ...noCounts(),
         pending: 0,
         claimed: 0,
         sent: 0,
@@ -643,7 +659,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
 
       const visited: Array<string> = []
       let won = 0
-      yield* Stream.runForEach(ledger.pendingEntries(campaign), (entry) =>
+      yield* Stream.runForEach(ledger.pendingEntries(campaign, "first_message"), (entry) =>
         Effect.gen(function*() {
           visited.push(entry.userId)
           if (yield* ledger.claim(entry, claimBy("runner-a"))) won++
@@ -651,7 +667,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       const expected = everyone.filter((_, i) => i % 100 !== 0).map((person) => person.userId)
       assert.deepStrictEqual(visited, expected)
       assert.strictEqual(won, expected.length)
-      assert.strictEqual((yield* ledger.counts(campaign)).claimed, expected.length)
+      assert.strictEqual((yield* ledger.counts(campaign, "first_message")).claimed, expected.length)
     }))
 
   it.effect("a read mark is kept per campaign and post, and a new one replaces it", () =>
@@ -696,7 +712,7 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       const posts = ["17900000000000001", "https://www.instagram.com/p/ABC/"]
       yield* ledger.registerCampaign({ name, platform, profileUser: "my-profile", posts })
 
-      const rows = yield* sql`SELECT platform, profile_user, posts, created_at, updated_at FROM campaigns
+      const rows = yield* sql`SELECT platform, profile_user, posts, created_at, updated_at FROM comment_dm_campaigns
         WHERE name = ${name}`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(CampaignRow))))
       assert.deepStrictEqual(rows, [{
         platform,
@@ -705,6 +721,99 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
         created_at: createdAt,
         updated_at: createdAt + 5_000
       }])
+    }))
+
+  it.effect("two steps of one person are rows of their own, each with its own claim and settlement", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("steps")
+      // A public reply takes its comment's key of the campaign's profile.
+      yield* ledger.registerCampaign({ name: campaign, platform, profileUser: campaign, posts: [] })
+      const first = candidate(campaign, 1)
+      const reply = { ...first, step: "public_reply" as const, commentText: undefined }
+      assert.strictEqual(yield* ledger.discover([first, reply]), 2)
+      assert.strictEqual(yield* ledger.discover([first, reply]), 0, "each row once")
+      assert.isTrue(yield* ledger.claim(first, { ...claimBy("r1"), path: "dm", campaignVersion: 3 }))
+      assert.isTrue(yield* ledger.settle(first, "r1", Settlement.Sent({ messageId: "m1", at: new Date() })))
+      const stepStates = (step: StepKind) => ledger.states(campaign, platform, step, [first.userId])
+      assert.strictEqual((yield* stepStates("first_message")).get(first.userId), "sent")
+      assert.strictEqual((yield* stepStates("public_reply")).get(first.userId), "pending")
+      assert.strictEqual((yield* stepStates("follow_up")).size, 0)
+      assert.deepStrictEqual(yield* ledger.counts(campaign, "public_reply"), { ...noCounts(), pending: 1 })
+      const pending = Chunk.toArray(yield* Stream.runCollect(ledger.pendingEntries(campaign, "public_reply")))
+      assert.deepStrictEqual(pending.map((entry) => [entry.userId, entry.step]), [[first.userId, "public_reply"]])
+      assert.deepStrictEqual(yield* Stream.runCollect(ledger.pendingEntries(campaign, "first_message")), Chunk.empty())
+
+      // The second step's claim and settlement touch only its row.
+      assert.isTrue(yield* ledger.claim(reply, claimBy("r2")))
+      assert.isFalse(yield* ledger.settle(first, "r2", Settlement.Refused({ reason: "not its claim" })))
+      assert.isTrue(yield* ledger.settle(reply, "r2", Settlement.Unconfirmed({ reason: "timed out" })))
+      const [firstRow, replyRow] = [yield* entryOf(first), yield* entryOf(reply)]
+      assert.deepStrictEqual(
+        [firstRow.state, firstRow.path, firstRow.campaignVersion, firstRow.messageId, firstRow.commentText],
+        ["sent", "dm", 3, "m1", "GUIDE please"]
+      )
+      assert.deepStrictEqual(
+        [replyRow.state, replyRow.path, replyRow.reason, replyRow.commentText],
+        ["unconfirmed", undefined, "timed out", undefined]
+      )
+      assert.deepStrictEqual((yield* allEntries(campaign)).map((entry) => entry.step), [
+        "first_message",
+        "public_reply"
+      ])
+    }))
+
+  it.effect("the profile's comment keys: one private and one public reply per comment, whichever campaign asks", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const profile = `profile-${crypto.randomUUID()}`
+      const commentId = `comment-${crypto.randomUUID()}`
+      const [a, b, other, dms] = ["a", "b", "other", "dms"].map((label) => newCampaign(`replies-${label}`))
+      for (const name of [a!, b!, dms!]) {
+        yield* ledger.registerCampaign({ name, platform, profileUser: profile, posts: [] })
+      }
+      yield* ledger.registerCampaign({ name: other!, platform, profileUser: `${profile}-2`, posts: [] })
+      const person = (campaign: string, step: StepKind = "first_message") => candidate(campaign, 1, { commentId, step })
+      yield* ledger.discover([a!, b!, other!, dms!].flatMap((name) => [person(name), person(name, "public_reply")]))
+      const privately = (runner: string) => ({ ...claimBy(runner), path: "private_reply" as const })
+
+      assert.isTrue(yield* ledger.claim(person(a!), privately("r1")))
+      // The claim fails until the first one settles, and after: the comment's private reply is taken.
+      assert.isFalse(yield* ledger.claim(person(b!), privately("r2")))
+      const taken = yield* entryOf(person(b!))
+      assert.deepStrictEqual([taken.state, taken.reason], ["skipped", "comment_taken" satisfies SkipReason])
+      // A DM takes no key; another profile has keys of its own.
+      assert.isTrue(yield* ledger.claim(person(dms!), { ...claimBy("r3"), path: "dm" }))
+      assert.isTrue(yield* ledger.claim(person(other!), privately("r4")))
+
+      // The holder of a key keeps it: a claim left pending claims again.
+      assert.isTrue(yield* ledger.settle(person(a!), "r1", Settlement.Pending({ reason: "retry later" })))
+      assert.isTrue(yield* ledger.claim(person(a!), privately("r1")))
+
+      // Public replies have a key of their own per comment: two runners of two campaigns race for it.
+      const raced = yield* Effect.all([
+        ledger.claim(person(a!, "public_reply"), claimBy("r1")),
+        ledger.claim(person(b!, "public_reply"), claimBy("r2"))
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(raced.filter(Boolean), [true])
+      const loser = raced[0] ? b! : a!
+      assert.strictEqual((yield* entryOf(person(loser, "public_reply"))).reason, "comment_taken")
+    }))
+
+  it.effect("campaignVersion keeps the version of an unchanged file and numbers a changed one", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("versions")
+      const v1 = { fingerprint: "f1", spec: { name: campaign, message: "Hi" } }
+      assert.strictEqual(yield* ledger.campaignVersion(campaign, v1), 1)
+      assert.strictEqual(yield* ledger.campaignVersion(campaign, v1), 1)
+      const edited = { fingerprint: "f2", spec: { name: campaign, message: "Hello" } }
+      const together = yield* Effect.all([0, 1, 2].map(() => ledger.campaignVersion(campaign, edited)), {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(together, [2, 2, 2])
+      assert.strictEqual(yield* ledger.campaignVersion(campaign, v1), 3, "back to the first file is a new version")
+      assert.strictEqual(yield* ledger.campaignVersion(newCampaign("versions"), edited), 1, "per campaign")
     }))
 
   it.effect.prop(
@@ -722,7 +831,12 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
           const actual = yield* runOperation(ledger, everyone, op)
           assert.strictEqual(actual, applyToModel(model, everyone, op, now), JSON.stringify(op))
         }
-        const states = yield* ledger.states(campaign, platform, everyone.map((person) => person.userId))
+        const states = yield* ledger.states(
+          campaign,
+          platform,
+          "first_message",
+          everyone.map((person) => person.userId)
+        )
         assert.deepStrictEqual(
           Object.fromEntries(states),
           Object.fromEntries([...model].map(([userId, row]) => [userId, row.state]))
