@@ -23,13 +23,25 @@ export class Control {
   /** Sends refused in a row with answers the error table does not recognise. */
   private unrecognisedInARow = 0
 
-  constructor(private readonly stopped: Deferred.Deferred<void>) {}
-
   /** Completes when a stop is asked for. */
-  readonly stopSignal: Effect.Effect<void> = Effect.suspend(() => Deferred.await(this.stopped))
-  readonly isStopped: Effect.Effect<boolean> = Effect.suspend(() => Deferred.isDone(this.stopped))
+  readonly stopSignal: Effect.Effect<void>
+  readonly isStopped: Effect.Effect<boolean>
   /** No new request may start: a stop was asked for, or a fatal error came. */
-  readonly halted: Effect.Effect<boolean> = Effect.map(this.isStopped, (stopped) => stopped || this.fatal !== undefined)
+  readonly halted: Effect.Effect<boolean>
+  /** Whether the stop the pass met cut it short; a pass asks once it has ended. */
+  readonly notePassEnd: Effect.Effect<void>
+
+  constructor(stopped: Deferred.Deferred<void>) {
+    // Made once: they are asked before every attempt.
+    this.stopSignal = Deferred.await(stopped)
+    this.isStopped = Deferred.isDone(stopped)
+    this.halted = Effect.map(this.isStopped, (stopped) => stopped || this.fatal !== undefined)
+    this.notePassEnd = Effect.flatMap(this.isStopped, (stopped) =>
+      Effect.sync(() => {
+        this.passCut ||= stopped
+      }))
+  }
+
   readonly failIfFatal: Effect.Effect<void, Fatal> = Effect.suspend(() =>
     this.fatal === undefined ? Effect.void : Effect.fail(this.fatal)
   )
@@ -49,12 +61,6 @@ export class Control {
       this.halt(new Errors.UnrecognisedRefusals({ count: this.unrecognisedInARow, last: error }))
     }
   }
-
-  /** Whether the stop the pass met cut it short; a pass asks once it has ended. */
-  readonly notePassEnd: Effect.Effect<void> = Effect.flatMap(this.isStopped, (stopped) =>
-    Effect.sync(() => {
-      this.passCut ||= stopped
-    }))
 }
 
 /** The run's control, listening to its `StopSignal` (if any) for as long as the scope lives. */

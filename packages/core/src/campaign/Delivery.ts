@@ -98,9 +98,8 @@ const inTurn = (d: Deliverer, turn: Turn, refusal: Option.Option<string>) =>
 
 // The per-person steps carry no span: Effect.fn's span and stack capture cost about 20 µs a call, several percent of
 // a DM's whole cost at zero latency (bench/Overhead.ts). The per-run and per-page steps are named spans.
-const claim = Effect.fnUntraced(function*(d: Deliverer, { message, step, target }: Claimed) {
-  return yield* d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
-})
+const claim = (d: Deliverer, { message, step, target }: Claimed): Effect.Effect<boolean, Ledger.LedgerError> =>
+  d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
 
 /**
  * Sends to a claimed person and settles the outcome, holding one of the `concurrency` send permits from the first
