@@ -1,5 +1,6 @@
-import type { Ledger } from "@comment-dm/core"
+import { CampaignSpec, Ledger, SqliteLedger } from "@comment-dm/core"
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as Status from "../src/Status.js"
 
 const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
@@ -74,4 +75,56 @@ describe("Status.render", () => {
     assert.notInclude(text, "\u001b")
     assert.notInclude(text, "\u009b")
   })
+})
+
+describe("Status.report", () => {
+  it.effect("counts every state of the first message, so that people skipped or expired are accounted for", () =>
+    Effect.gen(function*() {
+      const spec = yield* CampaignSpec.make({
+        name: "states",
+        platform: "instagram",
+        user: "demo",
+        posts: ["p"],
+        message: "Hi"
+      })
+      const ledger = yield* Ledger.Ledger
+      const person = (userId: string, step: Ledger.StepKind = "first_message") => ({
+        campaign: spec.name,
+        platform: "instagram",
+        userId,
+        step,
+        username: undefined,
+        postId: "p",
+        commentId: `c-${userId}`,
+        commentText: "guide",
+        commentTime: undefined,
+        keyword: "guide"
+      })
+      yield* ledger.discover([person("1"), person("2"), person("3"), person("1", "public_reply")])
+      const claim: Ledger.ClaimOptions = { message: "Hi", runner: "r", lease: "1 minute" }
+      for (
+        const [userId, settlement] of [
+          ["1", Ledger.Settlement.Skipped({ reason: "window_closed" })],
+          ["2", Ledger.Settlement.Expired({ reason: "past its deadline" })]
+        ] as const
+      ) {
+        assert.isTrue(yield* ledger.claim(person(userId), claim))
+        assert.isTrue(yield* ledger.settle(person(userId), "r", settlement))
+      }
+      const report = yield* Status.report(spec)
+      assert.strictEqual(report.matched, 3, "the first message's base is every matching person")
+      assert.strictEqual(report.unaccounted, 0)
+      assert.deepStrictEqual(report.counts, {
+        pending: 1,
+        claimed: 0,
+        sent: 0,
+        refused: 0,
+        in_doubt: 0,
+        skipped: 1,
+        expired: 1
+      })
+      const text = Status.render(report)
+      assert.include(text, "  skipped    1")
+      assert.include(text, "  expired    1")
+    }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
 })
