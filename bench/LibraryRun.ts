@@ -19,8 +19,8 @@ export type LedgerKind = "durable" | "memory"
 export interface Settings {
   readonly campaign: CampaignSpec.Input
   readonly ledger: LedgerKind
-  /** Overrides the campaign's pace, e.g. `Pacer.unlimited`. */
-  readonly pacer?: Pacer.Pacer
+  /** Overrides the campaign's pace, e.g. `Pacer.unlimited`: the run's `Pacer` service. */
+  readonly pacer?: Pacer.Service
   readonly maxSends?: number
 }
 
@@ -69,10 +69,9 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
         filename: settings.ledger === "memory" ? ":memory:" : Path.join(dir, "ledger.sqlite")
       })
       const started = performance.now()
-      const summary = yield* Campaign.run(spec, {
-        ...(settings.pacer === undefined ? {} : { pacer: settings.pacer }),
-        ...(settings.maxSends === undefined ? {} : { maxSends: settings.maxSends })
-      }).pipe(Effect.provide(Layer.merge(api, ledger)))
+      const pace = settings.pacer === undefined ? Layer.empty : Layer.succeed(Pacer.Pacer, settings.pacer)
+      const summary = yield* Campaign.run(spec, settings.maxSends === undefined ? {} : { maxSends: settings.maxSends })
+        .pipe(Effect.provide(Layer.mergeAll(api, ledger, pace)))
       return { summary, wallMillis: performance.now() - started, sendStarts } satisfies Result
     })
   )

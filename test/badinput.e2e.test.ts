@@ -11,12 +11,17 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import {
+  type RawAnswer,
+  type RawRequest,
+  type RawServer,
+  startRawServer
+} from "../packages/core/test/support/e2e-rawServer.js"
 import { type CliResult, jsonSummary, writeCampaign } from "./support/cli.js"
 import { assertNoSecret, assertPrivate, byUser, ledgerEntries, ledgerOutputs } from "./support/crash-checks.js"
 import { command, commandReadSlowly, temporaryDirectory } from "./support/crash-kill.js"
 import * as Stage from "./support/crash-stage.js"
 import * as World from "./support/crash-world.js"
-import { type RawAnswer, type RawRequest, type RawServer, startRawServer } from "./support/e2e-rawServer.js"
 
 /** Command starts are CPU-bound: two at a time keep both cores busy without slowing each other down. */
 const parallel = 2

@@ -1,16 +1,13 @@
 /**
  * The real `comment-dm` command, as a child process, against the sandbox over HTTP, with a real SQLite ledger.
  * The sandbox's deliveries are the ground truth for what was sent; the people a campaign must reach are written out
- * by hand in the data set (support/e2e-data.ts).
+ * by hand in the data set (../packages/core/test/support/e2e-data.ts).
  *
  * Each command start costs a few seconds, so the tests run concurrently, each with its own sandbox and directory.
  */
 import type { Sandbox } from "@comment-dm/sandbox"
 import { assert, describe, it, type TestContext } from "@effect/vitest"
 import * as Fs from "node:fs"
-import { type CliResult, finished, jsonSummary, startCli } from "./support/cli.js"
-import { nextDay } from "./support/e2e-clock.js"
-import { parseCsv } from "./support/e2e-csv.js"
 import {
   crowdData,
   expectedRecipients,
@@ -21,9 +18,12 @@ import {
   people,
   possibleMessages,
   profile
-} from "./support/e2e-data.js"
+} from "../packages/core/test/support/e2e-data.js"
+import { forwardTo, startRawServer } from "../packages/core/test/support/e2e-rawServer.js"
+import { type CliResult, finished, jsonSummary, startCli } from "./support/cli.js"
+import { nextDay } from "./support/e2e-clock.js"
+import { parseCsv } from "./support/e2e-csv.js"
 import { byUser, deliveriesPerRecipient, duplicates, ledgerEntries } from "./support/e2e-ledger.js"
-import { forwardTo, startRawServer } from "./support/e2e-rawServer.js"
 import * as Slots from "./support/e2e-slots.js"
 import * as Studio from "./support/e2e-studio.js"
 import { control, type RunningSandbox } from "./support/sandbox.js"

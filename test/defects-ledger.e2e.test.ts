@@ -9,8 +9,14 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, type TestContext } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
+import {
+  crowdPost,
+  expectedRecipients,
+  guideCampaign,
+  guideData,
+  guidePost
+} from "../packages/core/test/support/e2e-data.js"
 import { type CliResult, finished, jsonSummary, startCli } from "./support/cli.js"
-import { crowdPost, expectedRecipients, guideCampaign, guideData, guidePost } from "./support/e2e-data.js"
 import { deliveriesPerRecipient } from "./support/e2e-ledger.js"
 import { serverForBlock } from "./support/e2e-postgres.js"
 import * as Slots from "./support/e2e-slots.js"

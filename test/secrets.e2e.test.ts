@@ -5,11 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { closedPort } from "../packages/core/test/support/e2e-rawServer.js"
 import { assertNoSecret, ledgerFiles, ledgerOutputs } from "./support/crash-checks.js"
 import { command } from "./support/crash-kill.js"
 import * as Stage from "./support/crash-stage.js"
 import * as World from "./support/crash-world.js"
-import { closedPort } from "./support/e2e-rawServer.js"
 
 /** Runs `effect` with the umask that lets files be created world-readable unless their creator says otherwise. */
 const withOpenUmask = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

@@ -13,30 +13,39 @@
  * still pending, not with everything seen before.
  */
 import { Effect, Stream } from "effect"
+import * as Engine from "./campaign/Engine.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
-import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
+import type * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 
-export type { Budget, BudgetStatus, Counts, Outcome, Progress, RunError, Summary } from "./internal/session.js"
-export { Event, privateReplyWindow, probeInterval } from "./internal/session.js"
+export { probeInterval } from "./campaign/DailyLimit.js"
+export { privateReplyWindow } from "./campaign/Step.js"
+export type { Counts, Outcome, Progress, RunError, Summary } from "./Run.js"
+export { Event } from "./Run.js"
 
-export type RunOptions = Session.Options
+/**
+ * What a run is told beyond its campaign. Its pace, the profile's daily budget and when to stop come from its
+ * context instead: `Pacer.Pacer` (default: the campaign's `pace`), `DailyBudget.DailyBudget` (default: what this
+ * run's own sends are told; `SharedPacer.layer` provides both for runners that share a profile) and
+ * `StopSignal.StopSignal` (default: run until done).
+ */
+export type RunOptions<R = never> = Engine.Options<R>
 
 /**
  * Runs a campaign once: every post read down to what an earlier run read in full, every new matching commenter and
  * everyone left pending sent to (within the caps).
  */
-export const run = (
+export const run = <R = never>(
   spec: CampaignSpec.CampaignSpec,
-  options: RunOptions = {}
-): Effect.Effect<Session.Summary, Session.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
+  options: RunOptions<R> = {}
+): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger | R> =>
   Effect.gen(function*() {
-    const session = yield* Session.make(spec, options)
-    const posts = yield* session.resolvePosts
-    yield* session.open(posts.length)
-    yield* session.process(Stream.fromIterable(posts).pipe(Stream.flatMap(session.pagesToRead)))
-    yield* session.retryPending
-    yield* session.failIfFatal
-    return yield* session.summary
+    const engine = yield* Engine.make(spec, options)
+    const posts = yield* engine.resolvePosts
+    yield* engine.open(posts.length)
+    yield* engine.pass(Stream.fromIterable(posts).pipe(Stream.flatMap(engine.pagesToRead)))
+    yield* engine.retryPending
+    yield* engine.failIfFatal
+    return yield* engine.summary
   }).pipe(Effect.scoped)

@@ -384,8 +384,14 @@ export const CampaignSpec = fields.pipe(Schema.filter(crossChecks))
 /** A decoded campaign, defaults applied. */
 export type CampaignSpec = typeof CampaignSpec.Type
 
+/**
+ * `posts` as written in a campaign file: post ids (strings, or numbers as YAML reads long digits) and URLs, or the
+ * account's newest posts. The schema decodes from `unknown` so that each wrong entry gets its own message.
+ */
+export type PostsInput = ReadonlyArray<string | number | bigint> | "recent" | { readonly recent: number }
+
 /** A campaign as written in a file, before decoding: what {@link make} takes. */
-export type Input = typeof CampaignSpec.Encoded
+export type Input = Omit<typeof CampaignSpec.Encoded, "posts"> & { readonly posts: PostsInput }
 
 /** One problem in a campaign, at a key path such as `pace.per_hour` or `posts[2]` (empty for the whole campaign). */
 export interface Issue {

@@ -25,12 +25,13 @@ export interface Slot {
   readonly answered: Effect.Effect<void>
 }
 
-export interface Pacer {
+export interface Service {
   /** Waits for the next free slot, then starts it. Interrupting the wait gives the slot up for no one (safe side). */
   readonly take: Effect.Effect<Slot>
 }
 
-export const Pacer = Context.GenericTag<Pacer>("@comment-dm/core/Pacer")
+/** The pace of a run's sends; without one, a run paces itself by its campaign's `pace`. */
+export class Pacer extends Context.Tag("@comment-dm/core/Pacer")<Pacer, Service>() {}
 
 /** The window counted on actual starts is at most this long: platforms count request rates per second. */
 const longestWindowMillis = 1_000
@@ -119,7 +120,7 @@ class RecentStarts {
 }
 
 /** `count` sends per `per` (e.g. 200 per hour), evenly spaced, and never more than the share of a window. */
-export const make = (count: number, per: Duration.DurationInput = Duration.hours(1)): Effect.Effect<Pacer> =>
+export const make = (count: number, per: Duration.DurationInput = Duration.hours(1)): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const sends = Math.max(1, count)
     const share = windowShare(sends, Duration.toMillis(per) / sends)
@@ -168,7 +169,10 @@ export const make = (count: number, per: Duration.DurationInput = Duration.hours
 export const unheeded: Slot = { answered: Effect.void }
 
 /** No pacing at all: benchmarks and rehearsals on the sandbox. */
-export const unlimited: Pacer = { take: Effect.succeed(unheeded) }
+export const unlimited: Service = { take: Effect.succeed(unheeded) }
 
 export const layer = (count: number, per?: Duration.DurationInput): Layer.Layer<Pacer> =>
   Layer.effect(Pacer, make(count, per))
+
+/** No pacing: the sandbox, benchmarks. */
+export const layerUnlimited: Layer.Layer<Pacer> = Layer.succeed(Pacer, unlimited)

@@ -11,11 +11,12 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { Budget, BudgetStatus } from "./Campaign.js"
+import * as DailyBudget from "./DailyBudget.js"
 import { LedgerError } from "./Ledger.js"
-import { type Pacer, type Slot, unheeded } from "./Pacer.js"
+import { Pacer, type Service as PacerService, type Slot, unheeded } from "./Pacer.js"
 
 export interface Options {
   /** The Upload-Post profile username the runners send from. */
@@ -33,7 +34,7 @@ export interface Options {
   readonly dailyLimit?: number | undefined
 }
 
-export interface SharedPacer extends Pacer {
+export interface SharedPacer extends PacerService {
   /**
    * Waits for the next slot of the profile. The slot is reserved before the wait, so interrupting the wait gives
    * it up for no one (safe side). A database failure here is a defect: the claim before it and the settlement after
@@ -55,8 +56,8 @@ export interface SharedPacer extends Pacer {
   readonly limitReachedAt: Effect.Effect<Date | undefined, LedgerError>
   /** Whether any runner marked today's limit as reached, or `dailyLimit` sends have been recorded today. */
   readonly dailyLimitReached: Effect.Effect<boolean, LedgerError>
-  /** The profile's daily limit as a campaign uses it (`Campaign.run(spec, { pacer, budget })`). */
-  readonly budget: Budget
+  /** The profile's daily limit as a campaign uses it (see {@link layer}). */
+  readonly budget: DailyBudget.Service
 }
 
 /** The UTC day of an instant, as `YYYY-MM-DD`: the key of the daily counts. */
@@ -157,7 +158,7 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
       const today = utcDay(now)
       const sentToday = rows.find((row) => row.day === today)?.sent_count ?? 0
       const mark = rows.find((row) => row.limit_reached_at !== null)?.limit_reached_at
-      const result: BudgetStatus = {
+      const result: DailyBudget.BudgetStatus = {
         capReached: dailyLimit !== undefined && sentToday >= dailyLimit,
         limitReachedAt: mark === undefined || mark === null ? undefined : new Date(mark)
       }
@@ -191,3 +192,12 @@ export const make = (options: Options): Effect.Effect<SharedPacer, never, SqlCli
       }
     }
   })
+
+/**
+ * The pace and the daily budget of a profile, shared with every other runner that sends from it: what a campaign run
+ * takes from its context instead of pacing itself.
+ */
+export const layer = (options: Options): Layer.Layer<Pacer | DailyBudget.DailyBudget, never, SqlClient.SqlClient> =>
+  Layer.unwrapEffect(
+    Effect.map(make(options), (shared) => Layer.merge(Layer.succeed(Pacer, shared), DailyBudget.layer(shared.budget)))
+  )

@@ -10,14 +10,16 @@
  * cursor already followed) is read up to there in each poll and reported once; the watcher keeps following every post,
  * and its summary ends `failed`.
  */
-import { Clock, Duration, Effect, Ref, Stream } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
+import * as Engine from "./campaign/Engine.js"
+import * as Polling from "./campaign/Polling.js"
+import type * as Reading from "./campaign/Reading.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
-import * as Session from "./internal/session.js"
 import type * as Ledger from "./Ledger.js"
+import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
-import type * as Errors from "./UploadPostError.js"
 
-export interface WatchOptions extends Session.Options {
+export interface WatchOptions<R = never> extends Engine.Options<R> {
   /** Time between the starts of two polls (default 60 s). */
   readonly every?: Duration.DurationInput
   /** One poll, then stop (for cron-like schedulers). */
@@ -32,181 +34,110 @@ export interface WatchOptions extends Session.Options {
 
 export const defaultInterval = Duration.seconds(60)
 
-/**
- * The newest comment ids of one post, at most `capacity`, the least recently added forgotten first. Adding an id it
- * holds makes it the most recent again, so adding a read oldest first keeps the window in the post's own order.
- */
-class RecentIds {
-  private readonly ids = new Set<string>()
-  constructor(private readonly capacity: number) {}
-  has(id: string) {
-    return this.ids.has(id)
-  }
-  add(id: string) {
-    this.ids.delete(id)
-    this.ids.add(id)
-    if (this.ids.size > this.capacity) {
-      const oldest = this.ids.values().next()
-      if (oldest.done !== true) this.ids.delete(oldest.value)
-    }
-  }
-  get size() {
-    return this.ids.size
-  }
-}
+/** Sleeps until `at`, or until a stop is asked for: succeeds with whether it was. */
+const sleepUntil = (engine: Engine.Engine, at: number) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.raceFirst(
+      Effect.as(Effect.sleep(Duration.millis(Math.max(0, at - now))), false),
+      Effect.as(engine.stopSignal, true)
+    ))
 
 /**
- * Tells, page by page of one read (newest comments first), whether a page holds anything new. The window holds the
- * newest ids of the post as a run of consecutive comments, so from the first remembered comment on, it covers the
- * next `size` places of the list; a comment below that run was listed below it at an earlier read, and is old even
- * when the window has forgotten it. An unknown comment inside the run is new (it came in out of order).
+ * Waits for the next poll; while paused at the daily limit, sends to the pending people at each probe time before it
+ * (the first of them probes). A probe time that comes round again unchanged found nobody to probe with: the poll
+ * comes first then. Succeeds with whether a stop was asked for.
  */
-const newsDetector = (known: RecentIds) => {
-  let place = 0
-  let firstKnownAt: number | undefined
-  return (comments: ReadonlyArray<{ readonly id: string }>): boolean => {
-    let news = false
-    for (const comment of comments) {
-      const at = place++
-      if (known.has(comment.id)) {
-        firstKnownAt ??= at
-      } else if (firstKnownAt === undefined || at < firstKnownAt + known.size) {
-        news = true
-      }
-    }
-    return news
+const waitForNextPoll = Effect.fn("Watch.wait")(function*(engine: Engine.Engine, nextPollAt: number) {
+  let tried: number | undefined
+  while (true) {
+    const probeAt = yield* engine.nextProbeAt
+    const probeFirst = probeAt !== undefined && probeAt !== tried && probeAt < nextPollAt
+    if (yield* sleepUntil(engine, probeFirst ? probeAt : nextPollAt)) return true
+    if (!probeFirst) return false
+    tried = probeAt
+    yield* engine.sendPending
+    yield* engine.failIfFatal
   }
+})
+
+/** What a watcher keeps between polls. */
+interface Watcher {
+  readonly engine: Engine.Engine
+  readonly windows: Polling.Windows
+  /** The poll intervals, stepped once a poll with how its read went. */
+  readonly intervals: Schedule.ScheduleDriver<Duration.Duration, Polling.PollRead>
+  posts: ReadonlyArray<Reading.PostRef>
+  polls: number
 }
 
-/** Reads that fail this way end only the poll; the next poll tries again. */
-const isPassing = (
-  error: Errors.ReadError
-): error is Errors.Transient | Errors.RateLimited | Errors.MalformedResponse =>
-  error._tag === "Transient" || error._tag === "RateLimited" || error._tag === "MalformedResponse"
+/** One poll and its sends, told as `Polled` or `PollFailed`; succeeds with the time to the next poll. */
+const pollOnce = Effect.fn("Watch.poll")(function*(watcher: Watcher, options: WatchOptions<unknown>) {
+  const { engine } = watcher
+  const poll = ++watcher.polls
+  const before = engine.progress()
+  const counter = { pages: 0 }
+  const read = yield* Polling.poll(engine, watcher.windows, watcher.posts, options.postConcurrency ?? 4, counter)
+  const wait = yield* Effect.orDie(watcher.intervals.next(read))
+  if (read._tag === "Left") {
+    yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: Duration.toMillis(wait) }))
+  }
+  yield* engine.retryPending
+  yield* engine.failIfFatal
+  const after = engine.progress()
+  if (read._tag === "Right") {
+    yield* engine.emit(Run.Event.Polled({
+      poll,
+      comments: after.comments - before.comments,
+      pages: counter.pages,
+      newPeople: after.discovered - before.discovered,
+      progress: after,
+      nextInMillis: options.once === true ? 0 : Duration.toMillis(wait)
+    }))
+  }
+  return wait
+})
 
-export const watch = (
-  spec: CampaignSpec.CampaignSpec,
-  options: WatchOptions = {}
-): Effect.Effect<Session.Summary, Session.RunError, UploadPost.UploadPost | Ledger.Ledger> =>
+/** Between polls: people in doubt reconciled, and `posts: recent` looked up again (kept as they were if it fails). */
+const refresh = (watcher: Watcher, spec: CampaignSpec.CampaignSpec) =>
   Effect.gen(function*() {
-    const session = yield* Session.make(spec, options, "watch")
+    yield* watcher.engine.reconcile
+    if (!spec.posts.some((post) => post._tag === "Recent")) return
+    const refreshed = yield* Effect.either(watcher.engine.resolvePosts)
+    if (refreshed._tag === "Left") return
+    watcher.posts = refreshed.right
+    watcher.windows.keepOnly(refreshed.right)
+  })
+
+/**
+ * Follows a campaign until a stop is asked for (or for one poll with `once`): a poll, its sends, the wait (the
+ * interval runs from the start of one poll to the start of the next), and again.
+ */
+export const watch = <R = never>(
+  spec: CampaignSpec.CampaignSpec,
+  options: WatchOptions<R> = {}
+): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger | R> =>
+  Effect.gen(function*() {
+    const engine = yield* Engine.make(spec, options, "watch")
     const every = Duration.decode(options.every ?? defaultInterval)
-    const maxInterval = Duration.decode(options.maxInterval ?? Duration.minutes(15))
-    const capacity = options.windowSize ?? 1_000
-    const windows = new Map<string, RecentIds>()
-    const interval = yield* Ref.make(every)
-
-    let posts = yield* session.resolvePosts
-    yield* session.open(posts.length)
-
-    /** The pages of a post that hold something new; the first page with nothing new ends the read. */
-    const newPages = (post: CampaignSpec.PostId | CampaignSpec.PostUrl, counter: { pages: number }) => {
-      const key = Session.postKey(post)
-      const known = windows.get(key) ?? new RecentIds(capacity)
-      windows.set(key, known)
-      const firstRead = known.size === 0
-      const holdsNews = newsDetector(known)
-      // Ids are remembered when the read ends, oldest first, so that the window keeps the newest of the post; the
-      // window stays as it was during the read, which the news detector relies on. Only the newest `capacity` ids of
-      // the read can stay in the window, so only those are kept.
-      const readNow: Array<string> = []
-      return session.allPages(post).pipe(
-        Stream.tap(() => Effect.sync(() => counter.pages++)),
-        Stream.takeWhile((page) => firstRead || holdsNews(page.comments)),
-        Stream.tap((page) =>
-          Effect.sync(() => {
-            for (const comment of page.comments) {
-              if (readNow.length >= capacity) return
-              readNow.push(comment.id)
-            }
-          })
-        ),
-        Stream.onEnd(Effect.sync(() => {
-          for (let index = readNow.length - 1; index >= 0; index--) known.add(readNow[index]!)
-        }))
-      )
+    const intervals = Polling.intervals(every, Duration.decode(options.maxInterval ?? Duration.minutes(15)))
+    const posts = yield* engine.resolvePosts
+    const watcher: Watcher = {
+      engine,
+      windows: new Polling.Windows(options.windowSize ?? 1_000),
+      intervals: yield* Schedule.driver(intervals),
+      posts,
+      polls: 0
     }
-
-    /** Sleeps until `at`, or until a stop is asked for: succeeds with whether it was. */
-    const sleepUntil = (at: number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.raceFirst(
-          Effect.as(Effect.sleep(Duration.millis(Math.max(0, at - now))), false),
-          Effect.as(session.stopSignal, true)
-        ))
-
-    /**
-     * Waits for the next poll; while paused at the daily limit, sends to the pending people at each probe time before
-     * it (the first of them probes). A probe time that comes round again unchanged found nobody to probe with: the
-     * poll comes first then. Succeeds with whether a stop was asked for.
-     */
-    const waitForNextPoll = (nextPollAt: number) =>
-      Effect.gen(function*() {
-        let tried: number | undefined
-        while (true) {
-          const probeAt = yield* session.nextProbeAt
-          const probeFirst = probeAt !== undefined && probeAt !== tried && probeAt < nextPollAt
-          if (yield* sleepUntil(probeFirst ? probeAt : nextPollAt)) return true
-          if (!probeFirst) return false
-          tried = probeAt
-          yield* session.sendPending
-          yield* session.failIfFatal
-        }
-      })
-
-    let poll = 0
-    while (!(yield* session.isStopped)) {
-      poll++
-      const pollStarted = yield* Clock.currentTimeMillis
-      const before = session.progress()
-      const counter = { pages: 0 }
-      const read = yield* Effect.either(
-        session.process(
-          Stream.fromIterable(posts).pipe(
-            Stream.flatMap((post) => newPages(post, counter), { concurrency: options.postConcurrency ?? 4 })
-          )
-        )
-      )
-      if (read._tag === "Left") {
-        const error = read.left
-        if (error._tag === "LedgerError" || !isPassing(error)) return yield* Effect.fail(error)
-        // A rate-limited API gets fewer polls until it answers freely again.
-        const slower = error._tag === "RateLimited"
-          ? Duration.min(Duration.times(yield* Ref.get(interval), 2), maxInterval)
-          : yield* Ref.get(interval)
-        yield* Ref.set(interval, slower)
-        yield* session.emit(
-          Session.Event.PollFailed({ reason: error.message, nextInMillis: Duration.toMillis(slower) })
-        )
-      } else {
-        yield* Ref.set(interval, every)
-      }
-      yield* session.retryPending
-      yield* session.failIfFatal
-      const after = session.progress()
-      const wait = yield* Ref.get(interval)
-      if (read._tag === "Right") {
-        yield* session.emit(Session.Event.Polled({
-          poll,
-          comments: after.comments - before.comments,
-          pages: counter.pages,
-          newPeople: after.discovered - before.discovered,
-          progress: after,
-          nextInMillis: options.once === true ? 0 : Duration.toMillis(wait)
-        }))
-      }
-      if (options.once === true) break
-      // The interval runs from the start of one poll to the start of the next.
-      if (yield* waitForNextPoll(pollStarted + Duration.toMillis(wait))) break
-      yield* session.reconcile
-      if (spec.posts.some((post) => post._tag === "Recent")) {
-        const refreshed = yield* Effect.either(session.resolvePosts)
-        if (refreshed._tag === "Right") {
-          posts = refreshed.right
-          const followed = new Set(posts.map(Session.postKey))
-          for (const key of windows.keys()) if (!followed.has(key)) windows.delete(key)
-        }
-      }
-    }
-    return yield* session.summary
+    yield* engine.open(posts.length)
+    /** One round; succeeds with whether the watcher goes on. */
+    const round = Effect.gen(function*() {
+      if (yield* engine.isStopped) return false
+      const started = yield* Clock.currentTimeMillis
+      const wait = yield* pollOnce(watcher, options)
+      if (options.once === true || (yield* waitForNextPoll(engine, started + Duration.toMillis(wait)))) return false
+      yield* refresh(watcher, spec)
+      return true
+    })
+    yield* Effect.repeat(round, { while: (goOn) => goOn })
+    return yield* engine.summary
   }).pipe(Effect.scoped)

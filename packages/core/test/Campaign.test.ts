@@ -12,12 +12,14 @@ import type { Scope } from "effect"
 import * as Path from "node:path"
 import * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
+import * as DailyBudget from "../src/DailyBudget.js"
 import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import * as SharedPacer from "../src/SharedPacer.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
+import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
 import { allEntries, tempDirectory } from "./support/ledgerSuite.js"
 
@@ -77,11 +79,24 @@ const studio = (posts: ReadonlyArray<DataSet.Post>) =>
     return { sandbox, within, context }
   })
 
+interface TestRunOptions extends Campaign.RunOptions {
+  readonly budget?: DailyBudget.Service
+  readonly stop?: Effect.Effect<void>
+}
+
+/** An unpaced run, with the budget and the stop request given as the run's services. */
 const run = (
   setup: { readonly within: <A, E>(effect: Effect.Effect<A, E, Services>) => Effect.Effect<A, E> },
   spec: CampaignSpec.CampaignSpec,
-  options: Campaign.RunOptions = {}
-) => setup.within(Campaign.run(spec, { pacer: Pacer.unlimited, reconcile: false, ...options }))
+  { budget, stop, ...options }: TestRunOptions = {}
+) =>
+  setup.within(
+    Campaign.run(spec, { reconcile: false, ...options }).pipe(Effect.provide(Layer.mergeAll(
+      Pacer.layerUnlimited,
+      budget === undefined ? Layer.empty : DailyBudget.layer(budget),
+      stop === undefined ? Layer.empty : StopSignal.layer({ interrupt: stop })
+    )))
+  )
 
 const commentRequests = (sandbox: Sandbox.SandboxHandle) =>
   Effect.map(sandbox.stats, (stats) => stats.requests[commentsEndpoint] ?? 0)

@@ -47,7 +47,7 @@ const runConcurrently = <E>(
  * send started, in the order they started.
  */
 const sendTimes = (
-  pacer: Pacer.Pacer,
+  pacer: Pacer.Service,
   options: { sends: number; concurrency: number; lateness?: (wakeUp: number) => number; runFor: Duration.Duration }
 ) =>
   Effect.gen(function*() {
@@ -70,7 +70,7 @@ const sendTimes = (
  * its answer comes back `platformMillis` ms later. Returns when each request started and when each one arrived.
  */
 const pacedRequests = (
-  pacer: Pacer.Pacer,
+  pacer: Pacer.Service,
   options: {
     sends: number
     concurrency: number

@@ -30,6 +30,7 @@ import type * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import type * as Retry from "../src/Retry.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
+import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
 import * as Watch from "../src/Watch.js"
 
@@ -123,6 +124,10 @@ const clientLayer = (sandbox: Sandbox.SandboxHandle, options: StudioOptions) => 
   )
 }
 
+/** No pace, and a stop request once `stop` completes. */
+const unpacedUntil = (stop: Deferred.Deferred<void>) =>
+  Layer.merge(Pacer.layerUnlimited, StopSignal.layer({ interrupt: Deferred.await(stop) }))
+
 type PollEvent = Extract<Campaign.Event, { readonly _tag: "Polled" | "PollFailed" }>
 
 interface Watched {
@@ -148,9 +153,7 @@ const watchPolls = (
     const polls: Array<PollEvent> = []
     const summary = yield* Watch.watch(spec, {
       every: Duration.millis(20),
-      pacer: Pacer.unlimited,
       ...watchOptions,
-      stop: Deferred.await(stop),
       onEvent: (event) =>
         Effect.gen(function*() {
           if (event._tag !== "Polled" && event._tag !== "PollFailed") return
@@ -158,7 +161,7 @@ const watchPolls = (
           if (afterPoll !== undefined) yield* afterPoll(polls.length)
           if (polls.length >= wanted) yield* Deferred.succeed(stop, undefined)
         })
-    }).pipe(Effect.provide(setup.layer))
+    }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))))
     return { summary, polls } satisfies Watched
   })
 
@@ -394,11 +397,9 @@ describe("Watch", () => {
       const watcher = yield* Watch.watch(spec, {
         every: Duration.millis(100),
         maxInterval: Duration.millis(400),
-        pacer: Pacer.unlimited,
-        stop: Deferred.await(stop),
         onEvent: (event) =>
           event._tag === "Polled" || event._tag === "PollFailed" ? Queue.offer(polled, event) : Effect.void
-      }).pipe(Effect.provide(setup.layer), Effect.fork)
+      }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
 
       /** The watcher's next wake-up once it sleeps after a poll (leases and request timeouts sleep 30 s and more). */
       const nextWakeUp = Effect.gen(function*() {
@@ -485,10 +486,8 @@ describe("Watch", () => {
       const stop = yield* Deferred.make<void>()
       const watcher = yield* Watch.watch(spec, {
         every,
-        pacer: Pacer.unlimited,
-        stop: Deferred.await(stop),
         onEvent: (event) => event._tag === "Polled" ? Deferred.succeed(polled, undefined) : Effect.void
-      }).pipe(Effect.provide(setup.layer), Effect.fork)
+      }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
 
       /** Waits (in real time) until something sleeps until `at`, then returns every pending wake-up time. */
       const sleepingUntil = (at: (wakeUps: Chunk.Chunk<number>) => boolean) =>
@@ -530,14 +529,12 @@ describe("Watch", () => {
       const events: Array<Campaign.Event> = []
       const watcher = yield* Watch.watch(spec, {
         every,
-        pacer: Pacer.unlimited,
-        stop: Deferred.await(stop),
         onEvent: (event) =>
           Effect.suspend(() => {
             events.push(event)
             return event._tag === "Polled" || event._tag === "PollFailed" ? Queue.offer(polled, event) : Effect.void
           })
-      }).pipe(Effect.provide(setup.layer), Effect.fork)
+      }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
 
       /** The next poll's event, once the watcher sleeps until the one after (its HTTP runs in real time meanwhile). */
       const nextPoll = Effect.gen(function*() {
@@ -591,10 +588,8 @@ describe("Watch", () => {
       const events: Array<Campaign.Event> = []
       const watcher = yield* Watch.watch(spec, {
         every: Duration.hours(2),
-        pacer: Pacer.unlimited,
-        stop: Deferred.await(stop),
         onEvent: (event) => Effect.sync(() => events.push(event))
-      }).pipe(Effect.provide(setup.layer), Effect.fork)
+      }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
 
       /** Waits (in real time: the HTTP runs meanwhile) until the watcher sleeps until `wakeUp`. */
       const sleepingUntil = (wakeUp: number) =>

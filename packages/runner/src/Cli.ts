@@ -1,7 +1,7 @@
 /**
  * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
  */
-import { Campaign, Ledger, Reconcile, Runner, UploadPost, Watch } from "@comment-dm/core"
+import { Campaign, Ledger, Reconcile, Runner, StopSignal, UploadPost, Watch } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
@@ -71,17 +71,14 @@ const runCommand = Command.make(
       const display = Display.make({ json: args.json })
       const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
       const stop = yield* Signals.stopRequests
-      const summary = yield* Effect.gen(function*() {
-        const shared = args.dryRun ? {} : yield* LedgerDatabase.sharedBudget(spec)
-        return yield* Campaign.run(spec, {
-          ...shared,
-          dryRun: args.dryRun,
-          maxSends: Option.getOrUndefined(args.maxSends),
-          stop: stop.interrupt,
-          wrapUp: stop.outputClosed,
-          onEvent: display.onEvent
-        })
+      const stopLayer = StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed })
+      const summary = yield* Campaign.run(spec, {
+        dryRun: args.dryRun,
+        maxSends: Option.getOrUndefined(args.maxSends),
+        onEvent: display.onEvent
       }).pipe(
+        // A dry run paces itself and shares nothing: it sends nothing.
+        Effect.provide(args.dryRun ? stopLayer : Layer.merge(stopLayer, LedgerDatabase.sharedPace(spec))),
         Effect.provide(Layer.merge(apiLayer, ledger)),
         Effect.tapError(() => display.close)
       )
@@ -126,17 +123,13 @@ const watchCommand = Command.make(
       }
       const ledger = yield* ledgerFor(args.db)
       const stop = yield* Signals.stopRequests
-      const summary = yield* Effect.gen(function*() {
-        const shared = yield* LedgerDatabase.sharedBudget(spec)
-        return yield* Watch.watch(spec, {
-          ...shared,
-          every,
-          once: args.once,
-          stop: stop.interrupt,
-          wrapUp: stop.outputClosed,
-          onEvent: display.onEvent
-        })
-      }).pipe(Effect.provide(Layer.merge(apiLayer, ledger)))
+      const summary = yield* Watch.watch(spec, { every, once: args.once, onEvent: display.onEvent }).pipe(
+        Effect.provide(Layer.merge(
+          StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed }),
+          LedgerDatabase.sharedPace(spec)
+        )),
+        Effect.provide(Layer.merge(apiLayer, ledger))
+      )
       yield* display.summary(summary)
       yield* setExit(ExitCode.ofOutcome(summary.outcome))
     })

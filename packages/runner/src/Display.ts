@@ -89,7 +89,7 @@ export const make = (options: DisplayOptions): Display => {
         case "Refused":
           line(`refused ${person(event)}: ${event.reason}`)
           break
-        case "Deferred":
+        case "Postponed":
           line(`pending ${person(event)}: ${event.reason}`)
           break
         case "InDoubt":

@@ -4,7 +4,7 @@
  * can share.
  */
 import { PgLedger, SharedPacer, SqliteLedger, SqlLedger } from "@comment-dm/core"
-import type { Campaign, CampaignSpec, Ledger } from "@comment-dm/core"
+import type { CampaignSpec, Ledger } from "@comment-dm/core"
 import type { SqlClient } from "@effect/sql"
 import { Config, Data, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"
@@ -125,11 +125,5 @@ export const layer = (
  * shares them: two runners at 200 an hour send 200 an hour together, not 400. Every DM the platform accepts is
  * counted for the profile and the UTC day (a library caller may set `SharedPacer`'s `dailyLimit` on that count).
  */
-export const sharedBudget = (spec: CampaignSpec.CampaignSpec) =>
-  Effect.map(
-    SharedPacer.make({ profile: spec.user, platform: spec.platform, count: spec.pace.perHour }),
-    (pacer): { readonly pacer: SharedPacer.SharedPacer; readonly budget: Campaign.Budget } => ({
-      pacer,
-      budget: pacer.budget
-    })
-  )
+export const sharedPace = (spec: CampaignSpec.CampaignSpec) =>
+  SharedPacer.layer({ profile: spec.user, platform: spec.platform, count: spec.pace.perHour })

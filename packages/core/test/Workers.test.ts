@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
-import * as Session from "../src/internal/session.js"
+import * as Workers from "../src/campaign/Workers.js"
 
 /** Pages of 50, as the comment stream delivers them. */
 const pages = (count: number) =>
@@ -18,7 +18,7 @@ describe("forEachConcurrently", () => {
       const handled: Array<number> = []
       let running = 0
       let peak = 0
-      yield* Session.forEachConcurrently(
+      yield* Workers.forEachConcurrently(
         pages(2_000),
         (n) =>
           Effect.gen(function*() {
@@ -37,7 +37,7 @@ describe("forEachConcurrently", () => {
   it.live("a failing element fails the whole and stops the others", () =>
     Effect.gen(function*() {
       const handled: Array<number> = []
-      const error = yield* Effect.flip(Session.forEachConcurrently(
+      const error = yield* Effect.flip(Workers.forEachConcurrently(
         pages(500),
         (n) => n === 100 ? Effect.fail("boom") : Effect.sync(() => handled.push(n)).pipe(Effect.delay(1)),
         4
@@ -49,7 +49,7 @@ describe("forEachConcurrently", () => {
   it.live("a failing stream fails the whole; no element is handled twice", () =>
     Effect.gen(function*() {
       const handled: Array<number> = []
-      const error = yield* Effect.flip(Session.forEachConcurrently(
+      const error = yield* Effect.flip(Workers.forEachConcurrently(
         Stream.concat(pages(100), Stream.fail("read failed")),
         (n) => Effect.sync(() => handled.push(n)),
         8

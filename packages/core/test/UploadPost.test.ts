@@ -2,8 +2,6 @@
  * The Upload-Post client over real HTTP: against the sandbox for the answers the real service gives, and against a
  * bare node:http server for the ones it must survive (bodies that are not JSON, truncated or of the wrong shape).
  */
-import { HttpTransport, Retry, UploadPost } from "@comment-dm/core"
-import type { UploadPostError } from "@comment-dm/core"
 import type { DataSet, Faults } from "@comment-dm/sandbox"
 import { Sandbox } from "@comment-dm/sandbox"
 import { NodeHttpClient } from "@effect/platform-node"
@@ -24,6 +22,10 @@ import {
   TestClock,
   TestServices
 } from "effect"
+import * as HttpTransport from "../src/HttpTransport.js"
+import * as Retry from "../src/Retry.js"
+import * as UploadPost from "../src/UploadPost.js"
+import type * as UploadPostError from "../src/UploadPostError.js"
 import { crowdPost, guideData, guidePost, linkPost, people, profile } from "./support/e2e-data.js"
 import { closedPort, type RawAnswer, type RawHandler, startRawServer } from "./support/e2e-rawServer.js"
 

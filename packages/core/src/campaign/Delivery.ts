@@ -1,0 +1,290 @@
+/**
+ * Delivery: one person's message, from their turn to their settlement. The turn (the stop request, the daily limit,
+ * `max_sends`) -> claim (durable, before any request) -> for each attempt: confirm the claim -> wait for the pace ->
+ * confirm again if the wait was long -> send -> a returned `Settlement` -> settle (durable) and record.
+ *
+ * From the claim on, the person is settled whatever happens: an interruption only cuts the waits short. An attempt
+ * that has started is never abandoned, and an interruption between attempts settles from what the last attempt said.
+ */
+import type { Duration } from "effect"
+import { Clock, Effect, Exit, Option } from "effect"
+import type * as CampaignSpec from "../CampaignSpec.js"
+import * as Ledger from "../Ledger.js"
+import type * as Pacer from "../Pacer.js"
+import * as Retry from "../Retry.js"
+import type * as UploadPost from "../UploadPost.js"
+import type * as Errors from "../UploadPostError.js"
+import type { Control } from "./Control.js"
+import type { Gate } from "./DailyLimit.js"
+import type { Recorder, Result } from "./Recording.js"
+import * as Step from "./Step.js"
+import type { Target } from "./Step.js"
+
+export interface Deliverer {
+  readonly spec: CampaignSpec.CampaignSpec
+  readonly api: UploadPost.UploadPost
+  readonly ledger: Ledger.Ledger
+  readonly recorder: Recorder
+  readonly control: Control
+  readonly gate: Gate
+  readonly pacer: Pacer.Service
+  readonly retry: Retry.RetryPolicy
+  readonly runner: string
+  readonly lease: Duration.DurationInput
+  /** How long after its claim a first attempt needs no confirmation: far below any lease. */
+  readonly freshClaimMillis: number
+  /** At most `concurrency` requests in flight; as many more workers claim the next people meanwhile. */
+  readonly permits: Effect.Semaphore
+  readonly maxSends: number | undefined
+  /** Sends started by this run, against `maxSends`. */
+  readonly started: { count: number }
+  readonly dryRun: boolean
+}
+
+/** Makes a part of an uninterruptible region interruptible again (from `Effect.uninterruptibleMask`). */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+const interruptedBeforeRequest = Ledger.Settlement.Pending({ reason: "interrupted before the request was made" })
+const stoppedBeforeRequest = Ledger.Settlement.Pending({
+  reason: "the run stopped sending before the request was made"
+})
+
+const who = (target: Target) => ({ userId: target.userId, username: target.username })
+
+/** Delivers one step to one person, when their turn comes; the result is recorded. */
+export const deliver = (d: Deliverer, step: Step.Step) => (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
+  Effect.gen(function*() {
+    if (yield* d.control.halted) return
+    const message = step.render(target)
+    const refusal = yield* step.refusal(target, message)
+    // A refusal known before sending makes no request: the daily limit does not hold it back.
+    const turn = d.dryRun || Option.isSome(refusal) ? "send" : yield* d.gate.turn
+    if (turn === "hold") return
+    const rest = inTurn(d, { step, target, message, probe: turn === "probe" }, refusal)
+    return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
+  })
+
+/** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
+const inTurn = (d: Deliverer, turn: Turn, refusal: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const { message, target } = turn
+    if (Option.isNone(refusal)) {
+      if (d.maxSends !== undefined && d.started.count >= d.maxSends) {
+        return yield* d.recorder.record({ _tag: "HeldByCap" })
+      }
+      d.started.count++
+    }
+    if (d.dryRun) {
+      return yield* d.recorder.record(
+        Option.isSome(refusal)
+          ? { _tag: "WouldRefuse", person: who(target), reason: refusal.value }
+          : { _tag: "WouldSend", person: who(target), post: target.postId, message }
+      )
+    }
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        // Read before the claim, never after: a stall between the commit and this process seeing it must count
+        // against the claim's freshness (the lease started no earlier than this).
+        const claimedAt = yield* Clock.currentTimeMillis
+        const claimed: Claimed = { ...turn, claimedAt }
+        if (!(yield* claim(d, claimed))) return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+        if (Option.isSome(refusal)) {
+          return yield* settle(d, claimed, Ledger.Settlement.Refused({ reason: refusal.value }))
+        }
+        yield* sendClaimed(d, claimed, restore)
+      })
+    )
+  })
+
+// The per-person steps carry no span: Effect.fn's span and stack capture cost about 20 µs a call, several percent of
+// a DM's whole cost at zero latency (bench/Overhead.ts). The per-run and per-page steps are named spans.
+const claim = (d: Deliverer, { message, step, target }: Claimed): Effect.Effect<boolean, Ledger.LedgerError> =>
+  d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
+
+/**
+ * Sends to a claimed person and settles the outcome, holding one of the `concurrency` send permits from the first
+ * attempt to the settlement (a person claimed ahead waits here for one). Waiting for a permit can be interrupted, like
+ * the waits for the pace; the person is then released.
+ */
+const sendClaimed = (d: Deliverer, claimed: Claimed, restore: Restore): Effect.Effect<void, Ledger.LedgerError> =>
+  Effect.flatMap(Effect.exit(restore(d.permits.take(1))), (permit) =>
+    Exit.isFailure(permit)
+      ? settle(d, claimed, interruptedBeforeRequest)
+      : Effect.ensuring(
+        Effect.flatMap(attempts(d, claimed, restore), (ended) => conclude(d, claimed, ended)),
+        d.permits.release(1)
+      ))
+
+/** A person's turn for a step. `probe`: at the daily limit, this send checks whether the platform accepts again. */
+interface Turn {
+  readonly step: Step.Step
+  readonly target: Target
+  readonly message: string
+  readonly probe: boolean
+}
+
+/** A person claimed for a step. `claimedAt`: read just before the claim's statement. */
+interface Claimed extends Turn {
+  readonly claimedAt: number
+}
+
+/** Why the attempts ended without an answer to retry: the claim was lost, or the run stopped sending first. */
+type Cut = "lost" | "halted"
+
+/**
+ * The attempts of one claimed send, as many as the retry policy allows. Each is confirmed first: a runner that
+ * stalled past its lease may have lost the person to another runner's recovery, and then neither sends nor settles. A
+ * claim or confirmation less than a moment old (`freshClaimMillis`, timed from just before its statement, and checked
+ * right before the attempt) stands for one: it cannot have expired. A retry is always confirmed anew.
+ */
+class Attempts {
+  /** When the claim was made or last confirmed (read just before the statement). */
+  confirmedAt: number
+  /** Whether an attempt was made since the last confirmation: a retry always confirms first. */
+  attemptedSinceConfirmed = false
+  /** What the last attempt that got an answer said: the settlement when the retries end without one. */
+  last: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>> = Option.none()
+
+  constructor(readonly d: Deliverer, readonly claimed: Claimed) {
+    this.confirmedAt = claimed.claimedAt
+  }
+
+  /** Whether the attempt may go: `undefined` if so, else why not. */
+  readonly confirm: Effect.Effect<Cut | undefined, Ledger.LedgerError> = Effect.suspend(() => {
+    const { control, gate, ledger, lease, runner } = this.d
+    return Effect.flatMap(control.halted, (halted) => {
+      // A person claimed ahead may have waited for a send permit while the run was asked to stop or paused.
+      if (halted || (gate.paused && !this.claimed.probe)) return Effect.succeed("halted" as const)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (!this.attemptedSinceConfirmed && now - this.confirmedAt < this.d.freshClaimMillis) {
+          return Effect.succeed(undefined)
+        }
+        return Effect.map(
+          ledger.confirmClaim(Step.keyOf(this.claimed.step, this.claimed.target), runner, lease),
+          (held) => {
+            if (!held) return "lost" as const
+            this.confirmedAt = now
+            this.attemptedSinceConfirmed = false
+            return undefined
+          }
+        )
+      })
+    })
+  })
+
+  readonly send: Effect.Effect<UploadPost.Delivered, Errors.SendError> = Effect.suspend(() =>
+    Effect.onExit(
+      this.claimed.step.send(this.d.api, this.claimed.target, this.claimed.message),
+      (exit) =>
+        Effect.sync(() => {
+          this.last = Option.some(exit)
+          this.attemptedSinceConfirmed = true
+        })
+    ).pipe(Effect.uninterruptible)
+  )
+
+  /**
+   * One attempt: confirmed before the wait for the pace, so that the request leaves as soon as its slot comes; again
+   * after it only when the wait outlasted the claim's freshness. The pacer hears of answers only: a request that
+   * failed on the way says nothing of how long the way to the platform is.
+   */
+  readonly cycle: Effect.Effect<UploadPost.Delivered | Cut, Errors.SendError | Ledger.LedgerError> = Effect.suspend(
+    () => {
+      return Effect.gen(this, function*() {
+        const before = yield* this.confirm
+        if (before !== undefined) return before
+        const slot = yield* this.d.pacer.take
+        const after = yield* this.confirm
+        if (after !== undefined) return after
+        const delivered = yield* this.send
+        yield* slot.answered
+        return delivered
+      })
+    }
+  )
+}
+
+/** How the attempts of one send ended. */
+interface Ended {
+  readonly exit: Exit.Exit<UploadPost.Delivered | Cut, Errors.SendError | Ledger.LedgerError>
+  readonly last: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>
+}
+
+const attempts = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, restore: Restore) {
+  const state = new Attempts(d, claimed)
+  const exit = yield* Effect.exit(restore(Retry.retrying(state.cycle, d.retry)))
+  return { exit, last: state.last } satisfies Ended
+})
+
+/**
+ * What the attempts come to: the claim lost, or the settlement. The last attempt decides, also when the retries were
+ * interrupted between attempts; a run that stopped sending before any attempt leaves the person pending.
+ */
+const settlementAfter = ({ exit, last }: Ended, now: Date): Ledger.Settlement | "lost" => {
+  if (Exit.isSuccess(exit) && exit.value === "lost") return "lost"
+  if (Exit.isSuccess(exit) && exit.value === "halted" && Option.isNone(last)) return stoppedBeforeRequest
+  return settlementOf(last, now)
+}
+
+/** Settles what the attempts came to, and tells the run what it must know of the answer. */
+const conclude = (d: Deliverer, claimed: Claimed, ended: Ended): Effect.Effect<void, Ledger.LedgerError> =>
+  Effect.gen(function*() {
+    const { exit, last } = ended
+    const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    if (failure?._tag === "LedgerError") return yield* failure
+    const settlement = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
+    if (settlement === "lost") return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+    const error = Option.isSome(last) ? errorOf(last.value) : undefined
+    if (Option.isSome(last)) d.control.noteAnswer(error)
+    if (claimed.probe && Option.exists(last, Exit.isSuccess)) yield* d.gate.lift
+    yield* settle(d, claimed, settlement)
+    if (error?._tag === "DailyLimitReached") yield* d.gate.limitAnswered(error.detail, claimed.probe)
+    if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") d.control.halt(error)
+  })
+
+const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Errors.SendError | undefined =>
+  Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+
+/**
+ * Records a settlement. The claim may have been lost while the request was in flight (a stall past the lease): the
+ * row is then another runner's, and reconciliation, not this runner, says what became of the person.
+ */
+const settle = Effect.fnUntraced(function*(d: Deliverer, { step, target }: Claimed, settlement: Ledger.Settlement) {
+  if (!(yield* d.ledger.settle(Step.keyOf(step, target), d.runner, settlement))) {
+    return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+  }
+  const result: Result = { _tag: "Settled", person: who(target), settlement }
+  yield* d.recorder.record(result)
+  if (settlement._tag === "Sent") yield* d.gate.countSent
+})
+
+/** The settlement the last attempt's answer calls for (none: interrupted before the request). */
+export const settlementOf = (
+  outcome: Option.Option<Exit.Exit<UploadPost.Delivered, Errors.SendError>>,
+  now: Date
+): Ledger.Settlement => {
+  if (Option.isNone(outcome)) return interruptedBeforeRequest
+  const exit = outcome.value
+  if (Exit.isSuccess(exit)) return Ledger.Settlement.Sent({ messageId: exit.value.messageId, at: now })
+  if (exit.cause._tag !== "Fail") {
+    return Ledger.Settlement.InDoubt({ reason: "the send was interrupted while the request was in flight" })
+  }
+  const error = exit.cause.error
+  switch (error._tag) {
+    case "RecipientRefused":
+      return Ledger.Settlement.Refused({ reason: error.reason })
+    case "UnrecognisedRefusal":
+      return Ledger.Settlement.Refused({
+        reason: `${error.detail} (HTTP ${error.status}, an answer comment-dm does not recognise)`
+      })
+    case "SendInDoubt":
+      return Ledger.Settlement.InDoubt({ reason: error.detail })
+    case "DailyLimitReached":
+      return Ledger.Settlement.Pending({ reason: "the daily DM limit was reached; run again after the reset" })
+    case "RateLimited":
+    case "Transient":
+    case "InvalidRequest":
+    case "Unauthorized":
+      return Ledger.Settlement.Pending({ reason: error.message })
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Discovery: the people of a page. Comments without a usable commenter are dropped, the rest matched; the first
+ * matching comment of a person in a pass wins. The ledger then says who is open: settled people are skipped, new ones
+ * recorded as pending. A person the ledger refuses to record is reported and never sent to (a send must be claimed
+ * durably first).
+ */
+import { Effect, Option } from "effect"
+import type * as CampaignSpec from "../CampaignSpec.js"
+import { storable } from "../internal/storable.js"
+import type * as Ledger from "../Ledger.js"
+import * as Matcher from "../Matcher.js"
+import type { Page } from "./Reading.js"
+import type { Recorder } from "./Recording.js"
+import type { Step, Target } from "./Step.js"
+
+export type { Target } from "./Step.js"
+
+const noUserId = "no user id (deleted or restricted account)"
+
+export interface Discoverer {
+  readonly spec: CampaignSpec.CampaignSpec
+  readonly ledger: Ledger.Ledger
+  readonly recorder: Recorder
+  readonly matcher: Matcher.Matcher
+  /** A dry run records nobody. */
+  readonly dryRun: boolean
+  /** The step people enter when they are found: the first message. */
+  readonly step: Step
+}
+
+/** The matching people of a page not met before in this pass (`seen`, which it adds them to). */
+export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page): Array<Target> => {
+  const { matcher, recorder, spec } = discoverer
+  const targets: Array<Target> = []
+  for (const comment of page.comments) {
+    recorder.comments++
+    if (comment.userId === undefined || comment.userId.length === 0) {
+      recorder.drop(noUserId)
+      continue
+    }
+    if (seen.has(comment.userId)) continue
+    const keyword = Matcher.match(matcher, comment.text)
+    if (Option.isNone(keyword)) continue
+    seen.add(comment.userId)
+    targets.push({
+      campaign: spec.name,
+      platform: spec.platform,
+      userId: comment.userId,
+      step: discoverer.step.kind,
+      username: comment.username,
+      postId: page.post,
+      commentId: comment.id,
+      commentText: comment.text,
+      commentTime: comment.timestamp,
+      keyword: keyword.value
+    })
+  }
+  return targets
+}
+
+/** Looks people up in the ledger: the open ones (new or pending) go on; new ones are recorded as pending. */
+export const unsettled: (
+  discoverer: Discoverer,
+  targets: Array<Target>
+) => Effect.Effect<Array<Target>, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
+  function*(discoverer: Discoverer, targets: Array<Target>) {
+    if (targets.length === 0) return targets
+    const { dryRun, ledger, recorder, spec, step } = discoverer
+    const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
+    const open: Array<Target> = []
+    const fresh: Array<Target> = []
+    for (const target of targets) {
+      const state = states.get(target.userId)
+      if (state === undefined) {
+        fresh.push(target)
+        open.push(target)
+      } else if (state === "pending") {
+        open.push(target)
+      } else if (state === "sent") {
+        recorder.alreadySent++
+      } else if (state === "claimed") {
+        recorder.claimedElsewhere++
+      }
+      // refused is final; in_doubt waits for reconciliation.
+    }
+    recorder.matched += targets.length
+    recorder.fresh += fresh.length
+    if (dryRun || fresh.length === 0) return open
+    const { unrecorded } = yield* ledger.record(fresh)
+    if (unrecorded.length === 0) return open
+    for (const person of unrecorded) {
+      const name = person.username === undefined ? `user ${person.userId}` : `@${person.username} (${person.userId})`
+      yield* recorder.report(`the ledger could not record ${name}, who is not sent to: ${person.reason}`)
+    }
+    // The ledger holds the refused ones in their storable form.
+    const refused = new Set(unrecorded.map((person) => person.userId))
+    return open.filter((target) => !refused.has(target.userId) && !refused.has(storable(target.userId)))
+  }
+)

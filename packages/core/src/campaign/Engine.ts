@@ -1,0 +1,256 @@
+/**
+ * The stages of a campaign put together for one process: what `Campaign.run` and `Watch.watch` compose.
+ *
+ * reading (posts -> pages -> read mark) -> discovery (match, one comment per person, ledger states)
+ *   -> delivery (turn -> claim -> confirm -> pace -> send -> settlement) -> recording (counts, events, summary)
+ *
+ * Up to `concurrency` people are claimed ahead of the `concurrency` sends in flight, so that the wait for a claim to
+ * reach the disk overlaps the sends instead of adding to each one.
+ */
+import { Chunk, Clock, Duration, Effect, Option, Stream } from "effect"
+import type * as CampaignSpec from "../CampaignSpec.js"
+import * as DailyBudget from "../DailyBudget.js"
+import * as Ledger from "../Ledger.js"
+import * as Matcher from "../Matcher.js"
+import * as Pacer from "../Pacer.js"
+import * as Reconcile from "../Reconcile.js"
+import type * as Retry from "../Retry.js"
+import { Event } from "../Run.js"
+import * as Runner from "../Runner.js"
+import * as UploadPost from "../UploadPost.js"
+import * as Control from "./Control.js"
+import * as DailyLimit from "./DailyLimit.js"
+import * as Delivery from "./Delivery.js"
+import * as Discovery from "./Discovery.js"
+import * as Reading from "./Reading.js"
+import { Recorder } from "./Recording.js"
+import * as Step from "./Step.js"
+import { forEachConcurrently, oldestFirst } from "./Workers.js"
+
+export interface Options<R = never> {
+  /** Read comments and report who would get which message; send nothing, write nothing. */
+  readonly dryRun?: boolean
+  /** Caps the sends of this run (overrides the campaign's `max_sends`). */
+  readonly maxSends?: number | undefined
+  /** Hears every event as it happens; its requirements become the run's. */
+  readonly onEvent?: (event: Event) => Effect.Effect<void, never, R>
+  readonly retry?: Retry.RetryPolicy
+  /** How long a claim protects a person from other runners' crash recovery; renewed while the run lives. */
+  readonly lease?: Duration.DurationInput
+  /** Resolve people in doubt through the conversations endpoint before sending (default true). */
+  readonly reconcile?: boolean
+}
+
+/** The listener, with its requirements provided once, so that the stages need none of their own. */
+const listener = <R>(options: Options<R>) =>
+  Effect.map(Effect.context<R>(), (context) => {
+    const onEvent = options.onEvent
+    return onEvent === undefined
+      ? (_: Event) => Effect.void
+      : (event: Event) => Effect.provide(onEvent(event), context)
+  })
+
+/** The stages of one campaign, wired to one another and to the run's services. */
+const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: DailyLimit.Mode) =>
+  Effect.gen(function*() {
+    const api = yield* UploadPost.UploadPost
+    const ledger = yield* Ledger.Ledger
+    const pacer = Option.getOrUndefined(yield* Effect.serviceOption(Pacer.Pacer)) ??
+      (yield* Pacer.make(spec.pace.perHour))
+    const dryRun = options.dryRun === true
+    const budget = dryRun ? undefined : Option.getOrUndefined(yield* Effect.serviceOption(DailyBudget.DailyBudget))
+    const emit = yield* listener(options)
+    const recorder = new Recorder(spec.name, emit, yield* Clock.currentTimeMillis)
+    const control = yield* Control.make(emit)
+    const gate = new DailyLimit.Gate({ campaign: spec.name, dailyReset: spec.dailyReset, mode, emit, control, budget })
+    const lease = options.lease ?? Duration.minutes(2)
+    const retry = options.retry ?? api.settings.retry
+    const reader: Reading.Reader = {
+      api,
+      spec,
+      ledger,
+      retry,
+      report: (detail) => recorder.report(detail),
+      limitReached: (detail) =>
+        Effect.zipRight(Effect.sync(() => (control.passCut = true)), gate.pauseAt(detail, "answer"))
+    }
+    const steps = Step.stepsOf(spec)
+    const discoverer: Discovery.Discoverer = {
+      spec,
+      ledger,
+      recorder,
+      matcher: Matcher.make(spec.match),
+      dryRun,
+      step: steps[0]
+    }
+    const deliverer: Delivery.Deliverer = {
+      spec,
+      api,
+      ledger,
+      recorder,
+      control,
+      gate,
+      pacer,
+      retry,
+      runner: Runner.currentId,
+      lease,
+      freshClaimMillis: Math.min(1_000, Duration.toMillis(lease) / 10),
+      permits: yield* Effect.makeSemaphore(spec.pace.concurrency),
+      maxSends: options.maxSends ?? spec.maxSends,
+      started: { count: 0 },
+      dryRun
+    }
+    return {
+      spec,
+      options,
+      api,
+      ledger,
+      dryRun,
+      emit,
+      recorder,
+      control,
+      gate,
+      reader,
+      discoverer,
+      deliverer,
+      lease,
+      steps
+    }
+  })
+
+type Stages = Effect.Effect.Success<ReturnType<typeof stages>>
+
+/** Registers the campaign, recovers dead runners' claims, reconciles people in doubt and keeps the leases alive. */
+const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) {
+  const { ledger, spec } = s
+  let recovered = 0
+  if (!s.dryRun) {
+    yield* ledger.registerCampaign({
+      name: spec.name,
+      platform: spec.platform,
+      profileUser: spec.user,
+      posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
+    })
+    recovered = yield* Runner.recoverLeftoverClaims(ledger, spec.name)
+    yield* reconcile(s)
+    yield* Effect.forkScoped(
+      ledger.renewLeases(spec.name, Runner.currentId, s.lease).pipe(
+        Effect.delay(Duration.times(Duration.decode(s.lease), 1 / 3)),
+        Effect.forever,
+        Effect.ignore
+      )
+    )
+  }
+  yield* s.emit(Event.Started({ campaign: spec.name, posts: postCount, recovered }))
+})
+
+/** Resolves people in doubt through the conversations endpoint (not in a dry run, nor when turned off). */
+const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
+  Effect.gen(function*() {
+    if (s.dryRun || s.options.reconcile === false) return
+    const result = yield* Reconcile.run(s.spec)
+    s.recorder.reconciled += result.sent + result.pending
+    if (result.sent + result.pending + result.unresolved === 0) return
+    yield* s.emit(Event.Reconciled({
+      sent: result.sent,
+      pending: result.pending,
+      unresolved: result.unresolved,
+      uncovered: result.uncovered,
+      conversations: Option.getOrUndefined(result.conversations),
+      failure: Option.getOrUndefined(Option.map(result.failure, (error) => error.message))
+    }))
+  })
+
+/** The people of one item of a read: a page's open people, or none once a read mark is written. */
+const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
+  Effect.gen(function*() {
+    if (item._tag === "Reached") {
+      yield* Reading.markRead(s.ledger, item)
+      return Chunk.empty<Step.Target>()
+    }
+    const open = yield* Discovery.unsettled(s.discoverer, Discovery.targetsOf(s.discoverer, seen, item))
+    yield* s.emit(Event.PageRead({ post: item.post, comments: item.comments.length, progress: s.recorder.progress() }))
+    return Chunk.unsafeFromArray(open)
+  })
+
+export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: DailyLimit.Mode = "run") =>
+  Effect.map(stages(spec, options, mode), (s) => {
+    const workers = 2 * spec.pace.concurrency
+    const [first] = s.steps
+    /** Private replies expire 7 days after the comment: the people nearest to that go first. */
+    const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
+      step.deadlineFirst ? oldestFirst(people) : people
+    /** People handled in the current pass; a new set each pass, so memory stays flat in a long watch. */
+    let seen = new Set<string>()
+
+    /**
+     * One pass over some pages: everyone new is recorded and sent to. Pages keep being read while earlier people
+     * are sent to (the queue decouples the two); with private replies a pass is sorted by deadline first.
+     */
+    const pass = <E>(items: Stream.Stream<Reading.Item, E>): Effect.Effect<void, E | Ledger.LedgerError> => {
+      seen = new Set()
+      const people = items.pipe(
+        Stream.interruptWhen(s.control.stopSignal),
+        Stream.mapEffect(peopleOf(s, seen)),
+        Stream.flattenChunks
+      )
+      const delivered = forEachConcurrently(inOrder(first)(people), Delivery.deliver(s.deliverer, first), workers)
+      return Effect.zipRight(delivered, s.control.notePassEnd)
+    }
+
+    /**
+     * People left pending in each step: for the first, those this pass did not meet again (their comment may be
+     * gone); each step through its own rows and its own claim and settle cycle.
+     */
+    const retryStep = (step: Step.Step) =>
+      s.ledger.pendingEntries(spec.name, step.kind).pipe(
+        Stream.filter((entry) => step !== first || !seen.has(entry.userId)),
+        Stream.interruptWhen(s.control.stopSignal),
+        inOrder(step),
+        (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
+      )
+    const retryPending: Effect.Effect<void, Ledger.LedgerError> = s.dryRun
+      ? Effect.void
+      : Effect.suspend(() => Effect.forEach(s.steps, retryStep, { discard: true }))
+
+    /** The pages of a post a run reads: down to what an earlier run read in full (a dry run reads them all). */
+    const pagesToRead = (post: Reading.PostRef) =>
+      s.dryRun ? Reading.allPages(s.reader, post) : Reading.pagesToRead(s.reader, post)
+
+    const summary = Effect.gen(function*() {
+      // The summary counts people by their first message.
+      const totals = s.dryRun ? undefined : yield* s.ledger.counts(spec.name, first.kind)
+      const unrecorded = s.dryRun ? 0 : (yield* s.ledger.unrecorded(spec.name)).length
+      return yield* s.recorder.summary(totals, unrecorded, {
+        dryRun: s.dryRun,
+        stoppedOnRequest: yield* s.control.isStopped,
+        interrupted: s.control.interrupted,
+        dailyLimitHit: s.gate.hit,
+        passCut: s.control.passCut
+      })
+    })
+
+    return {
+      emit: s.emit,
+      progress: () => s.recorder.progress(),
+      open: (postCount: number) => open(s, postCount),
+      reconcile: reconcile(s),
+      resolvePosts: Reading.resolvePosts(s.reader),
+      allPages: (post: Reading.PostRef) => Reading.allPages(s.reader, post),
+      pagesToRead,
+      pass,
+      retryPending,
+      failIfFatal: s.control.failIfFatal,
+      summary,
+      isStopped: s.control.isStopped,
+      stopSignal: s.control.stopSignal,
+      nextProbeAt: s.gate.nextProbeAt,
+      /** Sends to everyone pending (between passes: the last pass's people included), the first as a probe if due. */
+      sendPending: Effect.suspend(() => {
+        seen = new Set()
+        return retryPending
+      })
+    }
+  })
+
+export type Engine = Effect.Effect.Success<ReturnType<typeof make>>

@@ -1,0 +1,174 @@
+/**
+ * Recording: what a run has done so far, folded from what its stages tell it (comments read, people found, each
+ * settlement), the events that tell the caller as it happens, and the summary at the end. The figures are plain
+ * fields of one object, written only here: they are bumped once per comment and per person, where a Ref would cost
+ * more than the work.
+ */
+import { Clock, Effect } from "effect"
+import type * as Ledger from "../Ledger.js"
+import { type Counts, Event, type Outcome, type Person, type Progress, type Summary } from "../Run.js"
+
+/** What became of one person this run, as the delivery stage returns it. */
+export type Result =
+  | { readonly _tag: "Settled"; readonly person: Person; readonly settlement: Ledger.Settlement }
+  | { readonly _tag: "ClaimedElsewhere" }
+  | { readonly _tag: "HeldByCap" }
+  | { readonly _tag: "WouldSend"; readonly person: Person; readonly post: string; readonly message: string }
+  | { readonly _tag: "WouldRefuse"; readonly person: Person; readonly reason: string }
+  /** Not attempted: the run stopped sending or paused at the daily limit before the person's turn. */
+  | { readonly _tag: "Held" }
+
+/** How the run ended, as far as the outcome depends on it. */
+export interface Ending {
+  readonly dryRun: boolean
+  readonly stoppedOnRequest: boolean
+  readonly interrupted: boolean
+  readonly dailyLimitHit: boolean
+  readonly passCut: boolean
+}
+
+/** The outcome of a run from its counts, its problems and how it ended. */
+export const outcomeOf = (counts: Counts, problems: number, ending: Ending): Outcome =>
+  problems > 0 && !ending.stoppedOnRequest
+    ? "failed"
+    : ending.dryRun
+    ? "dry_run"
+    : ending.stoppedOnRequest && ending.interrupted
+    ? "interrupted"
+    : ending.dailyLimitHit && counts.pending > 0
+    ? "daily_limit"
+    : counts.pending + counts.in_doubt + counts.claimed_elsewhere > 0 || ending.passCut
+    ? "incomplete"
+    : "completed"
+
+export class Recorder {
+  comments = 0
+  readonly dropped: Record<string, number> = {}
+  matched = 0
+  fresh = 0
+  sent = 0
+  alreadySent = 0
+  refused = 0
+  pending = 0
+  inDoubt = 0
+  claimedElsewhere = 0
+  wouldSend = 0
+  heldByCap = 0
+  reconciled = 0
+  /** What went wrong without stopping the run, in the order it happened; each told once. */
+  readonly problems = new Set<string>()
+
+  constructor(
+    readonly campaign: string,
+    readonly emit: (event: Event) => Effect.Effect<void>,
+    readonly startedAt: number
+  ) {}
+
+  progress(): Progress {
+    return {
+      comments: this.comments,
+      matched: this.matched,
+      discovered: this.fresh,
+      sent: this.sent,
+      refused: this.refused,
+      pending: this.pending,
+      inDoubt: this.inDoubt,
+      skipped: this.alreadySent + this.claimedElsewhere
+    }
+  }
+
+  drop(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
+  }
+
+  /** Tells of a problem once, as it happens; the summary lists them all. */
+  report(detail: string): Effect.Effect<void> {
+    if (this.problems.has(detail)) return Effect.void
+    this.problems.add(detail)
+    return this.emit(Event.Problem({ detail }))
+  }
+
+  /** Folds in one person's result and tells the caller. */
+  record(result: Result): Effect.Effect<void> {
+    switch (result._tag) {
+      case "ClaimedElsewhere":
+        this.claimedElsewhere++
+        return Effect.void
+      case "HeldByCap":
+        this.heldByCap++
+        return Effect.void
+      case "Held":
+        return Effect.void
+      case "WouldRefuse":
+        this.refused++
+        return this.emit(Event.Refused({ ...result.person, reason: result.reason, progress: this.progress() }))
+      case "WouldSend":
+        this.wouldSend++
+        return this.emit(
+          Event.WouldSend({ ...result.person, post: result.post, message: result.message, progress: this.progress() })
+        )
+      case "Settled":
+        return this.settled(result.person, result.settlement)
+    }
+  }
+
+  private settled(person: Person, settlement: Ledger.Settlement): Effect.Effect<void> {
+    switch (settlement._tag) {
+      case "Sent":
+        this.sent++
+        return this.emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: this.progress() }))
+      case "Refused":
+        this.refused++
+        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress: this.progress() }))
+      case "Pending":
+        this.pending++
+        return this.emit(Event.Postponed({ ...person, reason: settlement.reason, progress: this.progress() }))
+      case "InDoubt":
+      case "Unconfirmed":
+        this.inDoubt++
+        return this.emit(Event.InDoubt({ ...person, reason: settlement.reason, progress: this.progress() }))
+      case "Skipped":
+      case "Expired":
+        // Final without a request, as a refusal is.
+        this.refused++
+        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress: this.progress() }))
+    }
+  }
+
+  /**
+   * The run's summary: the ledger's totals for the campaign (undefined for a dry run, which counts only what it saw)
+   * and how the run ended.
+   */
+  summary(
+    totals: Ledger.Counts | undefined,
+    unrecorded: number,
+    ending: Ending
+  ): Effect.Effect<Summary> {
+    return Effect.map(Clock.currentTimeMillis, (finished) => {
+      const counts: Counts = {
+        comments: this.comments,
+        dropped: Object.values(this.dropped).reduce((a, b) => a + b, 0),
+        matched: totals === undefined ? this.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
+        new: this.fresh,
+        sent: this.sent,
+        already_sent: totals === undefined ? this.alreadySent : totals.sent - this.sent,
+        refused: totals?.refused ?? this.refused,
+        pending: totals?.pending ?? 0,
+        in_doubt: totals?.in_doubt ?? 0,
+        claimed_elsewhere: totals?.claimed ?? this.claimedElsewhere,
+        would_send: this.wouldSend,
+        held_by_cap: this.heldByCap,
+        reconciled: this.reconciled,
+        unrecorded
+      }
+      return {
+        campaign: this.campaign,
+        outcome: outcomeOf(counts, this.problems.size, ending),
+        counts,
+        dropped: { ...this.dropped },
+        problems: [...this.problems],
+        elapsedMillis: finished - this.startedAt
+      }
+    })
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The discovery and delivery stages with test services only: a scripted transport instead of HTTP, a SQLite ledger in
+ * memory, no pace, and the TestClock. Discovery records new people as pending; delivery claims, retries a transient
+ * failure, settles what the last attempt said, and leaves a person another runner holds alone.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Redacted, TestClock } from "effect"
+import * as Control from "../src/campaign/Control.js"
+import * as DailyLimit from "../src/campaign/DailyLimit.js"
+import * as Delivery from "../src/campaign/Delivery.js"
+import * as Discovery from "../src/campaign/Discovery.js"
+import * as Recording from "../src/campaign/Recording.js"
+import * as Step from "../src/campaign/Step.js"
+import * as CampaignSpec from "../src/CampaignSpec.js"
+import * as HttpTransport from "../src/HttpTransport.js"
+import * as Ledger from "../src/Ledger.js"
+import * as Matcher from "../src/Matcher.js"
+import * as Pacer from "../src/Pacer.js"
+import * as Retry from "../src/Retry.js"
+import type * as Run from "../src/Run.js"
+import * as SqliteLedger from "../src/SqliteLedger.js"
+import * as UploadPost from "../src/UploadPost.js"
+
+/** Answers each send with the next scripted status (200 once the script is used up), and counts the sends. */
+const scripted = (statuses: Array<number>) => {
+  const sent: Array<string> = []
+  const layer = Layer.succeed(HttpTransport.HttpTransport, {
+    exchange: (request) =>
+      Effect.sync((): HttpTransport.Answer => {
+        const body = JSON.parse(request.json ?? "{}") as { readonly recipient_id?: string }
+        sent.push(body.recipient_id ?? "")
+        const status = statuses.shift() ?? 200
+        return status === 200
+          ? { status, headers: {}, text: JSON.stringify({ success: true, message_id: `m-${sent.length}` }) }
+          : { status, headers: {}, text: JSON.stringify({ success: false, message: "upstream hiccup" }) }
+      })
+  })
+  return { sent, layer }
+}
+
+const services = (transport: Layer.Layer<HttpTransport.HttpTransport>) =>
+  Layer.merge(
+    UploadPost.UploadPost.DefaultWithoutDependencies.pipe(
+      Layer.provide(UploadPost.UploadPostConfig.layer({
+        baseUrl: "http://127.0.0.1:9",
+        apiKey: Redacted.make("test-key")
+      })),
+      Layer.provide(transport)
+    ),
+    SqliteLedger.layer({ filename: ":memory:" })
+  )
+
+const spec = CampaignSpec.make({
+  name: "spring",
+  platform: "instagram",
+  user: "studio",
+  posts: ["p1"],
+  match: { keywords: ["guide"] },
+  message: "Hi @{{username}}, here is the guide"
+})
+
+const retry: Retry.RetryPolicy = { ...Retry.defaultPolicy, baseDelay: Duration.millis(100) }
+
+/** The stages of one campaign, wired as the engine wires them. */
+const stages = Effect.gen(function*() {
+  const campaign = yield* spec
+  const api = yield* UploadPost.UploadPost
+  const ledger = yield* Ledger.Ledger
+  const events: Array<Run.Event> = []
+  const emit = (event: Run.Event) => Effect.sync(() => void events.push(event))
+  const recorder = new Recording.Recorder(campaign.name, emit, 0)
+  const control = yield* Control.make(emit)
+  const gate = new DailyLimit.Gate({
+    campaign: campaign.name,
+    dailyReset: campaign.dailyReset,
+    mode: "run",
+    emit,
+    control,
+    budget: undefined
+  })
+  const step = Step.firstMessage(campaign)
+  const deliverer: Delivery.Deliverer = {
+    spec: campaign,
+    api,
+    ledger,
+    recorder,
+    control,
+    gate,
+    pacer: Pacer.unlimited,
+    retry,
+    runner: "host/1/test",
+    lease: Duration.minutes(2),
+    freshClaimMillis: 1_000,
+    permits: yield* Effect.makeSemaphore(1),
+    maxSends: undefined,
+    started: { count: 0 },
+    dryRun: false
+  }
+  const discoverer: Discovery.Discoverer = {
+    spec: campaign,
+    ledger,
+    recorder,
+    matcher: Matcher.make(campaign.match),
+    dryRun: false,
+    step
+  }
+  yield* ledger.registerCampaign({
+    name: campaign.name,
+    platform: campaign.platform,
+    profileUser: "studio",
+    posts: ["p1"]
+  })
+  const page = {
+    _tag: "Page" as const,
+    post: "p1",
+    comments: [
+      { id: "c1", post: "p1", text: "guide please", timestamp: undefined, userId: "u1", username: "ada" },
+      { id: "c2", post: "p1", text: "the GUIDE again", timestamp: undefined, userId: "u1", username: "ada" },
+      { id: "c3", post: "p1", text: "nice", timestamp: undefined, userId: "u2", username: "bo" },
+      { id: "c4", post: "p1", text: "guide?", timestamp: undefined, userId: undefined, username: undefined }
+    ]
+  }
+  const open = yield* Discovery.unsettled(discoverer, Discovery.targetsOf(discoverer, new Set(), page))
+  return { campaign, ledger, events, recorder, deliver: Delivery.deliver(deliverer, step), open }
+})
+
+describe("Discovery", () => {
+  it.scoped("keeps the first matching comment per person and records new people as pending", () =>
+    Effect.gen(function*() {
+      const { campaign, ledger, open, recorder } = yield* stages
+      assert.deepStrictEqual(open.map((target) => [target.userId, target.commentId, target.step]), [
+        ["u1", "c1", "first_message"]
+      ])
+      assert.deepStrictEqual([recorder.comments, recorder.matched, recorder.fresh], [4, 1, 1])
+      assert.deepStrictEqual(recorder.dropped, { "no user id (deleted or restricted account)": 1 })
+      const states = yield* ledger.states(campaign.name, campaign.platform, "first_message", ["u1", "u2"])
+      assert.deepStrictEqual([...states], [["u1", "pending"]])
+    }).pipe(Effect.provide(services(scripted([]).layer))))
+})
+
+describe("Delivery", () => {
+  it.scoped("retries a transient failure after its back-off and settles the person sent, once", () => {
+    const transport = scripted([503])
+    return Effect.gen(function*() {
+      const { campaign, deliver, events, ledger, open } = yield* stages
+      const fiber = yield* Effect.fork(deliver(open[0]!))
+      yield* TestClock.adjust(Duration.seconds(10))
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(transport.sent, ["u1", "u1"])
+      assert.deepStrictEqual(events.map((event) => event._tag), ["Sent"])
+      const counts = yield* ledger.counts(campaign.name, "first_message")
+      assert.deepStrictEqual([counts.sent, counts.pending, counts.claimed], [1, 0, 0])
+    }).pipe(Effect.provide(services(transport.layer)))
+  })
+
+  it.scoped("a person another runner holds is left alone: no request, nothing settled", () => {
+    const transport = scripted([])
+    return Effect.gen(function*() {
+      const { campaign, deliver, events, ledger, open, recorder } = yield* stages
+      const key = Step.keyOf(Step.firstMessage(campaign), open[0]!)
+      assert.isTrue(yield* ledger.claim(key, { message: "hi", runner: "other/2/x", lease: Duration.minutes(2) }))
+      yield* deliver(open[0]!)
+      assert.deepStrictEqual(transport.sent, [])
+      assert.deepStrictEqual(events, [])
+      assert.strictEqual(recorder.claimedElsewhere, 1)
+    }).pipe(Effect.provide(services(transport.layer)))
+  })
+})
