@@ -26,6 +26,7 @@ const ending: Recording.Ending = {
   stoppedOnRequest: false,
   interrupted: false,
   dailyLimitHit: false,
+  dailyLimitCutRead: false,
   passCut: false
 }
 
@@ -76,6 +77,9 @@ describe("Recording", () => {
     assert.strictEqual(Recording.outcomeOf(counts(0), 0, { ...ending, passCut: true }), "incomplete")
     assert.strictEqual(Recording.outcomeOf(counts(2), 0, { ...ending, dailyLimitHit: true }), "daily_limit")
     assert.strictEqual(Recording.outcomeOf(counts(0), 0, { ...ending, dailyLimitHit: true }), "completed")
+    // A post not read to its end because of the daily limit is not done, even with nobody pending.
+    const cutRead = { ...ending, dailyLimitHit: true, dailyLimitCutRead: true, passCut: true }
+    assert.strictEqual(Recording.outcomeOf(counts(0), 0, cutRead), "daily_limit")
     assert.strictEqual(
       Recording.outcomeOf(counts(2), 0, { ...ending, stoppedOnRequest: true, interrupted: true }),
       "interrupted"

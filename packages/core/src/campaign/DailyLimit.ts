@@ -35,8 +35,13 @@ export class Gate {
   private pause: { readonly probeAt: number | undefined } | undefined = undefined
   /** Completes when the probe in flight has its answer; the senders waiting for it then look again. */
   private probing: Deferred.Deferred<void> | undefined = undefined
-  /** Whether the run met the limit and it has not lifted since: the outcome is then `daily_limit`. */
+  /** Whether the run met the limit and it has not lifted since: the outcome is then `daily_limit` if it held anyone. */
   hit = false
+  /**
+   * Whether a read was answered with the limit since it last lifted: a post not read to its end is not done, so the
+   * outcome is `daily_limit` even with nobody pending.
+   */
+  cutRead = false
 
   constructor(
     private readonly options: {
@@ -84,6 +89,11 @@ export class Gate {
     })
   }
 
+  /** The platform answered a read with the daily limit: the read ends there, and sends pause. */
+  readAnswered(detail: string): Effect.Effect<void> {
+    return Effect.zipRight(Effect.sync(() => (this.cutRead = true)), this.pauseAt(detail, "answer"))
+  }
+
   /** The platform answered a send (or probe) with the daily limit: pause, and tell the profile's other runners. */
   limitAnswered(detail: string, probe: boolean): Effect.Effect<void> {
     const tell = this.options.budget === undefined ? Effect.void : Effect.ignore(this.options.budget.markExhausted)
@@ -94,6 +104,7 @@ export class Gate {
   readonly lift: Effect.Effect<void> = Effect.suspend(() => {
     this.pause = undefined
     this.hit = false
+    this.cutRead = false
     const tell = this.options.budget === undefined ? Effect.void : Effect.ignore(this.options.budget.markLifted)
     return Effect.zipRight(tell, this.options.emit(Event.DailyLimitLifted({ campaign: this.options.campaign })))
   })

@@ -71,8 +71,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       ledger,
       retry,
       report: (detail) => recorder.report(detail),
-      limitReached: (detail) =>
-        Effect.zipRight(Effect.sync(() => (control.passCut = true)), gate.pauseAt(detail, "answer"))
+      limitReached: (detail) => Effect.zipRight(Effect.sync(() => (control.passCut = true)), gate.readAnswered(detail))
     }
     const steps = Step.stepsOf(spec)
     const discoverer: Discovery.Discoverer = {
@@ -226,6 +225,7 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
         stoppedOnRequest: yield* s.control.isStopped,
         interrupted: s.control.interrupted,
         dailyLimitHit: s.gate.hit,
+        dailyLimitCutRead: s.gate.cutRead,
         passCut: s.control.passCut
       })
     })
@@ -235,7 +235,7 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
       progress: () => s.recorder.progress(),
       open: (postCount: number) => open(s, postCount),
       reconcile: reconcile(s),
-      resolvePosts: Reading.resolvePosts(s.reader),
+      resolvePosts: Reading.resolvePosts(s.reader, mode === "run" ? "cut" : "retryLater"),
       allPages: (post: Reading.PostRef) => Reading.allPages(s.reader, post),
       pagesToRead,
       pass,

@@ -62,18 +62,29 @@ export interface Reader {
   readonly retry: Retry.RetryPolicy
   /** Tells of a problem once (a cursor cycle). */
   readonly report: (detail: string) => Effect.Effect<void>
-  /** A comment read answered with the daily limit: the read ends there, and sends pause. */
+  /** A read answered with the daily limit: the read ends there, and sends pause. */
   readonly limitReached: (detail: string) => Effect.Effect<void>
 }
 
+/**
+ * What a `posts: recent` lookup answered with the daily limit does: in a run it ends that read like a comments read
+ * (`cut`: no posts from it, sends pause, and the run ends at the daily limit); a watcher looks up again later
+ * (`retryLater`: a rate limit until the next UTC day).
+ */
+export type LimitedLookup = "cut" | "retryLater"
+
 /** The posts to read now: `posts: recent` is looked up through /uploadposts/media each time. */
-export const resolvePosts = (reader: Reader): Effect.Effect<ReadonlyArray<PostRef>, ReadFailure> => {
+export const resolvePosts = (
+  reader: Reader,
+  limited: LimitedLookup
+): Effect.Effect<ReadonlyArray<PostRef>, ReadFailure> => {
   const { api, retry, spec } = reader
   return Effect.forEach(spec.posts, (post) =>
     post._tag === "Recent"
       ? Retry.retrying(api.media({ platform: spec.platform, user: spec.user, limit: post.count }), retry).pipe(
         Effect.map((media) => media.slice(0, post.count).map((item): PostRef => ({ _tag: "PostId", id: item.id }))),
-        Effect.catchTag("DailyLimitReached", limitedRead)
+        Effect.catchTag("DailyLimitReached", (limit) =>
+          limited === "cut" ? Effect.as(reader.limitReached(limit.detail), []) : limitedRead(limit))
       )
       : Effect.succeed([post])).pipe(Effect.map((lists) => lists.flat()))
 }

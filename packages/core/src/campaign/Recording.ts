@@ -24,6 +24,8 @@ export interface Ending {
   readonly stoppedOnRequest: boolean
   readonly interrupted: boolean
   readonly dailyLimitHit: boolean
+  /** A read was answered with the daily limit (and it has not lifted since). */
+  readonly dailyLimitCutRead: boolean
   readonly passCut: boolean
 }
 
@@ -35,7 +37,7 @@ export const outcomeOf = (counts: Counts, problems: number, ending: Ending): Out
     ? "dry_run"
     : ending.stoppedOnRequest && ending.interrupted
     ? "interrupted"
-    : ending.dailyLimitHit && counts.pending > 0
+    : ending.dailyLimitHit && (counts.pending > 0 || ending.dailyLimitCutRead)
     ? "daily_limit"
     : counts.pending + counts.in_doubt + counts.claimed_elsewhere > 0 || ending.passCut
     ? "incomplete"
