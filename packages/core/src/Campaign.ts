@@ -15,6 +15,7 @@
 import { Effect, Stream } from "effect"
 import * as Engine from "./campaign/Engine.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
+import * as DryRun from "./DryRun.js"
 import type * as Ledger from "./Ledger.js"
 import type * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
@@ -30,7 +31,10 @@ export { Event } from "./Run.js"
  * run's own sends are told; `SharedPacer.layer` provides both for runners that share a profile) and
  * `StopSignal.StopSignal` (default: run until done).
  */
-export type RunOptions<R = never> = Engine.Options<R>
+export interface RunOptions<R = never> extends Engine.Options<R> {
+  /** Read comments and report who would get which message; send nothing, write nothing (`DryRun.layer`). */
+  readonly dryRun?: boolean
+}
 
 /**
  * Runs a campaign once: every post read down to what an earlier run read in full, every new matching commenter and
@@ -48,4 +52,4 @@ export const run = <R = never>(
     yield* engine.retryPending
     yield* engine.failIfFatal
     return yield* engine.summary
-  }).pipe(Effect.scoped)
+  }).pipe(Effect.scoped, options.dryRun === true ? Effect.provide(DryRun.layer) : (program) => program)

@@ -18,6 +18,7 @@ import * as Matcher from "../src/Matcher.js"
 import * as Pacer from "../src/Pacer.js"
 import * as Retry from "../src/Retry.js"
 import type * as Run from "../src/Run.js"
+import * as Sender from "../src/Sender.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as UploadPost from "../src/UploadPost.js"
 
@@ -81,7 +82,7 @@ const stages = Effect.gen(function*() {
   const step = Step.firstMessage(campaign)
   const deliverer: Delivery.Deliverer = {
     spec: campaign,
-    api,
+    sender: Sender.make(api),
     ledger,
     recorder,
     control,
@@ -93,15 +94,13 @@ const stages = Effect.gen(function*() {
     freshClaimMillis: 1_000,
     permits: yield* Effect.makeSemaphore(1),
     maxSends: undefined,
-    started: { count: 0 },
-    dryRun: false
+    started: { count: 0 }
   }
   const discoverer: Discovery.Discoverer = {
     spec: campaign,
     ledger,
     recorder,
     matcher: Matcher.make(campaign.match),
-    dryRun: false,
     step
   }
   yield* ledger.registerCampaign({

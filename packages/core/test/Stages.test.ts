@@ -22,7 +22,7 @@ const collecting = () => {
 }
 
 const ending: Recording.Ending = {
-  dryRun: false,
+  rehearsal: false,
   stoppedOnRequest: false,
   interrupted: false,
   dailyLimitHit: false,
@@ -35,12 +35,9 @@ describe("Recording", () => {
     Effect.gen(function*() {
       const { emit, events } = collecting()
       const recorder = new Recording.Recorder("spring", emit, 0)
-      yield* recorder.record({
-        _tag: "Settled",
-        person,
-        settlement: Ledger.Settlement.Sent({ messageId: "m1", at: new Date(0) })
-      })
-      yield* recorder.record({ _tag: "Settled", person, settlement: Ledger.Settlement.Pending({ reason: "later" }) })
+      const told = { _tag: "Settled", person, post: "p1", message: "Hi" } as const
+      yield* recorder.record({ ...told, settlement: Ledger.Settlement.Sent({ messageId: "m1", at: new Date(0) }) })
+      yield* recorder.record({ ...told, settlement: Ledger.Settlement.Pending({ reason: "later" }) })
       yield* recorder.record({ _tag: "ClaimedElsewhere" })
       yield* recorder.record({ _tag: "HeldByCap" })
       yield* recorder.report("a problem")
@@ -48,7 +45,8 @@ describe("Recording", () => {
       assert.deepStrictEqual(events.map((event) => event._tag), ["Sent", "Postponed", "Problem"])
       const progress = recorder.progress()
       assert.deepStrictEqual([progress.sent, progress.pending, progress.skipped], [1, 1, 1])
-      const summary = yield* recorder.summary(undefined, 0, ending)
+      const totals = { ...Ledger.noCounts(), sent: 1, pending: 1, claimed: 1 }
+      const summary = yield* recorder.summary(Effect.succeed({ totals, unrecorded: 0 }), ending)
       assert.deepStrictEqual([summary.counts.held_by_cap, summary.counts.claimed_elsewhere], [1, 1])
       assert.deepStrictEqual(summary.problems, ["a problem"])
       assert.strictEqual(summary.outcome, "failed")
@@ -89,7 +87,7 @@ describe("Recording", () => {
       Recording.outcomeOf(counts(2), 1, { ...ending, stoppedOnRequest: true, interrupted: true }),
       "interrupted"
     )
-    assert.strictEqual(Recording.outcomeOf(counts(0), 0, { ...ending, dryRun: true }), "dry_run")
+    assert.strictEqual(Recording.outcomeOf(counts(0), 0, { ...ending, rehearsal: true }), "dry_run")
   })
 })
 

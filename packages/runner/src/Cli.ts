@@ -1,7 +1,7 @@
 /**
  * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
  */
-import { Campaign, Ledger, Reconcile, Runner, StopSignal, UploadPost, Watch } from "@comment-dm/core"
+import { Campaign, DryRun, Ledger, Reconcile, Runner, StopSignal, UploadPost, Watch } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
@@ -73,12 +73,15 @@ const runCommand = Command.make(
       const stop = yield* Signals.stopRequests
       const stopLayer = StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed })
       const summary = yield* Campaign.run(spec, {
-        dryRun: args.dryRun,
         maxSends: Option.getOrUndefined(args.maxSends),
         onEvent: display.onEvent
       }).pipe(
-        // A dry run paces itself and shares nothing: it sends nothing.
-        Effect.provide(args.dryRun ? stopLayer : Layer.merge(stopLayer, LedgerDatabase.sharedPace(spec))),
+        Effect.provide(stopLayer),
+        (program) =>
+          // A dry run sends and writes nothing, and shares no pace or daily limit with the profile's runners.
+          args.dryRun
+            ? Effect.provide(program, DryRun.layer)
+            : Effect.provide(program, LedgerDatabase.sharedPace(spec)),
         Effect.provide(Layer.merge(apiLayer, ledger)),
         Effect.tapError(() => display.close)
       )

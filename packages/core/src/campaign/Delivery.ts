@@ -12,6 +12,7 @@ import type * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import type * as Pacer from "../Pacer.js"
 import * as Retry from "../Retry.js"
+import type * as Sender from "../Sender.js"
 import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
@@ -22,7 +23,8 @@ import type { Target } from "./Step.js"
 
 export interface Deliverer {
   readonly spec: CampaignSpec.CampaignSpec
-  readonly api: UploadPost.UploadPost
+  /** Makes the requests (or, in a dry run, only tells of them). */
+  readonly sender: Sender.Service
   readonly ledger: Ledger.Ledger
   readonly recorder: Recorder
   readonly control: Control
@@ -38,7 +40,6 @@ export interface Deliverer {
   readonly maxSends: number | undefined
   /** Sends started by this run, against `maxSends`. */
   readonly started: { count: number }
-  readonly dryRun: boolean
 }
 
 /** Makes a part of an uninterruptible region interruptible again (from `Effect.uninterruptibleMask`). */
@@ -58,7 +59,7 @@ export const deliver = (d: Deliverer, step: Step.Step) => (target: Target): Effe
     const message = step.render(target)
     const refusal = yield* step.refusal(target, message)
     // A refusal known before sending makes no request: the daily limit does not hold it back.
-    const turn = d.dryRun || Option.isSome(refusal) ? "send" : yield* d.gate.turn
+    const turn = Option.isSome(refusal) ? "send" : yield* d.gate.turn
     if (turn === "hold") return
     const rest = inTurn(d, { step, target, message, probe: turn === "probe" }, refusal)
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
@@ -67,19 +68,11 @@ export const deliver = (d: Deliverer, step: Step.Step) => (target: Target): Effe
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
 const inTurn = (d: Deliverer, turn: Turn, refusal: Option.Option<string>) =>
   Effect.gen(function*() {
-    const { message, target } = turn
     if (Option.isNone(refusal)) {
       if (d.maxSends !== undefined && d.started.count >= d.maxSends) {
         return yield* d.recorder.record({ _tag: "HeldByCap" })
       }
       d.started.count++
-    }
-    if (d.dryRun) {
-      return yield* d.recorder.record(
-        Option.isSome(refusal)
-          ? { _tag: "WouldRefuse", person: who(target), reason: refusal.value }
-          : { _tag: "WouldSend", person: who(target), post: target.postId, message }
-      )
     }
     yield* Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -174,7 +167,7 @@ class Attempts {
 
   readonly send: Effect.Effect<UploadPost.Delivered, Errors.SendError> = Effect.suspend(() =>
     Effect.onExit(
-      this.claimed.step.send(this.d.api, this.claimed.target, this.claimed.message),
+      this.d.sender.send(this.claimed.step, this.claimed.target, this.claimed.message),
       (exit) =>
         Effect.sync(() => {
           this.last = Option.some(exit)
@@ -249,11 +242,12 @@ const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Error
  * Records a settlement. The claim may have been lost while the request was in flight (a stall past the lease): the
  * row is then another runner's, and reconciliation, not this runner, says what became of the person.
  */
-const settle = Effect.fnUntraced(function*(d: Deliverer, { step, target }: Claimed, settlement: Ledger.Settlement) {
+const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, settlement: Ledger.Settlement) {
+  const { message, step, target } = claimed
   if (!(yield* d.ledger.settle(Step.keyOf(step, target), d.runner, settlement))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }
-  const result: Result = { _tag: "Settled", person: who(target), settlement }
+  const result: Result = { _tag: "Settled", person: who(target), post: target.postId, message, settlement }
   yield* d.recorder.record(result)
   if (settlement._tag === "Sent") yield* d.gate.countSent
 })

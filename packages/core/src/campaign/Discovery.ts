@@ -22,8 +22,6 @@ export interface Discoverer {
   readonly ledger: Ledger.Ledger
   readonly recorder: Recorder
   readonly matcher: Matcher.Matcher
-  /** A dry run records nobody. */
-  readonly dryRun: boolean
   /** The step people enter when they are found: the first message. */
   readonly step: Step
 }
@@ -65,7 +63,7 @@ export const unsettled: (
 ) => Effect.Effect<Array<Target>, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
   function*(discoverer: Discoverer, targets: Array<Target>) {
     if (targets.length === 0) return targets
-    const { dryRun, ledger, recorder, spec, step } = discoverer
+    const { ledger, recorder, spec, step } = discoverer
     const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
     const open: Array<Target> = []
     const fresh: Array<Target> = []
@@ -85,7 +83,7 @@ export const unsettled: (
     }
     recorder.matched += targets.length
     recorder.fresh += fresh.length
-    if (dryRun || fresh.length === 0) return open
+    if (fresh.length === 0) return open
     const { unrecorded } = yield* ledger.record(fresh)
     if (unrecorded.length === 0) return open
     for (const person of unrecorded) {

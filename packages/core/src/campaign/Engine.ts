@@ -17,6 +17,7 @@ import * as Reconcile from "../Reconcile.js"
 import type * as Retry from "../Retry.js"
 import { Event } from "../Run.js"
 import * as Runner from "../Runner.js"
+import * as Sender from "../Sender.js"
 import * as UploadPost from "../UploadPost.js"
 import * as Control from "./Control.js"
 import * as DailyLimit from "./DailyLimit.js"
@@ -28,8 +29,6 @@ import * as Step from "./Step.js"
 import { forEachConcurrently, oldestFirst } from "./Workers.js"
 
 export interface Options<R = never> {
-  /** Read comments and report who would get which message; send nothing, write nothing. */
-  readonly dryRun?: boolean
   /** Caps the sends of this run (overrides the campaign's `max_sends`). */
   readonly maxSends?: number | undefined
   /** Hears every event as it happens; its requirements become the run's. */
@@ -57,10 +56,10 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
     const ledger = yield* Ledger.Ledger
     const pacer = Option.getOrUndefined(yield* Effect.serviceOption(Pacer.Pacer)) ??
       (yield* Pacer.make(spec.pace.perHour))
-    const dryRun = options.dryRun === true
-    const budget = dryRun ? undefined : Option.getOrUndefined(yield* Effect.serviceOption(DailyBudget.DailyBudget))
+    const sender = Option.getOrElse(yield* Effect.serviceOption(Sender.Sender), () => Sender.make(api))
+    const budget = Option.getOrUndefined(yield* Effect.serviceOption(DailyBudget.DailyBudget))
     const emit = yield* listener(options)
-    const recorder = new Recorder(spec.name, emit, yield* Clock.currentTimeMillis)
+    const recorder = new Recorder(spec.name, emit, yield* Clock.currentTimeMillis, sender.rehearsal)
     const control = yield* Control.make(emit)
     const gate = new DailyLimit.Gate({ campaign: spec.name, dailyReset: spec.dailyReset, mode, emit, control, budget })
     const lease = options.lease ?? Duration.minutes(2)
@@ -79,12 +78,11 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       ledger,
       recorder,
       matcher: Matcher.make(spec.match),
-      dryRun,
       step: steps[0]
     }
     const deliverer: Delivery.Deliverer = {
       spec,
-      api,
+      sender,
       ledger,
       recorder,
       control,
@@ -96,15 +94,13 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       freshClaimMillis: Math.min(1_000, Duration.toMillis(lease) / 10),
       permits: yield* Effect.makeSemaphore(spec.pace.concurrency),
       maxSends: options.maxSends ?? spec.maxSends,
-      started: { count: 0 },
-      dryRun
+      started: { count: 0 }
     }
     return {
       spec,
       options,
       api,
       ledger,
-      dryRun,
       emit,
       recorder,
       control,
@@ -122,31 +118,28 @@ type Stages = Effect.Effect.Success<ReturnType<typeof stages>>
 /** Registers the campaign, recovers dead runners' claims, reconciles people in doubt and keeps the leases alive. */
 const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) {
   const { ledger, spec } = s
-  let recovered = 0
-  if (!s.dryRun) {
-    yield* ledger.registerCampaign({
-      name: spec.name,
-      platform: spec.platform,
-      profileUser: spec.user,
-      posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
-    })
-    recovered = yield* Runner.recoverLeftoverClaims(ledger, spec.name)
-    yield* reconcile(s)
-    yield* Effect.forkScoped(
-      ledger.renewLeases(spec.name, Runner.currentId, s.lease).pipe(
-        Effect.delay(Duration.times(Duration.decode(s.lease), 1 / 3)),
-        Effect.forever,
-        Effect.ignore
-      )
+  yield* ledger.registerCampaign({
+    name: spec.name,
+    platform: spec.platform,
+    profileUser: spec.user,
+    posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
+  })
+  const recovered = yield* Runner.recoverLeftoverClaims(ledger, spec.name)
+  yield* reconcile(s)
+  yield* Effect.forkScoped(
+    ledger.renewLeases(spec.name, Runner.currentId, s.lease).pipe(
+      Effect.delay(Duration.times(Duration.decode(s.lease), 1 / 3)),
+      Effect.forever,
+      Effect.ignore
     )
-  }
+  )
   yield* s.emit(Event.Started({ campaign: spec.name, posts: postCount, recovered }))
 })
 
-/** Resolves people in doubt through the conversations endpoint (not in a dry run, nor when turned off). */
+/** Resolves people in doubt through the conversations endpoint (unless turned off). */
 const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
   Effect.gen(function*() {
-    if (s.dryRun || s.options.reconcile === false) return
+    if (s.options.reconcile === false) return
     const result = yield* Reconcile.run(s.spec)
     s.recorder.reconciled += result.sent + result.pending
     if (result.sent + result.pending + result.unresolved === 0) return
@@ -208,20 +201,18 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
       )
-    const retryPending: Effect.Effect<void, Ledger.LedgerError> = s.dryRun
-      ? Effect.void
-      : Effect.suspend(() => Effect.forEach(s.steps, retryStep, { discard: true }))
+    const retryPending: Effect.Effect<void, Ledger.LedgerError> = Effect.suspend(() =>
+      Effect.forEach(s.steps, retryStep, { discard: true })
+    )
 
-    /** The pages of a post a run reads: down to what an earlier run read in full (a dry run reads them all). */
-    const pagesToRead = (post: Reading.PostRef) =>
-      s.dryRun ? Reading.allPages(s.reader, post) : Reading.pagesToRead(s.reader, post)
-
+    // The summary counts people by their first message.
+    const ledgerTotals = Effect.zipWith(
+      s.ledger.counts(spec.name, first.kind),
+      s.ledger.unrecorded(spec.name),
+      (totals, unrecorded) => ({ totals, unrecorded: unrecorded.length })
+    )
     const summary = Effect.gen(function*() {
-      // The summary counts people by their first message.
-      const totals = s.dryRun ? undefined : yield* s.ledger.counts(spec.name, first.kind)
-      const unrecorded = s.dryRun ? 0 : (yield* s.ledger.unrecorded(spec.name)).length
-      return yield* s.recorder.summary(totals, unrecorded, {
-        dryRun: s.dryRun,
+      return yield* s.recorder.summary(ledgerTotals, {
         stoppedOnRequest: yield* s.control.isStopped,
         interrupted: s.control.interrupted,
         dailyLimitHit: s.gate.hit,
@@ -237,7 +228,8 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
       reconcile: reconcile(s),
       resolvePosts: Reading.resolvePosts(s.reader, mode === "run" ? "cut" : "retryLater"),
       allPages: (post: Reading.PostRef) => Reading.allPages(s.reader, post),
-      pagesToRead,
+      /** The pages of a post a run reads: down to what an earlier run read in full. */
+      pagesToRead: (post: Reading.PostRef) => Reading.pagesToRead(s.reader, post),
       pass,
       retryPending,
       failIfFatal: s.control.failIfFatal,

@@ -8,19 +8,33 @@ import { Clock, Effect } from "effect"
 import type * as Ledger from "../Ledger.js"
 import { type Counts, Event, type Outcome, type Person, type Progress, type Summary } from "../Run.js"
 
+/** A person's settlement in a step, with the post of their comment and the message they were claimed with. */
+export interface Settled {
+  readonly _tag: "Settled"
+  readonly person: Person
+  readonly post: string
+  readonly message: string
+  readonly settlement: Ledger.Settlement
+}
+
 /** What became of one person this run, as the delivery stage returns it. */
 export type Result =
-  | { readonly _tag: "Settled"; readonly person: Person; readonly settlement: Ledger.Settlement }
+  | Settled
   | { readonly _tag: "ClaimedElsewhere" }
   | { readonly _tag: "HeldByCap" }
-  | { readonly _tag: "WouldSend"; readonly person: Person; readonly post: string; readonly message: string }
-  | { readonly _tag: "WouldRefuse"; readonly person: Person; readonly reason: string }
   /** Not attempted: the run stopped sending or paused at the daily limit before the person's turn. */
   | { readonly _tag: "Held" }
 
+/** What the ledger holds for the campaign's first message, and how many people it could not record. */
+export interface LedgerTotals {
+  readonly totals: Ledger.Counts
+  readonly unrecorded: number
+}
+
 /** How the run ended, as far as the outcome depends on it. */
 export interface Ending {
-  readonly dryRun: boolean
+  /** Nothing went out: the sender only rehearsed. */
+  readonly rehearsal: boolean
   readonly stoppedOnRequest: boolean
   readonly interrupted: boolean
   readonly dailyLimitHit: boolean
@@ -33,7 +47,7 @@ export interface Ending {
 export const outcomeOf = (counts: Counts, problems: number, ending: Ending): Outcome =>
   problems > 0 && !ending.stoppedOnRequest
     ? "failed"
-    : ending.dryRun
+    : ending.rehearsal
     ? "dry_run"
     : ending.stoppedOnRequest && ending.interrupted
     ? "interrupted"
@@ -60,10 +74,15 @@ export class Recorder {
   /** What went wrong without stopping the run, in the order it happened; each told once. */
   readonly problems = new Set<string>()
 
+  /**
+   * `rehearsal`: nothing goes out (the sender says so), so a send is told as one the run would make, and the summary
+   * counts what the run saw, not what the ledger holds.
+   */
   constructor(
     readonly campaign: string,
     readonly emit: (event: Event) => Effect.Effect<void>,
-    readonly startedAt: number
+    readonly startedAt: number,
+    readonly rehearsal = false
   ) {}
 
   progress(): Progress {
@@ -101,22 +120,18 @@ export class Recorder {
         return Effect.void
       case "Held":
         return Effect.void
-      case "WouldRefuse":
-        this.refused++
-        return this.emit(Event.Refused({ ...result.person, reason: result.reason, progress: this.progress() }))
-      case "WouldSend":
-        this.wouldSend++
-        return this.emit(
-          Event.WouldSend({ ...result.person, post: result.post, message: result.message, progress: this.progress() })
-        )
       case "Settled":
-        return this.settled(result.person, result.settlement)
+        return this.settled(result)
     }
   }
 
-  private settled(person: Person, settlement: Ledger.Settlement): Effect.Effect<void> {
+  private settled({ message, person, post, settlement }: Settled): Effect.Effect<void> {
     switch (settlement._tag) {
       case "Sent":
+        if (this.rehearsal) {
+          this.wouldSend++
+          return this.emit(Event.WouldSend({ ...person, post, message, progress: this.progress() }))
+        }
         this.sent++
         return this.emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: this.progress() }))
       case "Refused":
@@ -138,39 +153,45 @@ export class Recorder {
   }
 
   /**
-   * The run's summary: the ledger's totals for the campaign (undefined for a dry run, which counts only what it saw)
-   * and how the run ended.
+   * The run's summary: the ledger's totals for the campaign (not asked in a rehearsal, which counts only what it
+   * saw), and how the run ended.
    */
-  summary(
-    totals: Ledger.Counts | undefined,
-    unrecorded: number,
-    ending: Ending
-  ): Effect.Effect<Summary> {
-    return Effect.map(Clock.currentTimeMillis, (finished) => {
-      const counts: Counts = {
-        comments: this.comments,
-        dropped: Object.values(this.dropped).reduce((a, b) => a + b, 0),
-        matched: totals === undefined ? this.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
-        new: this.fresh,
-        sent: this.sent,
-        already_sent: totals === undefined ? this.alreadySent : totals.sent - this.sent,
-        refused: totals?.refused ?? this.refused,
-        pending: totals?.pending ?? 0,
-        in_doubt: totals?.in_doubt ?? 0,
-        claimed_elsewhere: totals?.claimed ?? this.claimedElsewhere,
-        would_send: this.wouldSend,
-        held_by_cap: this.heldByCap,
-        reconciled: this.reconciled,
-        unrecorded
-      }
+  summary<E>(
+    ledgerTotals: Effect.Effect<LedgerTotals, E>,
+    ending: Omit<Ending, "rehearsal">
+  ): Effect.Effect<Summary, E> {
+    const known: Effect.Effect<LedgerTotals | undefined, E> = this.rehearsal ? Effect.succeed(undefined) : ledgerTotals
+    return Effect.zipWith(known, Clock.currentTimeMillis, (ledger, finished) => {
+      const counts = this.counts(ledger)
       return {
         campaign: this.campaign,
-        outcome: outcomeOf(counts, this.problems.size, ending),
+        outcome: outcomeOf(counts, this.problems.size, { ...ending, rehearsal: this.rehearsal }),
         counts,
         dropped: { ...this.dropped },
         problems: [...this.problems],
         elapsedMillis: finished - this.startedAt
       }
     })
+  }
+
+  private counts(ledger: LedgerTotals | undefined): Counts {
+    const totals = ledger?.totals
+    const unrecorded = ledger?.unrecorded ?? 0
+    return {
+      comments: this.comments,
+      dropped: Object.values(this.dropped).reduce((a, b) => a + b, 0),
+      matched: totals === undefined ? this.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
+      new: this.fresh,
+      sent: this.sent,
+      already_sent: totals === undefined ? this.alreadySent : totals.sent - this.sent,
+      refused: totals?.refused ?? this.refused,
+      pending: totals?.pending ?? 0,
+      in_doubt: totals?.in_doubt ?? 0,
+      claimed_elsewhere: totals?.claimed ?? this.claimedElsewhere,
+      would_send: this.wouldSend,
+      held_by_cap: this.heldByCap,
+      reconciled: this.reconciled,
+      unrecorded
+    }
   }
 }
