@@ -4,7 +4,7 @@
  * failure, settles what the last attempt said, and leaves a person another runner holds alone.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Redacted, TestClock } from "effect"
+import { Duration, Effect, Fiber, Layer, Redacted, TestClock, Tracer } from "effect"
 import * as Control from "../src/campaign/Control.js"
 import * as DailyLimit from "../src/campaign/DailyLimit.js"
 import * as Delivery from "../src/campaign/Delivery.js"
@@ -94,7 +94,8 @@ const stages = Effect.gen(function*() {
     freshClaimMillis: 1_000,
     permits: yield* Effect.makeSemaphore(1),
     maxSends: undefined,
-    started: { count: 0 }
+    started: { count: 0 },
+    names: yield* Delivery.stepNames
   }
   const discoverer: Discovery.Discoverer = {
     spec: campaign,
@@ -162,6 +163,29 @@ describe("Delivery", () => {
       assert.deepStrictEqual(transport.sent, [])
       assert.deepStrictEqual(events, [])
       assert.strictEqual(recorder.claimedElsewhere, 1)
+    }).pipe(Effect.provide(services(transport.layer)))
+  })
+
+  it.scoped("names claim, send and settle as spans when the run has a tracer of its own, and makes none without", () => {
+    const transport = scripted([])
+    return Effect.gen(function*() {
+      const base = yield* Effect.tracer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return base.span(name, ...rest)
+        },
+        context: base.context
+      })
+      const { deliver, open } = yield* Effect.withTracer(stages, recording)
+      yield* Effect.withTracer(deliver(open[0]!), recording)
+      assert.deepStrictEqual(names.filter((name) => name.startsWith("Delivery.")), [
+        "Delivery.claim",
+        "Delivery.send",
+        "Delivery.settle"
+      ])
+      assert.strictEqual(yield* Delivery.stepNames, Delivery.untraced, "the default tracer gets no spans")
     }).pipe(Effect.provide(services(transport.layer)))
   })
 })

@@ -40,7 +40,40 @@ export interface Deliverer {
   readonly maxSends: number | undefined
   /** Sends started by this run, against `maxSends`. */
   readonly started: { count: number }
+  readonly names: StepNames
 }
+
+type Named = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/** Names the per-person steps (a span each), or leaves them as they are. */
+export interface StepNames {
+  readonly claim: Named
+  readonly send: Named
+  readonly settle: Named
+}
+
+const unnamed: Named = (effect) => effect
+export const untraced: StepNames = { claim: unnamed, send: unnamed, settle: unnamed }
+
+const named = (name: string): Named => (effect) => Effect.withSpan(effect, name, { captureStackTrace: false })
+const traced: StepNames = {
+  claim: named("Delivery.claim"),
+  send: named("Delivery.send"),
+  settle: named("Delivery.settle")
+}
+
+/** The tracer a program has when nobody installed one: its spans are seen nowhere. */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * The per-person steps are spans only when the run has a tracer of its own (an exporter): with the default tracer
+ * nobody sees them, and a span costs about 14 µs a call even without Effect.fn's stack capture (about 16 µs with it),
+ * several percent of a DM's whole cost at zero latency (bench/Overhead.ts).
+ */
+export const stepNames: Effect.Effect<StepNames> = Effect.map(
+  Effect.tracer,
+  (tracer) => tracer === defaultTracer ? untraced : traced
+)
 
 /** Makes a part of an uninterruptible region interruptible again (from `Effect.uninterruptibleMask`). */
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -89,10 +122,11 @@ const inTurn = (d: Deliverer, turn: Turn, refusal: Option.Option<string>) =>
     )
   })
 
-// The per-person steps carry no span: Effect.fn's span and stack capture cost about 20 µs a call, several percent of
-// a DM's whole cost at zero latency (bench/Overhead.ts). The per-run and per-page steps are named spans.
+// The per-person steps are named through `names` (see `stepNames`); the per-run and per-page steps are named spans.
 const claim = (d: Deliverer, { message, step, target }: Claimed): Effect.Effect<boolean, Ledger.LedgerError> =>
-  d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
+  d.names.claim(
+    d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
+  )
 
 /**
  * Sends to a claimed person and settles the outcome, holding one of the `concurrency` send permits from the first
@@ -167,7 +201,7 @@ class Attempts {
 
   readonly send: Effect.Effect<UploadPost.Delivered, Errors.SendError> = Effect.suspend(() =>
     Effect.onExit(
-      this.d.sender.send(this.claimed.step, this.claimed.target, this.claimed.message),
+      this.d.names.send(this.d.sender.send(this.claimed.step, this.claimed.target, this.claimed.message)),
       (exit) =>
         Effect.sync(() => {
           this.last = Option.some(exit)
@@ -244,7 +278,7 @@ const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Error
  */
 const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, settlement: Ledger.Settlement) {
   const { message, step, target } = claimed
-  if (!(yield* d.ledger.settle(Step.keyOf(step, target), d.runner, settlement))) {
+  if (!(yield* d.names.settle(d.ledger.settle(Step.keyOf(step, target), d.runner, settlement)))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }
   const result: Result = { _tag: "Settled", person: who(target), post: target.postId, message, settlement }

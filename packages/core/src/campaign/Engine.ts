@@ -94,7 +94,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       freshClaimMillis: Math.min(1_000, Duration.toMillis(lease) / 10),
       permits: yield* Effect.makeSemaphore(spec.pace.concurrency),
       maxSends: options.maxSends ?? spec.maxSends,
-      started: { count: 0 }
+      started: { count: 0 },
+      names: yield* Delivery.stepNames
     }
     return {
       spec,
