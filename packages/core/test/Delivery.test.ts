@@ -4,7 +4,7 @@
  * failure, settles what the last attempt said, and leaves a person another runner holds alone.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Redacted, TestClock, Tracer } from "effect"
+import { Duration, Effect, Fiber, Layer, TestClock, Tracer } from "effect"
 import * as Control from "../src/campaign/Control.js"
 import * as DailyLimit from "../src/campaign/DailyLimit.js"
 import * as Delivery from "../src/campaign/Delivery.js"
@@ -19,8 +19,8 @@ import * as Pacer from "../src/Pacer.js"
 import * as Retry from "../src/Retry.js"
 import type * as Run from "../src/Run.js"
 import * as Sender from "../src/Sender.js"
-import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as UploadPost from "../src/UploadPost.js"
+import { services } from "./support/scriptedClient.js"
 
 /** Answers each send with the next scripted status (200 once the script is used up), and counts the sends. */
 const scripted = (statuses: Array<number>) => {
@@ -38,18 +38,6 @@ const scripted = (statuses: Array<number>) => {
   })
   return { sent, layer }
 }
-
-const services = (transport: Layer.Layer<HttpTransport.HttpTransport>) =>
-  Layer.merge(
-    UploadPost.UploadPost.DefaultWithoutDependencies.pipe(
-      Layer.provide(UploadPost.UploadPostConfig.layer({
-        baseUrl: "http://127.0.0.1:9",
-        apiKey: Redacted.make("test-key")
-      })),
-      Layer.provide(transport)
-    ),
-    SqliteLedger.layer({ filename: ":memory:" })
-  )
 
 const spec = CampaignSpec.make({
   name: "spring",

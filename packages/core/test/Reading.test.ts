@@ -1,0 +1,193 @@
+/**
+ * The reading stage with test services only: the real Upload-Post client over a scripted transport (pages keyed by
+ * post and cursor, no HTTP), a SQLite ledger in memory and the TestClock. A complete read ends with a `Reached` item
+ * carrying the newest comment ids; a later read stops at the first page of seen comments; a cursor that comes round
+ * again ends that post's read with a report and no mark; a daily-limit answer ends it with `limitReached`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
+import * as Reading from "../src/campaign/Reading.js"
+import * as CampaignSpec from "../src/CampaignSpec.js"
+import * as HttpTransport from "../src/HttpTransport.js"
+import * as Ledger from "../src/Ledger.js"
+import * as Retry from "../src/Retry.js"
+import * as UploadPost from "../src/UploadPost.js"
+import { services } from "./support/scriptedClient.js"
+
+/** One scripted answer: a page of comment ids and the cursor of the next page, or a 429 with the daily-limit text. */
+type Scripted = { readonly ids: ReadonlyArray<string>; readonly next?: string } | "daily limit"
+
+/** Answers each comments request from `pages` (by post id and `after` cursor) and notes which pages were asked for. */
+const scriptedApi = (pages: Record<string, Scripted>) => {
+  const asked: Array<string> = []
+  const transport = Layer.succeed(HttpTransport.HttpTransport, {
+    exchange: (request) =>
+      Effect.sync((): HttpTransport.Answer => {
+        const key = `${request.query?.["post_id"]}@${request.query?.["after"] ?? "start"}`
+        asked.push(key)
+        const page = pages[key]
+        if (page === undefined) return { status: 404, headers: {}, text: JSON.stringify({ message: `no ${key}` }) }
+        if (page === "daily limit") {
+          return { status: 429, headers: {}, text: JSON.stringify({ success: false, message: "Daily limit reached" }) }
+        }
+        const comments = page.ids.map((id) => ({ id, text: "guide", user: { id: `u-${id}`, username: id } }))
+        const pagination = page.next === undefined
+          ? { has_next: false }
+          : { has_next: true, next_cursor: page.next }
+        return { status: 200, headers: {}, text: JSON.stringify({ success: true, comments, pagination }) }
+      })
+  })
+  return { asked, layer: services(transport) }
+}
+
+const spec = CampaignSpec.make({
+  name: "spring",
+  platform: "instagram",
+  user: "studio",
+  posts: ["p1", "p2"],
+  match: { keywords: ["guide"] },
+  message: "Hi @{{username}}, here is the guide"
+})
+
+/** A reader as the engine builds one, with its reports and daily-limit answers collected. */
+const reading = Effect.gen(function*() {
+  const campaign = yield* spec
+  const api = yield* UploadPost.UploadPost
+  const ledger = yield* Ledger.Ledger
+  yield* ledger.registerCampaign({
+    name: campaign.name,
+    platform: campaign.platform,
+    profileUser: "studio",
+    posts: ["p1", "p2"]
+  })
+  const reports: Array<string> = []
+  const limits: Array<string> = []
+  const reader: Reading.Reader = {
+    api,
+    spec: campaign,
+    ledger,
+    retry: Retry.defaultPolicy,
+    report: (detail) => Effect.sync(() => void reports.push(detail)),
+    limitReached: (detail) => Effect.sync(() => void limits.push(detail))
+  }
+  const [p1, p2] = campaign.posts.filter((post): post is Reading.PostRef => post._tag !== "Recent")
+  const read = (...posts: ReadonlyArray<Reading.PostRef>) =>
+    Stream.runCollect(Stream.flatMap(Stream.fromIterable(posts), (post) => Reading.pagesToRead(reader, post))).pipe(
+      Effect.map(Chunk.toReadonlyArray)
+    )
+  return { campaign, ledger, reader, reports, limits, read, p1: p1!, p2: p2! }
+})
+
+/** What a read yielded, in a form to compare: a page's comment ids, or a mark's post and ids. */
+const shape = (items: ReadonlyArray<Reading.Item>) =>
+  items.map((item) =>
+    item._tag === "Page"
+      ? ["Page", item.post, item.comments.map((comment) => comment.id)]
+      : ["Reached", item.mark.post, item.mark.newestIds]
+  )
+
+const ids = (from: number, to: number) => Array.from({ length: from - to + 1 }, (_, n) => `c${from - n}`)
+
+/** Post p1 as three pages of three comments, newest first. */
+const threePages: Record<string, Scripted> = {
+  "p1@start": { ids: ids(9, 7), next: "k1" },
+  "p1@k1": { ids: ids(6, 4), next: "k2" },
+  "p1@k2": { ids: ids(3, 1) }
+}
+
+describe("Reading.pagesToRead", () => {
+  it.effect("a first read yields every page, then one Reached whose mark holds the newest comment ids", () => {
+    const api = scriptedApi(threePages)
+    return Effect.gen(function*() {
+      const { campaign, p1, read } = yield* reading
+      yield* TestClock.setTime(Date.parse("2026-03-01T12:00:00Z"))
+      const items = yield* read(p1)
+      assert.deepStrictEqual(shape(items), [
+        ["Page", "p1", ids(9, 7)],
+        ["Page", "p1", ids(6, 4)],
+        ["Page", "p1", ids(3, 1)],
+        ["Reached", "p1", ids(9, 1)]
+      ])
+      assert.deepStrictEqual(api.asked, ["p1@start", "p1@k1", "p1@k2"])
+      const reached = items[3]
+      assert(reached?._tag === "Reached")
+      assert.strictEqual(reached.mark.campaign, campaign.name)
+      assert.strictEqual(reached.mark.matchKey, Reading.matchKeyOf(campaign))
+      assert.strictEqual(reached.mark.readAt.toISOString(), "2026-03-01T12:00:00.000Z")
+    }).pipe(Effect.provide(api.layer))
+  })
+
+  it.effect("a later read with the mark stops after the first page of seen comments and ends with a new mark", () => {
+    const pages: Record<string, Scripted> = { ...threePages }
+    const api = scriptedApi(pages)
+    return Effect.gen(function*() {
+      const { ledger, p1, read } = yield* reading
+      const first = yield* read(p1)
+      const mark = first[first.length - 1]
+      assert(mark?._tag === "Reached")
+      yield* Reading.markRead(ledger, mark)
+      // A new page on top: the old first page now comes second.
+      pages["p1@start"] = { ids: ids(12, 10), next: "k0" }
+      pages["p1@k0"] = { ids: ids(9, 7), next: "k1" }
+      api.asked.length = 0
+      yield* TestClock.adjust("1 hour")
+      const second = yield* read(p1)
+      assert.deepStrictEqual(shape(second), [
+        ["Page", "p1", ids(12, 10)],
+        ["Page", "p1", ids(9, 7)],
+        ["Reached", "p1", ids(12, 1)]
+      ])
+      assert.deepStrictEqual(api.asked, ["p1@start", "p1@k0"])
+      const reached = second[2]
+      assert(reached?._tag === "Reached")
+      assert.strictEqual(reached.mark.readAt.getTime(), mark.mark.readAt.getTime() + 3_600_000)
+    }).pipe(Effect.provide(api.layer))
+  })
+
+  it.effect("a cursor that points back to an earlier page ends that post with a report and no mark", () => {
+    const api = scriptedApi({
+      ...threePages,
+      "p2@start": { ids: ["d6", "d5"], next: "x1" },
+      "p2@x1": { ids: ["d4", "d3"], next: "x2" },
+      "p2@x2": { ids: ["d2", "d1"], next: "x1" }
+    })
+    return Effect.gen(function*() {
+      const { limits, p1, p2, read, reports } = yield* reading
+      const items = yield* read(p2, p1)
+      assert.deepStrictEqual(shape(items), [
+        ["Page", "p2", ["d6", "d5"]],
+        ["Page", "p2", ["d4", "d3"]],
+        ["Page", "p1", ids(9, 7)],
+        ["Page", "p1", ids(6, 4)],
+        ["Page", "p1", ids(3, 1)],
+        ["Reached", "p1", ids(9, 1)]
+      ])
+      assert.deepStrictEqual(api.asked, ["p2@start", "p2@x1", "p2@x2", "p1@start", "p1@k1", "p1@k2"])
+      assert.strictEqual(reports.length, 1)
+      assert.include(reports[0], "p2")
+      assert.include(reports[0], "x1")
+      assert.deepStrictEqual(limits, [])
+    }).pipe(Effect.provide(api.layer))
+  })
+
+  it.effect("a daily-limit answer on a comments read ends that post with no mark and calls limitReached", () => {
+    const api = scriptedApi({
+      ...threePages,
+      "p1@k1": "daily limit",
+      "p2@start": { ids: ["d2", "d1"] }
+    })
+    return Effect.gen(function*() {
+      const { limits, p1, p2, read, reports } = yield* reading
+      const items = yield* read(p1, p2)
+      assert.deepStrictEqual(shape(items), [
+        ["Page", "p1", ids(9, 7)],
+        ["Page", "p2", ["d2", "d1"]],
+        ["Reached", "p2", ["d2", "d1"]]
+      ])
+      // The daily-limit answer is not retried, and the other post is still read.
+      assert.deepStrictEqual(api.asked, ["p1@start", "p1@k1", "p2@start"])
+      assert.deepStrictEqual(limits, ["Daily limit reached"])
+      assert.deepStrictEqual(reports, [])
+    }).pipe(Effect.provide(api.layer))
+  })
+})
