@@ -300,13 +300,14 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         let added = 0
         const unrecorded: Array<Unrecorded> = []
         for (const batch of Arr.chunksOf(candidates, batchSize)) {
-          const rows = batch.map((candidate) => candidateRow(candidate, now))
+          const pairs = batch.map((candidate) => [candidate, candidateRow(candidate, now)] as const)
+          const rows = pairs.map(([, row]) => row)
           const whole = yield* Effect.either(sql.withTransaction(insertCandidates(rows)))
           if (whole._tag === "Right") {
             added += whole.right
             continue
           }
-          for (const row of rows) {
+          for (const [candidate, row] of pairs) {
             const one = yield* Effect.either(insertCandidates([row]))
             if (one._tag === "Right") {
               added += one.right
@@ -317,7 +318,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
               VALUES (${row.campaign}, ${row.platform}, ${row.user_id}, ${row.username}, ${reason}, ${now})
               ON CONFLICT (campaign, platform, user_id) DO UPDATE SET reason = excluded.reason,
                 username = excluded.username, seen_at = excluded.seen_at`.pipe(Effect.mapError(() => one.left))
-            unrecorded.push({ userId: row.user_id, username: row.username ?? undefined, reason })
+            // Answered with the caller's own id, so the caller need not know how the ledger stores it.
+            unrecorded.push({ userId: candidate.userId, username: row.username ?? undefined, reason })
           }
         }
         return { added, unrecorded }

@@ -6,7 +6,6 @@
  */
 import { Effect, Option } from "effect"
 import type * as CampaignSpec from "../CampaignSpec.js"
-import { storable } from "../internal/storable.js"
 import type * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
 import type { Page } from "./Reading.js"
@@ -90,8 +89,7 @@ export const unsettled: (
       const name = person.username === undefined ? `user ${person.userId}` : `@${person.username} (${person.userId})`
       yield* recorder.report(`the ledger could not record ${name}, who is not sent to: ${person.reason}`)
     }
-    // The ledger holds the refused ones in their storable form.
     const refused = new Set(unrecorded.map((person) => person.userId))
-    return open.filter((target) => !refused.has(target.userId) && !refused.has(storable(target.userId)))
+    return open.filter((target) => !refused.has(target.userId))
   }
 )
