@@ -401,10 +401,11 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         ).pipe(
           Effect.map((batches) => {
             const stored = new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))
-            // Answered by the ids as the caller knows them, also those stored in their storable form.
+            // Answered by the ids as the caller knows them; the ledger holds them in their storable form (the same
+            // string for every id without text a database cannot hold).
             const states = new Map<string, DeliveryState>()
             for (const userId of userIds) {
-              const state = stored.get(userId) ?? stored.get(storable(userId))
+              const state = stored.get(storable(userId))
               if (state !== undefined) states.set(userId, state)
             }
             return states
