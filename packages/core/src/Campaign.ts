@@ -48,7 +48,7 @@ export const run = <R = never>(
     const engine = yield* Engine.make(spec, options)
     const posts = yield* engine.resolvePosts
     yield* engine.open(posts.length)
-    yield* engine.pass(Stream.fromIterable(posts).pipe(Stream.flatMap(engine.pagesToRead)))
+    yield* engine.pass(Stream.fromIterable(posts).pipe(Stream.flatMap((post) => engine.newPages(post))))
     yield* engine.retryPending
     yield* engine.failIfFatal
     return yield* engine.summary

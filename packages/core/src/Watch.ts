@@ -5,12 +5,13 @@
  * nothing new: a quiet post costs one page a poll, however many old comments it has. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
  * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
- * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a bounded window
- * of recent comment ids per post is kept; who was sent lives in the ledger. A post whose pages come round again (a
+ * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a post's read
+ * mark (a bounded list of its newest comment ids) is kept, and written to the ledger as a run's is, so a watcher
+ * started again resumes where the last one read; who was sent lives in the ledger. A post whose pages come round again (a
  * cursor already followed) is read up to there in each poll and reported once; the watcher keeps following every post,
  * and its summary ends `failed`.
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Clock, Duration, Effect, Ref, Schedule } from "effect"
 import * as Engine from "./campaign/Engine.js"
 import * as Polling from "./campaign/Polling.js"
 import type * as Reading from "./campaign/Reading.js"
@@ -26,7 +27,7 @@ export interface WatchOptions<R = never> extends Engine.Options<R> {
   readonly once?: boolean
   /** Posts read at the same time in a poll (default 4). */
   readonly postConcurrency?: number
-  /** Comment ids remembered per post to recognise old pages (default 1,000: 20 pages of 50). */
+  /** Comment ids a post's read mark keeps to recognise old pages (default 1,000: 20 pages of 50). */
   readonly windowSize?: number
   /** The longest the interval grows to while the API keeps rate-limiting reads (default 15 minutes). */
   readonly maxInterval?: Duration.DurationInput
@@ -63,7 +64,6 @@ const waitForNextPoll = Effect.fn("Watch.wait")(function*(engine: Engine.Engine,
 /** What a watcher keeps between polls. */
 interface Watcher {
   readonly engine: Engine.Engine
-  readonly windows: Polling.Windows
   /** The poll intervals, stepped once a poll with how its read went. */
   readonly intervals: Schedule.ScheduleDriver<Duration.Duration, Polling.PollRead>
   posts: ReadonlyArray<Reading.PostRef>
@@ -75,8 +75,8 @@ const pollOnce = Effect.fn("Watch.poll")(function*(watcher: Watcher, options: Wa
   const { engine } = watcher
   const poll = ++watcher.polls
   const before = engine.progress()
-  const counter = { pages: 0 }
-  const read = yield* Polling.poll(engine, watcher.windows, watcher.posts, options.postConcurrency ?? 4, counter)
+  const pages = yield* Ref.make(0)
+  const read = yield* Polling.poll(engine, watcher.posts, options.postConcurrency ?? 4, Ref.update(pages, (n) => n + 1))
   const wait = yield* Effect.orDie(watcher.intervals.next(read))
   if (read._tag === "Left") {
     yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: Duration.toMillis(wait) }))
@@ -88,7 +88,7 @@ const pollOnce = Effect.fn("Watch.poll")(function*(watcher: Watcher, options: Wa
     yield* engine.emit(Run.Event.Polled({
       poll,
       comments: after.comments - before.comments,
-      pages: counter.pages,
+      pages: yield* Ref.get(pages),
       newPeople: after.discovered - before.discovered,
       progress: after,
       nextInMillis: options.once === true ? 0 : Duration.toMillis(wait)
@@ -105,7 +105,7 @@ const refresh = (watcher: Watcher, spec: CampaignSpec.CampaignSpec) =>
     const refreshed = yield* Effect.either(watcher.engine.resolvePosts)
     if (refreshed._tag === "Left") return
     watcher.posts = refreshed.right
-    watcher.windows.keepOnly(refreshed.right)
+    watcher.engine.keepMarksOf(refreshed.right)
   })
 
 /**
@@ -117,13 +117,12 @@ export const watch = <R = never>(
   options: WatchOptions<R> = {}
 ): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger | R> =>
   Effect.gen(function*() {
-    const engine = yield* Engine.make(spec, options, "watch")
+    const engine = yield* Engine.make(spec, options, "watch", options.windowSize ?? 1_000)
     const every = Duration.decode(options.every ?? defaultInterval)
     const intervals = Polling.intervals(every, Duration.decode(options.maxInterval ?? Duration.minutes(15)))
     const posts = yield* engine.resolvePosts
     const watcher: Watcher = {
       engine,
-      windows: new Polling.Windows(options.windowSize ?? 1_000),
       intervals: yield* Schedule.driver(intervals),
       posts,
       polls: 0

@@ -1,8 +1,9 @@
 /**
  * The reading stage with test services only: the real Upload-Post client over a scripted transport (pages keyed by
  * post and cursor, no HTTP), a SQLite ledger in memory and the TestClock. A complete read ends with a `Reached` item
- * carrying the newest comment ids; a later read stops at the first page of seen comments; a cursor that comes round
- * again ends that post's read with a report and no mark; a daily-limit answer ends it with `limitReached`.
+ * carrying the newest comment ids; a later read (a run's or a watcher's poll, in this process or a later one) stops at
+ * the first page with nothing new since that mark; a cursor that comes round again ends that post's read with a report
+ * and no mark; a daily-limit answer ends it with `limitReached`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
@@ -71,11 +72,14 @@ const reading = Effect.gen(function*() {
     limitReached: (detail) => Effect.sync(() => void limits.push(detail))
   }
   const [p1, p2] = campaign.posts.filter((post): post is Reading.PostRef => post._tag !== "Recent")
-  const read = (...posts: ReadonlyArray<Reading.PostRef>) =>
-    Stream.runCollect(Stream.flatMap(Stream.fromIterable(posts), (post) => Reading.pagesToRead(reader, post))).pipe(
+  /** The marks of one process: a later run is a new `Marks`, which starts from what the ledger holds. */
+  const marksOf = (size = 100) => new Reading.Marks(reader, size)
+  const readWith = (marks: Reading.Marks, ...posts: ReadonlyArray<Reading.PostRef>) =>
+    Stream.runCollect(Stream.flatMap(Stream.fromIterable(posts), (post) => Reading.newPages(reader, marks, post))).pipe(
       Effect.map(Chunk.toReadonlyArray)
     )
-  return { campaign, ledger, reader, reports, limits, read, p1: p1!, p2: p2! }
+  const read = (...posts: ReadonlyArray<Reading.PostRef>) => readWith(marksOf(), ...posts)
+  return { campaign, ledger, reader, reports, limits, marksOf, read, readWith, p1: p1!, p2: p2! }
 })
 
 /** What a read yielded, in a form to compare: a page's comment ids, or a mark's post and ids. */
@@ -95,7 +99,7 @@ const threePages: Record<string, Scripted> = {
   "p1@k2": { ids: ids(3, 1) }
 }
 
-describe("Reading.pagesToRead", () => {
+describe("Reading.newPages", () => {
   it.effect("a first read yields every page, then one Reached whose mark holds the newest comment ids", () => {
     const api = scriptedApi(threePages)
     return Effect.gen(function*() {
@@ -117,28 +121,28 @@ describe("Reading.pagesToRead", () => {
     }).pipe(Effect.provide(api.layer))
   })
 
-  it.effect("a later read with the mark stops after the first page of seen comments and ends with a new mark", () => {
+  it.effect("a later run stops at the first page with nothing new since the mark and ends with a new mark", () => {
     const pages: Record<string, Scripted> = { ...threePages }
     const api = scriptedApi(pages)
     return Effect.gen(function*() {
-      const { ledger, p1, read } = yield* reading
+      const { marksOf, p1, read } = yield* reading
       const first = yield* read(p1)
       const mark = first[first.length - 1]
       assert(mark?._tag === "Reached")
-      yield* Reading.markRead(ledger, mark)
+      yield* marksOf().write(mark)
       // A new page on top: the old first page now comes second.
       pages["p1@start"] = { ids: ids(12, 10), next: "k0" }
       pages["p1@k0"] = { ids: ids(9, 7), next: "k1" }
       api.asked.length = 0
       yield* TestClock.adjust("1 hour")
       const second = yield* read(p1)
+      // The page of seen comments is asked for (that is how the read knows) but not handed on.
       assert.deepStrictEqual(shape(second), [
         ["Page", "p1", ids(12, 10)],
-        ["Page", "p1", ids(9, 7)],
         ["Reached", "p1", ids(12, 1)]
       ])
       assert.deepStrictEqual(api.asked, ["p1@start", "p1@k0"])
-      const reached = second[2]
+      const reached = second[1]
       assert(reached?._tag === "Reached")
       assert.strictEqual(reached.mark.readAt.getTime(), mark.mark.readAt.getTime() + 3_600_000)
     }).pipe(Effect.provide(api.layer))
@@ -188,6 +192,70 @@ describe("Reading.pagesToRead", () => {
       assert.deepStrictEqual(api.asked, ["p1@start", "p1@k1", "p2@start"])
       assert.deepStrictEqual(limits, ["Daily limit reached"])
       assert.deepStrictEqual(reports, [])
+    }).pipe(Effect.provide(api.layer))
+  })
+})
+
+describe("Reading.Marks", () => {
+  it.effect("polls with one Marks: a quiet poll asks one page and hands on nothing; new comments on top are read", () => {
+    const pages: Record<string, Scripted> = { ...threePages }
+    const api = scriptedApi(pages)
+    return Effect.gen(function*() {
+      const { ledger, marksOf, p1, readWith } = yield* reading
+      const marks = marksOf()
+      const write = (items: ReadonlyArray<Reading.Item>) =>
+        Effect.forEach(items, (item) => item._tag === "Reached" ? marks.write(item) : Effect.void)
+      yield* write(yield* readWith(marks, p1))
+      api.asked.length = 0
+      const quiet = yield* readWith(marks, p1)
+      assert.deepStrictEqual(shape(quiet), [["Reached", "p1", ids(9, 1)]])
+      assert.deepStrictEqual(api.asked, ["p1@start"])
+      // A quiet read's mark is the one written already: the ledger keeps the first read's time.
+      const firstReadAt = (yield* ledger.readMark("spring", "p1")).pipe((mark) =>
+        mark._tag === "Some" ? mark.value.readAt : undefined
+      )
+      yield* TestClock.adjust("1 minute")
+      yield* write(quiet)
+      const after = yield* ledger.readMark("spring", "p1")
+      assert(after._tag === "Some")
+      assert.strictEqual(after.value.readAt.getTime(), firstReadAt?.getTime())
+      // Two new comments: only the first page is handed on, and the mark moves.
+      pages["p1@start"] = { ids: ["c11", "c10", "c9"], next: "k1'" }
+      pages["p1@k1'"] = { ids: ["c8", "c7", "c6"], next: "k2'" }
+      api.asked.length = 0
+      const busy = yield* readWith(marks, p1)
+      assert.deepStrictEqual(shape(busy), [["Page", "p1", ["c11", "c10", "c9"]], ["Reached", "p1", ids(11, 1)]])
+      assert.deepStrictEqual(api.asked, ["p1@start", "p1@k1'"])
+    }).pipe(Effect.provide(api.layer))
+  })
+
+  it("an unseen comment among seen ones is new (it came in late); one below the mark's run is old", () => {
+    const known = new Set(ids(9, 4))
+    const [atTop, topNews] = Reading.scanPage(known, { place: 0, firstKnownAt: undefined }, [{ id: "c9" }, {
+      id: "c8"
+    }])
+    assert.isFalse(topNews)
+    const [, late] = Reading.scanPage(known, atTop, [{ id: "late" }, { id: "c7" }])
+    assert.isTrue(late)
+    // The mark holds six ids from place 0: place 6 on is below its run, so an id it does not hold there is old.
+    const [, below] = Reading.scanPage(known, { place: 6, firstKnownAt: 0 }, [{ id: "c3" }, { id: "c2" }])
+    assert.isFalse(below)
+  })
+
+  it.effect("a mark made under other match rules is not used: the next read reads every page", () => {
+    const api = scriptedApi(threePages)
+    return Effect.gen(function*() {
+      const { ledger, p1, read } = yield* reading
+      yield* ledger.markRead({
+        campaign: "spring",
+        post: "p1",
+        newestIds: ids(9, 1),
+        matchKey: "rules of another file",
+        readAt: new Date(0)
+      })
+      const items = yield* read(p1)
+      assert.deepStrictEqual(shape(items).length, 4)
+      assert.deepStrictEqual(api.asked, ["p1@start", "p1@k1", "p1@k2"])
     }).pipe(Effect.provide(api.layer))
   })
 })

@@ -22,6 +22,9 @@ import {
   TestClock,
   TestServices
 } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
 import type * as Campaign from "../src/Campaign.js"
@@ -101,6 +104,8 @@ interface StudioOptions {
   readonly retry?: Retry.RetryPolicy
   /** Runs as each request leaves the client. */
   readonly onRequest?: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<void>
+  /** A SQLite file for the ledger, so that a watcher started again finds it (default: in memory). */
+  readonly ledgerFile?: string
 }
 
 /** The real client pointed at the sandbox, and a ledger in memory. */
@@ -120,7 +125,7 @@ const clientLayer = (sandbox: Sandbox.SandboxHandle, options: StudioOptions) => 
       })),
       Layer.provide(transport)
     ),
-    SqliteLedger.layer({ filename: ":memory:" })
+    SqliteLedger.layer({ filename: options.ledgerFile ?? ":memory:" })
   )
 }
 
@@ -227,6 +232,25 @@ describe("Watch", () => {
       assert.sameMembers(yield* recipients(setup.sandbox), [person(1001), person(2005), person(2064)])
       assert.strictEqual(summary.counts.sent, 3)
       assert.strictEqual(summary.outcome, "interrupted")
+    }).pipe(Effect.scoped))
+
+  it.live("a watcher started again resumes from the read marks the last one wrote: its first poll reads what is new", () =>
+    Effect.gen(function*() {
+      const now = Date.now()
+      const ledgerFile = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "watch-resume-")), "ledger.sqlite")
+      const setup = yield* studio(listed({ id: "post-a", comments: chatter("post-a", 230, now) }), { ledgerFile })
+      const spec = yield* campaign(["post-a"])
+      const first = yield* watchPolls(setup, spec, { polls: 2 })
+      assert.deepStrictEqual(pagesOf(first.polls), [5, 1])
+      yield* addComments(setup.sandbox, "post-a", [
+        comment("post-a-new-1", "GUIDE please", 1001, now, 0),
+        comment("post-a-new-2", "nice", 1002, now, 0)
+      ])
+      // A new watcher on the same ledger: the page holding the new comments, and one to see that nothing more is new.
+      const second = yield* watchPolls(setup, spec, { polls: 2 })
+      assert.deepStrictEqual(pagesOf(second.polls), [2, 1])
+      assert.deepStrictEqual(yield* recipients(setup.sandbox), [person(1001)])
+      assert.strictEqual(second.summary.counts.sent, 1)
     }).pipe(Effect.scoped))
 
   it.live("a post with more comments than the window remembers still costs one page a quiet poll", () =>

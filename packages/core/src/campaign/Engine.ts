@@ -50,7 +50,7 @@ const listener = <R>(options: Options<R>) =>
   })
 
 /** The stages of one campaign, wired to one another and to the run's services. */
-const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: DailyLimit.Mode) =>
+const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: DailyLimit.Mode, markSize: number) =>
   Effect.gen(function*() {
     const api = yield* UploadPost.UploadPost
     const ledger = yield* Ledger.Ledger
@@ -72,6 +72,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       report: (detail) => recorder.report(detail),
       limitReached: (detail) => Effect.zipRight(Effect.sync(() => (control.passCut = true)), gate.readAnswered(detail))
     }
+    const marks = new Reading.Marks(reader, markSize)
     const steps = Step.stepsOf(spec)
     const discoverer: Discovery.Discoverer = {
       spec,
@@ -107,6 +108,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       control,
       gate,
       reader,
+      marks,
       discoverer,
       deliverer,
       lease,
@@ -158,7 +160,7 @@ const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPos
 const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
   Effect.gen(function*() {
     if (item._tag === "Reached") {
-      yield* Reading.markRead(s.ledger, item)
+      yield* s.marks.write(item)
       return Chunk.empty<Step.Target>()
     }
     const open = yield* Discovery.unsettled(s.discoverer, Discovery.targetsOf(s.discoverer, seen, item))
@@ -166,8 +168,19 @@ const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
     return Chunk.unsafeFromArray(open)
   })
 
-export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: DailyLimit.Mode = "run") =>
-  Effect.map(stages(spec, options, mode), (s) => {
+/**
+ * Comment ids a run's read mark keeps: two pages of the largest size, enough to recognise a page of old comments. A
+ * watcher keeps more (`Watch`'s `windowSize`), since comments can come in out of order between its polls.
+ */
+export const runMarkSize = 100
+
+export const make = <R = never>(
+  spec: CampaignSpec.CampaignSpec,
+  options: Options<R>,
+  mode: DailyLimit.Mode = "run",
+  markSize = runMarkSize
+) =>
+  Effect.map(stages(spec, options, mode, markSize), (s) => {
     const workers = 2 * spec.pace.concurrency
     const [first] = s.steps
     /** Private replies expire 7 days after the comment: the people nearest to that go first. */
@@ -228,9 +241,11 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
       open: (postCount: number) => open(s, postCount),
       reconcile: reconcile(s),
       resolvePosts: Reading.resolvePosts(s.reader, mode === "run" ? "cut" : "retryLater"),
-      allPages: (post: Reading.PostRef) => Reading.allPages(s.reader, post),
-      /** The pages of a post a run reads: down to what an earlier run read in full. */
-      pagesToRead: (post: Reading.PostRef) => Reading.pagesToRead(s.reader, post),
+      /** Reads a post once, down to the first page with nothing new since its read mark. */
+      newPages: (post: Reading.PostRef, countPage?: Effect.Effect<void>) =>
+        Reading.newPages(s.reader, s.marks, post, countPage),
+      /** Forgets the read marks of posts no longer followed. */
+      keepMarksOf: (posts: ReadonlyArray<Reading.PostRef>) => s.marks.keepOnly(posts),
       pass,
       retryPending,
       failIfFatal: s.control.failIfFatal,

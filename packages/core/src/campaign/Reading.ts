@@ -1,9 +1,10 @@
 /**
- * Reading: the posts of a campaign, and their comments page by page. A read that reaches a post's end ends with a
- * `ReadMark` item, which the engine writes once the people of the pages before it are recorded: a later read of the
- * post stops at the first page whose comments that read saw (comments are listed newest first).
+ * Reading: the posts of a campaign, and their comments page by page. A read of a post ends with a `Reached` item
+ * carrying its read mark, which the engine writes once the people of the pages before it are recorded; a later read
+ * of the post, by a run or a watcher's poll, stops at the first page that holds nothing new since that mark (comments
+ * are listed newest first). This is the one way both resume.
  */
-import { Chunk, Clock, Duration, Effect, Option, Stream } from "effect"
+import { Chunk, Clock, Duration, Effect, Option, Ref, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import type * as CampaignSpec from "../CampaignSpec.js"
 import type * as Ledger from "../Ledger.js"
@@ -31,9 +32,6 @@ export interface Reached {
 }
 
 export type Item = Page | Reached
-
-/** Comment ids a read mark keeps: two pages of the largest size, enough to recognise a page of old comments. */
-const markSize = 100
 
 export const postRef = (post: PostRef): UploadPost.PostRef =>
   post._tag === "PostId" ? { postId: post.id } : { postUrl: post.url }
@@ -91,66 +89,154 @@ export const resolvePosts = (
 
 /**
  * Every comment of a post, page by page. A cursor that comes round again ends the post's read there: it is reported,
- * `onCutShort` is told, and the other posts go on; so does a daily-limit answer, which pauses sends.
+ * `cutShort` runs, and the other posts go on; so does a daily-limit answer, which pauses sends.
  */
 export const allPages = (
   reader: Reader,
   post: PostRef,
-  onCutShort: () => void = () => {}
+  cutShort: Effect.Effect<void> = Effect.void
 ): Stream.Stream<Page, ReadFailure> => {
   const { api, spec } = reader
   const key = postKey(post)
-  const cutShort = (then: Effect.Effect<void>) =>
-    Stream.drain(Stream.fromEffect(Effect.zipRight(Effect.sync(onCutShort), then)))
+  const endRead = (then: Effect.Effect<void>) => Stream.drain(Stream.fromEffect(Effect.zipRight(cutShort, then)))
   return api.comments({ platform: spec.platform, user: spec.user, post: postRef(post) }).pipe(
     Stream.chunks,
     Stream.map((chunk): Page => ({ _tag: "Page", post: key, comments: Chunk.toReadonlyArray(chunk) })),
     Stream.catchTags({
-      CursorCycle: (cycle) => cutShort(reader.report(cycle.message)),
-      DailyLimitReached: (limit) => cutShort(reader.limitReached(limit.detail))
+      CursorCycle: (cycle) => endRead(reader.report(cycle.message)),
+      DailyLimitReached: (limit) => endRead(reader.limitReached(limit.detail))
     })
   )
 }
 
 /**
- * The pages of a post a run must read, then its read mark. A post read before under the same rules is read down to
- * the first page whose comments the earlier read saw (that page included, as a margin): everything below it was read
- * then and its people recorded. A read cut short leaves no mark.
+ * Where a read stands against the ids an earlier read saw: the place of the next comment in the list, and the place
+ * of the first comment seen before, once one is met.
  */
-export const pagesToRead = (reader: Reader, post: PostRef): Stream.Stream<Item, ReadFailure | Ledger.LedgerError> =>
+interface Position {
+  readonly place: number
+  readonly firstKnownAt: number | undefined
+}
+
+const start: Position = { place: 0, firstKnownAt: undefined }
+
+/**
+ * Whether a page holds a comment the earlier read did not see. The earlier ids are the post's newest comments as a
+ * run of consecutive ones, so from the first of them met on, they cover the next `known.size` places of the list; a
+ * comment below that run was listed below it then, and is old even when the mark does not hold it. An unknown comment
+ * inside the run is new (it came in out of order).
+ */
+export const scanPage = (
+  known: ReadonlySet<string>,
+  position: Position,
+  comments: ReadonlyArray<{ readonly id: string }>
+): readonly [Position, boolean] => {
+  let { firstKnownAt, place } = position
+  let news = false
+  for (const comment of comments) {
+    const at = place++
+    if (known.has(comment.id)) firstKnownAt ??= at
+    else if (firstKnownAt === undefined || at < firstKnownAt + known.size) news = true
+  }
+  return [{ place, firstKnownAt }, news]
+}
+
+/**
+ * The read marks of one campaign's posts, as the engine resumes from them: read from the ledger at a post's first
+ * read in this process, then kept, and written once the people of the pages before a `Reached` are recorded (not
+ * when a read found nothing new). A mark made under other match rules is not used.
+ */
+export class Marks {
+  private readonly marks = new Map<string, Option.Option<Ledger.ReadMark>>()
+  private readonly matchKey: string
+  constructor(
+    private readonly reader: Pick<Reader, "ledger" | "spec">,
+    /** Comment ids a mark keeps: enough to recognise a page of old comments among newer ones. */
+    readonly size: number
+  ) {
+    this.matchKey = matchKeyOf(reader.spec)
+  }
+
+  earlier(post: string): Effect.Effect<Option.Option<Ledger.ReadMark>, Ledger.LedgerError> {
+    const known = this.marks.get(post)
+    if (known !== undefined) return Effect.succeed(known)
+    return Effect.map(this.reader.ledger.readMark(this.reader.spec.name, post), (stored) => {
+      const usable = Option.filter(stored, (mark) => mark.matchKey === this.matchKey)
+      this.marks.set(post, usable)
+      return usable
+    })
+  }
+
+  write(reached: Reached): Effect.Effect<void, Ledger.LedgerError> {
+    const { mark } = reached
+    const before = Option.getOrUndefined(this.marks.get(mark.post) ?? Option.none())
+    if (before !== undefined && sameIds(before.newestIds, mark.newestIds)) return Effect.void
+    return Effect.zipRight(
+      this.reader.ledger.markRead(mark),
+      Effect.sync(() => this.marks.set(mark.post, Option.some(mark)))
+    )
+  }
+
+  /** Forgets the posts no longer followed (`posts: recent` moved on). */
+  keepOnly(posts: ReadonlyArray<PostRef>): void {
+    const followed = new Set(posts.map(postKey))
+    for (const key of this.marks.keys()) if (!followed.has(key)) this.marks.delete(key)
+  }
+}
+
+const sameIds = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
+  a.length === b.length && a.every((id, index) => id === b[index])
+
+/**
+ * Reads one post once, as a run and every poll of a watcher do: down to the first page that holds nothing new since
+ * the post's read mark (every page when it has none), then a `Reached` with the new mark: the ids of this read's
+ * newest comments, then the earlier ones. A read cut short leaves no mark. `countPage` hears every page requested.
+ */
+export const newPages = (
+  reader: Reader,
+  marks: Marks,
+  post: PostRef,
+  countPage: Effect.Effect<void> = Effect.void
+): Stream.Stream<Item, ReadFailure | Ledger.LedgerError> =>
   Stream.unwrap(Effect.gen(function*() {
-    const { ledger, spec } = reader
     const key = postKey(post)
-    const matchKey = matchKeyOf(spec)
-    const previous = Option.filter(yield* ledger.readMark(spec.name, key), (mark) => mark.matchKey === matchKey)
-    const earlierIds = Option.match(previous, { onNone: () => [], onSome: (mark) => mark.newestIds })
-    let cutShort = false
-    const all = allPages(reader, post, () => (cutShort = true))
+    const earlierIds = Option.match(yield* marks.earlier(key), { onNone: () => [], onSome: (mark) => mark.newestIds })
     const known = new Set(earlierIds)
-    const pages = Option.isNone(previous)
-      ? all
-      : all.pipe(Stream.takeUntil((page) => page.comments.every((comment) => known.has(comment.id))))
-    const newest: Array<string> = []
-    const reached = Effect.map(Clock.currentTimeMillis, (now): Item => ({
-      _tag: "Reached",
-      mark: {
-        campaign: spec.name,
-        post: key,
-        // A read that stopped at known comments read everything above the earlier mark's ids.
-        newestIds: Array.from(new Set([...newest, ...earlierIds])).slice(0, markSize),
-        matchKey,
-        readAt: new Date(now)
-      }
-    }))
-    return pages.pipe(
+    const firstRead = known.size === 0
+    const cutShort = yield* Ref.make(false)
+    const readIds = yield* Ref.make<ReadonlyArray<string>>([])
+    const pages = allPages(reader, post, Ref.set(cutShort, true)).pipe(
+      Stream.tap(() => countPage),
+      Stream.mapAccum(start, (position, page) => {
+        const [next, news] = scanPage(known, position, page.comments)
+        return [next, { page, news }] as const
+      }),
+      Stream.takeWhile(({ news }) => firstRead || news),
+      Stream.map(({ page }) => page),
       Stream.tap((page) =>
-        Effect.sync(() => {
-          for (const comment of page.comments) if (newest.length < markSize) newest.push(comment.id)
-        })
-      ),
-      Stream.concat(Stream.unwrap(Effect.sync(() => cutShort ? Stream.empty : Stream.fromEffect(reached))))
+        Ref.update(readIds, (ids) =>
+          ids.length >= marks.size ? ids : ids.concat(page.comments.map((comment) =>
+            comment.id
+          )).slice(0, marks.size))
+      )
+    )
+    const reached = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const newest = yield* Ref.get(readIds)
+      const item: Item = {
+        _tag: "Reached",
+        mark: {
+          campaign: reader.spec.name,
+          post: key,
+          newestIds: Array.from(new Set([...newest, ...earlierIds])).slice(0, marks.size),
+          matchKey: matchKeyOf(reader.spec),
+          readAt: new Date(now)
+        }
+      }
+      return item
+    })
+    return pages.pipe(
+      Stream.concat(Stream.unwrap(Effect.map(Ref.get(cutShort), (cut) =>
+        cut ? Stream.empty : Stream.fromEffect(reached))))
     )
   }))
-
-/** Writes a read mark: only once the people of the pages before it are recorded. */
-export const markRead = (ledger: Ledger.Ledger, reached: Reached) => ledger.markRead(reached.mark)
