@@ -123,21 +123,8 @@ const createConversationReads = Effect.gen(function*() {
 /** The tables of schema v1, which schema v2 renames with the `comment_dm_` prefix. */
 const v1Tables = ["campaigns", "profile_budget", "profile_pace", "post_reads", "unrecorded", "conversation_reads"]
 
-/**
- * Schema v2, in one step, so that the steps after the first message, the suppression list, `forget` and campaign
- * versions need no schema of their own:
- * - every table gets the `comment_dm_` prefix, so that an embedding application can have its own `campaigns`
- *   (on PostgreSQL the primary keys' constraint and index names too, which share the tables' namespace);
- * - a person has a row per step: the step joins the recipients' primary key; the rows of v1 are first messages,
- *   sent as DMs (v1 did not record the delivery path), with no campaign version;
- * - the comment text may be absent (a person forgotten, or a step that has no comment of its own);
- * - `comment_dm_comment_replies` holds one row per (platform, profile, comment, reply kind): the first private reply
- *   and the first public reply to a comment take it in the claim's transaction, so that no comment gets two of either
- *   from the profile, whichever campaign asks;
- * - the suppression list, the tombstones of forgotten people and the campaign versions get tables.
- * The recipients table is rebuilt (SQLite cannot change a primary key); the others are renamed.
- */
-const schemaV2 = Effect.gen(function*() {
+/** Every v1 table gets the prefix (on PostgreSQL its primary key's constraint and index too). */
+const prefixV1Tables = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   for (const table of v1Tables) {
     yield* sql.unsafe(`ALTER TABLE ${table} RENAME TO comment_dm_${table}`)
@@ -147,6 +134,14 @@ const schemaV2 = Effect.gen(function*() {
       orElse: () => Effect.void
     })
   }
+})
+
+/**
+ * The recipients, rebuilt with the step in the key (SQLite cannot change a primary key). A v1 row is a first message
+ * whose path v1 did not record: it stays unknown (NULL) until the row is claimed again.
+ */
+const rebuildRecipients = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
   yield* sql`CREATE TABLE comment_dm_recipients (
     campaign TEXT NOT NULL,
     platform TEXT NOT NULL,
@@ -177,7 +172,7 @@ const schemaV2 = Effect.gen(function*() {
   yield* sql`INSERT INTO comment_dm_recipients (campaign, platform, user_id, step, path, username, post_id, comment_id,
       comment_text, comment_time, keyword, state, reason, message, message_id, attempts, claimed_at, claimed_by,
       lease_until, settled_at, first_seen_at, updated_at)
-    SELECT campaign, platform, user_id, 'first_message', 'dm', username, post_id, comment_id, comment_text, comment_time,
+    SELECT campaign, platform, user_id, 'first_message', NULL, username, post_id, comment_id, comment_text, comment_time,
       keyword, state, reason, message, message_id, attempts, claimed_at, claimed_by, lease_until, settled_at,
       first_seen_at, updated_at
     FROM recipients`
@@ -188,6 +183,11 @@ const schemaV2 = Effect.gen(function*() {
   // The export, which pages over every row in first-seen order.
   yield* sql`CREATE INDEX comment_dm_recipients_campaign_first_seen
     ON comment_dm_recipients (campaign, first_seen_at, platform, user_id, step)`
+})
+
+/** The tables v1 did not have: comment replies taken, the suppression list, forgotten people, campaign versions. */
+const createV2Tables = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
   // Who took a comment's one private (or public) reply of the profile: a claim inserts it, the owner's claims find it.
   yield* sql`CREATE TABLE comment_dm_comment_replies (
     platform TEXT NOT NULL,
@@ -233,6 +233,22 @@ const schemaV2 = Effect.gen(function*() {
   )`
   yield* sql`CREATE INDEX comment_dm_campaign_versions_fingerprint ON comment_dm_campaign_versions (campaign, fingerprint)`
 })
+
+/**
+ * Schema v2, in one step, so that the steps after the first message, the suppression list, `forget` and campaign
+ * versions need no schema of their own:
+ * - every table gets the `comment_dm_` prefix, so that an embedding application can have its own `campaigns`
+ *   (on PostgreSQL the primary keys' constraint and index names too, which share the tables' namespace);
+ * - a person has a row per step: the step joins the recipients' primary key; the rows of v1 are first messages
+ *   whose path (DM or private reply) is unknown, since v1 did not record it, with no campaign version;
+ * - the comment text may be absent (a person forgotten, or a step that has no comment of its own);
+ * - `comment_dm_comment_replies` holds one row per (platform, profile, comment, reply kind): the first private reply
+ *   and the first public reply to a comment take it in the claim's transaction, so that no comment gets two of either
+ *   from the profile, whichever campaign asks;
+ * - the suppression list, the tombstones of forgotten people and the campaign versions get tables.
+ * The recipients table is rebuilt (SQLite cannot change a primary key); the others are renamed.
+ */
+const schemaV2 = Effect.all([prefixV1Tables, rebuildRecipients, createV2Tables], { discard: true })
 
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
