@@ -115,8 +115,11 @@ describe("DryRun.ledger", () => {
     }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
 })
 
-/** Serves one page of comments for any post, and counts every other request (a send among them). */
-const scripted = () => {
+/**
+ * Serves one page of comments for any post (or the daily-limit answer for the posts in `limited`), and counts every
+ * other request (a send among them).
+ */
+const scripted = (limited: ReadonlyArray<string> = []) => {
   const others: Array<string> = []
   const comment = (userId: string, text: string) => ({
     id: `c-${userId}`,
@@ -133,6 +136,13 @@ const scripted = () => {
     exchange: (request) =>
       Effect.sync((): HttpTransport.Answer => {
         if (request.method === "GET" && request.url.endsWith("/uploadposts/comments")) {
+          if (limited.includes(request.query?.["post_id"] ?? "")) {
+            return {
+              status: 429,
+              headers: {},
+              text: JSON.stringify({ success: false, message: "Daily limit reached" })
+            }
+          }
           return { status: 200, headers: {}, text: page }
         }
         others.push(`${request.method} ${request.url}`)
@@ -158,6 +168,16 @@ const callersServices = Layer.merge(
     recordSent: Effect.dieMessage("the caller's daily budget counted a send")
   })
 )
+
+const springSpec = (posts: ReadonlyArray<string>) =>
+  CampaignSpec.make({
+    name: campaign,
+    platform,
+    user: "studio",
+    posts,
+    match: { keywords: ["guide"] },
+    message: "Hi @{{username}}"
+  })
 
 describe("Campaign.run over DryRun.layer", () => {
   it.scoped(
@@ -196,6 +216,34 @@ describe("Campaign.run over DryRun.layer", () => {
         )
         assert.deepStrictEqual([summary.counts.sent, summary.counts.pending, summary.counts.in_doubt], [0, 0, 0])
         assert.deepStrictEqual(others, [], "no request but the comments read")
+        assert.deepStrictEqual(yield* snapshot(stored), before)
+      }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" })))
+  )
+})
+
+describe("Campaign.run over DryRun.layer, at the daily limit", () => {
+  it.scoped(
+    "a read answered with the daily limit holds everyone as a real run would: nobody would be sent",
+    () =>
+      Effect.gen(function*() {
+        const { layer, others } = scripted(["p0"])
+        const stored = yield* storedLedger
+        const before = yield* snapshot(stored)
+        const events: Array<Run.Event> = []
+        // The limited post is read first, so the answer comes before anyone is found.
+        const summary = yield* Campaign.run(yield* springSpec(["p0", "p1"]), {
+          onEvent: (event) => Effect.sync(() => void events.push(event))
+        }).pipe(
+          Effect.provide(DryRun.layer),
+          Effect.provide(callersServices),
+          Effect.provide(client(layer))
+        )
+        // A real run stops sending at that answer and reads on; its rehearsal holds the same people: u4 found on p1,
+        // and u2 left pending by an earlier run.
+        assert.strictEqual(summary.outcome, "dry_run")
+        assert.deepStrictEqual(events.map((event) => event._tag), ["Started", "DailyLimit", "PageRead"])
+        assert.deepStrictEqual([summary.counts.would_send, summary.counts.sent, summary.counts.new], [0, 0, 1])
+        assert.deepStrictEqual(others, [], "no request but the comments reads")
         assert.deepStrictEqual(yield* snapshot(stored), before)
       }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" })))
   )
