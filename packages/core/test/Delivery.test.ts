@@ -119,8 +119,8 @@ describe("Discovery", () => {
       assert.deepStrictEqual(open.map((target) => [target.userId, target.commentId, target.step]), [
         ["u1", "c1", "first_message"]
       ])
-      assert.deepStrictEqual([recorder.comments, recorder.matched, recorder.fresh], [4, 1, 1])
-      assert.deepStrictEqual(recorder.dropped, { "no user id (deleted or restricted account)": 1 })
+      assert.deepStrictEqual([recorder.tally.comments, recorder.tally.matched, recorder.tally.fresh], [4, 1, 1])
+      assert.deepStrictEqual(recorder.tally.dropped, { "no user id (deleted or restricted account)": 1 })
       const states = yield* ledger.states(campaign.name, campaign.platform, "first_message", ["u1", "u2"])
       assert.deepStrictEqual([...states], [["u1", "pending"]])
     }).pipe(Effect.provide(services(scripted([]).layer))))
@@ -150,7 +150,7 @@ describe("Delivery", () => {
       yield* deliver(open[0]!)
       assert.deepStrictEqual(transport.sent, [])
       assert.deepStrictEqual(events, [])
-      assert.strictEqual(recorder.claimedElsewhere, 1)
+      assert.strictEqual(recorder.tally.claimedElsewhere, 1)
     }).pipe(Effect.provide(services(transport.layer)))
   })
 

@@ -52,6 +52,32 @@ describe("Recording", () => {
       assert.strictEqual(summary.outcome, "failed")
     }))
 
+  it("the folds are pure: a page, a lookup and each result make a new tally and leave the old one as it was", () => {
+    const settled = (settlement: Ledger.Settlement): Recording.Result => ({
+      _tag: "Settled",
+      person,
+      post: "p1",
+      message: "Hi",
+      settlement
+    })
+    const start = Recording.emptyTally
+    const paged = Recording.addPage(start, { comments: 3, dropped: ["no user id", "no user id"] })
+    assert.deepStrictEqual([paged.comments, paged.dropped], [3, { "no user id": 2 }])
+    assert.deepStrictEqual([start.comments, start.dropped], [0, {}])
+    const looked = Recording.addLookup(paged, { matched: 2, fresh: 1, alreadySent: 1, claimedElsewhere: 0 })
+    assert.deepStrictEqual([looked.matched, looked.fresh, looked.alreadySent], [2, 1, 1])
+    const sent = settled(Ledger.Settlement.Sent({ messageId: "m", at: new Date(0) }))
+    assert.strictEqual(Recording.addResult(looked, sent, false).sent, 1)
+    assert.deepStrictEqual(
+      [Recording.addResult(looked, sent, true).wouldSend, Recording.addResult(looked, sent, true).sent],
+      [1, 0],
+      "a rehearsal's send is one the run would make"
+    )
+    const skipped = settled(Ledger.Settlement.Skipped({ reason: "window_closed" }))
+    assert.strictEqual(Recording.addResult(looked, skipped, false).refused, 1)
+    assert.strictEqual(Recording.addResult(looked, { _tag: "Held" }, false), looked, "a held person changes nothing")
+  })
+
   it("decides the outcome from the counts and how the run ended", () => {
     const counts = (pending: number, inDoubt = 0) =>
       ({

@@ -16,8 +16,11 @@ export type Fatal = Errors.InvalidRequest | Errors.Unauthorized | Errors.Unrecog
 export class Control {
   /** Whether the stop was an interruption (SIGINT), rather than a wrap-up that judges the outcome by what is left. */
   interrupted = false
-  /** Whether a stop cut a pass short: people on pages not read yet are not in the ledger, so not all are settled. */
-  passCut = false
+  /**
+   * Whether a pass was cut short (by a stop, or a read answered with the daily limit): people on pages not read are
+   * not in the ledger, so not all are settled.
+   */
+  private cut = false
   // Plain fields: they are read before every attempt, and a Ref would cost more than the read.
   private fatal: Fatal | undefined = undefined
   /** Sends refused in a row with answers the error table does not recognise. */
@@ -38,9 +41,17 @@ export class Control {
     this.halted = Effect.map(this.isStopped, (stopped) => stopped || this.fatal !== undefined)
     this.notePassEnd = Effect.flatMap(this.isStopped, (stopped) =>
       Effect.sync(() => {
-        this.passCut ||= stopped
+        this.cut ||= stopped
       }))
   }
+
+  get passCut(): boolean {
+    return this.cut
+  }
+
+  readonly cutPass: Effect.Effect<void> = Effect.sync(() => {
+    this.cut = true
+  })
 
   readonly failIfFatal: Effect.Effect<void, Fatal> = Effect.suspend(() =>
     this.fatal === undefined ? Effect.void : Effect.fail(this.fatal)

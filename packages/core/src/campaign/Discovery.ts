@@ -25,14 +25,17 @@ export interface Discoverer {
   readonly step: Step
 }
 
-/** The matching people of a page not met before in this pass (`seen`, which it adds them to). */
+/**
+ * The matching people of a page not met before in this pass (`seen`, which it adds them to); the recorder is told
+ * of the page's comments and of those dropped.
+ */
 export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page): Array<Target> => {
-  const { matcher, recorder, spec } = discoverer
+  const { matcher, spec } = discoverer
   const targets: Array<Target> = []
+  const dropped: Array<string> = []
   for (const comment of page.comments) {
-    recorder.comments++
     if (comment.userId === undefined || comment.userId.length === 0) {
-      recorder.drop(noUserId)
+      dropped.push(noUserId)
       continue
     }
     if (seen.has(comment.userId)) continue
@@ -52,6 +55,7 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
       keyword: keyword.value
     })
   }
+  discoverer.recorder.readPage({ comments: page.comments.length, dropped })
   return targets
 }
 
@@ -66,6 +70,8 @@ export const unsettled: (
     const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
     const open: Array<Target> = []
     const fresh: Array<Target> = []
+    let alreadySent = 0
+    let claimedElsewhere = 0
     for (const target of targets) {
       const state = states.get(target.userId)
       if (state === undefined) {
@@ -74,14 +80,13 @@ export const unsettled: (
       } else if (state === "pending") {
         open.push(target)
       } else if (state === "sent") {
-        recorder.alreadySent++
+        alreadySent++
       } else if (state === "claimed") {
-        recorder.claimedElsewhere++
+        claimedElsewhere++
       }
       // refused is final; in_doubt waits for reconciliation.
     }
-    recorder.matched += targets.length
-    recorder.fresh += fresh.length
+    recorder.lookedUp({ matched: targets.length, fresh: fresh.length, alreadySent, claimedElsewhere })
     if (fresh.length === 0) return open
     const { unrecorded } = yield* ledger.record(fresh)
     if (unrecorded.length === 0) return open

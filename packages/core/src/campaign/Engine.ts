@@ -70,7 +70,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       ledger,
       retry,
       report: (detail) => recorder.report(detail),
-      limitReached: (detail) => Effect.zipRight(Effect.sync(() => (control.passCut = true)), gate.readAnswered(detail))
+      limitReached: (detail) => Effect.zipRight(control.cutPass, gate.readAnswered(detail))
     }
     const marks = new Reading.Marks(reader, markSize)
     const steps = Step.stepsOf(spec)
@@ -144,7 +144,7 @@ const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPos
   Effect.gen(function*() {
     if (s.options.reconcile === false) return
     const result = yield* Reconcile.run(s.spec)
-    s.recorder.reconciled += result.sent + result.pending
+    s.recorder.reconciled(result.sent + result.pending)
     if (result.sent + result.pending + result.unresolved === 0) return
     yield* s.emit(Event.Reconciled({
       sent: result.sent,

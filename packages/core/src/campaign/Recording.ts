@@ -1,8 +1,7 @@
 /**
  * Recording: what a run has done so far, folded from what its stages tell it (comments read, people found, each
- * settlement), the events that tell the caller as it happens, and the summary at the end. The figures are plain
- * fields of one object, written only here: they are bumped once per comment and per person, where a Ref would cost
- * more than the work.
+ * settlement), the events that tell the caller as it happens, and the summary at the end. The figures are one `Tally`
+ * value, replaced by pure folds (`addPage`, `addLookup`, `addResult`) as the stages tell the recorder what happened.
  */
 import { Clock, Effect } from "effect"
 import type * as Ledger from "../Ledger.js"
@@ -57,20 +56,106 @@ export const outcomeOf = (counts: Counts, problems: number, ending: Ending): Out
     ? "incomplete"
     : "completed"
 
+/** What a run has counted so far: a value, folded from what the stages tell the recorder. */
+export interface Tally {
+  readonly comments: number
+  readonly dropped: Readonly<Record<string, number>>
+  readonly matched: number
+  readonly fresh: number
+  readonly sent: number
+  readonly alreadySent: number
+  readonly refused: number
+  readonly pending: number
+  readonly inDoubt: number
+  readonly claimedElsewhere: number
+  readonly wouldSend: number
+  readonly heldByCap: number
+  readonly reconciled: number
+}
+
+export const emptyTally: Tally = {
+  comments: 0,
+  dropped: {},
+  matched: 0,
+  fresh: 0,
+  sent: 0,
+  alreadySent: 0,
+  refused: 0,
+  pending: 0,
+  inDoubt: 0,
+  claimedElsewhere: 0,
+  wouldSend: 0,
+  heldByCap: 0,
+  reconciled: 0
+}
+
+/** The comments of one page as discovery read them: how many, and why some were dropped. */
+export interface PageRead {
+  readonly comments: number
+  readonly dropped: ReadonlyArray<string>
+}
+
+/** What the ledger said of a page's matching people. */
+export interface Lookup {
+  readonly matched: number
+  readonly fresh: number
+  readonly alreadySent: number
+  readonly claimedElsewhere: number
+}
+
+export const addPage = (tally: Tally, page: PageRead): Tally => {
+  if (page.dropped.length === 0) return { ...tally, comments: tally.comments + page.comments }
+  const dropped = { ...tally.dropped }
+  for (const reason of page.dropped) dropped[reason] = (dropped[reason] ?? 0) + 1
+  return { ...tally, comments: tally.comments + page.comments, dropped }
+}
+
+export const addLookup = (tally: Tally, lookup: Lookup): Tally => ({
+  ...tally,
+  matched: tally.matched + lookup.matched,
+  fresh: tally.fresh + lookup.fresh,
+  alreadySent: tally.alreadySent + lookup.alreadySent,
+  claimedElsewhere: tally.claimedElsewhere + lookup.claimedElsewhere
+})
+
+/** Which count a person's result adds one to (`undefined`: none). In a rehearsal a send is one the run would make. */
+const countOf = (result: Result, rehearsal: boolean): Exclude<keyof Tally, "dropped"> | undefined => {
+  switch (result._tag) {
+    case "ClaimedElsewhere":
+      return "claimedElsewhere"
+    case "HeldByCap":
+      return "heldByCap"
+    case "Held":
+      return undefined
+    case "Settled":
+      switch (result.settlement._tag) {
+        case "Sent":
+          return rehearsal ? "wouldSend" : "sent"
+        case "Pending":
+          return "pending"
+        case "InDoubt":
+        case "Unconfirmed":
+          return "inDoubt"
+        case "Refused":
+        case "Skipped":
+        case "Expired":
+          // Final without a request, as a refusal is.
+          return "refused"
+      }
+  }
+}
+
+export const addResult = (tally: Tally, result: Result, rehearsal: boolean): Tally => {
+  const count = countOf(result, rehearsal)
+  return count === undefined ? tally : { ...tally, [count]: tally[count] + 1 }
+}
+
+/**
+ * The run's recording: its tally (replaced by the folds above as the stages tell it things), the events, the problems
+ * told once, and the summary.
+ */
 export class Recorder {
-  comments = 0
-  readonly dropped: Record<string, number> = {}
-  matched = 0
-  fresh = 0
-  sent = 0
-  alreadySent = 0
-  refused = 0
-  pending = 0
-  inDoubt = 0
-  claimedElsewhere = 0
-  wouldSend = 0
-  heldByCap = 0
-  reconciled = 0
+  private current: Tally = emptyTally
   /** What went wrong without stopping the run, in the order it happened; each told once. */
   readonly problems = new Set<string>()
 
@@ -85,21 +170,37 @@ export class Recorder {
     readonly rehearsal = false
   ) {}
 
-  progress(): Progress {
-    return {
-      comments: this.comments,
-      matched: this.matched,
-      discovered: this.fresh,
-      sent: this.sent,
-      refused: this.refused,
-      pending: this.pending,
-      inDoubt: this.inDoubt,
-      skipped: this.alreadySent + this.claimedElsewhere
-    }
+  get tally(): Tally {
+    return this.current
   }
 
-  drop(reason: string): void {
-    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1
+  /** Folds in the comments of a page discovery read. */
+  readPage(page: PageRead): void {
+    this.current = addPage(this.current, page)
+  }
+
+  /** Folds in what the ledger said of a page's matching people. */
+  lookedUp(lookup: Lookup): void {
+    this.current = addLookup(this.current, lookup)
+  }
+
+  /** Folds in the people reconciliation settled. */
+  reconciled(people: number): void {
+    this.current = { ...this.current, reconciled: this.current.reconciled + people }
+  }
+
+  progress(): Progress {
+    const tally = this.current
+    return {
+      comments: tally.comments,
+      matched: tally.matched,
+      discovered: tally.fresh,
+      sent: tally.sent,
+      refused: tally.refused,
+      pending: tally.pending,
+      inDoubt: tally.inDoubt,
+      skipped: tally.alreadySent + tally.claimedElsewhere
+    }
   }
 
   /** Tells of a problem once, as it happens; the summary lists them all. */
@@ -111,44 +212,26 @@ export class Recorder {
 
   /** Folds in one person's result and tells the caller. */
   record(result: Result): Effect.Effect<void> {
-    switch (result._tag) {
-      case "ClaimedElsewhere":
-        this.claimedElsewhere++
-        return Effect.void
-      case "HeldByCap":
-        this.heldByCap++
-        return Effect.void
-      case "Held":
-        return Effect.void
-      case "Settled":
-        return this.settled(result)
-    }
+    this.current = addResult(this.current, result, this.rehearsal)
+    return result._tag === "Settled" ? this.tell(result) : Effect.void
   }
 
-  private settled({ message, person, post, settlement }: Settled): Effect.Effect<void> {
+  private tell({ message, person, post, settlement }: Settled): Effect.Effect<void> {
+    const progress = this.progress()
     switch (settlement._tag) {
       case "Sent":
-        if (this.rehearsal) {
-          this.wouldSend++
-          return this.emit(Event.WouldSend({ ...person, post, message, progress: this.progress() }))
-        }
-        this.sent++
-        return this.emit(Event.Sent({ ...person, messageId: settlement.messageId, progress: this.progress() }))
-      case "Refused":
-        this.refused++
-        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress: this.progress() }))
+        return this.rehearsal
+          ? this.emit(Event.WouldSend({ ...person, post, message, progress }))
+          : this.emit(Event.Sent({ ...person, messageId: settlement.messageId, progress }))
       case "Pending":
-        this.pending++
-        return this.emit(Event.Postponed({ ...person, reason: settlement.reason, progress: this.progress() }))
+        return this.emit(Event.Postponed({ ...person, reason: settlement.reason, progress }))
       case "InDoubt":
       case "Unconfirmed":
-        this.inDoubt++
-        return this.emit(Event.InDoubt({ ...person, reason: settlement.reason, progress: this.progress() }))
+        return this.emit(Event.InDoubt({ ...person, reason: settlement.reason, progress }))
+      case "Refused":
       case "Skipped":
       case "Expired":
-        // Final without a request, as a refusal is.
-        this.refused++
-        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress: this.progress() }))
+        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress }))
     }
   }
 
@@ -167,7 +250,7 @@ export class Recorder {
         campaign: this.campaign,
         outcome: outcomeOf(counts, this.problems.size, { ...ending, rehearsal: this.rehearsal }),
         counts,
-        dropped: { ...this.dropped },
+        dropped: { ...this.current.dropped },
         problems: [...this.problems],
         elapsedMillis: finished - this.startedAt
       }
@@ -175,22 +258,23 @@ export class Recorder {
   }
 
   private counts(ledger: LedgerTotals | undefined): Counts {
+    const tally = this.current
     const totals = ledger?.totals
     const unrecorded = ledger?.unrecorded ?? 0
     return {
-      comments: this.comments,
-      dropped: Object.values(this.dropped).reduce((a, b) => a + b, 0),
-      matched: totals === undefined ? this.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
-      new: this.fresh,
-      sent: this.sent,
-      already_sent: totals === undefined ? this.alreadySent : totals.sent - this.sent,
-      refused: totals?.refused ?? this.refused,
+      comments: tally.comments,
+      dropped: Object.values(tally.dropped).reduce((a, b) => a + b, 0),
+      matched: totals === undefined ? tally.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
+      new: tally.fresh,
+      sent: tally.sent,
+      already_sent: totals === undefined ? tally.alreadySent : totals.sent - tally.sent,
+      refused: totals?.refused ?? tally.refused,
       pending: totals?.pending ?? 0,
       in_doubt: totals?.in_doubt ?? 0,
-      claimed_elsewhere: totals?.claimed ?? this.claimedElsewhere,
-      would_send: this.wouldSend,
-      held_by_cap: this.heldByCap,
-      reconciled: this.reconciled,
+      claimed_elsewhere: totals?.claimed ?? tally.claimedElsewhere,
+      would_send: tally.wouldSend,
+      held_by_cap: tally.heldByCap,
+      reconciled: tally.reconciled,
       unrecorded
     }
   }
