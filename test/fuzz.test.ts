@@ -131,9 +131,14 @@ describe("fuzz: the matcher", () => {
     "checks any spec without throwing, and a spec it accepts compiles and matches any text without throwing",
     [spec, FastCheck.array(anyText, { maxLength: 5 })],
     ([matchSpec, comments]) => {
-      const problems = Matcher.validate(matchSpec)
-      if (problems.length > 0) return
-      const matcher = Matcher.make(matchSpec)
+      const made = Matcher.make(matchSpec)
+      assert.strictEqual(
+        Either.isLeft(made),
+        Matcher.validate(matchSpec).length > 0,
+        "an error exactly when it has problems"
+      )
+      if (Either.isLeft(made)) return
+      const matcher = made.right
       for (const comment of comments) {
         const found = Matcher.match(matcher, comment)
         if (Option.isSome(found)) {
@@ -157,8 +162,9 @@ describe("fuzz: the matcher", () => {
     ],
     ([matchMode, keywords, comment]) => {
       const matchSpec = { mode: matchMode, keywords, exclude: [] }
-      if (Matcher.validate(matchSpec).length > 0) return
-      const matcher = Matcher.make(matchSpec)
+      const made = Matcher.make(matchSpec)
+      if (Either.isLeft(made)) return
+      const matcher = made.right
       assert.deepStrictEqual(Matcher.match(matcher, fold(comment)), Matcher.match(matcher, comment))
     },
     runs

@@ -5,7 +5,7 @@ import { Matcher, UploadPost } from "@comment-dm/core"
 import { Sandbox } from "@comment-dm/sandbox"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, Logger, LogLevel, Option, Redacted, Stream } from "effect"
+import { Chunk, Context, Effect, Either, Layer, Logger, LogLevel, Option, Redacted, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -49,7 +49,7 @@ describe("examples/library.ts", () => {
 /** The commenters of the example's posts whose comment matches its keywords, read straight from the sandbox. */
 const matchingCommenters = (sandbox: Sandbox.SandboxHandle) =>
   Effect.gen(function*() {
-    const matcher = Matcher.make({ mode: "word", keywords: ["guide"], exclude: ["stop"] })
+    const matcher = Either.getOrThrow(Matcher.make({ mode: "word", keywords: ["guide"], exclude: ["stop"] }))
     const client = yield* UploadPost.UploadPost.Default.pipe(
       Layer.provide(
         UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })

@@ -212,7 +212,7 @@ const MatchInput = Schema.Struct({
   exclude: Schema.optionalWith(Terms("[stop]"), { exact: true })
 }).annotations(expected("an object with keywords, mode and exclude", isObject))
 
-const MatchFromInput = Schema.transformOrFail(MatchInput, Matcher.MatchSpec, {
+const MatchFromInput = Schema.transformOrFail(MatchInput, Matcher.ValidMatchSpec, {
   strict: true,
   decode: (input, _, ast) => {
     const spec: Matcher.MatchSpec = {
@@ -222,7 +222,7 @@ const MatchFromInput = Schema.transformOrFail(MatchInput, Matcher.MatchSpec, {
     }
     const problems = Matcher.validate(spec)
     return problems.length === 0 ?
-      ParseResult.succeed(spec) :
+      ParseResult.succeed(Matcher.ValidMatchSpec.make(spec, { disableValidation: true })) :
       ParseResult.fail(composite(
         ast,
         input,

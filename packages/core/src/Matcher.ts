@@ -21,7 +21,7 @@
  * `exclude` terms always use word semantics (so emoji and unspaced-script terms match anywhere); a comment with any
  * of them never matches, whatever the mode.
  */
-import { Option, Schema } from "effect"
+import { Data, Either, Option, Schema } from "effect"
 import { dual } from "effect/Function"
 import { RE2JS, RE2JSSyntaxException } from "re2js"
 import { fold } from "./internal/fold.js"
@@ -37,8 +37,12 @@ export const MatchSpec = Schema.Struct({
 })
 export type MatchSpec = typeof MatchSpec.Type
 
-/** The spec of a campaign without a `match` section: every commenter. */
-export const everyone: MatchSpec = { mode: "any", keywords: [], exclude: [] }
+/** What code gives {@link make}: the mode defaults to `word`, the keywords and exclude terms to none. */
+export interface MatchInput {
+  readonly mode?: Mode | undefined
+  readonly keywords?: ReadonlyArray<string> | undefined
+  readonly exclude?: ReadonlyArray<string> | undefined
+}
 
 /** Something wrong with a match spec, at a path inside it such as `["keywords", 2]`. */
 export interface Problem {
@@ -84,6 +88,37 @@ export const validate = (spec: MatchSpec): ReadonlyArray<Problem> => {
   return problems
 }
 
+/** A spec {@link validate} finds nothing wrong with: the only kind {@link compile} takes. */
+export const ValidMatchSpec = MatchSpec.pipe(
+  Schema.filter((spec) => validate(spec).map((problem) => ({ path: problem.path, message: problem.message }))),
+  Schema.brand("ValidMatchSpec")
+)
+export type ValidMatchSpec = typeof ValidMatchSpec.Type
+
+/** The spec of a campaign without a `match` section: every commenter. */
+export const everyone: ValidMatchSpec = ValidMatchSpec.make({ mode: "any", keywords: [], exclude: [] })
+
+/** A match spec that cannot be used, with everything wrong with it. */
+export class InvalidMatchSpec extends Data.TaggedError("InvalidMatchSpec")<{
+  readonly problems: ReadonlyArray<Problem>
+}> {
+  override get message(): string {
+    const told = this.problems.map((problem) =>
+      problem.path.length === 0 ? problem.message : `${problem.path.join(".")}: ${problem.message}`
+    )
+    return `the match spec cannot be used: ${told.join("; ")}`
+  }
+}
+
+/** Checks a spec, with the defaults applied: a valid spec for {@link compile}, or everything wrong with it. */
+export const validated = (input: MatchInput): Either.Either<ValidMatchSpec, InvalidMatchSpec> => {
+  const spec: MatchSpec = { mode: input.mode ?? "word", keywords: input.keywords ?? [], exclude: input.exclude ?? [] }
+  const problems = validate(spec)
+  return problems.length === 0
+    ? Either.right(ValidMatchSpec.make(spec, { disableValidation: true }))
+    : Either.left(new InvalidMatchSpec({ problems }))
+}
+
 /** Regex keywords are case-insensitive, as every other mode is; RE2 is Unicode-aware without a flag. */
 const compileRegex = (pattern: string): RE2JS => RE2JS.compile(pattern, RE2JS.CASE_INSENSITIVE)
 
@@ -115,7 +150,7 @@ const regexProblem = (pattern: string): string | undefined => {
 
 /** A compiled match spec. Build it once per campaign with {@link make}; {@link match} is then cheap per comment. */
 export interface Matcher {
-  readonly spec: MatchSpec
+  readonly spec: ValidMatchSpec
   /** The keyword found in a comment, as written in the spec, or `undefined`. */
   readonly find: (text: string) => string | undefined
 }
@@ -192,11 +227,12 @@ const finder = (spec: MatchSpec): Finder => {
   }
 }
 
-/**
- * Compiles a spec. The spec must be valid (see {@link validate}; specs decoded from a campaign file are); an invalid
- * regex throws here.
- */
-export const make = (spec: MatchSpec): Matcher => {
+/** Checks and compiles a spec: a matcher, or everything wrong with the spec (never a throw). */
+export const make = (input: MatchInput): Either.Either<Matcher, InvalidMatchSpec> =>
+  Either.map(validated(input), compile)
+
+/** Compiles a spec already checked (a campaign's, or one from {@link validated}). */
+export const compile = (spec: ValidMatchSpec): Matcher => {
   const find = finder(spec)
   const exclude = spec.exclude.length > 0 ? wordRegex(spec.exclude) : undefined
   if (spec.mode === "any" && exclude === undefined) return { spec, find: () => "" }

@@ -55,7 +55,11 @@ describe("CampaignSpec", () => {
         { _tag: "PostUrl", url: "https://www.instagram.com/p/ABC123/" },
         { _tag: "PostId", id: "42" }
       ])
-      assert.deepStrictEqual(spec.match, { mode: "contains", keywords: ["guide", "link"], exclude: ["stop"] })
+      assert.deepStrictEqual<Matcher.MatchSpec>(spec.match, {
+        mode: "contains",
+        keywords: ["guide", "link"],
+        exclude: ["stop"]
+      })
       assert.deepStrictEqual(spec.messages.map((template) => template.source), [
         "Hi {{username}}",
         "Hello {{ username }}, {{keyword}}"
@@ -68,7 +72,7 @@ describe("CampaignSpec", () => {
   it.effect("defaults the match mode to word and fills the pace keys left out", () =>
     Effect.gen(function*() {
       const spec = yield* CampaignSpec.decode({ ...minimal, match: { keywords: ["guide"] }, pace: { per_hour: 50 } })
-      assert.deepStrictEqual(spec.match, { mode: "word", keywords: ["guide"], exclude: [] })
+      assert.deepStrictEqual<Matcher.MatchSpec>(spec.match, { mode: "word", keywords: ["guide"], exclude: [] })
       assert.deepStrictEqual(spec.pace, { perHour: 50, concurrency: 4 })
     }))
 

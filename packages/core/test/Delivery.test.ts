@@ -89,7 +89,7 @@ const stages = Effect.gen(function*() {
     spec: campaign,
     ledger,
     recorder,
-    matcher: Matcher.make(campaign.match),
+    matcher: Matcher.compile(campaign.match),
     step
   }
   yield* ledger.registerCampaign({

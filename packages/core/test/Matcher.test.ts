@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FastCheck, Option } from "effect"
+import { Either, FastCheck, Option } from "effect"
 import { fold, foldFully, latinRange, plainRanges } from "../src/internal/fold.js"
 import * as Matcher from "../src/Matcher.js"
 
 const matcher = (mode: Matcher.Mode, keywords: ReadonlyArray<string>, exclude: ReadonlyArray<string> = []) =>
-  Matcher.make({ mode, keywords, exclude })
+  Either.getOrThrow(Matcher.make({ mode, keywords, exclude }))
 
 const expectMatches = (self: Matcher.Matcher, comments: ReadonlyArray<string>, keyword: string) => {
   for (const comment of comments) {
@@ -128,7 +128,7 @@ describe("Matcher", () => {
     })
 
     it("any: every comment, with the empty string as its keyword", () => {
-      const self = Matcher.make(Matcher.everyone)
+      const self = Matcher.compile(Matcher.everyone)
       expectMatches(self, ["", "anything", "\ud800"], "")
     })
   })
@@ -327,7 +327,7 @@ describe("Matcher", () => {
       { mode: "exact", keywords: ["guide"], exclude: [] },
       { mode: "regex", keywords: ["gu[ií]de", "^\\p{L}+$"], exclude: ["stop"] }
     ] as const satisfies ReadonlyArray<Matcher.MatchSpec>
-    const matchers = specs.map(Matcher.make)
+    const matchers = specs.map((spec) => Either.getOrThrow(Matcher.make(spec)))
     const surrogates = FastCheck.constantFrom("\ud800", "\udfff", "\udbff\udbff", "guide\ud83d")
 
     it.prop(
@@ -341,5 +341,33 @@ describe("Matcher", () => {
         }
       }
     )
+  })
+})
+
+describe("Matcher.make, for code", () => {
+  it("applies the defaults: word mode, no exclude terms", () => {
+    const made = Matcher.make({ keywords: ["guide"] })
+    assert(Either.isRight(made))
+    assert.deepStrictEqual<Matcher.MatchSpec>(made.right.spec, { mode: "word", keywords: ["guide"], exclude: [] })
+    assert.deepStrictEqual(Matcher.match(made.right, "GUIDE please"), Option.some("guide"))
+  })
+
+  it("answers a spec it cannot use with an error naming every problem, never a throw", () => {
+    const made = Matcher.make({ mode: "regex", keywords: ["[", "ok", "(?=x)"] })
+    assert(Either.isLeft(made))
+    assert.strictEqual(made.left._tag, "InvalidMatchSpec")
+    assert.deepStrictEqual(made.left.problems.map((problem) => problem.path.join(".")), ["keywords.0", "keywords.2"])
+    assert.include(made.left.message, "keywords.0: regex \"[\" is refused")
+    assert.include(made.left.message, "lookahead")
+    const empty = Matcher.make({ keywords: [] })
+    assert(Either.isLeft(empty))
+    assert.include(empty.left.message, "needs at least one keyword")
+  })
+
+  it("a pattern that backtracks for ever in JavaScript's engine is matched by RE2 over the whole comment", () => {
+    const made = Matcher.make({ mode: "regex", keywords: ["(a+)+$"] })
+    assert(Either.isRight(made))
+    assert.deepStrictEqual(Matcher.match(made.right, `${"a".repeat(28)}!`), Option.none())
+    assert.deepStrictEqual(Matcher.match(made.right, "a".repeat(29)), Option.some("(a+)+$"))
   })
 })

@@ -1,3 +1,4 @@
+import type { Matcher } from "@comment-dm/core"
 import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
@@ -63,7 +64,11 @@ describe("CampaignFile", () => {
             { _tag: "PostId", id: "17900000000000001" },
             { _tag: "PostUrl", url: "https://www.instagram.com/p/ABC123/" }
           ])
-          assert.deepStrictEqual(spec.match, { mode: "word", keywords: ["guide", "link"], exclude: ["stop"] })
+          assert.deepStrictEqual<Matcher.MatchSpec>(spec.match, {
+            mode: "word",
+            keywords: ["guide", "link"],
+            exclude: ["stop"]
+          })
           assert.deepStrictEqual(spec.pace, { perHour: 120, concurrency: 2 })
           assert.strictEqual(spec.maxSends, 500)
           assert.strictEqual(spec.messages[0].source, "Hi @{{username}}, here is your guide: https://example.com/g")

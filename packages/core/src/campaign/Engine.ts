@@ -78,7 +78,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       spec,
       ledger,
       recorder,
-      matcher: Matcher.make(spec.match),
+      matcher: Matcher.compile(spec.match),
       step: steps[0]
     }
     const deliverer: Delivery.Deliverer = {
