@@ -179,6 +179,20 @@ const springSpec = (posts: ReadonlyArray<string>) =>
     message: "Hi @{{username}}"
   })
 
+/** A dry run of the campaign over the scripted client, with the events it told. */
+const rehearse = (spec: CampaignSpec.CampaignSpec, transport: Layer.Layer<HttpTransport.HttpTransport>) =>
+  Effect.gen(function*() {
+    const events: Array<Run.Event> = []
+    const summary = yield* Campaign.run(spec, {
+      onEvent: (event) => Effect.sync(() => void events.push(event))
+    }).pipe(
+      Effect.provide(DryRun.layer),
+      Effect.provide(callersServices),
+      Effect.provide(client(transport))
+    )
+    return { summary, events }
+  })
+
 describe("Campaign.run over DryRun.layer", () => {
   it.scoped(
     "tells who would get which message (people met and people left pending), sends nothing, writes nothing, and " +
@@ -188,22 +202,7 @@ describe("Campaign.run over DryRun.layer", () => {
         const { layer, others } = scripted()
         const stored = yield* storedLedger
         const before = yield* snapshot(stored)
-        const spec = yield* CampaignSpec.make({
-          name: campaign,
-          platform,
-          user: "studio",
-          posts: ["p1"],
-          match: { keywords: ["guide"] },
-          message: "Hi @{{username}}"
-        })
-        const events: Array<Run.Event> = []
-        const summary = yield* Campaign.run(spec, {
-          onEvent: (event) => Effect.sync(() => void events.push(event))
-        }).pipe(
-          Effect.provide(DryRun.layer),
-          Effect.provide(callersServices),
-          Effect.provide(client(layer))
-        )
+        const { events, summary } = yield* rehearse(yield* springSpec(["p1"]), layer)
         assert.strictEqual(summary.outcome, "dry_run")
         const wouldSend = events.flatMap((event) =>
           event._tag === "WouldSend" ? [[event.userId, event.post, event.message]] : []
@@ -229,15 +228,8 @@ describe("Campaign.run over DryRun.layer, at the daily limit", () => {
         const { layer, others } = scripted(["p0"])
         const stored = yield* storedLedger
         const before = yield* snapshot(stored)
-        const events: Array<Run.Event> = []
         // The limited post is read first, so the answer comes before anyone is found.
-        const summary = yield* Campaign.run(yield* springSpec(["p0", "p1"]), {
-          onEvent: (event) => Effect.sync(() => void events.push(event))
-        }).pipe(
-          Effect.provide(DryRun.layer),
-          Effect.provide(callersServices),
-          Effect.provide(client(layer))
-        )
+        const { events, summary } = yield* rehearse(yield* springSpec(["p0", "p1"]), layer)
         // A real run stops sending at that answer and reads on; its rehearsal holds the same people: u4 found on p1,
         // and u2 left pending by an earlier run.
         assert.strictEqual(summary.outcome, "dry_run")
