@@ -12,7 +12,7 @@ import type { RunningSandbox } from "./SandboxProcess.js"
 
 /**
  * `durable`: a SQLite file, every claim on disk before its request (WAL synced after each group commit); `memory`:
- * ":memory:".
+ * `SqliteLedger.layerMemory()`.
  */
 export type LedgerKind = "durable" | "memory"
 
@@ -65,9 +65,9 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
         )
       )
-      const ledger = SqliteLedger.layer({
-        filename: settings.ledger === "memory" ? ":memory:" : Path.join(dir, "ledger.sqlite")
-      })
+      const ledger = settings.ledger === "memory"
+        ? SqliteLedger.layerMemory()
+        : SqliteLedger.layer({ filename: Path.join(dir, "ledger.sqlite") })
       const started = performance.now()
       const pace = settings.pacer === undefined ? Layer.empty : Layer.succeed(Pacer.Pacer, settings.pacer)
       const summary = yield* Campaign.run(spec, settings.maxSends === undefined ? {} : { maxSends: settings.maxSends })

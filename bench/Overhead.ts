@@ -46,7 +46,7 @@ export const run = (mode: Settings.Mode) =>
         `comment-dm: \`Campaign.run\` in the bench process, \`pacer: Pacer.unlimited\`, concurrency ${concurrency}; ` +
         "durable: `SqliteLedger.layer({ filename })` on a file (WAL; claims and settlements group-committed, and " +
         "every claim's group synced to disk before its request); in-memory: " +
-        "`SqliteLedger.layer({ filename: \":memory:\" })`; " +
+        "`SqliteLedger.layerMemory()`; " +
         `median of ${repeats} run(s) after ${LibraryRun.warmUpRounds} unmeasured warm-up run of each, wall time including opening the ledger`,
         "CPU: user + system time of the comment-dm process (the bench process) per DM"
       ],

@@ -42,7 +42,7 @@ export const run = (mode: Settings.Mode) =>
         `Sandbox: \`${sandbox.commandLine}\` (${Report.count(comments)} comments on one post, every answer ` +
         `${latencyMs} ms)`,
         `comment-dm: \`Campaign.run\` in the bench process, \`pacer: Pacer.unlimited\`, concurrency ${concurrency}, ` +
-        `keyword "guide" (word mode); ledger a SQLite file (durable) or ":memory:"; median of ${repeats} run(s) after ${LibraryRun.warmUpRounds} unmeasured warm-up run of each, ` +
+        `keyword "guide" (word mode); ledger a SQLite file (durable) or \`SqliteLedger.layerMemory()\`; median of ${repeats} run(s) after ${LibraryRun.warmUpRounds} unmeasured warm-up run of each, ` +
         "wall time including opening the ledger",
         "Naive: bench/naive.ts on the same sandbox, same keyword (lowercase `includes`), one DM at a time",
         "Bound: N sends x 100 ms / 8 (pages are read while earlier people are sent to, so they add nothing)"

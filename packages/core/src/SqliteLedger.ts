@@ -22,13 +22,28 @@ import { LedgerError } from "./Ledger.js"
 import * as SqlLedger from "./SqlLedger.js"
 
 export interface Options extends SqlLedger.Options {
-  /** The ledger file, created when absent; ":memory:" keeps the ledger in memory (nothing survives the process). */
+  /** The ledger file, created when absent. An in-memory name (":memory:") is refused: see {@link layerMemory}. */
   readonly filename: string
   /** How long a statement waits for another process's write to finish before failing. Default 5 seconds. */
   readonly busyTimeout?: Duration.DurationInput | undefined
 }
 
-const isInMemory = (filename: string): boolean => filename === ":memory:" || filename === ""
+/** SQLite's names for a database that lives in memory (and an empty name, a temporary one). */
+const isInMemory = (filename: string): boolean => filename.trim() === "" || /:memory:|mode=memory/i.test(filename)
+
+/**
+ * An in-memory ledger forgets who was sent when its layer is released: provided per run, every run starts empty and
+ * sends everyone again. So a ledger *file* that names memory is refused; forgetting must be asked for by name.
+ */
+const memoryRefused = (filename: string) =>
+  new LedgerError({
+    operation: `open the ledger at ${JSON.stringify(filename)}`,
+    cause: new Error(
+      "that names no file but a database in memory (or a temporary one), which forgets who was sent when it is " +
+        "closed, so a campaign run again would message everyone again; give the path of a ledger file, or use " +
+        "SqliteLedger.layerMemory where forgetting is wanted (tests, rehearsals)"
+    )
+  })
 
 /**
  * Creates the file with mode 0600 when absent, whatever the umask; SQLite gives the -wal and -shm files it creates
@@ -103,6 +118,20 @@ const walSync = (filename: string): Effect.Effect<Effect.Effect<void, SqlError>,
  */
 export const layerClient = (
   options: Options
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlLedger.CommitSync, LedgerError> =>
+  isInMemory(options.filename) ? Layer.fail(memoryRefused(options.filename)) : open(options)
+
+/**
+ * A ledger client in memory, for tests and rehearsals: it starts empty and forgets everything when the layer is
+ * released, so build it once for every run that must share it (`Layer.memoize`, or one `ManagedRuntime`).
+ */
+export const layerClientMemory = (
+  options: Omit<Options, "filename"> = {}
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlLedger.CommitSync, LedgerError> =>
+  open({ ...options, filename: ":memory:" })
+
+const open = (
+  options: Options
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqlLedger.CommitSync, LedgerError> => {
   const inMemory = isInMemory(options.filename)
   // A path may look like a mistyped URL with a password in it: messages show it masked.
@@ -147,3 +176,7 @@ export const layerClient = (
 /** The ledger in a SQLite file (see {@link layerClient}). */
 export const layer = (options: Options): Layer.Layer<Ledger, LedgerError> =>
   SqlLedger.layerWith(options).pipe(Layer.provide(layerClient(options)))
+
+/** The ledger in memory (see {@link layerClientMemory}): for tests and rehearsals, never for a campaign's record. */
+export const layerMemory = (options: Omit<Options, "filename"> = {}): Layer.Layer<Ledger, LedgerError> =>
+  SqlLedger.layerWith(options).pipe(Layer.provide(layerClientMemory(options)))

@@ -96,7 +96,7 @@ describe("DryRun.ledger", () => {
       assert.isTrue(Option.isNone(yield* dry.readMark(campaign, "p1")), "a rehearsal reads every page")
       assert.deepStrictEqual(yield* snapshot(stored), before)
       assert.deepStrictEqual((yield* stored.counts(campaign, "first_message")).pending, 1)
-    }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteLedger.layerMemory())))
 
   it.scoped("lists the stored pending people it has not settled", () =>
     Effect.gen(function*() {
@@ -112,7 +112,7 @@ describe("DryRun.ledger", () => {
       yield* dry.claim(key("u2"), lease)
       yield* dry.settle(key("u2"), runner, Ledger.Settlement.Refused({ reason: "no" }))
       assert.deepStrictEqual(yield* pending(), ["u5"])
-    }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteLedger.layerMemory())))
 })
 
 /**
@@ -216,7 +216,7 @@ describe("Campaign.run over DryRun.layer", () => {
         assert.deepStrictEqual([summary.counts.sent, summary.counts.pending, summary.counts.in_doubt], [0, 0, 0])
         assert.deepStrictEqual(others, [], "no request but the comments read")
         assert.deepStrictEqual(yield* snapshot(stored), before)
-      }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" })))
+      }).pipe(Effect.provide(SqliteLedger.layerMemory()))
   )
 })
 
@@ -237,6 +237,6 @@ describe("Campaign.run over DryRun.layer, at the daily limit", () => {
         assert.deepStrictEqual([summary.counts.would_send, summary.counts.sent, summary.counts.new], [0, 0, 1])
         assert.deepStrictEqual(others, [], "no request but the comments reads")
         assert.deepStrictEqual(yield* snapshot(stored), before)
-      }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" })))
+      }).pipe(Effect.provide(SqliteLedger.layerMemory()))
   )
 })

@@ -158,13 +158,25 @@ describe("SqliteLedger", () => {
       assert.include(directoryError.message, `could not open the ledger at ${directory}`)
     }))
 
-  it.effect("\":memory:\" gives a working ledger that lives as long as its layer", () =>
+  it.effect("layerMemory gives a working ledger that lives as long as its layer", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
       const campaign = newCampaign("memory")
       assert.strictEqual(yield* ledger.discover(people(campaign, 3)), 3)
       assert.strictEqual((yield* ledger.counts(campaign, "first_message")).pending, 3)
-    }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteLedger.layerMemory())))
+
+  it.effect("a ledger file named for memory is refused, naming the way to ask for one: it would forget who was sent", () =>
+    Effect.gen(function*() {
+      for (const filename of [":memory:", ":MEMORY:", "", "  ", "file::memory:?cache=shared", "file:x?mode=memory"]) {
+        const error = yield* Effect.flip(Effect.provide(Ledger, SqliteLedger.layer({ filename })))
+        assert.strictEqual(error._tag, "LedgerError", filename)
+        assert.include(error.message, "would message everyone again", filename)
+        assert.include(error.message, "SqliteLedger.layerMemory", filename)
+        const clientError = yield* Effect.flip(Layer.build(SqliteLedger.layerClient({ filename })))
+        assert.strictEqual(clientError._tag, "LedgerError", filename)
+      }
+    }).pipe(Effect.scoped))
 })
 
 describe("SqlLedger with a CommitSync", () => {

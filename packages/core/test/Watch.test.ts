@@ -125,7 +125,7 @@ const clientLayer = (sandbox: Sandbox.SandboxHandle, options: StudioOptions) => 
       })),
       Layer.provide(transport)
     ),
-    SqliteLedger.layer({ filename: options.ledgerFile ?? ":memory:" })
+    options.ledgerFile === undefined ? SqliteLedger.layerMemory() : SqliteLedger.layer({ filename: options.ledgerFile })
   )
 }
 

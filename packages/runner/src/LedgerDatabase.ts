@@ -116,8 +116,10 @@ export const layer = (
     return Layer.provideMerge(SqlLedger.layer, PgLedger.layerClient({ url: Redacted.make(location) }))
   }
   // Not a setting anyone typed: a read-only command on a ledger that does not exist yet has nothing to read.
-  const filename = options.readOnlyIntent === true && !Fs.existsSync(location) ? ":memory:" : location
-  return Layer.provideMerge(SqlLedger.layer, SqliteLedger.layerClient({ filename }))
+  const client = options.readOnlyIntent === true && !Fs.existsSync(location)
+    ? SqliteLedger.layerClientMemory()
+    : SqliteLedger.layerClient({ filename: location })
+  return Layer.provideMerge(SqlLedger.layer, client)
 }
 
 /**

@@ -126,5 +126,5 @@ describe("Status.report", () => {
       const text = Status.render(report)
       assert.include(text, "  skipped    1")
       assert.include(text, "  expired    1")
-    }).pipe(Effect.provide(SqliteLedger.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteLedger.layerMemory())))
 })

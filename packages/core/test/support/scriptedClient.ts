@@ -13,5 +13,5 @@ export const services = (transport: Layer.Layer<HttpTransport.HttpTransport>) =>
       })),
       Layer.provide(transport)
     ),
-    SqliteLedger.layer({ filename: ":memory:" })
+    SqliteLedger.layerMemory()
   )
