@@ -1,3 +1,5 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it, layer } from "@effect/vitest"
@@ -145,6 +147,21 @@ describe("SqliteLedger", () => {
       assert.instanceOf(error, LedgerError)
       assert.include(error.message, `could not open the ledger at ${filename}: file is not a database`)
       assert.include(error.message, "point the ledger at another path")
+    }))
+
+  it.scoped("a file whose tables clash with the ledger's fails with a LedgerError naming the clash, not a defect", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const filename = Path.join(directory, "other-app.sqlite")
+      // Another application's database, with a table of the name the ledger's first migration creates.
+      const createClash = Effect.flatMap(
+        SqliteClient.make({ filename }),
+        (other) => other`CREATE TABLE campaigns (x TEXT)`
+      )
+      yield* createClash.pipe(Effect.scoped, Effect.provide(Reactivity.layer))
+      const error = yield* Effect.flip(Effect.provide(Ledger, SqliteLedger.layer({ filename })))
+      assert.instanceOf(error, LedgerError)
+      assert.include(error.message, `could not open the ledger at ${filename}: table campaigns already exists`)
     }))
 
   it.scoped("a path that cannot hold a file fails with a readable LedgerError", () =>

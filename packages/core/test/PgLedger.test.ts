@@ -156,6 +156,17 @@ describe.skipIf(install === undefined)(`PgLedger${reason === undefined ? "" : ` 
         assert.match(error.message, /upgrade comment-dm/)
       }))
 
+    it.scoped("a database whose tables clash with the ledger's fails with a LedgerError naming the clash, not a defect", () =>
+      Effect.gen(function*() {
+        const url = yield* freshDatabase
+        const admin = Context.get(yield* Layer.build(PgClient.layer({ url: Redacted.make(url) })), SqlClient.SqlClient)
+        yield* admin`CREATE TABLE campaigns (x TEXT)`
+        const error = yield* connectionError(url)
+        assert.instanceOf(error, LedgerError)
+        assert.include(error.message, "could not create or upgrade the ledger tables")
+        assert.include(error.message, "campaigns")
+      }))
+
     it.effect("redact masks the password and secret parameters, and leaves a URL without them as it is", () =>
       Effect.sync(() => {
         assert.strictEqual(

@@ -302,7 +302,12 @@ export const migrate: Effect.Effect<
   SqlClient.SqlClient
 > = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* Migrator.make({})({ loader, table: migrationsTable })
+  yield* Migrator.make({})({ loader, table: migrationsTable }).pipe(
+    // The migrator dies when a migration fails: a ledger that cannot be migrated is an error to report, with its cause.
+    Effect.catchAllDefect((defect) =>
+      defect instanceof Migrator.MigrationError ? Effect.fail(defect) : Effect.die(defect)
+    )
+  )
   const rows = yield* sql`SELECT MAX(migration_id) AS latest FROM ${sql(migrationsTable)}`.withoutTransform.pipe(
     Effect.flatMap(Schema.decodeUnknown(LatestRow))
   )
