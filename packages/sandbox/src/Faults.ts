@@ -61,7 +61,9 @@ export const Faults = Schema.Struct({
    */
   maxConversations: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
   /** The most messages listed per conversation (the newest first). */
-  messagesPerConversation: Schema.Int.pipe(Schema.positive())
+  messagesPerConversation: Schema.Int.pipe(Schema.positive()),
+  /** When set, the profile's Instagram account needs a new login (`reauth_required` in `GET /uploadposts/users/{profile}`). */
+  reauthRequired: Schema.Boolean
 })
 export type Faults = typeof Faults.Type
 
@@ -86,7 +88,8 @@ export const defaults: Faults = {
   oddRefusal: null,
   cursorLoops: [],
   maxConversations: null,
-  messagesPerConversation: 25
+  messagesPerConversation: 25,
+  reauthRequired: false
 }
 
 export const apply = (faults: Faults, patch: FaultsPatch): Faults => ({ ...faults, ...patch })

@@ -139,6 +139,12 @@ const options = {
     "max-conversations",
     "List at most N conversations, the most recently active first (default: all)."
   ),
+  openWindows: Options.boolean("open-windows").pipe(
+    Options.withDescription(
+      "Every person wrote to the account an hour before the start and DM windows never close (default: only a seeded " +
+        "share wrote in the last 24 hours, as on Instagram)."
+    )
+  ),
   messagesPerConversation: positive(
     "messages-per-conversation",
     "List at most N messages per conversation, the newest first (default 25)."
@@ -207,6 +213,7 @@ const command = Command.make("sandbox", options, (parsed) =>
       seed: parsed.seed,
       data,
       faults: faultsOf(parsed),
+      windows: parsed.openWindows ? "open" : "faithful",
       ...Option.match(parsed.profile, { onNone: () => ({}), onSome: (profile) => ({ profile }) }),
       ...Option.match(parsed.now, { onNone: () => ({}), onSome: (now) => ({ now }) })
     })
