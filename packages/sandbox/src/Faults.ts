@@ -41,7 +41,7 @@ export const Faults = Schema.Struct({
   resetAfterDeliveryRate: Share,
   /** Sends per day (DMs, private and public replies together) before "Daily DM limit exceeded.". */
   dailyDmLimit: Schema.NonNegativeInt,
-  /** Recipients whose messaging window is closed: /dms/send refuses them. */
+  /** Recipients whose messaging window is closed whatever they write: /dms/send refuses them. */
   refusedRecipients: Schema.Array(Schema.String),
   /** Recipients that cannot be reached by a DM or a private reply. */
   unreachableRecipients: Schema.Array(Schema.String),

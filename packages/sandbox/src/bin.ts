@@ -97,7 +97,9 @@ const options = {
     Options.optional
   ),
   refuse: Options.text("refuse").pipe(
-    Options.withDescription("A recipient id whose messaging window is closed (repeatable; the demo has two)."),
+    Options.withDescription(
+      "A recipient id whose messaging window is closed whatever they write (repeatable; the demo has two)."
+    ),
     Options.repeated
   ),
   unreachable: Options.text("unreachable").pipe(

@@ -241,6 +241,14 @@ describe("who wrote before the start", () => {
         }))
     }))
 
+  it.scoped("listed data with messages: exactly those people wrote, also after a generated post is added", () =>
+    withSandbox({ data: written }, (sandbox) =>
+      Effect.gen(function*() {
+        yield* Effect.orDie(sandbox.addPost({ id: "p-many", generatedComments: 3000 }))
+        assert.deepStrictEqual((yield* conversationsOf(sandbox)).map((c) => c.id), ["t_u1", "t_u2"])
+        assert.deepStrictEqual((yield* send(sandbox, "17841500000000001")).body, outsideWindow)
+      })))
+
   it.scoped("with open windows every commenter wrote an hour before the start and DMs are accepted days later", () =>
     withSandbox(
       { data: studio, windows: "open", faults: { refusedRecipients: ["u2"] } },

@@ -435,8 +435,10 @@ export class Store {
       fromPool += 1
       const recipientId = Generator.personId(person ?? 0)
       if (this.conversations.has(recipientId) || listed.has(recipientId)) continue
-      const username = this.usernameOf(recipientId) ?? "unknown"
-      out.push({ recipientId, username, messages: this.seededMessages(recipientId), activity: 0 })
+      const messages = this.seededMessages(recipientId)
+      if (messages.length > 0) {
+        out.push({ recipientId, username: this.usernameOf(recipientId) ?? "unknown", messages, activity: 0 })
+      }
     }
     return out.map((conversation) => ({
       ...conversation,
@@ -577,7 +579,8 @@ export class Store {
   private generatedWriters(): { readonly people: ArrayLike<number>; readonly times: ArrayLike<number> } {
     if (this.seededPool !== undefined) return this.seededPool
     const found: Array<{ readonly person: number; readonly time: number }> = []
-    if (this.posts.some((post) => post.base._tag === "Generated")) {
+    // A data set that lists its messages says who wrote: then nobody in the generated pool did.
+    if (this.listedMessages === undefined && this.posts.some((post) => post.base._tag === "Generated")) {
       for (let person = 0; person < this.settings.people; person++) {
         const seeded = Inbound.seeded(this.seed, Generator.personId(person), this.startMillis, this.inboundShares)
         if (seeded !== undefined) found.push({ person, time: seeded.createdTime })
