@@ -125,13 +125,11 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   )
 
   /**
-   * The profile and its connected accounts. For Instagram, `username` is the account's user id (the author id of its
-   * own comments) and `handle` its @name, as Upload-Post documents; the envelope around `social_accounts` is not
-   * confirmed.
+   * The profile and its connected accounts, as the official client's `UserProfile` reads it. For Instagram, `username`
+   * is the account's user id (the author id of its own comments) and `handle` its @name, as Upload-Post documents; the
+   * `{success, profile}` envelope of the single-profile answer is not confirmed.
    */
-  const profile: Handler = Effect.gen(function*() {
-    const { username } = yield* HttpRouter.params
-    if (username !== store.profile) return failureMessage(404, "User profile not found")
+  const profileBody = () => {
     const connected = {
       username: store.account.id,
       handle: store.account.handle,
@@ -139,15 +137,19 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       reauth_required: store.faults.reauthRequired
     }
     const platforms = new Set(["instagram", ...store.platforms()])
-    return reply(200, {
-      success: true,
-      profile: {
-        username: store.profile,
-        created_at: Time.formatInstagram(store.startMillis - 90 * Time.dayMillis),
-        social_accounts: Object.fromEntries([...platforms].map((platform) => [platform, connected]))
-      }
-    })
-  })
+    return {
+      username: store.profile,
+      created_at: Time.formatInstagram(store.startMillis - 90 * Time.dayMillis),
+      social_accounts: Object.fromEntries([...platforms].map((platform) => [platform, connected]))
+    }
+  }
+
+  const profile: Handler = Effect.map(HttpRouter.params, ({ username }) =>
+    username === store.profile
+      ? reply(200, { success: true, profile: profileBody() })
+      : failureMessage(404, "User profile not found"))
+
+  const profiles: Handler = Effect.sync(() => reply(200, { success: true, profiles: [profileBody()] }))
 
   const comments: Handler = Effect.gen(function*() {
     const platform = yield* param("platform")
@@ -354,6 +356,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
 
   return HttpRouter.empty.pipe(
     HttpRouter.get("/api/uploadposts/me", endpoint("GET /uploadposts/me", "read", me)),
+    HttpRouter.get("/api/uploadposts/users", endpoint("GET /uploadposts/users", "read", profiles)),
     HttpRouter.get("/api/uploadposts/users/:username", endpoint("GET /uploadposts/users/{profile}", "read", profile)),
     HttpRouter.get("/api/uploadposts/comments", endpoint("GET /uploadposts/comments", "read", comments)),
     HttpRouter.get("/api/uploadposts/media", endpoint("GET /uploadposts/media", "read", media)),
