@@ -36,9 +36,11 @@ export interface RunningSandbox {
 
 const script = "build/bin/sandbox.mjs"
 
+/** The benchmarks measure sending, not the messaging window: every person can be DMed (`--open-windows`). */
 export const flags = (settings: Settings): Array<string> => [
   "--port",
   "0",
+  "--open-windows",
   "--seed",
   String(settings.seed ?? 1),
   ...(settings.comments === undefined ? [] : ["--comments", String(settings.comments)]),

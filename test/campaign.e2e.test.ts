@@ -36,9 +36,12 @@ const slots = Slots.perCore()
  */
 const budget = 240_000
 
-/** A sandbox serving the guide data set (or `options.data`) and a temporary directory for one test. */
+/**
+ * A sandbox serving the guide data set (or `options.data`) and a temporary directory for one test. Open windows: these
+ * tests expect every matching commenter to be reachable by DM, refused people aside.
+ */
 const studio = (context: TestContext, options: Sandbox.SandboxOptions = {}) =>
-  Studio.make(context, slots, { data: guideData, seed: 1, ...options })
+  Studio.make(context, slots, { data: guideData, seed: 1, windows: "open", ...options })
 
 const deliveries = (sandbox: RunningSandbox) => control(sandbox.handle.deliveries)
 const stats = (sandbox: RunningSandbox) => control(sandbox.handle.stats)

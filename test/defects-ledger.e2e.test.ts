@@ -26,9 +26,12 @@ import { control } from "./support/sandbox.js"
 
 const slots = Slots.make(1)
 
-/** A sandbox and a temporary directory for one test, both gone when it finishes. */
+/**
+ * A sandbox and a temporary directory for one test, both gone when it finishes. Open windows: these tests expect every
+ * matching commenter to be reachable by DM, refused people aside.
+ */
 const studio = (context: TestContext, options: Sandbox.SandboxOptions = {}) =>
-  Studio.make(context, slots, { data: guideData, seed: 1, ...options })
+  Studio.make(context, slots, { data: guideData, seed: 1, windows: "open", ...options })
 
 /** The exit code, with the output when it is not the one expected. */
 const assertExit = (result: CliResult, code: number) =>

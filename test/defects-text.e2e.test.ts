@@ -57,8 +57,9 @@ const campaignOf = (match: Record<string, unknown> | undefined) => ({
   pace: { per_hour: 360000, concurrency: 4 }
 })
 
+// Open windows: these tests expect every matching commenter to be reachable by DM, refused people aside.
 const studio = (context: TestContext, data: DataSet.Listed, options: Sandbox.SandboxOptions = {}) =>
-  Studio.make(context, slots, { data, seed: 13, ...options })
+  Studio.make(context, slots, { data, seed: 13, windows: "open", ...options })
 
 /** The user ids of a dry run's "would send to @name (id) ..." lines. */
 const wouldSendTo = (log: string): Array<string> =>

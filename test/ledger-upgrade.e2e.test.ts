@@ -57,8 +57,9 @@ const campaignFile = {
   pace: { per_hour: 360000, concurrency: 4 }
 }
 
+// Open windows: these tests expect every matching commenter to be reachable by DM, refused people aside.
 const studio = (context: TestContext, options: Sandbox.SandboxOptions = {}) =>
-  Studio.make(context, slots, { data, seed: 1, ...options })
+  Studio.make(context, slots, { data, seed: 1, windows: "open", ...options })
 
 const exitOf = (result: CliResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`
 

@@ -21,7 +21,8 @@ describe("examples/library.ts", () => {
     "runs the campaign against the sandbox: one DM per matching commenter, none on a second run",
     () =>
       Effect.gen(function*() {
-        const sandbox = yield* Sandbox.make({ seed: 3 })
+        // Open windows: the example DMs every matching commenter, and only the demo's refused people are refused.
+        const sandbox = yield* Sandbox.make({ seed: 3, windows: "open" })
         const ledger = yield* tempLedger
         const api = { baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) }
         const quiet = Logger.withMinimumLogLevel(LogLevel.None)

@@ -52,9 +52,11 @@ interface Stage {
 const makeStage = (options: StageOptions): Effect.Effect<Stage, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { world } = options
+    // Open windows: the world's refused people are the only ones a DM cannot reach.
     const sandbox = yield* Sandbox.make({
       data: world.data,
       seed: world.seed,
+      windows: "open",
       faults: { refusedRecipients: world.refused, ...options.faults }
     })
     const directory = yield* Effect.acquireRelease(

@@ -98,7 +98,8 @@ const studio = async (
   context: TestContext,
   options: { readonly data: DataSet.Listed; readonly posts: ReadonlyArray<string> } & Sandbox.SandboxOptions
 ): Promise<Studio> => {
-  const sandbox = await startSandbox({ seed: 1, ...options })
+  // Open windows: every commenter can be DMed, also those who comment while the watcher runs.
+  const sandbox = await startSandbox({ seed: 1, windows: "open", ...options })
   const dir = tempDir("comment-dm-watch-")
   const children: Array<ChildProcess> = []
   context.onTestFinished(async () => {

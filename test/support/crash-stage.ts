@@ -16,6 +16,11 @@ import * as World from "./crash-world.js"
 
 export interface StageOptions {
   readonly world: World.World
+  /**
+   * The sandbox's messaging windows; "open" unless asked (every commenter wrote an hour before the start): the world's
+   * refused people are the only ones a DM cannot reach.
+   */
+  readonly windows?: "faithful" | "open"
   readonly faults?: Faults.FaultsPatch
   readonly campaign?: World.CampaignOptions
 }
@@ -49,6 +54,7 @@ export const make = (options: StageOptions): Effect.Effect<Stage, never, Scope.S
       data: world.data,
       seed: world.seed,
       apiKey: key,
+      windows: options.windows ?? "open",
       faults: { refusedRecipients: world.refused, ...options.faults }
     })
     const directory = yield* temporaryDirectory

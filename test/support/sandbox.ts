@@ -2,6 +2,7 @@
  * A sandbox served in the test process, over real HTTP on loopback, for tests that are not Effect programs
  * (the command runs as a child process against it).
  */
+import type { Control } from "@comment-dm/sandbox"
 import { Sandbox } from "@comment-dm/sandbox"
 import { Effect, Exit, Scope } from "effect"
 
@@ -11,6 +12,8 @@ export interface RunningSandbox {
   readonly apiKey: string
   /** The environment a command needs to talk to this sandbox. */
   readonly env: Readonly<Record<string, string>>
+  /** The person writes to the account now ("hi", "STOP", ...): their 24-hour DM window opens. */
+  readonly personWrites: (userId: string, text: string) => Promise<Control.Message>
   readonly close: () => Promise<void>
 }
 
@@ -22,6 +25,7 @@ export const startSandbox = async (options: Sandbox.SandboxOptions = {}): Promis
     baseUrl: handle.baseUrl,
     apiKey: handle.apiKey,
     env: { UPLOAD_POST_BASE_URL: handle.baseUrl, UPLOAD_POST_API_KEY: handle.apiKey },
+    personWrites: (userId, text) => Effect.runPromise(handle.personWrites({ userId, text })),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }

@@ -59,10 +59,17 @@ const campaign = (name: string, posts: ReadonlyArray<string>, concurrency = 4, k
 
 type Services = UploadPost.UploadPost | Ledger.Ledger | SqlClient.SqlClient
 
-/** The sandbox serving `posts`, and the real client and a SQLite ledger file pointed at it. */
+/**
+ * The sandbox serving `posts`, and the real client and a SQLite ledger file pointed at it. Open windows: these tests
+ * DM every matching commenter.
+ */
 const studio = (posts: ReadonlyArray<DataSet.Post>) =>
   Effect.gen(function*() {
-    const sandbox = yield* Sandbox.make({ data: { _tag: "Listed", profile, posts: [...posts] }, seed: 1 })
+    const sandbox = yield* Sandbox.make({
+      data: { _tag: "Listed", profile, posts: [...posts] },
+      seed: 1,
+      windows: "open"
+    })
     const directory = yield* tempDirectory
     const client = UploadPost.UploadPost.Default.pipe(
       Layer.provide(UploadPost.UploadPostConfig.layer({
@@ -307,7 +314,8 @@ describe("Campaign.run's send permits", () => {
       const sandbox = yield* Sandbox.make({
         data: { _tag: "Listed", profile, posts: [...posts] },
         faults: { latency: { minMs: latencyMs, maxMs: latencyMs } },
-        seed: 1
+        seed: 1,
+        windows: "open"
       })
       const directory = yield* tempDirectory
       const ledgerLayer = SqlLedger.layer.pipe(

@@ -79,10 +79,13 @@ const clientFor = (baseUrl: string, apiKey: string, settings: Partial<UploadPost
       Effect.map(Context.get(UploadPost.UploadPost))
     ))
 
-/** A sandbox serving the guide posts and a 23-comment post, and a client pointed at it. */
+/**
+ * A sandbox serving the guide posts and a 23-comment post, and a client pointed at it. Open windows: DMs reach every
+ * commenter but the refused recipients a test names.
+ */
 const studio = (faults: Faults.FaultsPatch = {}, settings: Partial<UploadPost.Settings> = {}) =>
   Effect.gen(function*() {
-    const sandbox = yield* Sandbox.make({ data, now, faults, seed: 7 })
+    const sandbox = yield* Sandbox.make({ data, now, faults, seed: 7, windows: "open" })
     const api = yield* clientFor(sandbox.baseUrl, sandbox.apiKey, settings)
     return { sandbox, api }
   })

@@ -91,9 +91,11 @@ const studio = (
   options: StudioOptions & { faults?: Faults.FaultsPatch; now?: number } = {}
 ) =>
   Effect.map(
+    // Open windows: the watcher DMs every matching commenter, also those who comment while it runs.
     Sandbox.make({
       data,
       seed: 1,
+      windows: "open",
       ...(options.faults === undefined ? {} : { faults: options.faults }),
       ...(options.now === undefined ? {} : { now: options.now })
     }),

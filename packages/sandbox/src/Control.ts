@@ -1,6 +1,6 @@
 /**
- * Control of a running sandbox: deliveries, new comments and posts, the daily counter, fault knobs and request
- * counts. The same operations are served over HTTP under /__sandbox/, and `remote` drives a sandbox in another
+ * Control of a running sandbox: deliveries, new comments and posts, people writing to the account, the daily counter,
+ * fault knobs and request counts. The same operations are served over HTTP under /__sandbox/, and `remote` drives a sandbox in another
  * process through them.
  */
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
@@ -31,6 +31,28 @@ export const NewPost = Schema.Struct({
   generatedComments: Schema.optionalWith(Schema.NonNegativeInt, { exact: true })
 })
 export type NewPost = typeof NewPost.Type
+
+/** A message a person writes to the account; time defaults to the sandbox's now. */
+export const NewMessage = Schema.Struct({
+  /** The person's platform-scoped id (a commenter's `user.id`). */
+  userId: Schema.NonEmptyString,
+  text: Schema.String,
+  /** Shown in their conversation when the sandbox does not know the person's username. */
+  username: Schema.optionalWith(Schema.String, { exact: true }),
+  timestamp: Schema.optionalWith(DataSet.Timestamp, { exact: true })
+})
+export type NewMessage = typeof NewMessage.Type
+
+/** A message written to the account, as recorded. */
+export const Message = Schema.Struct({
+  id: Schema.String,
+  userId: Schema.String,
+  username: Schema.String,
+  text: Schema.String,
+  /** Instagram's form, e.g. "2026-03-28T12:00:00+0000". */
+  timestamp: Schema.String
+})
+export type Message = typeof Message.Type
 
 export const PostSummary = Schema.Struct({
   id: Schema.String,
@@ -91,6 +113,11 @@ export interface SandboxControl<E = never> {
   readonly deliveries: Effect.Effect<ReadonlyArray<Delivery.Delivery>, E>
   readonly addComment: (comment: NewComment) => Effect.Effect<DataSet.Comment, PostNotFound | CommentExists | E>
   readonly addPost: (post: NewPost) => Effect.Effect<PostSummary, PostExists | CommentExists | E>
+  /**
+   * The person writes to the account: their 24-hour messaging window opens from the message's time and the message
+   * shows in their conversation (sender: the person). A private reply does not do this; only a message does.
+   */
+  readonly personWrites: (message: NewMessage) => Effect.Effect<Message, E>
   /** Starts a new day for the daily DM limit. */
   readonly resetDaily: Effect.Effect<void, E>
   readonly faults: Effect.Effect<Faults.Faults, E>
@@ -104,6 +131,7 @@ export interface SandboxControl<E = never> {
 export const DeliveriesBody = Schema.Struct({ deliveries: Schema.Array(Delivery.Delivery) })
 export const CommentBody = Schema.Struct({ comment: DataSet.Comment })
 export const PostBody = Schema.Struct({ post: PostSummary })
+export const MessageBody = Schema.Struct({ message: Message })
 export const FaultsBody = Schema.Struct({ faults: Faults.Faults })
 export const PostIdsBody = Schema.Struct({ postIds: Schema.Array(Schema.String) })
 export const ErrorBody = Schema.Struct({ error: ControlError })
@@ -158,6 +186,10 @@ export const remote = (options: {
       addPost: (post) =>
         call("add post", json("/posts", post), PostBody, Schema.Union(PostExists, CommentExists)).pipe(
           Effect.map((body) => body.post)
+        ),
+      personWrites: (message) =>
+        call("person writes", json("/messages", message), MessageBody, Schema.Never).pipe(
+          Effect.map((body) => body.message)
         ),
       resetDaily: Effect.asVoid(call("reset daily", json("/reset-daily", {}), Schema.Unknown, Schema.Never)),
       faults: call("faults", HttpClientRequest.get("/faults"), FaultsBody, Schema.Never).pipe(

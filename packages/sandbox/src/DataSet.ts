@@ -38,9 +38,30 @@ export const Post = Schema.Struct({
 })
 export type Post = typeof Post.Type
 
-/** The JSON data set file: `{ "profile"?: string, "posts": [...] }`. */
+/**
+ * The Instagram account behind the profile: its user id (comments whose `user.id` is this id are the account's own)
+ * and its @handle.
+ */
+export const Account = Schema.Struct({
+  id: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
+  handle: Schema.optionalWith(Schema.NonEmptyString, { exact: true })
+})
+export type Account = typeof Account.Type
+
+/** A message a person wrote to the account before the sandbox started (what opens the 24-hour messaging window). */
+export const Message = Schema.Struct({
+  from: Schema.NonEmptyString,
+  text: Schema.String,
+  timestamp: Timestamp
+})
+export type Message = typeof Message.Type
+
+/** The JSON data set file: `{ "profile"?, "account"?, "messages"?, "posts": [...] }`. */
 export const DataSetJson = Schema.Struct({
   profile: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
+  account: Schema.optionalWith(Account, { exact: true }),
+  /** When present, exactly these people wrote to the account; when absent, a seeded share of the commenters did. */
+  messages: Schema.optionalWith(Schema.Array(Message), { exact: true }),
   posts: Schema.Array(Post)
 })
 export type DataSetJson = typeof DataSetJson.Type
@@ -49,6 +70,12 @@ export type DataSetJson = typeof DataSetJson.Type
 export interface Listed {
   readonly _tag: "Listed"
   readonly profile?: string
+  readonly account?: Account
+  /**
+   * The messages people wrote to the account before the start. When absent, about 15% of the commenters (chosen by
+   * the seed) wrote within the 24 hours before the start and about 10% earlier; the others never did.
+   */
+  readonly messages?: ReadonlyArray<Message>
   readonly posts: ReadonlyArray<Post>
 }
 
@@ -67,6 +94,7 @@ export interface GeneratedPost {
 export interface Generated {
   readonly _tag: "Generated"
   readonly profile?: string
+  readonly account?: Account
   readonly posts: ReadonlyArray<GeneratedPost>
   /** Size of the commenter pool; people comment again, on the same post and across posts. */
   readonly people: number
@@ -83,6 +111,12 @@ export interface Generated {
    * sandbox is given its own refused recipients, so a rehearsal shows refusals.
    */
   readonly closedWindows: number
+  /** Share of people who wrote to the account within the 24 hours before the start (their messaging window is open). */
+  readonly recentMessageShare: number
+  /** Share of people who wrote to the account earlier, 2 to 60 days before the start (window closed). */
+  readonly oldMessageShare: number
+  /** Share of comments written by the account itself (some of them ask for the guide, as a creator's prompt does). */
+  readonly ownCommentShare: number
 }
 
 export type DataSet = Listed | Generated
@@ -127,8 +161,19 @@ export interface GenerateOptions {
   /** Age of the oldest post in days (default 10, so some comments are older than 7 days). */
   readonly spanDays?: number
   readonly closedWindows?: number
+  /** Default 0.15: people whose window is open at the start. */
+  readonly recentMessageShare?: number
+  /** Default 0.1: people who wrote earlier, window closed. */
+  readonly oldMessageShare?: number
+  /** Default 0: comments by the account itself. */
+  readonly ownCommentShare?: number
   readonly profile?: string
+  readonly account?: Account
 }
+
+/** The shares of people who wrote to the account, recently and long ago, unless a data set says otherwise. */
+export const defaultRecentMessageShare = 0.15
+export const defaultOldMessageShare = 0.1
 
 /** Generated posts; the newest post is the last, each post `spanDays / posts` days younger than the one before. */
 export const generate = (options: GenerateOptions): Generated => {
@@ -148,19 +193,24 @@ export const generate = (options: GenerateOptions): Generated => {
   return {
     _tag: "Generated",
     ...(options.profile === undefined ? {} : { profile: options.profile }),
+    ...(options.account === undefined ? {} : { account: options.account }),
     posts,
     people: Math.max(1, options.people ?? Math.ceil((options.comments * count) / 2)),
     matchRatio: options.matchRatio ?? 0.4,
     flatUsernameShare: options.flatUsernameShare ?? 0.05,
     missingUserShare: options.missingUserShare ?? 0.02,
     missingUserIdShare: options.missingUserIdShare ?? 0.01,
-    closedWindows: options.closedWindows ?? 0
+    closedWindows: options.closedWindows ?? 0,
+    recentMessageShare: options.recentMessageShare ?? defaultRecentMessageShare,
+    oldMessageShare: options.oldMessageShare ?? defaultOldMessageShare,
+    ownCommentShare: options.ownCommentShare ?? 0
   }
 }
 
 /**
- * The default data set: three reels with fixed ids 17900000000000001..3, 330 generated comments from 180 people,
- * and two people whose messaging window is closed.
+ * The default data set: three reels with fixed ids 17900000000000001..3, 330 generated comments from 180 people (a
+ * few of them by the account itself), about 15% of the people with an open messaging window, and two people asking
+ * for the guide whose window is closed whatever they wrote.
  */
 export const demo: Generated = {
   _tag: "Generated",
@@ -178,7 +228,10 @@ export const demo: Generated = {
   flatUsernameShare: 0.06,
   missingUserShare: 0.03,
   missingUserIdShare: 0.02,
-  closedWindows: 2
+  closedWindows: 2,
+  recentMessageShare: defaultRecentMessageShare,
+  oldMessageShare: defaultOldMessageShare,
+  ownCommentShare: 0.02
 }
 
 const findDuplicate = (ids: ReadonlyArray<string>): string | undefined => {

@@ -41,7 +41,7 @@ export const Faults = Schema.Struct({
   resetAfterDeliveryRate: Share,
   /** Sends per day (DMs, private and public replies together) before "Daily DM limit exceeded.". */
   dailyDmLimit: Schema.NonNegativeInt,
-  /** Recipients whose messaging window is closed: /dms/send refuses them. */
+  /** Recipients whose messaging window is closed whatever they write: /dms/send refuses them. */
   refusedRecipients: Schema.Array(Schema.String),
   /** Recipients that cannot be reached by a DM or a private reply. */
   unreachableRecipients: Schema.Array(Schema.String),
@@ -61,7 +61,9 @@ export const Faults = Schema.Struct({
    */
   maxConversations: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
   /** The most messages listed per conversation (the newest first). */
-  messagesPerConversation: Schema.Int.pipe(Schema.positive())
+  messagesPerConversation: Schema.Int.pipe(Schema.positive()),
+  /** When set, the profile's Instagram account needs a new login (`reauth_required` in `GET /uploadposts/users/{profile}`). */
+  reauthRequired: Schema.Boolean
 })
 export type Faults = typeof Faults.Type
 
@@ -86,7 +88,8 @@ export const defaults: Faults = {
   oddRefusal: null,
   cursorLoops: [],
   maxConversations: null,
-  messagesPerConversation: 25
+  messagesPerConversation: 25,
+  reauthRequired: false
 }
 
 export const apply = (faults: Faults, patch: FaultsPatch): Faults => ({ ...faults, ...patch })

@@ -34,6 +34,12 @@ export interface SandboxOptions {
   readonly now?: Date | number
   /** Fault knobs that differ from `Faults.defaults`. */
   readonly faults?: Faults.FaultsPatch
+  /**
+   * `faithful` (the default): `/dms/send` reaches a person only within 24 hours of their last message to the account
+   * (from the data set, the seed, or `personWrites`). `open`: every person wrote an hour before the start and the
+   * window never closes, for tests about other things than the window (refused recipients are still refused).
+   */
+  readonly windows?: "faithful" | "open"
 }
 
 export interface SandboxHandle extends Control.SandboxControl {
@@ -42,6 +48,8 @@ export interface SandboxHandle extends Control.SandboxControl {
   readonly port: number
   readonly apiKey: string
   readonly profile: string
+  /** The Instagram account behind the profile: its user id (the author id of its own comments) and @handle. */
+  readonly account: { readonly id: string; readonly handle: string }
 }
 
 export class Sandbox extends Context.Tag("@comment-dm/sandbox/Sandbox")<Sandbox, SandboxHandle>() {}
@@ -65,6 +73,7 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
       profile: options.profile ?? data.profile ?? defaultProfile,
       seed,
       data,
+      windows: options.windows ?? "faithful",
       startMillis: startedAt + offset,
       faults: options.faults ?? {}
     })
@@ -93,6 +102,7 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
             comments: store.commentCount(added)
           }))
         ),
+      personWrites: (message) => Effect.map(now, (millis) => store.personWrites(message, millis)),
       resetDaily: Effect.sync(() => store.resetDaily()),
       faults: Effect.sync(() => store.faults),
       setFaults: (patch) =>
@@ -118,7 +128,14 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
     const port = address._tag === "TcpAddress" ? address.port : 0
     const hostname = address._tag === "TcpAddress" && address.hostname !== "0.0.0.0" ? address.hostname : "127.0.0.1"
     const host = hostname.includes(":") ? `[${hostname}]` : hostname
-    return { ...control, baseUrl: `http://${host}:${port}/api`, port, apiKey, profile: store.profile }
+    return {
+      ...control,
+      baseUrl: `http://${host}:${port}/api`,
+      port,
+      apiKey,
+      profile: store.profile,
+      account: store.account
+    }
   })
 
 /** The sandbox as a service for the lifetime of the layer. */

@@ -97,7 +97,9 @@ const options = {
     Options.optional
   ),
   refuse: Options.text("refuse").pipe(
-    Options.withDescription("A recipient id whose messaging window is closed (repeatable; the demo has two)."),
+    Options.withDescription(
+      "A recipient id whose messaging window is closed whatever they write (repeatable; the demo has two)."
+    ),
     Options.repeated
   ),
   unreachable: Options.text("unreachable").pipe(
@@ -138,6 +140,12 @@ const options = {
   maxConversations: positive(
     "max-conversations",
     "List at most N conversations, the most recently active first (default: all)."
+  ),
+  openWindows: Options.boolean("open-windows").pipe(
+    Options.withDescription(
+      "Every person wrote to the account an hour before the start and DM windows never close (default: only a seeded " +
+        "share wrote in the last 24 hours, as on Instagram)."
+    )
   ),
   messagesPerConversation: positive(
     "messages-per-conversation",
@@ -207,6 +215,7 @@ const command = Command.make("sandbox", options, (parsed) =>
       seed: parsed.seed,
       data,
       faults: faultsOf(parsed),
+      windows: parsed.openWindows ? "open" : "faithful",
       ...Option.match(parsed.profile, { onNone: () => ({}), onSome: (profile) => ({ profile }) }),
       ...Option.match(parsed.now, { onNone: () => ({}), onSome: (now) => ({ now }) })
     })

@@ -43,7 +43,7 @@ const start = (args: ReadonlyArray<string>, lineCount: number) =>
 describe("the sandbox command", () => {
   it.scopedLive("prints its base URL, profile and post ids, serves and stops on SIGINT", () =>
     Effect.gen(function*() {
-      const running = yield* start(["--port", "0", "--api-key", "k-123", "--daily-limit", "1"], 5)
+      const running = yield* start(["--port", "0", "--api-key", "k-123", "--daily-limit", "1", "--open-windows"], 5)
       const [baseUrl = "", profile, ...postIds] = running.lines
       assert.match(baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/)
       assert.strictEqual(profile, "demo")

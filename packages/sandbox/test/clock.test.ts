@@ -71,7 +71,7 @@ describe("sandbox clock", () => {
         yield* TestClock.adjust("1 hour")
         assert.strictEqual((yield* post(sandbox, "/uploadposts/dms/send", dm("u2"))).status, 200)
         assert.strictEqual((yield* sandbox.stats).dailyCount, 1)
-      })))
+      }), "open"))
 
   it.scoped("holds each answer for the configured latency", () =>
     withStudio({ latency: { minMs: 1500, maxMs: 1500 } }, (sandbox) =>

@@ -75,7 +75,7 @@ describe("control over HTTP (/__sandbox/)", () => {
         })
         assert.deepStrictEqual(stats.responses, { "200": 6, "429": 1, "500": 1 })
         assert.strictEqual(stats.deliveries, 2)
-      })))
+      }), "open"))
 
   it.scoped("answers with typed errors a remote caller can tell apart", () =>
     withStudio({}, (sandbox) =>

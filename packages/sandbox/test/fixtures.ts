@@ -26,12 +26,16 @@ export const studio: DataSet.Listed = {
   }]
 }
 
-/** A studio sandbox on a random port, with the knobs given, and an HTTP client. */
+/**
+ * A studio sandbox on a random port, with the knobs given, and an HTTP client. Its messaging windows are faithful
+ * unless `windows` is "open" (every commenter wrote an hour before the start), for tests of other things.
+ */
 export const withStudio = <A, E>(
   faults: Faults.FaultsPatch,
-  f: (sandbox: Sandbox.SandboxHandle) => Effect.Effect<A, E, HttpClient.HttpClient | Scope.Scope>
+  f: (sandbox: Sandbox.SandboxHandle) => Effect.Effect<A, E, HttpClient.HttpClient | Scope.Scope>,
+  windows: "faithful" | "open" = "faithful"
 ): Effect.Effect<A, E, Scope.Scope> =>
-  Sandbox.make({ data: studio, now, faults }).pipe(Effect.flatMap(f), Effect.provide(FetchHttpClient.layer))
+  Sandbox.make({ data: studio, now, faults, windows }).pipe(Effect.flatMap(f), Effect.provide(FetchHttpClient.layer))
 
 export const dm = (recipientId: string, message = "Here is your guide") => ({
   platform: "instagram",

@@ -44,6 +44,37 @@ describe("the official upload-post client", () => {
       assert.strictEqual(new Set(ids).size, 110)
     }))
 
+  it.scopedLive("lists the profile with the account's identity, and sends a private reply but no DM outside the window", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make()
+      const client = new UploadPost(sandbox.apiKey)
+      Object.assign(client, { baseUrl: sandbox.baseUrl })
+      const users = yield* Effect.promise(() => client.listUsers())
+      assert.deepStrictEqual(users.profiles?.map((profile) => profile.username), ["demo"])
+      assert.deepStrictEqual(users.profiles?.[0]?.social_accounts?.["instagram"], {
+        username: sandbox.account.id,
+        handle: sandbox.account.handle,
+        display_name: sandbox.account.handle,
+        reauth_required: false
+      })
+      const page = Schema.decodeUnknownSync(Page)(
+        yield* Effect.promise(() =>
+          client.getPostComments({ user: "demo", platform: "instagram", postId: "17900000000000003" })
+        )
+      )
+      const newest = page.comments.find((comment) =>
+        comment.user?.id !== undefined && comment.user.id !== sandbox.account.id
+      )
+      const reply = yield* Effect.promise(() =>
+        client.replyToComment({ user: "demo", commentId: newest?.id ?? "", message: "Here is your guide" })
+      )
+      assert.strictEqual(reply.success, true)
+      assert.deepStrictEqual((yield* sandbox.deliveries).map((d) => [d.kind, d.commentId]), [[
+        "private_reply",
+        newest?.id
+      ]])
+    }))
+
   it.scopedLive("surfaces the sandbox's error text through the client", () =>
     Effect.gen(function*() {
       const sandbox = yield* Sandbox.make()

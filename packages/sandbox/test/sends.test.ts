@@ -31,7 +31,7 @@ describe("POST /uploadposts/dms/send", () => {
           at: "2026-03-28T12:00:00.000Z",
           receivedAt: "2026-03-28T12:00:00.000Z"
         }])
-      })))
+      }), "open"))
 
   it.scoped("answers missing fields and a wrong account with the documented texts", () =>
     withStudio({}, (sandbox) =>
@@ -69,7 +69,7 @@ describe("POST /uploadposts/dms/send", () => {
         // The messaging window governs DMs only: a private reply still reaches the person.
         const reply = yield* post(sandbox, "/uploadposts/comments/reply", privateReply("c2"))
         assert.strictEqual(reply.status, 200)
-      })))
+      }), "open"))
 
   it.scoped("answers injected internal errors with a 500 and delivers nothing", () =>
     withStudio({ sendErrorRate: 1 }, (sandbox) =>
@@ -101,7 +101,7 @@ describe("POST /uploadposts/dms/send", () => {
         yield* sandbox.setFaults({ resetAfterDeliveryRate: 0 })
         const after = yield* post(sandbox, "/uploadposts/dms/send", dm("u2"))
         assert.strictEqual(after.status, 200)
-      })))
+      }), "open"))
 })
 
 describe("POST /uploadposts/comments/reply", () => {
@@ -207,7 +207,7 @@ describe("daily DM limit", () => {
         yield* sandbox.resetDaily
         assert.strictEqual((yield* post(sandbox, "/uploadposts/comments/reply", privateReply("c2"))).status, 200)
         assert.strictEqual((yield* sandbox.deliveries).length, 3)
-      })))
+      }), "open"))
 })
 
 describe("GET /uploadposts/dms/conversations", () => {
@@ -258,7 +258,7 @@ describe("GET /uploadposts/dms/conversations", () => {
         assert.strictEqual(anna?.messages.data[0]?.created_time, "2026-03-28T12:00:00+0000")
         const deliveries = yield* sandbox.deliveries
         assert.strictEqual(anna?.messages.data[0]?.id, deliveries[2]?.messageId)
-      })))
+      }), "open"))
 
   it.scoped("keeps only the most recent 25 messages of a conversation", () =>
     withStudio({}, (sandbox) =>
@@ -271,7 +271,7 @@ describe("GET /uploadposts/dms/conversations", () => {
         assert.strictEqual(messages.length, 25)
         assert.strictEqual(messages[0], "message 30")
         assert.strictEqual(messages[24], "message 6")
-      })))
+      }), "open"))
 
   it.scoped("answers missing parameters with a 400 and a failing endpoint with a 500", () =>
     withStudio({ conversationsFailing: true }, (sandbox) =>

@@ -20,7 +20,7 @@ class Arrival extends Context.Tag("@comment-dm/sandbox/Arrival")<Arrival, number
 type Handler = Effect.Effect<
   Answer,
   never,
-  HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | Arrival
+  HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | HttpRouter.RouteContext | Arrival
 >
 
 const reply = (status: number, body: unknown): Answer => ({ _tag: "Reply", status, body })
@@ -31,6 +31,8 @@ const drop: Answer = { _tag: "Drop" }
 const internalError = failure(500, "An internal server error occurred.")
 const invalidAccount = failure(400, "Invalid account")
 const dailyLimit = failure(429, "Daily DM limit exceeded.")
+/** Meta's answer to a DM to someone who has not written to the account in the last 24 hours. */
+const outsideWindow = failure(400, "(#10) This message is sent outside of allowed window.")
 const supportedPlatforms = new Set(["instagram", "facebook", "youtube", "linkedin", "tiktok"])
 
 const param = (name: string) =>
@@ -121,6 +123,33 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   const me: Handler = Effect.succeed(
     reply(200, { success: true, email: `${store.profile}@sandbox.upload-post.local`, plan: "sandbox" })
   )
+
+  /**
+   * The profile and its connected accounts, as the official client's `UserProfile` reads it. For Instagram, `username`
+   * is the account's user id (the author id of its own comments) and `handle` its @name, as Upload-Post documents; the
+   * `{success, profile}` envelope of the single-profile answer is not confirmed.
+   */
+  const profileBody = () => {
+    const connected = {
+      username: store.account.id,
+      handle: store.account.handle,
+      display_name: store.account.handle,
+      reauth_required: store.faults.reauthRequired
+    }
+    const platforms = new Set(["instagram", ...store.platforms()])
+    return {
+      username: store.profile,
+      created_at: Time.formatInstagram(store.startMillis - 90 * Time.dayMillis),
+      social_accounts: Object.fromEntries([...platforms].map((platform) => [platform, connected]))
+    }
+  }
+
+  const profile: Handler = Effect.map(HttpRouter.params, ({ username }) =>
+    username === store.profile
+      ? reply(200, { success: true, profile: profileBody() })
+      : failureMessage(404, "User profile not found"))
+
+  const profiles: Handler = Effect.sync(() => reply(200, { success: true, profiles: [profileBody()] }))
 
   const comments: Handler = Effect.gen(function*() {
     const platform = yield* param("platform")
@@ -216,10 +245,10 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     }
     if (store.faults.conversationsFailing) return internalError
     if (user !== store.profile) return invalidAccount
-    const account = { id: store.profileAccountId, username: store.profile }
+    const account = { id: store.account.id, username: store.account.handle }
     return reply(200, {
       success: true,
-      conversations: store.conversationList().slice(0, store.faults.maxConversations ?? undefined).map(
+      conversations: store.conversationList(store.faults.maxConversations ?? undefined).map(
         (conversation) => {
           const person = { id: conversation.recipientId, username: conversation.username }
           return {
@@ -250,9 +279,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     if (yield* env.chance(store.faults.sendErrorRate)) return internalError
     const odd = oddRefusalFor(store, recipientId)
     if (odd !== undefined) return odd
-    if (store.faults.refusedRecipients.includes(recipientId)) {
-      return failure(400, "(#10) This message is sent outside of allowed window.")
-    }
+    if (!store.windowOpen(recipientId, now)) return outsideWindow
     if (store.faults.unreachableRecipients.includes(recipientId)) {
       return failure(400, "(#551) This person isn't available right now.")
     }
@@ -329,6 +356,8 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
 
   return HttpRouter.empty.pipe(
     HttpRouter.get("/api/uploadposts/me", endpoint("GET /uploadposts/me", "read", me)),
+    HttpRouter.get("/api/uploadposts/users", endpoint("GET /uploadposts/users", "read", profiles)),
+    HttpRouter.get("/api/uploadposts/users/:username", endpoint("GET /uploadposts/users/{profile}", "read", profile)),
     HttpRouter.get("/api/uploadposts/comments", endpoint("GET /uploadposts/comments", "read", comments)),
     HttpRouter.get("/api/uploadposts/media", endpoint("GET /uploadposts/media", "read", media)),
     HttpRouter.get(

@@ -62,6 +62,15 @@ export const router = (env: Env, control: SandboxControl): HttpRouter.HttpRouter
         )
       )
     ),
+    HttpRouter.post(
+      "/__sandbox/messages",
+      authorized(
+        decodeBody(Control.NewMessage).pipe(
+          Effect.flatMap(control.personWrites),
+          Effect.map((message) => ({ message }))
+        )
+      )
+    ),
     HttpRouter.get("/__sandbox/posts", authorized(Effect.map(control.postIds, (postIds) => ({ postIds })))),
     HttpRouter.post(
       "/__sandbox/reset-daily",

@@ -15,6 +15,14 @@ export interface Settings {
   readonly missingUserShare: number
   /** Share of comments whose `user` has a username but no id (restricted accounts). */
   readonly missingUserIdShare: number
+  /** Share of comments by the account itself. */
+  readonly ownCommentShare: number
+}
+
+/** The account behind the profile, the author of its own comments. */
+export interface Account {
+  readonly id: string
+  readonly handle: string
 }
 
 export interface Placement {
@@ -68,6 +76,14 @@ const otherTexts: readonly [string, ...Array<string>] = [
   "first!"
 ]
 
+/** What a creator writes under their own post: some of it names the keyword, as a prompt does. */
+const ownTexts: readonly [string, ...Array<string>] = [
+  "Comment GUIDE below and I'll send it to you 📘",
+  "Thanks everyone! 🙏",
+  "The guide is on its way, check your DMs 📩",
+  "Reply GUIDE if you missed it"
+]
+
 const usernameStems: readonly [string, ...Array<string>] = [
   "anna",
   "marco",
@@ -113,7 +129,14 @@ export const parseCommentId = (id: string): { readonly postIndex: number; readon
   return { postIndex: Number(match[1]) - 1, index: Number(match[2]) }
 }
 
-export const commentAt = (settings: Settings, seed: number, placement: Placement, index: number): Comment => {
+/** Comment `index` of a post; with an `account`, a share of `settings.ownCommentShare` are the account's own. */
+export const commentAt = (
+  settings: Settings,
+  seed: number,
+  placement: Placement,
+  index: number,
+  account?: Account
+): Comment => {
   const random = Prng.stream(Prng.hash(seed, placement.postIndex, index))
   const span = placement.endMillis - placement.startMillis
   const timestamp = placement.startMillis + Math.floor(((index + random()) / placement.count) * span)
@@ -124,6 +147,12 @@ export const commentAt = (settings: Settings, seed: number, placement: Placement
   const asksForGuide = random() < settings.matchRatio
   const text = Prng.pick(asksForGuide ? matchingTexts : otherTexts, random())
   const id = commentId(placement.postIndex, index)
+  // Drawn from a stream of its own, so that a share of own comments leaves every other comment as it was.
+  const own = Prng.stream(Prng.hash(seed, placement.postIndex, index, 0x0a11))
+  if (account !== undefined && settings.ownCommentShare > 0 && own() < settings.ownCommentShare) {
+    const ownText = Prng.pick(ownTexts, own())
+    return { id, text: ownText, timestamp, user: { id: account.id, username: account.handle }, asksForGuide: false }
+  }
   const shape = random()
   const userId = personId(person)
   const username = personUsername(seed, person)

@@ -4,10 +4,11 @@
  */
 import { Either } from "effect"
 import * as Control from "../Control.js"
-import type * as DataSet from "../DataSet.js"
+import * as DataSet from "../DataSet.js"
 import type * as Delivery from "../Delivery.js"
 import * as Faults from "../Faults.js"
 import * as Generator from "./generator.js"
+import * as Inbound from "./inbound.js"
 import * as Prng from "./prng.js"
 import * as Time from "./time.js"
 
@@ -61,8 +62,15 @@ export interface RequestWindow {
   readonly exceeded: boolean
 }
 
+/**
+ * How the messaging window is modelled: `faithful` (each person's last message to the account, from the data set or the
+ * seed, opens a 24-hour window) or `open` (every person wrote an hour before the start and the window never closes).
+ */
+export type Windows = "faithful" | "open"
+
 export interface Options {
   readonly profile: string
+  readonly windows: Windows
   readonly seed: number
   readonly data: DataSet.DataSet
   /** Sandbox time when it started; generated comments end here. */
@@ -75,7 +83,8 @@ const defaultSettings: Generator.Settings = {
   matchRatio: 0.4,
   flatUsernameShare: 0.05,
   missingUserShare: 0.02,
-  missingUserIdShare: 0.01
+  missingUserIdShare: 0.01,
+  ownCommentShare: 0
 }
 
 const sevenDays = 7 * Time.dayMillis
@@ -109,9 +118,18 @@ const storedComment = (comment: DataSet.Comment): StoredComment => ({
 
 export class Store {
   readonly profile: string
-  readonly profileAccountId: string
+  /** The Instagram account behind the profile: the other side of every conversation, the author of own comments. */
+  readonly account: Generator.Account
+  readonly windows: Windows
   readonly seed: number
   readonly settings: Generator.Settings
+  private readonly inboundShares: Inbound.Shares
+  /** The data set's messages to the account by person, when it lists them (then nobody else wrote). */
+  private readonly listedMessages: Map<string, Array<ConversationMessage>> | undefined
+  /** When people last wrote to the account while the sandbox ran (the control's `personWrites`). */
+  private readonly written = new Map<string, number>()
+  /** The ids of the generated people who wrote before the start; computed on the first conversations read. */
+  private seededPool: { readonly people: Int32Array; readonly times: Float64Array } | undefined
   faults: Faults.Faults
   readonly deliveries: Array<Delivery.Delivery> = []
 
@@ -121,12 +139,12 @@ export class Store {
   private readonly listedComments = new Map<string, { readonly post: Post; readonly comment: StoredComment }>()
   private readonly usernames = new Map<string, string>()
   private readonly conversations = new Map<string, Conversation>()
-  /** The commenters of listed posts, who wrote to the account (see `conversationList`), with their usernames. */
+  /** The commenters of listed posts, with their usernames (see `seededMessages`). */
   private readonly writers = new Map<string, string | undefined>()
-  /** When the commenters of listed posts wrote to the account (see `conversationList`). */
-  private readonly startMillis: number
+  /** Sandbox time at the start: seeded messages to the account are dated before it. */
+  readonly startMillis: number
   private readonly privateReplies = new Set<string>()
-  private readonly windows = new Map<string, { start: number; count: number }>()
+  private readonly requestWindows = new Map<string, { start: number; count: number }>()
   private readonly requestCounts = new Map<string, number>()
   private readonly responseCounts = new Map<string, number>()
   private daily: { day: number; count: number }
@@ -135,9 +153,19 @@ export class Store {
 
   constructor(options: Options) {
     this.profile = options.profile
-    this.profileAccountId = "178414" + String(Prng.hashString(options.profile)).padStart(11, "0")
+    this.account = {
+      id: options.data.account?.id ?? "178414" + String(Prng.hashString(options.profile)).padStart(11, "0"),
+      handle: options.data.account?.handle ?? options.profile
+    }
+    this.windows = options.windows
     this.seed = options.seed
     this.settings = options.data._tag === "Generated" ? options.data : defaultSettings
+    this.inboundShares = options.data._tag === "Generated"
+      ? { recent: options.data.recentMessageShare, old: options.data.oldMessageShare }
+      : { recent: DataSet.defaultRecentMessageShare, old: DataSet.defaultOldMessageShare }
+    this.listedMessages = options.data._tag === "Listed" && options.data.messages !== undefined
+      ? this.groupMessages(options.data.messages)
+      : undefined
     this.daily = { day: Math.floor(options.startMillis / Time.dayMillis), count: 0 }
     this.startMillis = options.startMillis
     if (options.data._tag === "Listed") {
@@ -178,6 +206,11 @@ export class Store {
     return this.posts.map((post) => post.id)
   }
 
+  /** The platforms the posts are on. */
+  platforms(): ReadonlySet<string> {
+    return new Set(this.posts.map((post) => post.platform))
+  }
+
   /** Newest first. */
   postsNewestFirst(platform: string): ReadonlyArray<Post> {
     return this.posts
@@ -202,7 +235,7 @@ export class Store {
     if (sequence >= baseCount) return post.added[sequence - baseCount]
     return post.base._tag === "Listed"
       ? post.base.comments[sequence]
-      : Generator.commentAt(this.settings, this.seed, post.base.placement, sequence)
+      : Generator.commentAt(this.settings, this.seed, post.base.placement, sequence, this.account)
   }
 
   findComment(id: string): { readonly post: Post; readonly comment: StoredComment } | undefined {
@@ -213,7 +246,10 @@ export class Store {
     if (generated === undefined || post?.base._tag !== "Generated" || generated.index >= post.base.placement.count) {
       return undefined
     }
-    return { post, comment: Generator.commentAt(this.settings, this.seed, post.base.placement, generated.index) }
+    return {
+      post,
+      comment: Generator.commentAt(this.settings, this.seed, post.base.placement, generated.index, this.account)
+    }
   }
 
   addComment(
@@ -244,6 +280,8 @@ export class Store {
     if (input.generatedComments === undefined) {
       return Either.right(this.insertListed({ ...input, comments }, now))
     }
+    // The generated pool may be new: the people who wrote before the start are counted again on the next read.
+    this.seededPool = undefined
     const timestamp = input.timestamp === undefined ? now - Time.dayMillis : Time.parse(input.timestamp) ?? now
     return Either.right(this.insert({
       id: input.id,
@@ -326,19 +364,86 @@ export class Store {
     return record
   }
 
+  // The messaging window
+
   /**
-   * Most recent first. The sandbox takes every commenter of a listed post as someone who wrote to the account, which is
-   * what opens the messaging window: an hour before the sandbox started, or two days before for refused recipients,
-   * whose window is closed. Each one's conversation lists that message, also when the account never wrote back.
-   * Generated posts have too many commenters for that; their conversations hold only what was sent.
+   * Whether `/dms/send` may reach the person now: never for refused recipients; always with open windows; otherwise
+   * when the person's last message to the account is less than 24 hours old.
    */
-  conversationList(): ReadonlyArray<Conversation> {
-    const silent: Array<Conversation> = []
-    for (const [recipientId, username] of this.writers) {
-      if (this.conversations.has(recipientId)) continue
-      silent.push({ recipientId, username: username ?? "unknown", messages: [this.wrote(recipientId)], activity: 0 })
+  windowOpen(recipientId: string, now: number): boolean {
+    if (this.faults.refusedRecipients.includes(recipientId)) return false
+    if (this.windows === "open") return true
+    const last = this.lastInbound(recipientId)
+    return last !== undefined && now - last < Time.dayMillis
+  }
+
+  /** A person writes to the account (the control's `personWrites`): it opens their window and shows in their conversation. */
+  personWrites(input: Control.NewMessage, now: number): Control.Message {
+    const createdTime = input.timestamp === undefined ? now : Time.parse(input.timestamp) ?? now
+    const message: ConversationMessage = { id: this.nextMessageId(), createdTime, text: input.text, fromPerson: true }
+    const conversation = this.converse(input.userId, input.username, message)
+    this.written.set(input.userId, Math.max(createdTime, this.written.get(input.userId) ?? createdTime))
+    return {
+      id: message.id,
+      userId: input.userId,
+      username: conversation.username,
+      text: input.text,
+      timestamp: Time.formatInstagram(createdTime)
     }
-    return [...this.conversations.values()].sort((a, b) => b.activity - a.activity).concat(silent)
+  }
+
+  /**
+   * Newest conversation first (by its latest message). Listed: everyone messaged or who wrote while the sandbox ran,
+   * and the people who wrote before the start: the data set's `messages`, else the commenters of listed posts with a
+   * seeded message and, with faithful windows, generated people with one. With open windows every commenter of a listed
+   * post wrote an hour before the start; generated people are then listed only once messaged (there are too many).
+   */
+  conversationList(limit = Number.POSITIVE_INFINITY): ReadonlyArray<Conversation> {
+    const refused = new Set(this.faults.refusedRecipients)
+    const listed = new Set<string>([
+      ...this.writers.keys(),
+      ...(this.listedMessages?.keys() ?? []),
+      ...[...refused].filter((recipientId) => this.isKnown(recipientId))
+    ])
+    const silent: Array<Conversation> = []
+    for (const recipientId of listed) {
+      if (this.conversations.has(recipientId)) continue
+      const messages = this.seededMessages(recipientId)
+      if (messages.length === 0) continue
+      const username = this.writers.get(recipientId) ?? this.usernameOf(recipientId) ?? "unknown"
+      silent.push({ recipientId, username, messages, activity: 0 })
+    }
+    const latest = (conversation: Conversation) =>
+      conversation.messages.reduce((max, message) => Math.max(max, message.createdTime), Number.NEGATIVE_INFINITY)
+    const head = [...this.conversations.values()].concat(silent)
+      .map((conversation) => ({ conversation, latest: latest(conversation) }))
+      .sort((a, b) => b.latest - a.latest || b.conversation.activity - a.conversation.activity)
+    // The generated people who wrote before the start, newest first, merged in without building the ones not listed.
+    const pool = this.windows === "faithful" ? this.generatedWriters() : { people: [], times: [] }
+    const out: Array<Conversation> = []
+    let next = 0
+    let fromPool = 0
+    while (out.length < limit && (next < head.length || fromPool < pool.people.length)) {
+      const person = pool.people[fromPool]
+      const time = pool.times[fromPool] ?? Number.NEGATIVE_INFINITY
+      const candidate = head[next]
+      if (candidate !== undefined && (person === undefined || candidate.latest >= time)) {
+        out.push(candidate.conversation)
+        next += 1
+        continue
+      }
+      fromPool += 1
+      const recipientId = Generator.personId(person ?? 0)
+      if (this.conversations.has(recipientId) || listed.has(recipientId)) continue
+      const messages = this.seededMessages(recipientId)
+      if (messages.length > 0) {
+        out.push({ recipientId, username: this.usernameOf(recipientId) ?? "unknown", messages, activity: 0 })
+      }
+    }
+    return out.map((conversation) => ({
+      ...conversation,
+      messages: [...conversation.messages].sort((a, b) => a.createdTime - b.createdTime)
+    }))
   }
 
   // Requests
@@ -348,10 +453,10 @@ export class Store {
     const { requests, windowSeconds } = this.faults.requestLimit
     const windowMillis = windowSeconds * 1000
     const start = Math.floor(now / windowMillis) * windowMillis
-    const current = this.windows.get(key)
+    const current = this.requestWindows.get(key)
     const window = current !== undefined && current.start === start ? current : { start, count: 0 }
     window.count += 1
-    this.windows.set(key, window)
+    this.requestWindows.set(key, window)
     const end = start + windowMillis
     return {
       limit: requests,
@@ -432,11 +537,72 @@ export class Store {
     }
   }
 
-  /** The message a commenter of a listed post wrote to the account (see `conversationList`). */
-  private wrote(recipientId: string): ConversationMessage {
-    const id = Buffer.from(`ig_message:${recipientId}:wrote`).toString("base64url")
-    const ago = this.faults.refusedRecipients.includes(recipientId) ? 2 * Time.dayMillis : 60 * 60 * 1000
-    return { id, createdTime: this.startMillis - ago, text: "Hi! Could you send me the guide?", fromPerson: true }
+  /** Whether the person is one of the sandbox's: a commenter of a listed post or one of the generated pool. */
+  private isKnown(recipientId: string): boolean {
+    if (this.writers.has(recipientId)) return true
+    const person = Generator.parsePersonId(recipientId)
+    return person !== undefined && person < this.settings.people &&
+      this.posts.some((post) => post.base._tag === "Generated")
+  }
+
+  /**
+   * What the person wrote to the account before the start. Refused recipients wrote two days before (their window is
+   * closed); with open windows every known person wrote an hour before; otherwise the data set's messages, or one
+   * drawn from the seed for a share of the known people.
+   */
+  private seededMessages(recipientId: string): Array<ConversationMessage> {
+    const before = (ago: number, text = "Hi! Could you send me the guide?"): Array<ConversationMessage> => {
+      const createdTime = this.startMillis - ago
+      return [{ id: Inbound.messageId(recipientId, createdTime), createdTime, text, fromPerson: true }]
+    }
+    if (this.faults.refusedRecipients.includes(recipientId)) return before(2 * Time.dayMillis)
+    if (this.windows === "open") return this.isKnown(recipientId) ? before(60 * 60 * 1000) : []
+    if (this.listedMessages !== undefined) return [...(this.listedMessages.get(recipientId) ?? [])]
+    if (!this.isKnown(recipientId)) return []
+    const seeded = Inbound.seeded(this.seed, recipientId, this.startMillis, this.inboundShares)
+    return seeded === undefined ? [] : before(this.startMillis - seeded.createdTime, seeded.text)
+  }
+
+  /** When the person last wrote to the account, before the start or since. */
+  private lastInbound(recipientId: string): number | undefined {
+    const times = [
+      ...this.seededMessages(recipientId).map((message) => message.createdTime),
+      ...(this.written.has(recipientId) ? [this.written.get(recipientId) ?? 0] : [])
+    ]
+    return times.length === 0 ? undefined : Math.max(...times)
+  }
+
+  /**
+   * The generated people who wrote before the start, newest first, computed once (on the first conversations read) as
+   * two flat arrays: a pass over the pool that keeps only person numbers and times.
+   */
+  private generatedWriters(): { readonly people: ArrayLike<number>; readonly times: ArrayLike<number> } {
+    if (this.seededPool !== undefined) return this.seededPool
+    const found: Array<{ readonly person: number; readonly time: number }> = []
+    // A data set that lists its messages says who wrote: then nobody in the generated pool did.
+    if (this.listedMessages === undefined && this.posts.some((post) => post.base._tag === "Generated")) {
+      for (let person = 0; person < this.settings.people; person++) {
+        const seeded = Inbound.seeded(this.seed, Generator.personId(person), this.startMillis, this.inboundShares)
+        if (seeded !== undefined) found.push({ person, time: seeded.createdTime })
+      }
+    }
+    found.sort((a, b) => b.time - a.time || a.person - b.person)
+    this.seededPool = {
+      people: Int32Array.from(found, (entry) => entry.person),
+      times: Float64Array.from(found, (entry) => entry.time)
+    }
+    return this.seededPool
+  }
+
+  private groupMessages(messages: ReadonlyArray<DataSet.Message>): Map<string, Array<ConversationMessage>> {
+    const byPerson = new Map<string, Array<ConversationMessage>>()
+    for (const message of messages) {
+      const createdTime = Time.parse(message.timestamp) ?? 0
+      const list = byPerson.get(message.from) ?? []
+      list.push({ id: Inbound.messageId(message.from, createdTime), createdTime, text: message.text, fromPerson: true })
+      byPerson.set(message.from, list)
+    }
+    return byPerson
   }
 
   /** The first `count` distinct people who asked for the guide on the first post, newest first. */
@@ -445,27 +611,28 @@ export class Store {
     if (count === 0 || post?.base._tag !== "Generated") return []
     const people = new Set<string>()
     for (let sequence = post.base.placement.count - 1; sequence >= 0 && people.size < count; sequence--) {
-      const comment = Generator.commentAt(this.settings, this.seed, post.base.placement, sequence)
+      const comment = Generator.commentAt(this.settings, this.seed, post.base.placement, sequence, this.account)
       if (comment.asksForGuide && comment.user?.id !== undefined) people.add(comment.user.id)
     }
     return [...people]
   }
 
-  private converse(recipientId: string, username: string | undefined, message: ConversationMessage): void {
+  private converse(recipientId: string, username: string | undefined, message: ConversationMessage): Conversation {
     const conversation = this.conversations.get(recipientId) ?? {
       recipientId,
       username: username ?? this.usernameOf(recipientId) ?? "unknown",
-      messages: this.writers.has(recipientId) ? [this.wrote(recipientId)] : [],
+      messages: this.seededMessages(recipientId),
       activity: 0
     }
     conversation.messages.push(message)
     conversation.activity = this.messages
     this.conversations.set(recipientId, conversation)
+    return conversation
   }
 
   private nextMessageId(): string {
     this.messages += 1
-    return Buffer.from(`ig_message:${this.profileAccountId}:${this.messages}`).toString("base64url")
+    return Buffer.from(`ig_message:${this.account.id}:${this.messages}`).toString("base64url")
   }
 
   private nextCommentId(): string {
