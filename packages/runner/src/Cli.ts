@@ -72,10 +72,10 @@ const runCommand = Command.make(
       const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
       const stop = yield* Signals.stopRequests
       const stopLayer = StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed })
-      const summary = yield* Campaign.run(spec, {
-        maxSends: Option.getOrUndefined(args.maxSends),
-        onEvent: display.onEvent
-      }).pipe(
+      const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+        Effect.flatMap((ownAccount) =>
+          Campaign.run(spec, { ownAccount, maxSends: Option.getOrUndefined(args.maxSends), onEvent: display.onEvent })
+        ),
         Effect.provide(stopLayer),
         (program) =>
           // A dry run sends and writes nothing, and shares no pace or daily limit with the profile's runners.
@@ -126,7 +126,10 @@ const watchCommand = Command.make(
       }
       const ledger = yield* ledgerFor(args.db)
       const stop = yield* Signals.stopRequests
-      const summary = yield* Watch.watch(spec, { every, once: args.once, onEvent: display.onEvent }).pipe(
+      const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+        Effect.flatMap((ownAccount) =>
+          Watch.watch(spec, { ownAccount, every, once: args.once, onEvent: display.onEvent })
+        ),
         Effect.provide(Layer.merge(
           StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed }),
           LedgerDatabase.sharedPace(spec)

@@ -32,6 +32,8 @@ const internalError = failure(500, "An internal server error occurred.")
 const invalidAccount = failure(400, "Invalid account")
 const dailyLimit = failure(429, "Daily DM limit exceeded.")
 const supportedPlatforms = new Set(["instagram", "facebook", "youtube", "linkedin", "tiktok"])
+/** The networks the sandbox's profile has connected, each with the same account. */
+const connectedPlatforms = ["instagram", "facebook", "youtube", "linkedin"]
 
 const param = (name: string) =>
   Effect.map(HttpServerRequest.ParsedSearchParams, (params): string | undefined => {
@@ -119,8 +121,43 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     Effect.map(env.chance(store.faults.resetAfterDeliveryRate), (reset) => reset ? drop : reply(200, body))
 
   const me: Handler = Effect.succeed(
-    reply(200, { success: true, email: `${store.profile}@sandbox.upload-post.local`, plan: "sandbox" })
+    reply(200, {
+      success: true,
+      email: `${store.profile}@sandbox.upload-post.local`,
+      plan: store.account.plan ?? "sandbox"
+    })
   )
+
+  /**
+   * `GET /uploadposts/users/{profile}` in the documented shape: the profile with `social_accounts.<platform>`, where
+   * `username` is the account's user id and `handle` its @name (the `told: false` option leaves them out).
+   */
+  const profile: Handler = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+    const last = new URL(request.url, "http://sandbox").pathname.split("/").at(-1) ?? ""
+    let name: string
+    try {
+      name = decodeURIComponent(last)
+    } catch {
+      name = last
+    }
+    if (name !== store.profile) return failureMessage(404, "Profile not found")
+    const account = {
+      username: store.profileAccountId,
+      handle: store.accountHandle,
+      display_name: store.accountHandle,
+      reauth_required: store.account.reauthRequired === true
+    }
+    return reply(200, {
+      success: true,
+      profile: {
+        username: store.profile,
+        created_at: "2026-01-05T09:00:00.000000",
+        social_accounts: store.account.told === false
+          ? {}
+          : Object.fromEntries(connectedPlatforms.map((platform) => [platform, account]))
+      }
+    })
+  })
 
   const comments: Handler = Effect.gen(function*() {
     const platform = yield* param("platform")
@@ -216,7 +253,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     }
     if (store.faults.conversationsFailing) return internalError
     if (user !== store.profile) return invalidAccount
-    const account = { id: store.profileAccountId, username: store.profile }
+    const account = { id: store.profileAccountId, username: store.accountHandle }
     return reply(200, {
       success: true,
       conversations: store.conversationList().slice(0, store.faults.maxConversations ?? undefined).map(
@@ -329,6 +366,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
 
   return HttpRouter.empty.pipe(
     HttpRouter.get("/api/uploadposts/me", endpoint("GET /uploadposts/me", "read", me)),
+    HttpRouter.get("/api/uploadposts/users/:profile", endpoint("GET /uploadposts/users", "read", profile)),
     HttpRouter.get("/api/uploadposts/comments", endpoint("GET /uploadposts/comments", "read", comments)),
     HttpRouter.get("/api/uploadposts/media", endpoint("GET /uploadposts/media", "read", media)),
     HttpRouter.get(

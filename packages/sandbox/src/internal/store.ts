@@ -61,8 +61,23 @@ export interface RequestWindow {
   readonly exceeded: boolean
 }
 
+/** The account behind the profile, as `/me` and `GET /uploadposts/users/{profile}` tell it. */
+export interface Account {
+  /** Its platform user id (default: made from the profile name). */
+  readonly userId?: string
+  /** Its @name (default: the profile name). */
+  readonly handle?: string
+  /** The plan `/me` names (default "sandbox"). */
+  readonly plan?: string
+  /** false: the profile's answer holds no social accounts, as an API that does not tell (default true). */
+  readonly told?: boolean
+  /** The profile's answer says the account must be connected again. */
+  readonly reauthRequired?: boolean
+}
+
 export interface Options {
   readonly profile: string
+  readonly account?: Account
   readonly seed: number
   readonly data: DataSet.DataSet
   /** Sandbox time when it started; generated comments end here. */
@@ -110,6 +125,9 @@ const storedComment = (comment: DataSet.Comment): StoredComment => ({
 export class Store {
   readonly profile: string
   readonly profileAccountId: string
+  /** The account's @name: its own comments and messages carry it. */
+  readonly accountHandle: string
+  readonly account: Account
   readonly seed: number
   readonly settings: Generator.Settings
   faults: Faults.Faults
@@ -135,7 +153,10 @@ export class Store {
 
   constructor(options: Options) {
     this.profile = options.profile
-    this.profileAccountId = "178414" + String(Prng.hashString(options.profile)).padStart(11, "0")
+    this.account = options.account ?? {}
+    this.profileAccountId = this.account.userId ??
+      "178414" + String(Prng.hashString(options.profile)).padStart(11, "0")
+    this.accountHandle = this.account.handle ?? options.profile
     this.seed = options.seed
     this.settings = options.data._tag === "Generated" ? options.data : defaultSettings
     this.daily = { day: Math.floor(options.startMillis / Time.dayMillis), count: 0 }
@@ -228,7 +249,11 @@ export class Store {
       id,
       text: input.text,
       timestamp: input.timestamp ?? new Date(now).toISOString(),
-      ...(input.user === undefined ? {} : { user: input.user }),
+      ...(input.byAccount === true
+        ? { user: { id: this.profileAccountId, username: this.accountHandle } }
+        : input.user === undefined
+        ? {}
+        : { user: input.user }),
       ...(input.username === undefined ? {} : { username: input.username })
     })
     post.added.push(comment)
