@@ -370,7 +370,8 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
             comments: page.comments.map(normaliseComment(label)),
             nextCursor: hasNext && cursor !== undefined ? Option.some(cursor) : Option.none()
           })
-        })
+        }),
+        narrowRead
       )
     }
 
@@ -381,7 +382,6 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
         return Stream.paginateChunkEffect(Option.none<string>(), (after) =>
           commentPage(request, after).pipe(
             Retry.retrying(settings.retry),
-            narrowRead,
             Effect.flatMap((page) => {
               Option.map(after, (cursor) => followed.add(cursor))
               const next = page.nextCursor

@@ -6,6 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
+import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import * as Signals from "./Signals.js"
@@ -234,13 +235,15 @@ const exportCommand = Command.make(
     "-, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
 ))
 
+const doctorCommand = DoctorDisplay.command({ api: apiLayer, setExit })
+
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(
     "Comment-to-DM campaigns on the Upload-Post API: everyone whose comment matches gets one DM, exactly once. " +
       "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
       "COMMENT_DM_DB."
   ),
-  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand])
+  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand, doctorCommand])
 )
 
 export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })
