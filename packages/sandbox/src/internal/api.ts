@@ -130,7 +130,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
 
   /**
    * `GET /uploadposts/users/{profile}` in the documented shape: the profile with `social_accounts.<platform>`, where
-   * `username` is the account's user id and `handle` its @name (the `told: false` option leaves them out).
+   * `username` is the account's user id and `handle` its @name (the `told: false` option leaves those two out).
    */
   const profile: Handler = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
     const last = new URL(request.url, "http://sandbox").pathname.split("/").at(-1) ?? ""
@@ -142,8 +142,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     }
     if (name !== store.profile) return failureMessage(404, "Profile not found")
     const account = {
-      username: store.profileAccountId,
-      handle: store.accountHandle,
+      ...(store.account.told === false ? {} : { username: store.profileAccountId, handle: store.accountHandle }),
       display_name: store.accountHandle,
       reauth_required: store.account.reauthRequired === true
     }
@@ -152,9 +151,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       profile: {
         username: store.profile,
         created_at: "2026-01-05T09:00:00.000000",
-        social_accounts: store.account.told === false
-          ? {}
-          : Object.fromEntries(connectedPlatforms.map((platform) => [platform, account]))
+        social_accounts: Object.fromEntries(connectedPlatforms.map((platform) => [platform, account]))
       }
     })
   })

@@ -69,7 +69,7 @@ export interface Account {
   readonly handle?: string
   /** The plan `/me` names (default "sandbox"). */
   readonly plan?: string
-  /** false: the profile's answer holds no social accounts, as an API that does not tell (default true). */
+  /** false: the profile's answer does not tell the account's id and @name, as an API that keeps them (default true). */
   readonly told?: boolean
   /** The profile's answer says the account must be connected again. */
   readonly reauthRequired?: boolean
