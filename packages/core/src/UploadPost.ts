@@ -567,13 +567,18 @@ const decodeSocialAccount = Schema.decodeUnknownOption(Wire.WireSocialAccount)
 const nonEmpty = (text: string | null | undefined): string | undefined =>
   text === null || text === undefined || text.trim() === "" ? undefined : text.trim()
 
-/** The profile in whichever envelope it came; an entry that is not an object (`""`: not connected) is left out. */
+/** The profile in whichever envelope it came; an entry `""` or null (not connected) is left out. */
 const profileOf = (answer: typeof Wire.ProfileAnswer.Type): Profile => {
   const wire = answer.profile ?? answer
   const raw = wire.social_accounts ?? undefined
   if (raw === undefined) return { username: nonEmpty(wire.username), accounts: undefined }
   const accounts = new Map<string, SocialAccount>()
   for (const [platform, value] of Object.entries(raw)) {
+    // A non-empty text is some other form of a connected account: connected, its identity not told.
+    if (typeof value === "string" && value.trim() !== "") {
+      accounts.set(platform, { userId: undefined, handle: undefined, reauthRequired: false })
+      continue
+    }
     const account = decodeSocialAccount(value)
     if (Option.isNone(account)) continue
     const reauth = account.value.reauth_required

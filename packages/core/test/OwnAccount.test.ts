@@ -46,14 +46,18 @@ describe("UploadPost.profile", () => {
     Effect.gen(function*() {
       const { result, urls } = yield* profileOf(200, {
         success: true,
-        profile: { username: "studio", social_accounts: { instagram, tiktok: "", facebook: null, youtube: 5 } }
+        profile: {
+          username: "studio",
+          social_accounts: { instagram, tiktok: "", facebook: null, youtube: 5, linkedin: "Studio Ltd" }
+        }
       })
       assert.strictEqual(result._tag, "Right")
       if (result._tag !== "Right") return
-      assert.deepStrictEqual([...(result.right.accounts ?? new Map())], [[
-        "instagram",
-        { userId: "17841400000000042", handle: "studio.gram", reauthRequired: false }
-      ]])
+      assert.deepStrictEqual([...(result.right.accounts ?? new Map())], [
+        ["instagram", { userId: "17841400000000042", handle: "studio.gram", reauthRequired: false }],
+        ["linkedin", { userId: undefined, handle: undefined, reauthRequired: false }]
+      ])
+      assert.strictEqual(OwnAccount.fromProfile(result.right, "linkedin"), undefined, "connected, not named")
       assert.deepStrictEqual(OwnAccount.fromProfile(result.right, "instagram"), {
         userId: "17841400000000042",
         username: "studio.gram",

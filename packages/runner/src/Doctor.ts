@@ -205,19 +205,29 @@ export const urlKey = (text: string): string => {
   }
 }
 
-/** When each person last wrote to the account, from the conversations' messages. */
+/** The one participant every conversation has (two at least): the account, when nobody told its id. */
+const sharedParticipant = (conversations: ReadonlyArray<UploadPost.Conversation>): string | undefined => {
+  const [first, ...rest] = conversations
+  if (first === undefined || rest.length === 0) return undefined
+  const shared = first.participantIds.filter((id) => rest.every((other) => other.participantIds.includes(id)))
+  return shared.length === 1 ? shared[0] : undefined
+}
+
+/**
+ * When each person last wrote to the account, from the conversations' messages. The account's own messages are told
+ * apart by its id, else by being the one participant of every conversation; failing both, every sender counts (the
+ * preview then errs towards DMs, which a run would see refused).
+ */
 export const lastMessages = (
   conversations: ReadonlyArray<UploadPost.Conversation>,
-  accountId: string | undefined
+  knownAccountId: string | undefined
 ): Map<string, Date> => {
+  const accountId = knownAccountId ?? sharedParticipant(conversations)
   const last = new Map<string, Date>()
   for (const conversation of conversations) {
     for (const message of conversation.messages) {
       const from = message.fromId
       if (from === undefined || from === accountId || message.createdTime === undefined) continue
-      // A message to the account comes from someone else than the account: without the account's id, any message
-      // whose sender is not among its recipients counts.
-      if (accountId === undefined && message.toIds.includes(from)) continue
       const before = last.get(from)
       if (before === undefined || message.createdTime > before) last.set(from, message.createdTime)
     }
