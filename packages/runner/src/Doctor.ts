@@ -377,10 +377,6 @@ const profileCheck = Effect.fn("Doctor.profile")(
     const profile = answer.right
     const account = profile.accounts?.get(spec.platform)
     const ownAccount = fromCampaign ?? OwnAccount.fromProfile(profile, spec.platform)
-    const who = ownAccount === undefined
-      ? "the account's id is not known"
-      : `the account is ${ownAccount.username === undefined ? "" : `@${ownAccount.username} `}` +
-        `(${ownAccount.userId ?? "id unknown"}${ownAccount.source === "campaign" ? ", from the campaign file" : ""})`
     if (profile.accounts !== undefined && account === undefined) {
       return {
         check: check("profile", "problem", `profile ${spec.user} has no ${spec.platform} account connected`, {
@@ -412,7 +408,15 @@ const profileCheck = Effect.fn("Doctor.profile")(
             "cannot be recognised",
           { fix: "add account: { user_id: ..., username: ... } to the campaign file" }
         )
-        : check("profile", "ok", `profile ${spec.user} answers; ${who}`),
+        : check(
+          "profile",
+          "ok",
+          `profile ${spec.user} answers; the account is ` +
+            `${ownAccount.username === undefined ? "" : `@${ownAccount.username} `}(${
+              ownAccount.userId ?? "id unknown"
+            }` +
+            `${ownAccount.source === "campaign" ? ", from the campaign file" : ""})`
+        ),
       ownAccount,
       answered: true
     }
