@@ -244,6 +244,22 @@ describe("doctor on a good campaign", () => {
       new RegExp(`ok +post https://instagram\\.com/reel/DoctorReelOne/: resolves \\(post id ${firstPost}\\)`)
     )
   }, budget)
+
+  it(
+    "posts: recent lists the newest posts through /uploadposts/media and reads each one's first page",
+    async (context) => {
+      const sandbox = await sandboxFor(context)
+      const result = await doctor(context, sandbox.env, campaign({ posts: { recent: 2 } }), ["--json"])
+      assertExit(result, 0)
+      const posts = report(result).checks.filter((check) => check.name === "post")
+      assert.deepStrictEqual(posts.map((check) => [check.subject, check.status]), [[secondPost, "ok"], [
+        firstPost,
+        "ok"
+      ]])
+      assert.include(posts[0]!.detail, "(recent:2)")
+    },
+    budget
+  )
 })
 
 describe("doctor on a broken campaign: the exit code of the contract, each problem with its fix", () => {
