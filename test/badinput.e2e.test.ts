@@ -183,6 +183,12 @@ const ok = (body: string): RawAnswer => ({ status: 200, headers: { "content-type
 const isComments = (request: RawRequest) => request.url.pathname.endsWith("/uploadposts/comments")
 const isSend = (request: RawRequest) => request.url.pathname.endsWith("/uploadposts/dms/send")
 const isConversations = (request: RawRequest) => request.url.pathname.endsWith("/uploadposts/dms/conversations")
+const isProfile = (request: RawRequest) => request.url.pathname.includes("/uploadposts/users/")
+const unknownProfile: RawAnswer = {
+  status: 404,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ success: false, message: "Profile not found" })
+}
 
 interface SendBody {
   readonly recipient_id: string
@@ -258,8 +264,9 @@ const bench = (
   campaign: Partial<Record<string, unknown>> = {}
 ): Effect.Effect<Bench, never, Scope.Scope> =>
   Effect.gen(function*() {
+    // A bare server knows no profile: the run's one read of the account's identity gets a 404 and goes on.
     const server = yield* Effect.acquireRelease(
-      Effect.promise(() => startRawServer(handler)),
+      Effect.promise(() => startRawServer((request) => isProfile(request) ? unknownProfile : handler(request))),
       (server) => Effect.promise(() => server.close())
     )
     const key = World.secretKey()

@@ -326,6 +326,76 @@ const DailyResetFromInput = Schema.transformOrFail(
   }
 )
 
+/**
+ * The account itself, for a platform that does not tell it through the profile (`GET /uploadposts/users/{profile}`):
+ * its own comments never match. `userId` is its platform user id, `username` its @name (without the @).
+ */
+export const OwnAccount = Schema.Struct({
+  userId: Schema.optionalWith(Schema.String, { exact: true }),
+  username: Schema.optionalWith(Schema.String, { exact: true })
+})
+export type OwnAccount = typeof OwnAccount.Type
+
+const accountIdPattern = /^[A-Za-z0-9_-]{1,100}$/
+const accountNamePattern = /^[\p{L}\p{N}._-]{1,100}$/u
+
+const OwnAccountFromInput = Schema.transformOrFail(
+  Schema.Struct({
+    user_id: Schema.optionalWith(Schema.Unknown, { exact: true }),
+    username: Schema.optionalWith(Schema.Unknown, { exact: true })
+  }).annotations(expected("an object with user_id, username or both", isObject)),
+  OwnAccount,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      const issues: Array<ParseResult.ParseIssue> = []
+      const id = input.user_id
+      const userId = typeof id === "bigint" || (typeof id === "number" && Number.isSafeInteger(id) && id >= 0)
+        ? String(id)
+        : typeof id === "string" && accountIdPattern.test(id.trim())
+        ? id.trim()
+        : undefined
+      if (id !== undefined && userId === undefined) {
+        issues.push(
+          pointer(
+            "user_id",
+            id,
+            ast,
+            `expected the account's user id (digits, such as "17841400000000000"), got ${show(id)}`
+          )
+        )
+      }
+      const name = input.username
+      const username = typeof name === "string" && accountNamePattern.test(name.trim().replace(/^@/, ""))
+        ? name.trim().replace(/^@/, "")
+        : undefined
+      if (name !== undefined && username === undefined) {
+        issues.push(
+          pointer(
+            "username",
+            name,
+            ast,
+            `expected the account's @name (letters, digits, ".", "_" and "-"), got ${show(name)}`
+          )
+        )
+      }
+      if (id === undefined && name === undefined) {
+        issues.push(pointer([], input, ast, "expected user_id, username or both, got {}"))
+      }
+      if (issues.length > 0) return ParseResult.fail(composite(ast, input, issues))
+      return ParseResult.succeed({
+        ...(userId === undefined ? {} : { userId }),
+        ...(username === undefined ? {} : { username })
+      })
+    },
+    encode: (account) =>
+      ParseResult.succeed({
+        ...(account.userId === undefined ? {} : { user_id: account.userId }),
+        ...(account.username === undefined ? {} : { username: account.username })
+      })
+  }
+)
+
 const dayMillis = 24 * 60 * 60 * 1000
 
 /** The first moment after `reachedAt` (epoch milliseconds) when the daily DM count is assumed to start over. */
@@ -349,6 +419,8 @@ const fields = Schema.Struct({
   messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
   delivery: Schema.optionalWith(Delivery.annotations(oneOf(Delivery.literals)), { exact: true, default: () => "dm" }),
   pace: Schema.optionalWith(Pace, { exact: true, default: () => defaultPace }),
+  /** The account itself (its own comments never match); absent: as the profile tells it. */
+  account: Schema.optionalWith(OwnAccountFromInput, { exact: true }),
   dailyReset: Schema.optionalWith(DailyResetFromInput, { exact: true, default: () => defaultDailyReset }).pipe(
     Schema.fromKey("daily_reset")
   ),
@@ -413,7 +485,20 @@ export class CampaignSpecError extends Data.TaggedError("CampaignSpecError")<{
 
 /** The keys each object of the file may have, by its path, for "did you mean" on an unknown key. */
 const knownKeys: Record<string, ReadonlyArray<string>> = {
-  "": ["name", "platform", "user", "posts", "match", "message", "delivery", "pace", "daily_reset", "max_sends"],
+  "": [
+    "name",
+    "platform",
+    "user",
+    "posts",
+    "match",
+    "message",
+    "delivery",
+    "pace",
+    "account",
+    "daily_reset",
+    "max_sends"
+  ],
+  account: ["user_id", "username"],
   match: ["keywords", "mode", "exclude"],
   pace: ["per_hour", "concurrency"]
 }

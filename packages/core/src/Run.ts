@@ -29,7 +29,7 @@ export type Outcome =
 export interface Counts {
   /** Comments read. */
   readonly comments: number
-  /** Comments without a usable commenter id, skipped. */
+  /** Comments without a usable commenter id, and the account's own, skipped (see `Summary.dropped` for why). */
   readonly dropped: number
   /** Matching people known to the campaign (all runs); for a dry run, those seen by this one. */
   readonly matched: number

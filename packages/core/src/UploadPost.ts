@@ -1,7 +1,7 @@
 /**
  * The Upload-Post API client: comments as a paged `Stream`, DM send, private and public replies, conversations,
- * media and the key check. Every failure is typed (see `UploadPostError`); sends and single reads are one attempt
- * each, so that callers place pacing and `Retry.retrying` around exactly one request.
+ * media, the key check and the profile. Every failure is typed (see `UploadPostError`); sends and single reads are one
+ * attempt each, so that callers place pacing and `Retry.retrying` around exactly one request.
  */
 import {
   Chunk,
@@ -215,6 +215,25 @@ export interface Account {
   readonly plan: string | undefined
 }
 
+/** A connected social account of a profile, as `GET /uploadposts/users/{profile}` tells it. */
+export interface SocialAccount {
+  /** The account's own platform user id (Instagram: `social_accounts.instagram.username`). */
+  readonly userId: string | undefined
+  /** The account's @name, without the @. */
+  readonly handle: string | undefined
+  /** The platform wants the account connected again in Upload-Post before anything works. */
+  readonly reauthRequired: boolean
+}
+
+export interface Profile {
+  readonly username: string | undefined
+  /**
+   * The profile's social accounts by platform, connected ones only; `undefined` when the answer holds no
+   * `social_accounts` at all (the API did not tell).
+   */
+  readonly accounts: ReadonlyMap<string, SocialAccount> | undefined
+}
+
 export interface ConversationMessage {
   readonly id: string
   readonly createdTime: Date | undefined
@@ -351,7 +370,8 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
             comments: page.comments.map(normaliseComment(label)),
             nextCursor: hasNext && cursor !== undefined ? Option.some(cursor) : Option.none()
           })
-        })
+        }),
+        narrowRead
       )
     }
 
@@ -362,7 +382,6 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
         return Stream.paginateChunkEffect(Option.none<string>(), (after) =>
           commentPage(request, after).pipe(
             Retry.retrying(settings.retry),
-            narrowRead,
             Effect.flatMap((page) => {
               Option.map(after, (cursor) => followed.add(cursor))
               const next = page.nextCursor
@@ -479,10 +498,19 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       decodeMeAnswer
     ).pipe(Effect.map((answer) => ({ email: answer.email ?? undefined, plan: answer.plan ?? undefined })), narrowRead)
 
+    const profile = (request: { readonly user: string }): Effect.Effect<Profile, Errors.ReadError> =>
+      call(
+        "read",
+        get(`/uploadposts/users/${encodeURIComponent(request.user)}`, {}),
+        decodeProfileAnswer
+      ).pipe(Effect.map(profileOf), narrowRead)
+
     return {
       /** The settings in force (the key stays redacted). */
       settings,
       me,
+      /** The profile named `user` and its social accounts: whose comments are the account's own, who needs re-login. */
+      profile,
       /** One page of comments, one attempt. */
       commentPage,
       /**
@@ -531,6 +559,37 @@ const decodeConversationsAnswer = Schema.decodeUnknownEither(Wire.ConversationsA
 const decodeMediaAnswer = Schema.decodeUnknownEither(Wire.MediaAnswer)
 
 const decodeMeAnswer = Schema.decodeUnknownEither(Wire.MeAnswer)
+
+const decodeProfileAnswer = Schema.decodeUnknownEither(Wire.ProfileAnswer)
+
+const decodeSocialAccount = Schema.decodeUnknownOption(Wire.WireSocialAccount)
+
+const nonEmpty = (text: string | null | undefined): string | undefined =>
+  text === null || text === undefined || text.trim() === "" ? undefined : text.trim()
+
+/** The profile in whichever envelope it came; an entry `""` or null (not connected) is left out. */
+const profileOf = (answer: typeof Wire.ProfileAnswer.Type): Profile => {
+  const wire = answer.profile ?? answer
+  const raw = wire.social_accounts ?? undefined
+  if (raw === undefined) return { username: nonEmpty(wire.username), accounts: undefined }
+  const accounts = new Map<string, SocialAccount>()
+  for (const [platform, value] of Object.entries(raw)) {
+    // A non-empty text is some other form of a connected account: connected, its identity not told.
+    if (typeof value === "string" && value.trim() !== "") {
+      accounts.set(platform, { userId: undefined, handle: undefined, reauthRequired: false })
+      continue
+    }
+    const account = decodeSocialAccount(value)
+    if (Option.isNone(account)) continue
+    const reauth = account.value.reauth_required
+    accounts.set(platform, {
+      userId: nonEmpty(account.value.username),
+      handle: nonEmpty(account.value.handle)?.replace(/^@/, ""),
+      reauthRequired: reauth === true || reauth === "true"
+    })
+  }
+  return { username: nonEmpty(wire.username), accounts }
+}
 
 const notJson: unique symbol = Symbol("notJson")
 

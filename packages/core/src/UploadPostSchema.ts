@@ -104,6 +104,36 @@ export const MeAnswer = Schema.Struct({
   plan: Nullish(Schema.String)
 })
 
+/**
+ * One social account of a profile (`social_accounts.<platform>`): an object once connected; `""` or null before. For
+ * Instagram its `username` is the account's user id and `handle` the @name. Unconfirmed beyond that, so every field is
+ * optional and `reauth_required` is read as whatever it is.
+ */
+export const WireSocialAccount = Schema.Struct({
+  username: Nullish(Id),
+  handle: Nullish(Schema.String),
+  display_name: Nullish(Schema.String),
+  reauth_required: Schema.optional(Schema.Unknown)
+})
+export type WireSocialAccount = typeof WireSocialAccount.Type
+
+const WireProfile = Schema.Struct({
+  username: Nullish(Schema.String),
+  /** Per platform; each value is read on its own, so that an odd entry for one network spoils no other. */
+  social_accounts: Nullish(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+
+/**
+ * `GET /uploadposts/users/{profile}`: documented as `{success, profile: {username, social_accounts, ...}}`; the
+ * envelope is unconfirmed, so a profile at the top level is read too.
+ */
+export const ProfileAnswer = Schema.Struct({
+  success: Schema.optional(Schema.Boolean),
+  profile: Nullish(WireProfile),
+  username: Nullish(Schema.String),
+  social_accounts: Nullish(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+
 export const MediaAnswer = Schema.Struct({
   success: Schema.optional(Schema.Boolean),
   media: Schema.Array(Schema.Struct({

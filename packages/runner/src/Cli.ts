@@ -6,6 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
+import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import * as Signals from "./Signals.js"
@@ -72,10 +73,10 @@ const runCommand = Command.make(
       const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
       const stop = yield* Signals.stopRequests
       const stopLayer = StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed })
-      const summary = yield* Campaign.run(spec, {
-        maxSends: Option.getOrUndefined(args.maxSends),
-        onEvent: display.onEvent
-      }).pipe(
+      const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+        Effect.flatMap((ownAccount) =>
+          Campaign.run(spec, { ownAccount, maxSends: Option.getOrUndefined(args.maxSends), onEvent: display.onEvent })
+        ),
         Effect.provide(stopLayer),
         (program) =>
           // A dry run sends and writes nothing, and shares no pace or daily limit with the profile's runners.
@@ -126,7 +127,10 @@ const watchCommand = Command.make(
       }
       const ledger = yield* ledgerFor(args.db)
       const stop = yield* Signals.stopRequests
-      const summary = yield* Watch.watch(spec, { every, once: args.once, onEvent: display.onEvent }).pipe(
+      const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+        Effect.flatMap((ownAccount) =>
+          Watch.watch(spec, { ownAccount, every, once: args.once, onEvent: display.onEvent })
+        ),
         Effect.provide(Layer.merge(
           StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed }),
           LedgerDatabase.sharedPace(spec)
@@ -231,13 +235,15 @@ const exportCommand = Command.make(
     "-, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
 ))
 
+const doctorCommand = DoctorDisplay.command({ api: apiLayer, setExit })
+
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(
     "Comment-to-DM campaigns on the Upload-Post API: everyone whose comment matches gets one DM, exactly once. " +
       "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
       "COMMENT_DM_DB."
   ),
-  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand])
+  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand, doctorCommand])
 )
 
 export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })

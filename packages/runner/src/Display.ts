@@ -170,7 +170,7 @@ export const summaryTable = (summary: Campaign.Summary): string => {
   const c = summary.counts
   const rows: Array<[string, number | string]> = [
     ["comments read", c.comments],
-    ["dropped (no usable commenter)", c.dropped],
+    ["dropped (no usable commenter, own comments)", c.dropped],
     ["matching people", c.matched],
     ["  new this run", c.new],
     ["  sent this run", c.sent],

@@ -16,7 +16,9 @@ export const NewComment = Schema.Struct({
   id: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
   timestamp: Schema.optionalWith(DataSet.Timestamp, { exact: true }),
   user: Schema.optionalWith(DataSet.CommentUser, { exact: true }),
-  username: Schema.optionalWith(Schema.String, { exact: true })
+  username: Schema.optionalWith(Schema.String, { exact: true }),
+  /** Written by the account itself (its id and @name), as Instagram lists the account's own comments. */
+  byAccount: Schema.optionalWith(Schema.Boolean, { exact: true })
 })
 export type NewComment = typeof NewComment.Type
 

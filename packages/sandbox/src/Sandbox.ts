@@ -12,7 +12,9 @@ import * as Faults from "./Faults.js"
 import * as Api from "./internal/api.js"
 import * as ControlApi from "./internal/controlApi.js"
 import { type Env, json } from "./internal/env.js"
-import { Store, toWire } from "./internal/store.js"
+import { type Account, Store, toWire } from "./internal/store.js"
+
+export type { Account } from "./internal/store.js"
 
 export const defaultApiKey = "sandbox-key"
 export const defaultProfile = "demo"
@@ -40,6 +42,8 @@ export interface SandboxOptions {
    * window never closes, for tests about other things than the window (refused recipients are still refused).
    */
   readonly windows?: "faithful" | "open"
+  /** The account behind the profile: its id, @name and plan, and whether the profile's answer tells them. */
+  readonly account?: Account
 }
 
 export interface SandboxHandle extends Control.SandboxControl {
@@ -75,7 +79,8 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
       data,
       windows: options.windows ?? "faithful",
       startMillis: startedAt + offset,
-      faults: options.faults ?? {}
+      faults: options.faults ?? {},
+      ...(options.account === undefined ? {} : { account: options.account })
     })
     const random = Random.make(seed)
     const env: Env = {

@@ -1,13 +1,14 @@
 /**
- * Discovery: the people of a page. Comments without a usable commenter are dropped, the rest matched; the first
- * matching comment of a person in a pass wins. The ledger then says who is open: settled people are skipped, new ones
- * recorded as pending. A person the ledger refuses to record is reported and never sent to (a send must be claimed
+ * Discovery: the people of a page. Comments without a usable commenter and the account's own are dropped, the rest
+ * matched; the first matching comment of a person in a pass wins. The ledger then says who is open: settled people are
+ * skipped, new ones recorded as pending. A person the ledger refuses to record is reported and never sent to (a send must be claimed
  * durably first).
  */
 import { Effect, Option } from "effect"
 import type * as CampaignSpec from "../CampaignSpec.js"
 import type * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
+import * as OwnAccount from "../OwnAccount.js"
 import type { Page } from "./Reading.js"
 import type { Recorder } from "./Recording.js"
 import type { Step, Target } from "./Step.js"
@@ -15,6 +16,7 @@ import type { Step, Target } from "./Step.js"
 export type { Target } from "./Step.js"
 
 const noUserId = "no user id (deleted or restricted account)"
+const ownComment = "the account's own comment"
 
 export interface Discoverer {
   readonly spec: CampaignSpec.CampaignSpec
@@ -23,6 +25,8 @@ export interface Discoverer {
   readonly matcher: Matcher.Matcher
   /** The step people enter when they are found: the first message. */
   readonly step: Step
+  /** The account itself, when known: its comments are dropped, never matched. */
+  readonly ownAccount?: OwnAccount.OwnAccount | undefined
 }
 
 /**
@@ -30,12 +34,16 @@ export interface Discoverer {
  * of the page's comments and of those dropped.
  */
 export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page): Array<Target> => {
-  const { matcher, spec } = discoverer
+  const { matcher, ownAccount, spec } = discoverer
   const targets: Array<Target> = []
   const dropped: Array<string> = []
   for (const comment of page.comments) {
     if (comment.userId === undefined || comment.userId.length === 0) {
       dropped.push(noUserId)
+      continue
+    }
+    if (ownAccount !== undefined && OwnAccount.isOwn(ownAccount, comment)) {
+      dropped.push(ownComment)
       continue
     }
     if (seen.has(comment.userId)) continue

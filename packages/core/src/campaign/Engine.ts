@@ -12,6 +12,7 @@ import type * as CampaignSpec from "../CampaignSpec.js"
 import * as DailyBudget from "../DailyBudget.js"
 import * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
+import * as OwnAccount from "../OwnAccount.js"
 import * as Pacer from "../Pacer.js"
 import * as Reconcile from "../Reconcile.js"
 import type * as Retry from "../Retry.js"
@@ -38,6 +39,11 @@ export interface Options<R = never> {
   readonly lease?: Duration.DurationInput
   /** Resolve people in doubt through the conversations endpoint before sending (default true). */
   readonly reconcile?: boolean
+  /**
+   * The account itself, whose comments never match (`OwnAccount.resolve` reads it once); default: the campaign's
+   * `account`, else none.
+   */
+  readonly ownAccount?: OwnAccount.OwnAccount | undefined
 }
 
 /** The listener, with its requirements provided once, so that the stages need none of their own. */
@@ -79,7 +85,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       ledger,
       recorder,
       matcher: Matcher.compile(spec.match),
-      step: steps[0]
+      step: steps[0],
+      ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec)
     }
     const deliverer: Delivery.Deliverer = {
       spec,

@@ -121,7 +121,11 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     Effect.map(env.chance(store.faults.resetAfterDeliveryRate), (reset) => reset ? drop : reply(200, body))
 
   const me: Handler = Effect.succeed(
-    reply(200, { success: true, email: `${store.profile}@sandbox.upload-post.local`, plan: "sandbox" })
+    reply(200, {
+      success: true,
+      email: `${store.profile}@sandbox.upload-post.local`,
+      plan: store.accountAnswers.plan ?? "sandbox"
+    })
   )
 
   /**
@@ -130,11 +134,11 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
    * `{success, profile}` envelope of the single-profile answer is not confirmed.
    */
   const profileBody = () => {
+    const told = store.accountAnswers.told !== false
     const connected = {
-      username: store.account.id,
-      handle: store.account.handle,
+      ...(told ? { username: store.account.id, handle: store.account.handle } : {}),
       display_name: store.account.handle,
-      reauth_required: store.faults.reauthRequired
+      reauth_required: store.faults.reauthRequired || store.accountAnswers.reauthRequired === true
     }
     const platforms = new Set(["instagram", ...store.platforms()])
     return {

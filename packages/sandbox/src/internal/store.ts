@@ -68,9 +68,24 @@ export interface RequestWindow {
  */
 export type Windows = "faithful" | "open"
 
+/** The account behind the profile as a sandbox option: what `/me` and `GET /uploadposts/users/{profile}` tell. */
+export interface Account {
+  /** Its platform user id (default: the data set's, else made from the profile name). */
+  readonly userId?: string
+  /** Its @name (default: the data set's, else the profile name). */
+  readonly handle?: string
+  /** The plan `/me` names (default "sandbox"). */
+  readonly plan?: string
+  /** false: the profile's answer does not tell the account's id and @name, as an API that keeps them (default true). */
+  readonly told?: boolean
+  /** The profile's answer says the account must be connected again. */
+  readonly reauthRequired?: boolean
+}
+
 export interface Options {
   readonly profile: string
   readonly windows: Windows
+  readonly account?: Account
   readonly seed: number
   readonly data: DataSet.DataSet
   /** Sandbox time when it started; generated comments end here. */
@@ -121,6 +136,8 @@ export class Store {
   /** The Instagram account behind the profile: the other side of every conversation, the author of own comments. */
   readonly account: Generator.Account
   readonly windows: Windows
+  /** What the profile's answers tell of the account (the sandbox's `account` option). */
+  readonly accountAnswers: Account
   readonly seed: number
   readonly settings: Generator.Settings
   private readonly inboundShares: Inbound.Shares
@@ -153,9 +170,11 @@ export class Store {
 
   constructor(options: Options) {
     this.profile = options.profile
+    this.accountAnswers = options.account ?? {}
     this.account = {
-      id: options.data.account?.id ?? "178414" + String(Prng.hashString(options.profile)).padStart(11, "0"),
-      handle: options.data.account?.handle ?? options.profile
+      id: options.account?.userId ?? options.data.account?.id ??
+        "178414" + String(Prng.hashString(options.profile)).padStart(11, "0"),
+      handle: options.account?.handle ?? options.data.account?.handle ?? options.profile
     }
     this.windows = options.windows
     this.seed = options.seed
@@ -264,7 +283,11 @@ export class Store {
       id,
       text: input.text,
       timestamp: input.timestamp ?? new Date(now).toISOString(),
-      ...(input.user === undefined ? {} : { user: input.user }),
+      ...(input.byAccount === true
+        ? { user: { id: this.account.id, username: this.account.handle } }
+        : input.user === undefined
+        ? {}
+        : { user: input.user }),
       ...(input.username === undefined ? {} : { username: input.username })
     })
     post.added.push(comment)
