@@ -67,13 +67,20 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
   return targets
 }
 
+/** The people of a page the ledger says are open, and how many it could not record. */
+export interface Unsettled {
+  readonly open: Array<Target>
+  /** People the ledger refused to record: the read that met them must not be marked as read past them. */
+  readonly unrecorded: number
+}
+
 /** Looks people up in the ledger: the open ones (new or pending) go on; new ones are recorded as pending. */
 export const unsettled: (
   discoverer: Discoverer,
   targets: Array<Target>
-) => Effect.Effect<Array<Target>, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
+) => Effect.Effect<Unsettled, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
   function*(discoverer: Discoverer, targets: Array<Target>) {
-    if (targets.length === 0) return targets
+    if (targets.length === 0) return { open: targets, unrecorded: 0 }
     const { ledger, recorder, spec, step } = discoverer
     const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
     const open: Array<Target> = []
@@ -95,14 +102,14 @@ export const unsettled: (
       // refused is final; in_doubt waits for reconciliation.
     }
     recorder.lookedUp({ matched: targets.length, fresh: fresh.length, alreadySent, claimedElsewhere })
-    if (fresh.length === 0) return open
+    if (fresh.length === 0) return { open, unrecorded: 0 }
     const { unrecorded } = yield* ledger.record(fresh)
-    if (unrecorded.length === 0) return open
+    if (unrecorded.length === 0) return { open, unrecorded: 0 }
     for (const person of unrecorded) {
       const name = person.username === undefined ? `user ${person.userId}` : `@${person.username} (${person.userId})`
       yield* recorder.report(`the ledger could not record ${name}, who is not sent to: ${person.reason}`)
     }
     const refused = new Set(unrecorded.map((person) => person.userId))
-    return open.filter((target) => !refused.has(target.userId))
+    return { open: open.filter((target) => !refused.has(target.userId)), unrecorded: unrecorded.length }
   }
 )

@@ -163,14 +163,27 @@ const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPos
     }))
   })
 
+/** What one pass has met: the people it handled, and the posts where the ledger could not record someone. */
+interface PassState {
+  readonly seen: Set<string>
+  /** Their read is not marked: the next read meets those people again, and the ledger may take them then. */
+  readonly unmarked: Set<string>
+}
+
+const newPass = (): PassState => ({ seen: new Set(), unmarked: new Set() })
+
 /** The people of one item of a read: a page's open people, or none once a read mark is written. */
-const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
+const peopleOf = (s: Stages, pass: PassState) => (item: Reading.Item) =>
   Effect.gen(function*() {
     if (item._tag === "Reached") {
-      yield* s.marks.write(item)
+      if (!pass.unmarked.has(item.mark.post)) yield* s.marks.write(item)
       return Chunk.empty<Step.Target>()
     }
-    const open = yield* Discovery.unsettled(s.discoverer, Discovery.targetsOf(s.discoverer, seen, item))
+    const { open, unrecorded } = yield* Discovery.unsettled(
+      s.discoverer,
+      Discovery.targetsOf(s.discoverer, pass.seen, item)
+    )
+    if (unrecorded > 0) pass.unmarked.add(item.post)
     yield* s.emit(Event.PageRead({ post: item.post, comments: item.comments.length, progress: s.recorder.progress() }))
     return Chunk.unsafeFromArray(open)
   })
@@ -193,18 +206,18 @@ export const make = <R = never>(
     /** Private replies expire 7 days after the comment: the people nearest to that go first. */
     const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
       step.deadlineFirst ? oldestFirst(people) : people
-    /** People handled in the current pass; a new set each pass, so memory stays flat in a long watch. */
-    let seen = new Set<string>()
+    /** What the current pass has met; a new one each pass, so memory stays flat in a long watch. */
+    let current = newPass()
 
     /**
      * One pass over some pages: everyone new is recorded and sent to. Pages keep being read while earlier people
      * are sent to (the queue decouples the two); with private replies a pass is sorted by deadline first.
      */
     const pass = <E>(items: Stream.Stream<Reading.Item, E>): Effect.Effect<void, E | Ledger.LedgerError> => {
-      seen = new Set()
+      current = newPass()
       const people = items.pipe(
         Stream.interruptWhen(s.control.stopSignal),
-        Stream.mapEffect(peopleOf(s, seen)),
+        Stream.mapEffect(peopleOf(s, current)),
         Stream.flattenChunks
       )
       const delivered = forEachConcurrently(inOrder(first)(people), Delivery.deliver(s.deliverer, first), workers)
@@ -217,7 +230,7 @@ export const make = <R = never>(
      */
     const retryStep = (step: Step.Step) =>
       s.ledger.pendingEntries(spec.name, step.kind).pipe(
-        Stream.filter((entry) => step !== first || !seen.has(entry.userId)),
+        Stream.filter((entry) => step !== first || !current.seen.has(entry.userId)),
         Stream.interruptWhen(s.control.stopSignal),
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
@@ -262,7 +275,7 @@ export const make = <R = never>(
       nextProbeAt: s.gate.nextProbeAt,
       /** Sends to everyone pending (between passes: the last pass's people included), the first as a probe if due. */
       sendPending: Effect.suspend(() => {
-        seen = new Set()
+        current = newPass()
         return retryPending
       })
     }
