@@ -8,6 +8,7 @@ import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as ExitCode from "./ExitCode.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
+import { command as sandboxCommand } from "./SandboxCommand.js"
 import * as Signals from "./Signals.js"
 import * as Status from "./Status.js"
 import { visible } from "./Visible.js"
@@ -237,7 +238,7 @@ export const command = Command.make("comment-dm").pipe(
       "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
       "COMMENT_DM_DB."
   ),
-  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand])
+  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand, sandboxCommand])
 )
 
 export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })
