@@ -2,7 +2,7 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/build/**", "**/node_modules/**", ".test-results/**", ".tmp/**"] },
+  { ignores: ["**/build/**", "**/dist/**", "**/node_modules/**", ".test-results/**", ".tmp/**"] },
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
   {

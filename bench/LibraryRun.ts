@@ -2,7 +2,8 @@
  * comment-dm as a library in this process: `Campaign.run` over the Node HTTP client and a SQLite ledger, against a
  * sandbox in another process.
  */
-import { Campaign, CampaignSpec, Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
+import { Campaign, CampaignSpec, Pacer, UploadPost } from "@comment-dm/core"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import { Effect, Layer, Redacted } from "effect"
 import * as Path from "node:path"
 import * as BenchError from "./BenchError.js"

@@ -1,5 +1,5 @@
 /**
- * The sandbox in its own process (the bundle of `packages/sandbox/src/bin.ts` that `pnpm build` writes, with plain
+ * The sandbox in its own process (the bundle of `packages/sandbox/src/main.ts` that `pnpm build` writes, with plain
  * Node), so that its work never shares an event loop with the client being measured. Driven through its control API
  * over HTTP.
  */

@@ -2,7 +2,8 @@
  * A campaign run from your own Effect program: the campaign built in code, your own layers, progress as events.
  * `UPLOAD_POST_API_KEY=... npx tsx examples/library.ts` runs it against UPLOAD_POST_BASE_URL (e.g. the sandbox).
  */
-import { Campaign, CampaignSpec, SqliteLedger, UploadPost } from "@comment-dm/core"
+import { Campaign, CampaignSpec, UploadPost } from "@comment-dm/core"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, type Redacted } from "effect"
 import { pathToFileURL } from "node:url"

@@ -2,7 +2,8 @@
  * `pnpm build`: bundles the `comment-dm` command and the sandbox command into one ESM file each under build/bin/, so
  * that they start with plain Node: no TypeScript loader, one file to parse instead of hundreds. `tsc -b` remains the
  * type check. A bundle is rebuilt only when a file it was made from (or this script) changed since, so calling this
- * before every run costs a few file checks.
+ * before every run costs a few file checks. With `--package` it also copies the command's bundle to
+ * packages/runner/dist/, the `bin` of the @comment-dm/runner package (its `prepack` does this).
  */
 import * as Esbuild from "esbuild"
 import * as Fs from "node:fs"
@@ -24,11 +25,14 @@ export const commentDm: Bundle = {
 }
 
 export const sandbox: Bundle = {
-  entry: Path.join(repositoryRoot, "packages", "sandbox", "src", "bin.ts"),
+  entry: Path.join(repositoryRoot, "packages", "sandbox", "src", "main.ts"),
   outfile: Path.join(outDir, "sandbox.mjs")
 }
 
 export const bundles: ReadonlyArray<Bundle> = [commentDm, sandbox]
+
+/** The `bin` of the @comment-dm/runner package: a copy of the command's bundle, made for packing. */
+export const runnerBin = Path.join(repositoryRoot, "packages", "runner", "dist", "comment-dm.mjs")
 
 /** The inputs of the last build, written beside the bundle: what `isStale` compares against. */
 const inputsFile = (bundle: Bundle) => bundle.outfile.replace(/\.mjs$/, ".inputs.json")
@@ -105,5 +109,9 @@ if (process.argv[1] !== undefined && Path.resolve(process.argv[1]) === thisScrip
   if (built.length > 0) {
     const names = built.map((bundle) => Path.relative(repositoryRoot, bundle.outfile)).join(", ")
     process.stderr.write(`built ${names} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+  }
+  if (process.argv.includes("--package")) {
+    Fs.mkdirSync(Path.dirname(runnerBin), { recursive: true })
+    Fs.copyFileSync(commentDm.outfile, runnerBin)
   }
 }

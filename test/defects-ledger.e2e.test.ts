@@ -3,7 +3,7 @@
  * process against an in-process sandbox over HTTP, on a real PostgreSQL server (started for the file) or a real
  * SQLite file. The sandbox's deliveries are the ground truth for what was sent.
  */
-import { SqliteLedger } from "@comment-dm/core"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { Sandbox } from "@comment-dm/sandbox"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, type TestContext } from "@effect/vitest"

@@ -4,9 +4,9 @@
  * JSON and back; folding is idempotent, so a comment matches the same way before and after it is folded.
  */
 import { Matcher, UploadPostSchema } from "@comment-dm/core"
-import { fold } from "@comment-dm/core/internal/fold"
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Option, Schema } from "effect"
+import { fold } from "../packages/core/src/internal/fold.js"
 
 const runs = { fastCheck: { numRuns: 400 } }
 

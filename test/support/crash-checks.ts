@@ -3,7 +3,8 @@
  * deliveries are the ground truth for what was sent, the ledger (read through the same layer the command uses) for
  * what the tool believes, and every output of every process is searched for the API key.
  */
-import { Ledger, SqliteLedger } from "@comment-dm/core"
+import { Ledger } from "@comment-dm/core"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { Delivery } from "@comment-dm/sandbox"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"

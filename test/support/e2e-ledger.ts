@@ -1,7 +1,8 @@
 /**
  * Reads a campaign's ledger file in the test process, once the command that wrote it has exited.
  */
-import { Ledger, SqliteLedger } from "@comment-dm/core"
+import { Ledger } from "@comment-dm/core"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { Delivery } from "@comment-dm/sandbox"
 import { Chunk, Effect, Stream } from "effect"
 

@@ -3,7 +3,8 @@
  * and the test's own view of a scenario's database (the ledger, and the shared pace of a profile) through the same
  * layers the command uses.
  */
-import { Ledger, PgLedger, SharedPacer, SqlLedger } from "@comment-dm/core"
+import { Ledger, SharedPacer, SqlLedger } from "@comment-dm/core"
+import * as PgLedger from "@comment-dm/core/pg"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Chunk, Context, Effect, Layer, Redacted, Stream } from "effect"

@@ -1,6 +1,10 @@
 /**
  * @comment-dm/core: comment-to-DM campaigns on the Upload-Post API, as Effect services, layers and a `Campaign`
  * program.
+ *
+ * The ledgers on a database of their own are subpath exports, so that their drivers stay optional:
+ * `@comment-dm/core/sqlite` (SqliteLedger, needs `@effect/sql-sqlite-node`) and `@comment-dm/core/pg` (PgLedger, needs
+ * `@effect/sql-pg`).
  */
 export * as Campaign from "./Campaign.js"
 export * as CampaignSpec from "./CampaignSpec.js"
@@ -11,7 +15,6 @@ export * as Ledger from "./Ledger.js"
 export * as Matcher from "./Matcher.js"
 export * as OwnAccount from "./OwnAccount.js"
 export * as Pacer from "./Pacer.js"
-export * as PgLedger from "./PgLedger.js"
 export * as Reach from "./Reach.js"
 export * as Reconcile from "./Reconcile.js"
 export * as Retry from "./Retry.js"
@@ -19,7 +22,6 @@ export * as Run from "./Run.js"
 export * as Runner from "./Runner.js"
 export * as Sender from "./Sender.js"
 export * as SharedPacer from "./SharedPacer.js"
-export * as SqliteLedger from "./SqliteLedger.js"
 export * as SqlLedger from "./SqlLedger.js"
 export * as StopSignal from "./StopSignal.js"
 export * as Template from "./Template.js"

@@ -9,6 +9,7 @@ import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
+import { command as sandboxCommand } from "./SandboxCommand.js"
 import * as Signals from "./Signals.js"
 import * as Status from "./Status.js"
 import { visible } from "./Visible.js"
@@ -243,7 +244,15 @@ export const command = Command.make("comment-dm").pipe(
       "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
       "COMMENT_DM_DB."
   ),
-  Command.withSubcommands([runCommand, watchCommand, statusCommand, reconcileCommand, exportCommand, doctorCommand])
+  Command.withSubcommands([
+    runCommand,
+    watchCommand,
+    statusCommand,
+    reconcileCommand,
+    exportCommand,
+    doctorCommand,
+    sandboxCommand
+  ])
 )
 
 export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })

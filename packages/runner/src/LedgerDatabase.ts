@@ -3,8 +3,10 @@
  * path is a SQLite ledger; a `postgres://` URL is a PostgreSQL ledger that several runners, on one machine or many,
  * can share.
  */
-import { PgLedger, SharedPacer, SqliteLedger, SqlLedger } from "@comment-dm/core"
+import { SharedPacer, SqlLedger } from "@comment-dm/core"
 import type { CampaignSpec, Ledger } from "@comment-dm/core"
+import * as PgLedger from "@comment-dm/core/pg"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { SqlClient } from "@effect/sql"
 import { Config, Data, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"

@@ -7,6 +7,7 @@ import { Cause, Effect, Exit, Option, Ref } from "effect"
 import { CampaignFileError } from "./CampaignFile.js"
 import { cli, ExitStatus } from "./Cli.js"
 import * as ExitCode from "./ExitCode.js"
+import * as HelpOutput from "./HelpOutput.js"
 import * as Signals from "./Signals.js"
 import { visible, visibleLines } from "./Visible.js"
 
@@ -19,7 +20,11 @@ const isCliValidationError = (error: unknown) =>
 const main = Effect.gen(function*() {
   const status = yield* Ref.make<ExitCode.ExitCode>(ExitCode.ExitCode.Settled)
   const exit = yield* Effect.exit(
-    cli(process.argv).pipe(Effect.provideService(ExitStatus, status), Effect.provide(NodeContext.layer))
+    cli(process.argv).pipe(
+      HelpOutput.mended("comment-dm"),
+      Effect.provideService(ExitStatus, status),
+      Effect.provide(NodeContext.layer)
+    )
   )
   if (Exit.isSuccess(exit)) return yield* Ref.get(status)
   const failure = Cause.failureOption(exit.cause)

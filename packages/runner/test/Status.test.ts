@@ -1,4 +1,5 @@
-import { CampaignSpec, Ledger, SqliteLedger } from "@comment-dm/core"
+import { CampaignSpec, Ledger } from "@comment-dm/core"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Status from "../src/Status.js"

@@ -1,9 +1,9 @@
 /**
  * The `sandbox` command: serves the Upload-Post stand-in until SIGINT. On start it prints, one per line, the API
- * base URL, the profile username and the post ids.
+ * base URL, the profile username and the post ids. Run by main.ts (the sandbox's own executable) and, as a
+ * subcommand, by `comment-dm sandbox`.
  */
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Either, Option } from "effect"
 import * as DataSet from "./DataSet.js"
 import * as Faults from "./Faults.js"
@@ -205,7 +205,7 @@ const dataOf = (parsed: Parsed) =>
       }))
   })
 
-const command = Command.make("sandbox", options, (parsed) =>
+export const command = Command.make("sandbox", options, (parsed) =>
   Effect.gen(function*() {
     const data = yield* dataOf(parsed)
     const sandbox = yield* Sandbox.make({
@@ -225,7 +225,3 @@ const command = Command.make("sandbox", options, (parsed) =>
   }).pipe(Effect.scoped)).pipe(
     Command.withDescription("A local stand-in for the Upload-Post API, for demos, tests and campaign rehearsals.")
   )
-
-const cli = Command.run(command, { name: "sandbox", version: "0.1.0" })
-
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

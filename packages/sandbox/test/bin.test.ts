@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 import { Control } from "../src/index.js"
 import { get, post } from "./support.js"
 
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
+const bin = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 
 interface Running {
   readonly lines: ReadonlyArray<string>
