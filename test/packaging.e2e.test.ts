@@ -106,12 +106,12 @@ interface Sandbox {
   readonly postId: string
 }
 
-/** The installed `comment-dm sandbox` with a small generated post; resolves once it printed its URL and post. */
+/** The installed `comment-dm sandbox` with a small generated post, windows open (this tests the package, not reach). */
 const startSandbox = (project: string): Promise<Sandbox> =>
   new Promise((resolve, reject) => {
     const child = spawn(
       Path.join(project, "node_modules", ".bin", "comment-dm"),
-      ["sandbox", "--port", "0", "--comments", "12", "--seed", "3"],
+      ["sandbox", "--port", "0", "--comments", "12", "--seed", "3", "--open-windows"],
       { cwd: project, env: env(), stdio: ["ignore", "pipe", "pipe"] }
     )
     let output = ""
