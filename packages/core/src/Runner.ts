@@ -44,7 +44,7 @@ export const isDeadLocalRunner = (id: string): boolean => {
  * host. Returns how many.
  */
 export const recoverLeftoverClaims = (
-  ledger: Ledger.Ledger,
+  ledger: Ledger.Service,
   campaign: string
 ): Effect.Effect<number, Ledger.LedgerError> =>
   Effect.gen(function*() {

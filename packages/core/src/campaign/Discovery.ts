@@ -18,7 +18,7 @@ const noUserId = "no user id (deleted or restricted account)"
 
 export interface Discoverer {
   readonly spec: CampaignSpec.CampaignSpec
-  readonly ledger: Ledger.Ledger
+  readonly ledger: Ledger.Service
   readonly recorder: Recorder
   readonly matcher: Matcher.Matcher
   /** The step people enter when they are found: the first message. */

@@ -58,7 +58,7 @@ const limitedRead = (limit: Errors.DailyLimitReached) =>
 export interface Reader {
   readonly api: UploadPost.UploadPost
   readonly spec: CampaignSpec.CampaignSpec
-  readonly ledger: Ledger.Ledger
+  readonly ledger: Ledger.Service
   readonly retry: Retry.RetryPolicy
   /** Tells of a problem once (a cursor cycle). */
   readonly report: (detail: string) => Effect.Effect<void>
@@ -153,4 +153,4 @@ export const pagesToRead = (reader: Reader, post: PostRef): Stream.Stream<Item, 
   }))
 
 /** Writes a read mark: only once the people of the pages before it are recorded. */
-export const markRead = (ledger: Ledger.Ledger, reached: Reached) => ledger.markRead(reached.mark)
+export const markRead = (ledger: Ledger.Service, reached: Reached) => ledger.markRead(reached.mark)
