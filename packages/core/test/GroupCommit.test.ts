@@ -1,11 +1,15 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Ref, Schedule, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Redacted, Ref, Schedule, Scope } from "effect"
 import * as Path from "node:path"
+import { afterAll, beforeAll } from "vitest"
 import * as GroupCommit from "../src/internal/groupCommit.js"
 import { tempDirectory } from "./support/ledgerSuite.js"
+import { findPostgres, type PostgresServer, startPostgres } from "./support/postgres.js"
 
 /** A gate a test closes and opens: whoever passes it while closed waits until it is opened (or failed). */
 const makeGate = Effect.gen(function*() {
@@ -28,16 +32,35 @@ const makeGate = Effect.gen(function*() {
 })
 
 /**
- * A group-commit writer on a fresh SQLite file (WAL, as the ledger's), whose groups wait at `groups` before they get
- * their connection and whose syncs wait at `syncs`. `committed` reads the rows through a second connection to the
- * file, which sees only what was committed.
+ * Two clients on one database: the writer, whose connections the groups reserve, and a reader on connections of its
+ * own, which sees only what was committed.
  */
-const setUp = (options: { readonly sync: boolean }) =>
+interface Database {
+  readonly writer: SqlClient.SqlClient
+  readonly reader: SqlClient.SqlClient
+}
+
+/** A fresh SQLite file, in WAL mode as the ledger's. */
+const sqliteFile: Effect.Effect<Database, SqlError, Scope.Scope> = Effect.gen(function*() {
+  const filename = Path.join(yield* tempDirectory, "group.sqlite")
+  return { writer: yield* SqliteClient.make({ filename }), reader: yield* SqliteClient.make({ filename }) }
+}).pipe(Effect.provide(Reactivity.layer))
+
+const postgres = (url: string): Effect.Effect<Database, SqlError, Scope.Scope> =>
   Effect.gen(function*() {
-    const filename = Path.join(yield* tempDirectory, "group.sqlite")
-    const writer = yield* SqliteClient.make({ filename })
-    yield* writer`CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL)`
-    const reader = yield* SqliteClient.make({ filename })
+    const connect = PgClient.make({ url: Redacted.make(url) })
+    return { writer: yield* connect, reader: yield* connect }
+  }).pipe(Effect.provide(Reactivity.layer))
+
+/**
+ * A group-commit writer on a table of its own, whose groups wait at `groups` before they get their connection and
+ * whose syncs wait at `syncs`. `committed` reads the table through the reader.
+ */
+const setUp = (database: Effect.Effect<Database, SqlError, Scope.Scope>, options: { readonly sync: boolean }) =>
+  Effect.gen(function*() {
+    const { reader, writer } = yield* Effect.orDie(database)
+    const table = writer(`items_${crypto.randomUUID().replaceAll("-", "")}`)
+    yield* writer`CREATE TABLE ${table} (id TEXT PRIMARY KEY, n INTEGER NOT NULL)`.pipe(Effect.orDie)
     const groups = yield* makeGate
     const syncs = yield* makeGate
     const commit = yield* GroupCommit.make({
@@ -46,27 +69,27 @@ const setUp = (options: { readonly sync: boolean }) =>
     })
     yield* Effect.addFinalizer(() => Effect.zipRight(groups.openAll, syncs.openAll))
     const committed = Effect.map(
-      reader<{ readonly id: string }>`SELECT id FROM items ORDER BY id`,
+      reader<{ readonly id: string }>`SELECT id FROM ${table} ORDER BY id`,
       (rows) => rows.map((row) => row.id)
-    )
+    ).pipe(Effect.orDie)
     const insert = (id: string, untilDurable = false) =>
       commit.write({
         order: [id],
         untilDurable,
-        statements: [writer`INSERT INTO items (id, n) VALUES (${id}, 0) RETURNING id`]
+        statements: [writer`INSERT INTO ${table} (id, n) VALUES (${id}, 0) RETURNING id`]
       })
     /** A statement the database refuses: `n` cannot be NULL. */
     const refused = (id: string) =>
       commit.write({
         order: [id],
         untilDurable: false,
-        statements: [writer`INSERT INTO items (id, n) VALUES (${id}, NULL)`]
+        statements: [writer`INSERT INTO ${table} (id, n) VALUES (${id}, NULL)`]
       })
     /** A write and what another connection sees the moment it is answered. */
     const answered = <E>(write: Effect.Effect<boolean, E>) =>
       Effect.flatMap(write, (updated) => Effect.map(committed, (seen) => ({ updated, seen })))
-    return { commit, committed, groups, syncs, writer, insert, refused, answered }
-  }).pipe(Effect.provide(Reactivity.layer))
+    return { commit, committed, groups, syncs, writer, table, insert, refused, answered }
+  })
 
 /** Waits until `ready` holds, and fails the test with `what` after 5 seconds. */
 const waitUntil = (ready: Effect.Effect<boolean>, what: string) =>
@@ -90,10 +113,11 @@ const queued = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
 const passed = (passes: Effect.Effect<number>, count: number) =>
   waitUntil(Effect.map(passes, (n) => n >= count), `${count} passes of the gate`)
 
-describe("GroupCommit on a SQLite file", () => {
+/** The writer's contract, on any database the ledger supports. */
+const groupCommitContract = (database: () => Effect.Effect<Database, SqlError, Scope.Scope>) => {
   it.scopedLive("a failed statement rolls back its whole group and fails only that group's callers", () =>
     Effect.gen(function*() {
-      const { committed, groups, insert, refused } = yield* setUp({ sync: false })
+      const { committed, groups, insert, refused } = yield* setUp(database(), { sync: false })
       const firstGroup = yield* groups.close
       const a = yield* Effect.fork(insert("a"))
       yield* passed(groups.passes, 1)
@@ -117,7 +141,7 @@ describe("GroupCommit on a SQLite file", () => {
 
   it.scopedLive("each caller is answered only after its own group is committed, with its own statement's answer", () =>
     Effect.gen(function*() {
-      const { answered, commit, committed, groups, insert, writer } = yield* setUp({ sync: false })
+      const { answered, commit, committed, groups, insert, table, writer } = yield* setUp(database(), { sync: false })
       const firstGroup = yield* groups.close
       const a = yield* Effect.fork(answered(insert("a")))
       yield* passed(groups.passes, 1)
@@ -127,14 +151,14 @@ describe("GroupCommit on a SQLite file", () => {
       const missing = yield* Effect.fork(answered(commit.write({
         order: ["z"],
         untilDurable: false,
-        statements: [writer`UPDATE items SET n = n + 1 WHERE id = 'nobody' RETURNING id`]
+        statements: [writer`UPDATE ${table} SET n = n + 1 WHERE id = 'nobody' RETURNING id`]
       })))
       const second = yield* Effect.fork(answered(commit.write({
         order: ["c"],
         untilDurable: false,
         statements: [
-          writer`INSERT INTO items (id, n) VALUES ('c', 0)`,
-          writer`UPDATE items SET n = n + 1 WHERE id = 'c' RETURNING id`
+          writer`INSERT INTO ${table} (id, n) VALUES ('c', 0)`,
+          writer`UPDATE ${table} SET n = n + 1 WHERE id = 'c' RETURNING id`
         ],
         answer: 1
       })))
@@ -157,7 +181,7 @@ describe("GroupCommit on a SQLite file", () => {
 
   it.scopedLive("a durable write is answered after the sync that follows its commit; the others at their commit", () =>
     Effect.gen(function*() {
-      const { answered, committed, insert, syncs } = yield* setUp({ sync: true })
+      const { answered, committed, insert, syncs } = yield* setUp(database(), { sync: true })
       const held = yield* syncs.close
       const claim = yield* Effect.fork(insert("claim", true))
       yield* passed(syncs.passes, 1)
@@ -176,7 +200,7 @@ describe("GroupCommit on a SQLite file", () => {
   it.scoped("a failed sync fails the durable writes waiting for it, and closing the writer syncs what is left", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { committed, insert, syncs } = yield* Scope.extend(setUp({ sync: true }), scope)
+      const { committed, insert, syncs } = yield* Scope.extend(setUp(database(), { sync: true }), scope)
       const failing = yield* syncs.close
       yield* Deferred.fail(failing, new SqlError({ cause: "disk", message: "the disk is gone" }))
       const error = yield* Effect.flip(insert("lost", true))
@@ -192,4 +216,20 @@ describe("GroupCommit on a SQLite file", () => {
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(yield* syncs.passes, before + 1, "it is synced when the writer closes")
     }))
-})
+}
+
+describe("GroupCommit on a SQLite file", () => groupCommitContract(() => sqliteFile))
+
+const { install, reason } = findPostgres()
+
+describe.skipIf(install === undefined)(
+  `GroupCommit on PostgreSQL${reason === undefined ? "" : ` (skipped: ${reason})`}`,
+  () => {
+    let server: PostgresServer | undefined
+    beforeAll(async () => {
+      server = await startPostgres()
+    }, 60_000)
+    afterAll(async () => server?.stop())
+    groupCommitContract(() => postgres(server!.url))
+  }
+)
