@@ -208,6 +208,7 @@ export interface RecoverOptions {
   readonly now?: Date | undefined
 }
 
+/** What a ledger does; {@link Ledger} is the tag a run finds it by. */
 export interface Service {
   /** Records a campaign, or refreshes its platform, profile and posts when it is already known. */
   readonly registerCampaign: (info: CampaignInfo) => Effect.Effect<void, LedgerError>
