@@ -38,7 +38,7 @@ interface Changed {
 const idOf = (key: Ledger.RecipientKey) => JSON.stringify([key.campaign, key.platform, key.userId, key.step])
 
 /** Reads `stored` and writes nothing to it: what the run changes is kept in memory, for this run only. */
-export const ledger = (stored: Ledger.Ledger): Ledger.Ledger => {
+export const ledger = (stored: Ledger.Service): Ledger.Service => {
   /** Stored states read so far (undefined: no row), so that a claim needs no statement of its own. */
   const read = new Map<string, Ledger.DeliveryState | undefined>()
   const changed = new Map<string, Changed>()

@@ -208,7 +208,8 @@ export interface RecoverOptions {
   readonly now?: Date | undefined
 }
 
-export interface Ledger {
+/** What a ledger does; {@link Ledger} is the tag a run finds it by. */
+export interface Service {
   /** Records a campaign, or refreshes its platform, profile and posts when it is already known. */
   readonly registerCampaign: (info: CampaignInfo) => Effect.Effect<void, LedgerError>
   /** The states of many people in one step at once; people the ledger has not seen are absent from the map. */
@@ -285,7 +286,8 @@ export interface Ledger {
   readonly pendingEntries: (campaign: string, step: StepKind) => Stream.Stream<LedgerEntry, LedgerError>
 }
 
-export const Ledger: Context.Tag<Ledger, Ledger> = Context.GenericTag<Ledger>("@comment-dm/core/Ledger")
+/** The ledger a run keeps its people in: a port, provided by `SqliteLedger`, `PgLedger` or `DryRun`. */
+export class Ledger extends Context.Tag("@comment-dm/core/Ledger")<Ledger, Service>() {}
 
 /** A ledger operation failed; `cause` holds the database error. */
 export class LedgerError extends Data.TaggedError("LedgerError")<{

@@ -9,26 +9,23 @@
  * committed wait for the next one and are committed together, each still a guarded statement of its own. Every caller
  * waits for the commit that holds its statement before it goes on, so a claim is as durable before its request as if
  * it were committed alone; a durable SQLite ledger pays one sync to disk per group instead of one per statement, and
- * waits for it off the event loop (see {@link CommitSync}).
+ * waits for it off the event loop (see {@link CommitSync}). The grouping is `internal/groupCommit.ts`'s; this module
+ * holds the statements.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as SqlConnection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as Statement from "@effect/sql/Statement"
 import * as Arr from "effect/Array"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as GroupCommit from "./internal/groupCommit.js"
 import * as internalMigrations from "./internal/ledgerMigrations.js"
 import {
   candidateRow,
@@ -42,7 +39,7 @@ import {
   decodeUnrecorded
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
-import type { Candidate, Counts, MessagePath, RecipientKey, SkipReason, StepKind, Unrecorded } from "./Ledger.js"
+import type { Counts, MessagePath, RecipientKey, Service, SkipReason, StepKind, Unrecorded } from "./Ledger.js"
 import { DeliveryState, Ledger, LedgerError, noCounts, Settlement } from "./Ledger.js"
 
 export interface Options {
@@ -88,43 +85,6 @@ const leaseMillis = (lease: Duration.DurationInput): number => {
   return Number.isFinite(millis) ? millis : Number.MAX_SAFE_INTEGER
 }
 
-/**
- * A guarded write of one row waiting for the next group commit, in one statement or a few run in order (a reply's
- * claim also takes the comment's key); it succeeds with whether the answering statement updated its row.
- */
-interface GroupedWrite {
-  readonly key: RecipientKey
-  /** Answered only once the commit is on disk (claims, confirmations), not as soon as it is committed. */
-  readonly untilDurable: boolean
-  /** The statements compiled for the client's dialect: the group runs them on its own connection. */
-  readonly statements: ReadonlyArray<readonly [text: string, params: ReadonlyArray<unknown>]>
-  /** The statement whose rows answer the caller. */
-  readonly answer: number
-  readonly done: Deferred.Deferred<boolean, SqlError>
-}
-
-/** A write committed but not yet synced, with whether its row was updated. */
-interface Committed {
-  readonly write: GroupedWrite
-  readonly updated: boolean
-}
-
-/**
- * Waits until the event loop has run the callbacks that are ready (answers that arrived during the last commit,
- * whose fibers then write too), so that their writes join the group.
- */
-const afterPendingEvents: Effect.Effect<void> = Effect.async((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
-
-/** Rows are written in key order within a group, so two groups of two processes never wait for each other's rows. */
-const byKey = (a: GroupedWrite, b: GroupedWrite): number =>
-  compare(a.key.campaign, b.key.campaign) || compare(a.key.platform, b.key.platform) ||
-  compare(a.key.userId, b.key.userId) || compare(a.key.step, b.key.step)
-
-const compare = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
-
 /** The replies of which a comment gets at most one from a profile. */
 type ReplyKind = "private_reply" | "public_reply"
 
@@ -140,470 +100,406 @@ interface Cursor {
   readonly step: string
 }
 
-/** The ledger over the context's SqlClient; its group-commit writer lives as long as the scope. */
-export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlClient.SqlClient | Scope.Scope> =>
+/** What every operation runs on. */
+interface Db {
+  /** Without name transforms: column names are written as stored. */
+  readonly sql: SqlClient.SqlClient
+  /** Claims, confirmations and settlements go through it. */
+  readonly commit: GroupCommit.GroupCommit
+  readonly pageSize: number
+  readonly batchSize: number
+}
+
+type Operation<K extends keyof Service> = (db: Db) => Service[K]
+
+/** Rows are written in key order within a group, so two groups of two processes never wait for each other's rows. */
+const orderOf = (key: RecipientKey): ReadonlyArray<string> => [key.campaign, key.platform, key.userId, key.step]
+
+// User ids come from the platform: they are matched as `discover` stored them (see `storable`).
+const whereKey = (sql: SqlClient.SqlClient, key: RecipientKey) =>
+  sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${
+    storable(key.userId)
+  } AND step = ${key.step}`
+
+/** Takes the comment's reply key of the campaign's profile for the person's row, if nobody holds it. */
+const takeReplyKey = (sql: SqlClient.SqlClient, key: RecipientKey, kind: ReplyKind, now: number) =>
+  sql`INSERT INTO comment_dm_comment_replies (platform, profile, comment_id, kind, campaign, user_id, step, taken_at)
+    SELECT r.platform, c.profile_user, r.comment_id, ${kind}, r.campaign, r.user_id, r.step, ${now}
+    FROM comment_dm_recipients r JOIN comment_dm_campaigns c ON c.name = r.campaign
+    WHERE r.campaign = ${key.campaign} AND r.platform = ${key.platform} AND r.user_id = ${storable(key.userId)}
+      AND r.step = ${key.step} AND r.state = 'pending'
+    ON CONFLICT (platform, profile, comment_id, kind) DO NOTHING`
+
+/** Within an UPDATE of the row: the row holds its comment's reply key. */
+const holdsReplyKey = (sql: SqlClient.SqlClient, kind: ReplyKind) =>
+  sql`EXISTS (SELECT 1 FROM comment_dm_comment_replies k WHERE k.kind = ${kind}
+    AND k.campaign = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
+    AND k.user_id = comment_dm_recipients.user_id AND k.step = comment_dm_recipients.step
+    AND k.comment_id = comment_dm_recipients.comment_id)`
+
+/** A pending row whose comment's reply key another row of the profile holds is skipped: the reply is taken. */
+const skipTakenComment = (sql: SqlClient.SqlClient, key: RecipientKey, kind: ReplyKind, now: number) =>
+  sql`UPDATE comment_dm_recipients SET state = 'skipped', reason = ${"comment_taken" satisfies SkipReason},
+      settled_at = ${now}, updated_at = ${now}
+    WHERE ${whereKey(sql, key)} AND state = 'pending' AND EXISTS (SELECT 1 FROM comment_dm_comment_replies k
+      JOIN comment_dm_campaigns c ON c.profile_user = k.profile
+      WHERE c.name = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
+        AND k.comment_id = comment_dm_recipients.comment_id AND k.kind = ${kind})`
+
+const insertCandidates = (sql: SqlClient.SqlClient, rows: ReadonlyArray<ReturnType<typeof candidateRow>>) =>
+  sql`INSERT INTO comment_dm_recipients ${sql.insert(rows)}
+    ON CONFLICT (campaign, platform, user_id, step) DO NOTHING RETURNING user_id`.pipe(
+    Effect.map((added) => added.length)
+  )
+
+const registerCampaign: Operation<"registerCampaign"> = ({ sql }) => (info) =>
   Effect.gen(function*() {
-    // Column names are written as stored, whatever name transforms the client was configured with.
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const commitSync = Option.getOrUndefined(yield* Effect.serviceOption(CommitSync))
-    const pageSize = options.pageSize ?? 500
-    const batchSize = options.batchSize ?? 500
+    const now = yield* Clock.currentTimeMillis
+    yield* sql`INSERT INTO comment_dm_campaigns (name, platform, profile_user, posts, created_at, updated_at)
+      VALUES (${info.name}, ${info.platform}, ${info.profileUser}, ${JSON.stringify(info.posts)}, ${now}, ${now})
+      ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, profile_user = excluded.profile_user,
+        posts = excluded.posts, updated_at = excluded.updated_at`
+  }).pipe(failWith(`register campaign ${info.name}`))
 
-    const writes = yield* Queue.unbounded<GroupedWrite>()
-    /** Committed writes that wait for the next sync (only with a `CommitSync`), with whether each row was updated. */
-    const committed = yield* Queue.unbounded<Committed>()
-    /** Whether something was committed since the last sync began. */
-    let unsynced = false
-
-    /** Commits the writes waiting now, together; a group is never abandoned half-way, even at shutdown. */
-    const commitGroup = Effect.gen(function*() {
-      const first = yield* Queue.take(writes)
-      yield* afterPendingEvents
-      const group = [first, ...(yield* Queue.takeAll(writes))].sort(byKey)
-      const outcome = yield* Effect.exit(
-        Effect.scoped(Effect.flatMap(sql.reserve, (connection) => inTransaction(connection, group)))
-      ).pipe(Effect.uninterruptible)
-      // A failed group is rolled back as a whole: every caller in it fails.
-      if (Exit.isFailure(outcome)) {
-        return group.forEach((write) => Deferred.unsafeDone(write.done, Exit.failCause(outcome.cause)))
+const states: Operation<"states"> = ({ batchSize, sql }) => (campaign, platform, step, userIds) =>
+  Effect.forEach(
+    Arr.chunksOf(userIds, batchSize),
+    (batch) =>
+      sql`SELECT user_id, state FROM comment_dm_recipients
+        WHERE campaign = ${campaign} AND platform = ${platform} AND step = ${step}
+          AND user_id IN ${sql.in(batch.map(storable))}`
+        .pipe(Effect.flatMap(decodeStates))
+  ).pipe(
+    Effect.map((batches) => {
+      const stored = new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))
+      // Answered by the ids as the caller knows them; the ledger holds them in their storable form (the same
+      // string for every id without text a database cannot hold).
+      const states = new Map<string, DeliveryState>()
+      for (const userId of userIds) {
+        const state = stored.get(storable(userId))
+        if (state !== undefined) states.set(userId, state)
       }
-      unsynced = commitSync !== undefined
-      group.forEach((write, index) => {
-        const updated = outcome.value[index] ?? false
-        // Committed, not yet on disk: answered after the next sync, while the following groups commit.
-        if (write.untilDurable && commitSync !== undefined) return Queue.unsafeOffer(committed, { write, updated })
-        Deferred.unsafeDone(write.done, Exit.succeed(updated))
-      })
+      return states
+    }),
+    failWith(`read the states of ${userIds.length} people in campaign ${campaign}`)
+  )
+
+const discover: Operation<"discover"> = ({ batchSize, sql }) => (candidates) =>
+  Effect.gen(function*() {
+    if (candidates.length === 0) return 0
+    const now = yield* Clock.currentTimeMillis
+    let added = 0
+    for (const batch of Arr.chunksOf(candidates, batchSize)) {
+      added += yield* insertCandidates(sql, batch.map((candidate) => candidateRow(candidate, now)))
+    }
+    return added
+  }).pipe(sql.withTransaction, failWith(`record ${candidates.length} matching commenters`))
+
+/**
+ * Records candidates batch by batch; a batch the database refuses is recorded person by person, so that one row
+ * it cannot hold keeps nobody else out. The refused people are kept in `unrecorded` with the database's words;
+ * when even that fails, the database itself is failing, and so does the call.
+ */
+const record: Operation<"record"> = ({ batchSize, sql }) => (candidates) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    let added = 0
+    const unrecorded: Array<Unrecorded> = []
+    for (const batch of Arr.chunksOf(candidates, batchSize)) {
+      const pairs = batch.map((candidate) => [candidate, candidateRow(candidate, now)] as const)
+      const rows = pairs.map(([, row]) => row)
+      const whole = yield* Effect.either(sql.withTransaction(insertCandidates(sql, rows)))
+      if (whole._tag === "Right") {
+        added += whole.right
+        continue
+      }
+      for (const [candidate, row] of pairs) {
+        const one = yield* Effect.either(insertCandidates(sql, [row]))
+        if (one._tag === "Right") {
+          added += one.right
+          continue
+        }
+        const reason = new LedgerError({ operation: "record this person", cause: one.left }).message
+        yield* sql`INSERT INTO comment_dm_unrecorded (campaign, platform, user_id, username, reason, seen_at)
+          VALUES (${row.campaign}, ${row.platform}, ${row.user_id}, ${row.username}, ${reason}, ${now})
+          ON CONFLICT (campaign, platform, user_id) DO UPDATE SET reason = excluded.reason,
+            username = excluded.username, seen_at = excluded.seen_at`.pipe(Effect.mapError(() => one.left))
+        // Answered with the caller's own id, so the caller need not know how the ledger stores it.
+        unrecorded.push({ userId: candidate.userId, username: row.username ?? undefined, reason })
+      }
+    }
+    return { added, unrecorded }
+  }).pipe(failWith(`record ${candidates.length} matching commenters`))
+
+const unrecorded: Operation<"unrecorded"> = ({ sql }) => (campaign) =>
+  sql`SELECT user_id, username, reason FROM comment_dm_unrecorded u WHERE u.campaign = ${campaign}
+    AND NOT EXISTS (SELECT 1 FROM comment_dm_recipients r
+      WHERE r.campaign = u.campaign AND r.platform = u.platform AND r.user_id = u.user_id)
+    ORDER BY seen_at, user_id`.pipe(
+    Effect.flatMap(decodeUnrecorded),
+    failWith(`read the people campaign ${campaign} could not record`)
+  )
+
+const markConversationsRead: Operation<"markConversationsRead"> = ({ sql }) => (campaign, read) =>
+  sql`INSERT INTO comment_dm_conversation_reads (campaign, conversations, read_at)
+    VALUES (${campaign}, ${read.conversations}, ${read.readAt.getTime()})
+    ON CONFLICT (campaign) DO UPDATE SET conversations = excluded.conversations, read_at = excluded.read_at`
+    .pipe(Effect.asVoid, failWith(`record the conversations read for campaign ${campaign}`))
+
+const conversationsRead: Operation<"conversationsRead"> = ({ sql }) => (campaign) =>
+  sql`SELECT conversations, read_at FROM comment_dm_conversation_reads WHERE campaign = ${campaign}`.pipe(
+    Effect.flatMap(decodeConversationReads),
+    Effect.map(Arr.head),
+    failWith(`read the last conversations read of campaign ${campaign}`)
+  )
+
+const claim: Operation<"claim"> = ({ commit, sql }) => (key, { campaignVersion, lease, message, path, runner }) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    // A claim without a path keeps the one recorded; only the first message has one.
+    const newPath = key.step === "first_message" ? path ?? null : null
+    const claimRow = sql`UPDATE comment_dm_recipients SET state = 'claimed', message = ${storable(message)},
+        path = COALESCE(${newPath}, path), campaign_version = ${campaignVersion ?? null},
+        claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
+        attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
+      WHERE ${whereKey(sql, key)} AND state = 'pending'`
+    const reply = replyKind(key.step, path)
+    const order = orderOf(key)
+    if (reply === undefined) {
+      return yield* commit.write({ order, untilDurable: true, statements: [sql`${claimRow} RETURNING user_id`] })
+    }
+    // A reply takes the comment's key of the profile in the claim's transaction: whoever holds it replies.
+    return yield* commit.write({
+      order,
+      untilDurable: true,
+      statements: [
+        takeReplyKey(sql, key, reply, now),
+        sql`${claimRow} AND ${holdsReplyKey(sql, reply)} RETURNING user_id`,
+        skipTakenComment(sql, key, reply, now)
+      ],
+      answer: 1
     })
+  }).pipe(failWith(`claim ${describeKey(key)}`))
 
-    /**
-     * One sync for every write committed before it starts (settlements committed since the last sync included);
-     * when the sync fails, every caller waiting for it fails.
-     */
-    const syncWrites = (waiting: ReadonlyArray<Committed>, commitSync: Effect.Effect<void, SqlError>) =>
-      Effect.gen(function*() {
-        unsynced = false
-        const synced = yield* Effect.exit(commitSync)
-        for (const { updated, write } of waiting) Deferred.unsafeDone(write.done, Exit.as(synced, updated))
-      })
+const confirmClaim: Operation<"confirmClaim"> = ({ commit, sql }) => (key, runner, lease) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    return yield* commit.write({
+      order: orderOf(key),
+      untilDurable: true,
+      statements: [sql`UPDATE comment_dm_recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
+        WHERE ${whereKey(sql, key)} AND state = 'claimed' AND claimed_by = ${runner} AND lease_until > ${now}
+        RETURNING user_id`]
+    })
+  }).pipe(failWith(`confirm the claim on ${describeKey(key)}`))
 
-    /**
-     * Runs a group's statements in one transaction on a reserved connection, which no other statement uses meanwhile.
-     * Straight on the connection rather than through `sql.withTransaction` and a statement each: a span, a scope and
-     * a connection acquisition per statement cost more than the statement itself.
-     */
-    const inTransaction = (connection: SqlConnection.Connection, group: ReadonlyArray<GroupedWrite>) =>
-      Effect.gen(function*() {
-        yield* connection.execute("BEGIN", [], undefined)
-        const outcome = yield* Effect.exit(
-          Effect.gen(function*() {
-            const updated: Array<boolean> = []
-            for (const write of group) {
-              let answered = false
-              for (const [index, [text, params]] of write.statements.entries()) {
-                const rows = yield* connection.execute(text, params, undefined)
-                if (index === write.answer) answered = rows.length > 0
-              }
-              updated.push(answered)
-            }
-            yield* connection.execute("COMMIT", [], undefined)
-            return updated
-          })
-        )
-        // A failed statement or commit leaves nothing of the group: the transaction is rolled back.
-        if (Exit.isFailure(outcome)) yield* Effect.ignore(connection.execute("ROLLBACK", [], undefined))
-        return yield* outcome
-      })
+const settle: Operation<"settle"> = ({ commit, sql }) => (key, runner, settlement) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const outcome = Settlement.$match(settlement, {
+      Sent: ({ at, messageId }) =>
+        sql`state = 'sent', message_id = ${storable(messageId)}, reason = NULL, settled_at = ${at.getTime()}`,
+      Refused: ({ reason }) => sql`state = 'refused', reason = ${storable(reason)}, settled_at = ${now}`,
+      Pending: ({ reason }) => sql`state = 'pending', reason = ${storable(reason)}`,
+      InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`,
+      Skipped: ({ reason }) => sql`state = 'skipped', reason = ${reason}, settled_at = ${now}`,
+      Expired: ({ reason }) => sql`state = 'expired', reason = ${storable(reason)}, settled_at = ${now}`,
+      Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`
+    })
+    return yield* commit.write({
+      order: orderOf(key),
+      // A settlement need not be on disk before the runner goes on: lost in a power loss, it leaves the person
+      // claimed, and recovery treats that like a send cut off mid-way. It reaches the disk with the next sync.
+      untilDurable: false,
+      statements: [sql`UPDATE comment_dm_recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
+        WHERE ${whereKey(sql, key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`]
+    })
+  }).pipe(failWith(`record the outcome for ${describeKey(key)}`))
 
-    yield* Effect.forkScoped(Effect.forever(commitGroup))
-    if (commitSync !== undefined) {
-      const syncWaiting = Effect.gen(function*() {
-        const first = yield* Queue.take(committed)
-        const rest = yield* Queue.takeAll(committed)
-        yield* syncWrites([first, ...rest], commitSync).pipe(Effect.uninterruptible)
-      })
-      yield* Effect.forkScoped(Effect.forever(syncWaiting))
+const recoverClaims: Operation<"recoverClaims"> = ({ sql }) => (campaign, recover = {}) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const leaseTime = recover.now?.getTime() ?? now
+    const leftover = recover.runner === undefined
+      ? sql`lease_until < ${leaseTime}`
+      : sql.or([sql`lease_until < ${leaseTime}`, sql`claimed_by = ${recover.runner}`])
+    const claims = yield* sql`SELECT * FROM comment_dm_recipients
+      WHERE campaign = ${campaign} AND state = 'claimed' AND ${leftover}`.pipe(Effect.flatMap(decodeEntries))
+    let recovered = 0
+    // One guarded statement per claim (there are at most a few per runner) instead of a transaction, so that
+    // no lock is held between statements; `attempts` identifies the claim, which a new claim would change.
+    for (const claim of claims) {
+      const reason = `claimed by ${claim.claimedBy ?? "an unknown runner"} at ${
+        claim.claimedAt?.toISOString() ?? "an unknown time"
+      }; the process stopped before the outcome was recorded`
+      const rows = yield* sql`UPDATE comment_dm_recipients SET state = 'in_doubt', reason = ${reason},
+          lease_until = NULL, updated_at = ${now}
+        WHERE ${whereKey(sql, claim)} AND state = 'claimed' AND attempts = ${claim.attempts} AND ${leftover}
+        RETURNING user_id`
+      recovered += rows.length
     }
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        // Whatever was committed reaches the disk before the ledger closes, and its callers are answered truly.
-        const left = Chunk.toArray(yield* Queue.takeAll(committed))
-        if (commitSync !== undefined && (left.length > 0 || unsynced)) yield* syncWrites(left, commitSync)
-        const waiting = yield* Queue.takeAll(writes)
-        yield* Effect.forEach(waiting, (write) => Deferred.interrupt(write.done), { discard: true })
-      })
-    )
+    return recovered
+  }).pipe(failWith(`recover leftover claims of campaign ${campaign}`))
 
-    /**
-     * Runs a guarded single-row write in the next group commit and waits for that commit, and with `untilDurable`
-     * also for its sync to disk. The wait cannot be interrupted: a write that is committed is always reported to its
-     * caller (a claim is never won unknowingly).
-     */
-    const grouped = (
-      key: RecipientKey,
-      untilDurable: boolean,
-      statements: ReadonlyArray<Statement.Statement<unknown>>,
-      answer = 0
-    ) =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<boolean, SqlError>()
-        const compiled = statements.map((statement) => statement.compile())
-        yield* Queue.offer(writes, { key, untilDurable, statements: compiled, answer, done })
-        return yield* Deferred.await(done)
-      }).pipe(Effect.uninterruptible)
+const claimHolders: Operation<"claimHolders"> = ({ sql }) => (campaign) =>
+  sql`SELECT DISTINCT claimed_by FROM comment_dm_recipients WHERE campaign = ${campaign} AND state = 'claimed'
+    ORDER BY claimed_by`.pipe(
+    Effect.flatMap(decodeClaimHolders),
+    Effect.map((rows) => rows.map((row) => row.claimed_by)),
+    failWith(`read the runners holding claims in campaign ${campaign}`)
+  )
 
-    // User ids come from the platform: they are matched as `discover` stored them (see `storable`).
-    const whereKey = (key: RecipientKey) =>
-      sql`campaign = ${key.campaign} AND platform = ${key.platform} AND user_id = ${
-        storable(key.userId)
-      } AND step = ${key.step}`
+const renewLeases: Operation<"renewLeases"> = ({ sql }) => (campaign, runner, lease) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const rows = yield* sql`UPDATE comment_dm_recipients SET lease_until = ${now + leaseMillis(lease)},
+        updated_at = ${now}
+      WHERE campaign = ${campaign} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
+    return rows.length
+  }).pipe(failWith(`renew the claims of ${runner} in campaign ${campaign}`))
 
-    /** Takes the comment's reply key of the campaign's profile for the person's row, if nobody holds it. */
-    const takeReplyKey = (key: RecipientKey, kind: ReplyKind, now: number) =>
-      sql`INSERT INTO comment_dm_comment_replies (platform, profile, comment_id, kind, campaign, user_id, step, taken_at)
-        SELECT r.platform, c.profile_user, r.comment_id, ${kind}, r.campaign, r.user_id, r.step, ${now}
-        FROM comment_dm_recipients r JOIN comment_dm_campaigns c ON c.name = r.campaign
-        WHERE r.campaign = ${key.campaign} AND r.platform = ${key.platform} AND r.user_id = ${storable(key.userId)}
-          AND r.step = ${key.step} AND r.state = 'pending'
-        ON CONFLICT (platform, profile, comment_id, kind) DO NOTHING`
+const readMark: Operation<"readMark"> = ({ sql }) => (campaign, post) =>
+  sql`SELECT * FROM comment_dm_post_reads WHERE campaign = ${campaign} AND post = ${post}`.pipe(
+    Effect.flatMap(decodeReadMarks),
+    Effect.map(Arr.head),
+    failWith(`read how far campaign ${campaign} has read post ${post}`)
+  )
 
-    /** Within an UPDATE of the row: the row holds its comment's reply key. */
-    const holdsReplyKey = (kind: ReplyKind) =>
-      sql`EXISTS (SELECT 1 FROM comment_dm_comment_replies k WHERE k.kind = ${kind}
-        AND k.campaign = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
-        AND k.user_id = comment_dm_recipients.user_id AND k.step = comment_dm_recipients.step
-        AND k.comment_id = comment_dm_recipients.comment_id)`
+const markRead: Operation<"markRead"> = ({ sql }) => (mark) =>
+  sql`INSERT INTO comment_dm_post_reads (campaign, post, newest_ids, match_key, read_at)
+    VALUES (${mark.campaign}, ${mark.post}, ${JSON.stringify(mark.newestIds)}, ${mark.matchKey},
+      ${mark.readAt.getTime()})
+    ON CONFLICT (campaign, post) DO UPDATE SET newest_ids = excluded.newest_ids, match_key = excluded.match_key,
+      read_at = excluded.read_at`.pipe(
+    Effect.asVoid,
+    failWith(`record how far campaign ${mark.campaign} has read post ${mark.post}`)
+  )
 
-    /** A pending row whose comment's reply key another row of the profile holds is skipped: the reply is taken. */
-    const skipTakenComment = (key: RecipientKey, kind: ReplyKind, now: number) =>
-      sql`UPDATE comment_dm_recipients SET state = 'skipped', reason = ${"comment_taken" satisfies SkipReason},
-          settled_at = ${now}, updated_at = ${now}
-        WHERE ${whereKey(key)} AND state = 'pending' AND EXISTS (SELECT 1 FROM comment_dm_comment_replies k
-          JOIN comment_dm_campaigns c ON c.profile_user = k.profile
-          WHERE c.name = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
-            AND k.comment_id = comment_dm_recipients.comment_id AND k.kind = ${kind})`
+const inDoubt: Operation<"inDoubt"> = ({ sql }) => (campaign) =>
+  sql`SELECT * FROM comment_dm_recipients WHERE campaign = ${campaign} AND state = 'in_doubt'
+    ORDER BY first_seen_at, platform, user_id, step`.pipe(
+    Effect.flatMap(decodeEntries),
+    failWith(`read the people in doubt in campaign ${campaign}`)
+  )
 
-    const insertCandidates = (rows: ReadonlyArray<ReturnType<typeof candidateRow>>) =>
-      sql`INSERT INTO comment_dm_recipients ${sql.insert(rows)}
-        ON CONFLICT (campaign, platform, user_id, step) DO NOTHING RETURNING user_id`.pipe(
-        Effect.map((added) => added.length)
+const resolveInDoubt: Operation<"resolveInDoubt"> = ({ sql }) => (key, resolution) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const outcome = resolution._tag === "Sent"
+      ? sql`state = 'sent', message_id = ${
+        storable(resolution.messageId)
+      }, reason = NULL, settled_at = ${resolution.at.getTime()}`
+      : sql`state = 'pending', reason = ${storable(resolution.reason)}`
+    const rows = yield* sql`UPDATE comment_dm_recipients SET ${outcome}, updated_at = ${now}
+      WHERE ${whereKey(sql, key)} AND state = 'in_doubt' RETURNING user_id`
+    return rows.length > 0
+  }).pipe(failWith(`resolve ${describeKey(key)}`))
+
+/** Another runner may add the same next version at once: the loser reads the winner's and tries again. */
+const campaignVersion: Operation<"campaignVersion"> = ({ sql }) => (campaign, version) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const spec = JSON.stringify(version.spec) ?? "null"
+    for (;;) {
+      const latest = yield* sql`SELECT version, fingerprint FROM comment_dm_campaign_versions
+        WHERE campaign = ${campaign} ORDER BY version DESC LIMIT 1`.pipe(
+        Effect.flatMap(decodeCampaignVersions),
+        Effect.map(Arr.head)
       )
-
-    /**
-     * Records candidates batch by batch; a batch the database refuses is recorded person by person, so that one row
-     * it cannot hold keeps nobody else out. The refused people are kept in `unrecorded` with the database's words;
-     * when even that fails, the database itself is failing, and so does the call.
-     */
-    const record = (candidates: ReadonlyArray<Candidate>) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        let added = 0
-        const unrecorded: Array<Unrecorded> = []
-        for (const batch of Arr.chunksOf(candidates, batchSize)) {
-          const pairs = batch.map((candidate) => [candidate, candidateRow(candidate, now)] as const)
-          const rows = pairs.map(([, row]) => row)
-          const whole = yield* Effect.either(sql.withTransaction(insertCandidates(rows)))
-          if (whole._tag === "Right") {
-            added += whole.right
-            continue
-          }
-          for (const [candidate, row] of pairs) {
-            const one = yield* Effect.either(insertCandidates([row]))
-            if (one._tag === "Right") {
-              added += one.right
-              continue
-            }
-            const reason = new LedgerError({ operation: "record this person", cause: one.left }).message
-            yield* sql`INSERT INTO comment_dm_unrecorded (campaign, platform, user_id, username, reason, seen_at)
-              VALUES (${row.campaign}, ${row.platform}, ${row.user_id}, ${row.username}, ${reason}, ${now})
-              ON CONFLICT (campaign, platform, user_id) DO UPDATE SET reason = excluded.reason,
-                username = excluded.username, seen_at = excluded.seen_at`.pipe(Effect.mapError(() => one.left))
-            // Answered with the caller's own id, so the caller need not know how the ledger stores it.
-            unrecorded.push({ userId: candidate.userId, username: row.username ?? undefined, reason })
-          }
-        }
-        return { added, unrecorded }
-      }).pipe(failWith(`record ${candidates.length} matching commenters`))
-
-    /** Which rows a page reads: a state of one step, or every row. */
-    type Rows = { readonly state: DeliveryState; readonly step: StepKind } | undefined
-
-    const page = (campaign: string, rows: Rows, cursor: Option.Option<Cursor>) => {
-      const conditions = [sql`campaign = ${campaign}`]
-      if (rows !== undefined) conditions.push(sql`state = ${rows.state}`, sql`step = ${rows.step}`)
-      if (Option.isSome(cursor)) {
-        const { firstSeenAt, platform, step, userId } = cursor.value
-        conditions.push(
-          sql`(first_seen_at, platform, user_id, step) > (${firstSeenAt}, ${platform}, ${userId}, ${step})`
-        )
-      }
-      return sql`SELECT * FROM comment_dm_recipients WHERE ${sql.and(conditions)}
-        ORDER BY first_seen_at, platform, user_id, step LIMIT ${pageSize}`.pipe(Effect.flatMap(decodeEntries))
+      if (Option.isSome(latest) && latest.value.fingerprint === version.fingerprint) return latest.value.version
+      const next = Option.match(latest, { onNone: () => 1, onSome: (row) => row.version + 1 })
+      const added = yield* sql`INSERT INTO comment_dm_campaign_versions
+          (campaign, version, fingerprint, spec, created_at)
+        VALUES (${campaign}, ${next}, ${version.fingerprint}, ${spec}, ${now})
+        ON CONFLICT (campaign, version) DO NOTHING RETURNING version`
+      if (added.length > 0) return next
     }
+  }).pipe(failWith(`record a version of campaign ${campaign}`))
 
-    // Keyset pagination: rows that change state while the stream is read neither shift nor repeat later pages.
-    const pages = (campaign: string, rows: Rows, operation: string) =>
-      Stream.paginateChunkEffect(Option.none<Cursor>(), (cursor) =>
-        page(campaign, rows, cursor).pipe(
-          Effect.map((entries) => {
-            const last = Arr.last(entries)
-            const next = entries.length < pageSize ? Option.none() : Option.map(last, (entry) =>
-              Option.some<Cursor>({
-                firstSeenAt: entry.firstSeenAt.getTime(),
-                platform: entry.platform,
-                userId: entry.userId,
-                step: entry.step
-              }))
-            return [Chunk.unsafeFromArray(entries), next] as const
-          }),
-          failWith(operation)
-        ))
+const counts: Operation<"counts"> = ({ sql }) => (campaign, step) =>
+  // Naming every state lets both dialects count from the (state, campaign) index alone.
+  sql`SELECT state, COUNT(*) AS n FROM comment_dm_recipients
+    WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign} AND step = ${step}
+    GROUP BY state`.pipe(
+    Effect.flatMap(decodeCounts),
+    Effect.map((rows): Counts => {
+      const counts = noCounts()
+      for (const row of rows) counts[row.state] = row.n
+      return counts
+    }),
+    failWith(`count the people of campaign ${campaign}`)
+  )
 
-    const latestVersion = (campaign: string) =>
-      sql`SELECT version, fingerprint FROM comment_dm_campaign_versions WHERE campaign = ${campaign}
-        ORDER BY version DESC LIMIT 1`.pipe(Effect.flatMap(decodeCampaignVersions), Effect.map(Arr.head))
+/** Which rows a page reads: a state of one step, or every row. */
+type Rows = { readonly state: DeliveryState; readonly step: StepKind } | undefined
 
-    /** Another runner may add the same next version at once: the loser reads the winner's and tries again. */
-    const campaignVersion = (campaign: string, version: { readonly fingerprint: string; readonly spec: unknown }) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const spec = JSON.stringify(version.spec) ?? "null"
-        for (;;) {
-          const latest = yield* latestVersion(campaign)
-          if (Option.isSome(latest) && latest.value.fingerprint === version.fingerprint) return latest.value.version
-          const next = Option.match(latest, { onNone: () => 1, onSome: (row) => row.version + 1 })
-          const added = yield* sql`INSERT INTO comment_dm_campaign_versions
-              (campaign, version, fingerprint, spec, created_at)
-            VALUES (${campaign}, ${next}, ${version.fingerprint}, ${spec}, ${now})
-            ON CONFLICT (campaign, version) DO NOTHING RETURNING version`
-          if (added.length > 0) return next
-        }
-      }).pipe(failWith(`record a version of campaign ${campaign}`))
+const page = ({ pageSize, sql }: Db, campaign: string, rows: Rows, cursor: Option.Option<Cursor>) => {
+  const conditions = [sql`campaign = ${campaign}`]
+  if (rows !== undefined) conditions.push(sql`state = ${rows.state}`, sql`step = ${rows.step}`)
+  if (Option.isSome(cursor)) {
+    const { firstSeenAt, platform, step, userId } = cursor.value
+    conditions.push(sql`(first_seen_at, platform, user_id, step) > (${firstSeenAt}, ${platform}, ${userId}, ${step})`)
+  }
+  return sql`SELECT * FROM comment_dm_recipients WHERE ${sql.and(conditions)}
+    ORDER BY first_seen_at, platform, user_id, step LIMIT ${pageSize}`.pipe(Effect.flatMap(decodeEntries))
+}
 
+// Keyset pagination: rows that change state while the stream is read neither shift nor repeat later pages.
+const pages = (db: Db, campaign: string, rows: Rows, operation: string) =>
+  Stream.paginateChunkEffect(Option.none<Cursor>(), (cursor) =>
+    page(db, campaign, rows, cursor).pipe(
+      Effect.map((entries) => {
+        const last = Arr.last(entries)
+        const next = entries.length < db.pageSize ? Option.none() : Option.map(last, (entry) =>
+          Option.some<Cursor>({
+            firstSeenAt: entry.firstSeenAt.getTime(),
+            platform: entry.platform,
+            userId: entry.userId,
+            step: entry.step
+          }))
+        return [Chunk.unsafeFromArray(entries), next] as const
+      }),
+      failWith(operation)
+    ))
+
+const entries: Operation<"entries"> = (db) => (campaign) =>
+  pages(db, campaign, undefined, `read the ledger of campaign ${campaign}`)
+
+const pendingEntries: Operation<"pendingEntries"> = (db) => (campaign, step) =>
+  pages(db, campaign, { state: "pending", step }, `read the pending people of campaign ${campaign}`)
+
+/**
+ * The ledger over the context's SqlClient; its group-commit writer lives as long as the scope, and with a
+ * {@link CommitSync} answers claims and confirmations only once their group is synced.
+ */
+export const make = (options: Options = {}): Effect.Effect<Service, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const sync = Option.getOrUndefined(yield* Effect.serviceOption(CommitSync))
+    const commit = yield* GroupCommit.make({ reserve: sql.reserve, sync })
+    const db: Db = { sql, commit, pageSize: options.pageSize ?? 500, batchSize: options.batchSize ?? 500 }
     return Ledger.of({
-      registerCampaign: (info) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          yield* sql`INSERT INTO comment_dm_campaigns (name, platform, profile_user, posts, created_at, updated_at)
-            VALUES (${info.name}, ${info.platform}, ${info.profileUser}, ${JSON.stringify(info.posts)}, ${now}, ${now})
-            ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, profile_user = excluded.profile_user,
-              posts = excluded.posts, updated_at = excluded.updated_at`
-        }).pipe(failWith(`register campaign ${info.name}`)),
-
-      states: (campaign, platform, step, userIds) =>
-        Effect.forEach(
-          Arr.chunksOf(userIds, batchSize),
-          (batch) =>
-            sql`SELECT user_id, state FROM comment_dm_recipients
-              WHERE campaign = ${campaign} AND platform = ${platform} AND step = ${step}
-                AND user_id IN ${sql.in(batch.map(storable))}`
-              .pipe(Effect.flatMap(decodeStates))
-        ).pipe(
-          Effect.map((batches) => {
-            const stored = new Map(batches.flatMap((rows) => rows.map((row) => [row.user_id, row.state])))
-            // Answered by the ids as the caller knows them; the ledger holds them in their storable form (the same
-            // string for every id without text a database cannot hold).
-            const states = new Map<string, DeliveryState>()
-            for (const userId of userIds) {
-              const state = stored.get(storable(userId))
-              if (state !== undefined) states.set(userId, state)
-            }
-            return states
-          }),
-          failWith(`read the states of ${userIds.length} people in campaign ${campaign}`)
-        ),
-
-      discover: (candidates) =>
-        Effect.gen(function*() {
-          if (candidates.length === 0) return 0
-          const now = yield* Clock.currentTimeMillis
-          let added = 0
-          for (const batch of Arr.chunksOf(candidates, batchSize)) {
-            added += yield* insertCandidates(batch.map((candidate) => candidateRow(candidate, now)))
-          }
-          return added
-        }).pipe(sql.withTransaction, failWith(`record ${candidates.length} matching commenters`)),
-
-      record,
-
-      unrecorded: (campaign) =>
-        sql`SELECT user_id, username, reason FROM comment_dm_unrecorded u WHERE u.campaign = ${campaign}
-          AND NOT EXISTS (SELECT 1 FROM comment_dm_recipients r
-            WHERE r.campaign = u.campaign AND r.platform = u.platform AND r.user_id = u.user_id)
-          ORDER BY seen_at, user_id`.pipe(
-          Effect.flatMap(decodeUnrecorded),
-          failWith(`read the people campaign ${campaign} could not record`)
-        ),
-
-      markConversationsRead: (campaign, read) =>
-        sql`INSERT INTO comment_dm_conversation_reads (campaign, conversations, read_at)
-          VALUES (${campaign}, ${read.conversations}, ${read.readAt.getTime()})
-          ON CONFLICT (campaign) DO UPDATE SET conversations = excluded.conversations, read_at = excluded.read_at`
-          .pipe(Effect.asVoid, failWith(`record the conversations read for campaign ${campaign}`)),
-
-      conversationsRead: (campaign) =>
-        sql`SELECT conversations, read_at FROM comment_dm_conversation_reads WHERE campaign = ${campaign}`.pipe(
-          Effect.flatMap(decodeConversationReads),
-          Effect.map(Arr.head),
-          failWith(`read the last conversations read of campaign ${campaign}`)
-        ),
-
-      claim: (key, { campaignVersion, lease, message, path, runner }) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          // A claim without a path keeps the one recorded; only the first message has one.
-          const newPath = key.step === "first_message" ? path ?? null : null
-          const claimRow = sql`UPDATE comment_dm_recipients SET state = 'claimed', message = ${storable(message)},
-              path = COALESCE(${newPath}, path), campaign_version = ${campaignVersion ?? null},
-              claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
-              attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
-            WHERE ${whereKey(key)} AND state = 'pending'`
-          const reply = replyKind(key.step, path)
-          if (reply === undefined) return yield* grouped(key, true, [sql`${claimRow} RETURNING user_id`])
-          // A reply takes the comment's key of the profile in the claim's transaction: whoever holds it replies.
-          return yield* grouped(key, true, [
-            takeReplyKey(key, reply, now),
-            sql`${claimRow} AND ${holdsReplyKey(reply)} RETURNING user_id`,
-            skipTakenComment(key, reply, now)
-          ], 1)
-        }).pipe(failWith(`claim ${describeKey(key)}`)),
-
-      confirmClaim: (key, runner, lease) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          return yield* grouped(
-            key,
-            true,
-            [sql`UPDATE comment_dm_recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
-            WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} AND lease_until > ${now}
-            RETURNING user_id`]
-          )
-        }).pipe(failWith(`confirm the claim on ${describeKey(key)}`)),
-
-      settle: (key, runner, settlement) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const outcome = Settlement.$match(settlement, {
-            Sent: ({ at, messageId }) =>
-              sql`state = 'sent', message_id = ${storable(messageId)}, reason = NULL, settled_at = ${at.getTime()}`,
-            Refused: ({ reason }) => sql`state = 'refused', reason = ${storable(reason)}, settled_at = ${now}`,
-            Pending: ({ reason }) => sql`state = 'pending', reason = ${storable(reason)}`,
-            InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`,
-            Skipped: ({ reason }) => sql`state = 'skipped', reason = ${reason}, settled_at = ${now}`,
-            Expired: ({ reason }) => sql`state = 'expired', reason = ${storable(reason)}, settled_at = ${now}`,
-            Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`
-          })
-          return yield* grouped(
-            key,
-            // A settlement need not be on disk before the runner goes on: lost in a power loss, it leaves the person
-            // claimed, and recovery treats that like a send cut off mid-way. It reaches the disk with the next sync.
-            false,
-            [sql`UPDATE comment_dm_recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
-            WHERE ${whereKey(key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`]
-          )
-        }).pipe(failWith(`record the outcome for ${describeKey(key)}`)),
-
-      recoverClaims: (campaign, recover = {}) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const leaseTime = recover.now?.getTime() ?? now
-          const leftover = recover.runner === undefined
-            ? sql`lease_until < ${leaseTime}`
-            : sql.or([sql`lease_until < ${leaseTime}`, sql`claimed_by = ${recover.runner}`])
-          const claims = yield* sql`SELECT * FROM comment_dm_recipients
-            WHERE campaign = ${campaign} AND state = 'claimed' AND ${leftover}`.pipe(Effect.flatMap(decodeEntries))
-          let recovered = 0
-          // One guarded statement per claim (there are at most a few per runner) instead of a transaction, so that
-          // no lock is held between statements; `attempts` identifies the claim, which a new claim would change.
-          for (const claim of claims) {
-            const reason = `claimed by ${claim.claimedBy ?? "an unknown runner"} at ${
-              claim.claimedAt?.toISOString() ?? "an unknown time"
-            }; the process stopped before the outcome was recorded`
-            const rows =
-              yield* sql`UPDATE comment_dm_recipients SET state = 'in_doubt', reason = ${reason}, lease_until = NULL,
-                updated_at = ${now}
-              WHERE ${whereKey(claim)} AND state = 'claimed' AND attempts = ${claim.attempts} AND ${leftover}
-              RETURNING user_id`
-            recovered += rows.length
-          }
-          return recovered
-        }).pipe(failWith(`recover leftover claims of campaign ${campaign}`)),
-
-      claimHolders: (campaign) =>
-        sql`SELECT DISTINCT claimed_by FROM comment_dm_recipients WHERE campaign = ${campaign} AND state = 'claimed'
-          ORDER BY claimed_by`.pipe(
-          Effect.flatMap(decodeClaimHolders),
-          Effect.map((rows) => rows.map((row) => row.claimed_by)),
-          failWith(`read the runners holding claims in campaign ${campaign}`)
-        ),
-
-      renewLeases: (campaign, runner, lease) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql`UPDATE comment_dm_recipients SET lease_until = ${
-            now + leaseMillis(lease)
-          }, updated_at = ${now}
-            WHERE campaign = ${campaign} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`
-          return rows.length
-        }).pipe(failWith(`renew the claims of ${runner} in campaign ${campaign}`)),
-
-      readMark: (campaign, post) =>
-        sql`SELECT * FROM comment_dm_post_reads WHERE campaign = ${campaign} AND post = ${post}`.pipe(
-          Effect.flatMap(decodeReadMarks),
-          Effect.map(Arr.head),
-          failWith(`read how far campaign ${campaign} has read post ${post}`)
-        ),
-
-      markRead: (mark) =>
-        sql`INSERT INTO comment_dm_post_reads (campaign, post, newest_ids, match_key, read_at)
-          VALUES (${mark.campaign}, ${mark.post}, ${JSON.stringify(mark.newestIds)}, ${mark.matchKey},
-            ${mark.readAt.getTime()})
-          ON CONFLICT (campaign, post) DO UPDATE SET newest_ids = excluded.newest_ids, match_key = excluded.match_key,
-            read_at = excluded.read_at`.pipe(
-          Effect.asVoid,
-          failWith(`record how far campaign ${mark.campaign} has read post ${mark.post}`)
-        ),
-
-      inDoubt: (campaign) =>
-        sql`SELECT * FROM comment_dm_recipients WHERE campaign = ${campaign} AND state = 'in_doubt'
-          ORDER BY first_seen_at, platform, user_id, step`.pipe(
-          Effect.flatMap(decodeEntries),
-          failWith(`read the people in doubt in campaign ${campaign}`)
-        ),
-
-      resolveInDoubt: (key, resolution) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const outcome = resolution._tag === "Sent"
-            ? sql`state = 'sent', message_id = ${
-              storable(resolution.messageId)
-            }, reason = NULL, settled_at = ${resolution.at.getTime()}`
-            : sql`state = 'pending', reason = ${storable(resolution.reason)}`
-          const rows = yield* sql`UPDATE comment_dm_recipients SET ${outcome}, updated_at = ${now}
-            WHERE ${whereKey(key)} AND state = 'in_doubt' RETURNING user_id`
-          return rows.length > 0
-        }).pipe(failWith(`resolve ${describeKey(key)}`)),
-
-      campaignVersion,
-
-      counts: (campaign, step) =>
-        // Naming every state lets both dialects count from the (state, campaign) index alone.
-        sql`SELECT state, COUNT(*) AS n FROM comment_dm_recipients
-          WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign} AND step = ${step}
-          GROUP BY state`.pipe(
-          Effect.flatMap(decodeCounts),
-          Effect.map((rows): Counts => {
-            const counts = noCounts()
-            for (const row of rows) counts[row.state] = row.n
-            return counts
-          }),
-          failWith(`count the people of campaign ${campaign}`)
-        ),
-
-      entries: (campaign) => pages(campaign, undefined, `read the ledger of campaign ${campaign}`),
-
-      pendingEntries: (campaign, step) =>
-        pages(campaign, { state: "pending", step }, `read the pending people of campaign ${campaign}`)
+      registerCampaign: registerCampaign(db),
+      states: states(db),
+      discover: discover(db),
+      record: record(db),
+      unrecorded: unrecorded(db),
+      markConversationsRead: markConversationsRead(db),
+      conversationsRead: conversationsRead(db),
+      claim: claim(db),
+      confirmClaim: confirmClaim(db),
+      settle: settle(db),
+      recoverClaims: recoverClaims(db),
+      claimHolders: claimHolders(db),
+      renewLeases: renewLeases(db),
+      readMark: readMark(db),
+      markRead: markRead(db),
+      inDoubt: inDoubt(db),
+      resolveInDoubt: resolveInDoubt(db),
+      campaignVersion: campaignVersion(db),
+      counts: counts(db),
+      entries: entries(db),
+      pendingEntries: pendingEntries(db)
     })
   })
 

@@ -50,7 +50,7 @@ const storedLedger = Effect.gen(function*() {
 })
 
 /** What the stored ledger holds for the campaign: every row's state, and the read mark. */
-const snapshot = (ledger: Ledger.Ledger) =>
+const snapshot = (ledger: Ledger.Service) =>
   Effect.zip(
     Effect.map(Stream.runCollect(ledger.entries(campaign)), (rows) =>
       Chunk.toReadonlyArray(rows).map((row) => [row.userId, row.state, row.reason ?? ""])),

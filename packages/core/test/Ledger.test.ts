@@ -6,7 +6,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Ref, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { Candidate } from "../src/Ledger.js"
+import type { Candidate, Service as LedgerService } from "../src/Ledger.js"
 import { Ledger, LedgerError, noCounts, Settlement } from "../src/Ledger.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
@@ -75,7 +75,7 @@ describe("SqliteLedger", () => {
       assert.strictEqual(yield* second.discover(everyone), 0)
 
       // Opposite orders and a yield before every claim make the two connections race over the same people.
-      const claimAll = (ledger: Ledger, runner: string, order: ReadonlyArray<Candidate>) =>
+      const claimAll = (ledger: LedgerService, runner: string, order: ReadonlyArray<Candidate>) =>
         Effect.filter(order, (person) => Effect.zipRight(Effect.yieldNow(), ledger.claim(person, claimBy(runner))), {
           concurrency: 8
         })

@@ -1,7 +1,7 @@
 /**
  * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
  */
-import { Campaign, DryRun, Ledger, Reconcile, Runner, StopSignal, UploadPost, Watch } from "@comment-dm/core"
+import { Campaign, Claimant, DryRun, Ledger, Reconcile, StopSignal, UploadPost, Watch } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
@@ -184,7 +184,7 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
     const ledger = yield* ledgerFor(args.db)
     const result = yield* Effect.gen(function*() {
       const store = yield* Ledger.Ledger
-      const recovered = yield* Runner.recoverLeftoverClaims(store, spec.name)
+      const recovered = yield* Claimant.recoverLeftoverClaims(store, spec.name)
       const outcome = yield* Reconcile.run(spec)
       return { recovered, outcome }
     }).pipe(Effect.provide(Layer.merge(apiLayer, ledger)))

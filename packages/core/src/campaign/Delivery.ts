@@ -25,7 +25,7 @@ export interface Deliverer {
   readonly spec: CampaignSpec.CampaignSpec
   /** Makes the requests (or, in a dry run, only tells of them). */
   readonly sender: Sender.Service
-  readonly ledger: Ledger.Ledger
+  readonly ledger: Ledger.Service
   readonly recorder: Recorder
   readonly control: Control
   readonly gate: Gate

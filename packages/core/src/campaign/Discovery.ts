@@ -20,7 +20,7 @@ const ownComment = "the account's own comment"
 
 export interface Discoverer {
   readonly spec: CampaignSpec.CampaignSpec
-  readonly ledger: Ledger.Ledger
+  readonly ledger: Ledger.Service
   readonly recorder: Recorder
   readonly matcher: Matcher.Matcher
   /** The step people enter when they are found: the first message. */

@@ -9,6 +9,7 @@
  */
 import { Chunk, Clock, Duration, Effect, Option, Stream } from "effect"
 import type * as CampaignSpec from "../CampaignSpec.js"
+import * as Claimant from "../Claimant.js"
 import * as DailyBudget from "../DailyBudget.js"
 import * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
@@ -17,7 +18,6 @@ import * as Pacer from "../Pacer.js"
 import * as Reconcile from "../Reconcile.js"
 import type * as Retry from "../Retry.js"
 import { Event } from "../Run.js"
-import * as Runner from "../Runner.js"
 import * as Sender from "../Sender.js"
 import * as UploadPost from "../UploadPost.js"
 import * as Control from "./Control.js"
@@ -97,7 +97,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       gate,
       pacer,
       retry,
-      runner: Runner.currentId,
+      runner: Claimant.currentId,
       lease,
       freshClaimMillis: Math.min(1_000, Duration.toMillis(lease) / 10),
       permits: yield* Effect.makeSemaphore(spec.pace.concurrency),
@@ -134,10 +134,10 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
     profileUser: spec.user,
     posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
   })
-  const recovered = yield* Runner.recoverLeftoverClaims(ledger, spec.name)
+  const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
   yield* reconcile(s)
   yield* Effect.forkScoped(
-    ledger.renewLeases(spec.name, Runner.currentId, s.lease).pipe(
+    ledger.renewLeases(spec.name, Claimant.currentId, s.lease).pipe(
       Effect.delay(Duration.times(Duration.decode(s.lease), 1 / 3)),
       Effect.forever,
       Effect.ignore

@@ -56,7 +56,7 @@ const limitedRead = (limit: Errors.DailyLimitReached) =>
 export interface Reader {
   readonly api: UploadPost.UploadPost
   readonly spec: CampaignSpec.CampaignSpec
-  readonly ledger: Ledger.Ledger
+  readonly ledger: Ledger.Service
   readonly retry: Retry.RetryPolicy
   /** Tells of a problem once (a cursor cycle). */
   readonly report: (detail: string) => Effect.Effect<void>

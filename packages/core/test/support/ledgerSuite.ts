@@ -14,6 +14,7 @@ import type {
   DeliveryState,
   LedgerEntry,
   RecipientKey,
+  Service as LedgerService,
   SkipReason,
   StepKind
 } from "../../src/Ledger.js"
@@ -120,7 +121,7 @@ const settlementFor = (outcome: "Sent" | "Refused" | "Pending" | "InDoubt"): Set
   }
 }
 
-const runOperation = (ledger: Ledger, everyone: ReadonlyArray<Candidate>, op: Operation) => {
+const runOperation = (ledger: LedgerService, everyone: ReadonlyArray<Candidate>, op: Operation) => {
   const campaign = everyone[0]!.campaign
   switch (op._tag) {
     case "Claim":
