@@ -22,55 +22,53 @@ const outputs = [["stdout", process.stdout], ["stderr", process.stderr]] as cons
 const write = (text: string) => process.stderr.write(text)
 
 export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signals", {
-  scoped: Effect.gen(function*() {
+  effect: Effect.gen(function*() {
     const current = yield* Ref.make(Option.none<Run>())
+    const runNow = () => Option.getOrUndefined(Effect.runSync(Ref.get(current)))
 
     const outputClosed = (name: "stdout" | "stderr") => (error: NodeJS.ErrnoException) => {
       if (error.code !== "EPIPE") throw error
-      const run = Effect.runSync(Ref.get(current))
-      if (Option.isNone(run)) return process.exit(process.exitCode ?? 0)
+      const run = runNow()
+      if (run === undefined) return process.exit(process.exitCode ?? 0)
       // A closed pipe fails every later write too: say it once.
-      if (Effect.runSync(Deferred.isDone(run.value.outputClosed))) return
+      if (Effect.runSync(Deferred.isDone(run.outputClosed))) return
       if (name === "stdout") {
         write("comment-dm: the reader of stdout went away: no new sends; settling the sends in flight\n")
       }
-      Effect.runSync(Deferred.succeed(run.value.outputClosed, `the reader of ${name} went away`))
+      Effect.runSync(Deferred.succeed(run.outputClosed, `the reader of ${name} went away`))
     }
-    // Kept for the life of the process, not of this scope: the last output, written as the process ends, can fail too.
-    yield* Effect.sync(() => outputs.forEach(([name, stream]) => stream.on("error", outputClosed(name))))
 
-    /** While a run lasts, signals and a closed output are its stop requests. */
-    const listen = (run: Run) =>
-      Effect.sync(() => {
-        let received = 0
-        const handle = () => {
-          received++
-          if (received === 1) {
-            write("\nstop requested: no new sends; settling the sends in flight (press Ctrl-C again to quit now)\n")
-            Effect.runSync(Deferred.succeed(run.interrupt, undefined))
-            return
-          }
-          write("\nstopped at once; claims left open are reconciled at the next start\n")
-          process.exit(ExitCode.Interrupted)
-        }
-        process.on("SIGINT", handle)
-        process.on("SIGTERM", handle)
-        return handle
-      }).pipe(Effect.tap(Ref.set(current, Option.some(run))))
+    let received = 0
+    let stoppedAtOnce = false
+    const signalled = () => {
+      received++
+      const run = runNow()
+      if (received === 1 && run !== undefined) {
+        write("\nstop requested: no new sends; settling the sends in flight (press Ctrl-C again to quit now)\n")
+        Effect.runSync(Deferred.succeed(run.interrupt, undefined))
+        return
+      }
+      if (!stoppedAtOnce) write("\nstopped at once; claims left open are reconciled at the next start\n")
+      stoppedAtOnce = true
+      // Outside a run the runtime interrupts the command on the first signal, and it ends once it has let go of what
+      // it holds (a ledger connection); a second signal does not wait for that.
+      if (received > 1) process.exit(ExitCode.Interrupted)
+    }
 
-    const unlisten = (handle: () => void) =>
-      Effect.zipRight(
-        Effect.sync(() => {
-          process.off("SIGINT", handle)
-          process.off("SIGTERM", handle)
-        }),
-        Ref.set(current, Option.none())
-      )
+    // For the life of the process, not of a scope: the last output, written as the process ends, can fail too, and
+    // a signal then still ends it with 130.
+    yield* Effect.sync(() => {
+      outputs.forEach(([name, stream]) => stream.on("error", outputClosed(name)))
+      process.on("SIGINT", signalled)
+      process.on("SIGTERM", signalled)
+    })
 
     /**
-     * Runs `effect` (a campaign run and its report) with a stop signal fed by SIGINT, SIGTERM and a closed output.
-     * The runtime interrupts the program on the first signal too; a run must instead settle its sends in flight and
-     * report, so it goes on in a fiber of its own, which the program awaits without being interruptible.
+     * Runs `effect` (a campaign run and its report) with a stop signal fed by SIGINT, SIGTERM and a closed output,
+     * for as long as it runs. The runtime interrupts the program on the first signal too, and an interrupted fiber
+     * passes the interruption on to its children at once; a run must instead settle its sends in flight and report,
+     * so it goes on in a fiber of its own (a daemon, no child), which the program awaits without being
+     * interruptible.
      */
     const stoppable = <A, E, R>(
       effect: Effect.Effect<A, E, R>
@@ -82,12 +80,12 @@ export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signa
           wrapUp: Deferred.await(run.outputClosed)
         })
         return yield* Effect.acquireUseRelease(
-          listen(run),
+          Ref.set(current, Option.some(run)),
           () =>
             Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(Effect.fork(restore(Effect.provide(effect, signal))), Fiber.join)
+              Effect.flatMap(Effect.forkDaemon(restore(Effect.provide(effect, signal))), Fiber.join)
             ),
-          unlisten
+          () => Ref.set(current, Option.none())
         )
       })
 
