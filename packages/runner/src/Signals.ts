@@ -9,7 +9,7 @@
  * everyone is settled). Outside a run (`comment-dm export | head`) it ends the process quietly.
  */
 import { StopSignal } from "@comment-dm/core"
-import { Deferred, Effect, Fiber, Option, Ref } from "effect"
+import { Deferred, Effect, Fiber, Ref } from "effect"
 import { ExitCode } from "./ExitCode.js"
 
 interface Run {
@@ -17,35 +17,40 @@ interface Run {
   readonly outputClosed: Deferred.Deferred<string>
 }
 
+/** Where the command is: before a run, in one, or after it (reporting its outcome, which decides the exit code). */
+type Phase = "before" | Run | "after"
+
 const outputs = [["stdout", process.stdout], ["stderr", process.stderr]] as const
 
 const write = (text: string) => process.stderr.write(text)
 
 export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signals", {
   effect: Effect.gen(function*() {
-    const current = yield* Ref.make(Option.none<Run>())
-    const runNow = () => Option.getOrUndefined(Effect.runSync(Ref.get(current)))
+    const phase = yield* Ref.make<Phase>("before")
+    const phaseNow = () => Effect.runSync(Ref.get(phase))
 
     const outputClosed = (name: "stdout" | "stderr") => (error: NodeJS.ErrnoException) => {
       if (error.code !== "EPIPE") throw error
-      const run = runNow()
-      if (run === undefined) return process.exit(process.exitCode ?? 0)
+      const now = phaseNow()
+      if (now === "before") return process.exit(process.exitCode ?? 0)
+      // After a run the command ends with the code of its outcome, whoever still reads.
+      if (now === "after") return
       // A closed pipe fails every later write too: say it once.
-      if (Effect.runSync(Deferred.isDone(run.outputClosed))) return
+      if (Effect.runSync(Deferred.isDone(now.outputClosed))) return
       if (name === "stdout") {
         write("comment-dm: the reader of stdout went away: no new sends; settling the sends in flight\n")
       }
-      Effect.runSync(Deferred.succeed(run.outputClosed, `the reader of ${name} went away`))
+      Effect.runSync(Deferred.succeed(now.outputClosed, `the reader of ${name} went away`))
     }
 
     let received = 0
     let stoppedAtOnce = false
     const signalled = () => {
       received++
-      const run = runNow()
-      if (received === 1 && run !== undefined) {
+      const now = phaseNow()
+      if (received === 1 && typeof now !== "string") {
         write("\nstop requested: no new sends; settling the sends in flight (press Ctrl-C again to quit now)\n")
-        Effect.runSync(Deferred.succeed(run.interrupt, undefined))
+        Effect.runSync(Deferred.succeed(now.interrupt, undefined))
         return
       }
       if (!stoppedAtOnce) write("\nstopped at once; claims left open are reconciled at the next start\n")
@@ -80,12 +85,12 @@ export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signa
           wrapUp: Deferred.await(run.outputClosed)
         })
         return yield* Effect.acquireUseRelease(
-          Ref.set(current, Option.some(run)),
+          Ref.set(phase, run),
           () =>
             Effect.uninterruptibleMask((restore) =>
               Effect.flatMap(Effect.forkDaemon(restore(Effect.provide(effect, signal))), Fiber.join)
             ),
-          () => Ref.set(current, Option.none())
+          () => Ref.set(phase, "after")
         )
       })
 
