@@ -13,38 +13,7 @@ import * as LedgerDatabase from "./LedgerDatabase.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
 import { visible, visibleLines } from "./Visible.js"
-
-// ---------------------------------------------------------------------------------------------------------------
-// What the subcommands run on
-
-/**
- * The Upload-Post client: straight over Node's http / https with connections kept alive and reused
- * (HttpTransport.layerNode). Notices about the settings go to stderr, so that `--json` keeps stdout to the summary.
- */
-const uploadPost = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
-})))
-
-interface Target {
-  readonly campaignFile: string
-  readonly db: Option.Option<LedgerDatabase.Given>
-}
-
-/**
- * A subcommand's campaign and ledger, and `platform`: the Upload-Post client for those that talk to it, else
- * `Layer.empty`. Made in this order: a campaign that cannot run opens no ledger, and a ledger setting that cannot be
- * used makes no request.
- */
-const workspace = <P, PE>(target: Target, platform: Layer.Layer<P, PE>, options: LedgerDatabase.LayerOptions = {}) =>
-  Layer.unwrapEffect(Effect.gen(function*() {
-    const spec = yield* CampaignFile.load(target.campaignFile)
-    const location = yield* LedgerDatabase.resolve(target.db)
-    return Layer.mergeAll(
-      Layer.succeed(CampaignFile.Campaign, spec),
-      LedgerDatabase.layer(location, options),
-      platform
-    )
-  }))
+import * as Workspace from "./Workspace.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Subcommands
@@ -116,7 +85,8 @@ const runCommand = Command.make(
       "Exit codes: 0 all settled, 2 configuration error, 3 daily DM limit, 4 key or account error, " +
       "5 some people pending or in doubt, 130 interrupted, 1 anything else."
   ),
-  (self) => Command.provide(self, (args) => workspace(args, uploadPost, { readOnlyIntent: args.dryRun }))
+  (self) =>
+    Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost, { readOnlyIntent: args.dryRun }))
 )
 
 const watchCommand = Command.make(
@@ -163,7 +133,7 @@ const watchCommand = Command.make(
       "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
       "1. SIGINT/SIGTERM settle sends in flight and exit 130."
   ),
-  (self) => Command.provide(self, (args) => workspace(args, uploadPost))
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
 )
 
 const statusCommand = Command.make("status", { campaignFile, db, json }, (args) =>
@@ -178,7 +148,7 @@ const statusCommand = Command.make("status", { campaignFile, db, json }, (args) 
       "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
         "what `run` would do next. Reads the ledger only."
     ),
-    (self) => Command.provide(self, (args) => workspace(args, Layer.empty, { readOnlyIntent: true }))
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
   )
 
 const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
@@ -205,7 +175,7 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
         "found -> sent; none, where the answer lists the person's conversation back to before the claim -> pending; " +
         "otherwise they stay in doubt (the answer may be incomplete). Runs automatically at the start of every `run`."
     ),
-    (self) => Command.provide(self, (args) => workspace(args, uploadPost))
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
   )
 
 const exportCommand = Command.make(
@@ -234,7 +204,7 @@ const exportCommand = Command.make(
     "Write the campaign's ledger (one row per matching commenter) as CSV or JSONL. A CSV cell that starts with =, " +
       "+, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
   ),
-  (self) => Command.provide(self, (args) => workspace(args, Layer.empty, { readOnlyIntent: true }))
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
 )
 
 export const command = Command.make("comment-dm").pipe(
