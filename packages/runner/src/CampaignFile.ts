@@ -5,7 +5,7 @@
 import { CampaignSpec } from "@comment-dm/core"
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Data, Effect } from "effect"
+import { Context, Data, Effect } from "effect"
 import * as YAML from "yaml"
 
 /** Largest campaign file accepted. A campaign is a few hundred bytes; anything near this is the wrong file. */
@@ -171,3 +171,9 @@ export const load = (
       (error) => new CampaignFileError({ path, reason: "Invalid", detail: error.message, issues: error.issues })
     )
   }).pipe(Effect.withSpan("CampaignFile.load", { attributes: { path } }))
+
+/** The campaign named on the command line, loaded by {@link load}: what a subcommand works on. */
+export class Campaign extends Context.Tag("@comment-dm/runner/CampaignFile/Campaign")<
+  Campaign,
+  CampaignSpec.CampaignSpec
+>() {}

@@ -1,25 +1,24 @@
 /**
- * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
+ * The `comment-dm` command: `run`, `watch`, `status`, `reconcile` and `export` over a campaign file, and the exit code
+ * each outcome and failure gives ({@link main}).
  */
-import { Campaign, Claimant, DryRun, Ledger, Reconcile, StopSignal, UploadPost, Watch } from "@comment-dm/core"
-import { Args, Command, Options } from "@effect/cli"
-import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
+import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from "@comment-dm/core"
+import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
+import { Cause, Chunk, Config, ConfigError, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
+import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
-import * as Signals from "./Signals.js"
+import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
-import { visible } from "./Visible.js"
+import { visible, visibleLines } from "./Visible.js"
+import * as Workspace from "./Workspace.js"
 
-/** The exit code the process ends with; handlers set it, errors are mapped by `ExitCode.ofError`. */
-export class ExitStatus
-  extends Context.Tag("@comment-dm/runner/ExitStatus")<ExitStatus, Ref.Ref<ExitCode.ExitCode>>()
-{}
-
-const setExit = (code: ExitCode.ExitCode) => Effect.flatMap(ExitStatus, (ref) => Ref.set(ref, code))
+// ---------------------------------------------------------------------------------------------------------------
+// Subcommands
 
 const campaignFile = Args.text({ name: "campaign-file" }).pipe(
   Args.withDescription("the campaign, as a JSON or YAML file (see the README for its keys)")
@@ -29,22 +28,13 @@ const db = Options.text("db").pipe(
     `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
       `(default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
   ),
+  Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
+  Options.withFallbackConfig(LedgerDatabase.fromEnvironment),
   Options.optional
 )
 const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
-
-// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode). Notices about
-// the settings go to stderr, so that `--json` keeps stdout to the summary.
-const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
-})))
-
-const loadCampaign = (path: string) => CampaignFile.load(path)
-
-const ledgerFor = (flag: Option.Option<string>, options?: LedgerDatabase.LayerOptions) =>
-  Effect.map(LedgerDatabase.resolve(flag), (location) => LedgerDatabase.layer(location, options))
 
 const runCommand = Command.make(
   "run",
@@ -69,35 +59,37 @@ const runCommand = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
-      const spec = yield* loadCampaign(args.campaignFile)
+      const spec = yield* CampaignFile.Campaign
+      const signals = yield* Signals
       const display = Display.make({ json: args.json })
-      const ledger = yield* ledgerFor(args.db, { readOnlyIntent: args.dryRun })
-      const stop = yield* Signals.stopRequests
-      const stopLayer = StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed })
-      const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
-        Effect.flatMap((ownAccount) =>
-          Campaign.run(spec, { ownAccount, maxSends: Option.getOrUndefined(args.maxSends), onEvent: display.onEvent })
-        ),
-        Effect.provide(stopLayer),
-        (program) =>
-          // A dry run sends and writes nothing, and shares no pace or daily limit with the profile's runners.
-          args.dryRun
-            ? Effect.provide(program, DryRun.layer)
-            : Effect.provide(program, LedgerDatabase.sharedPace(spec)),
-        Effect.provide(Layer.merge(apiLayer, ledger)),
-        Effect.tapError(() => display.close)
-      )
-      yield* display.summary(summary)
-      if (summary.outcome === "interrupted") {
-        yield* display.note(`resume with: comment-dm run ${args.campaignFile} (the same ledger)`)
-      }
-      yield* setExit(ExitCode.ofOutcome(summary.outcome))
+      yield* signals.stoppable(Effect.gen(function*() {
+        const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+          Effect.flatMap((ownAccount) =>
+            Campaign.run(spec, { ownAccount, maxSends: Option.getOrUndefined(args.maxSends), onEvent: display.onEvent })
+          ),
+          (program) =>
+            // A dry run sends and writes nothing, and shares no pace or daily limit with the profile's runners.
+            args.dryRun
+              ? Effect.provide(program, DryRun.layer)
+              : Effect.provide(program, LedgerDatabase.sharedPace(spec)),
+          Effect.tapError(() => display.close)
+        )
+        yield* display.summary(summary)
+        if (summary.outcome === "interrupted") {
+          yield* display.note(`resume with: comment-dm run ${args.campaignFile} (the same ledger)`)
+        }
+        yield* ExitCode.settle(ExitCode.ofOutcome(summary.outcome))
+      }))
     })
-).pipe(Command.withDescription(
-  "Run a campaign: read the comments of its posts, and send one DM to each new matching commenter. " +
-    "Exit codes: 0 all settled, 2 configuration error, 3 daily DM limit, 4 key or account error, " +
-    "5 some people pending or in doubt, 130 interrupted, 1 anything else."
-))
+).pipe(
+  Command.withDescription(
+    "Run a campaign: read the comments of its posts, and send one DM to each new matching commenter. " +
+      "Exit codes: 0 all settled, 2 configuration error, 3 daily DM limit, 4 key or account error, " +
+      "5 some people pending or in doubt, 130 interrupted, 1 anything else."
+  ),
+  (self) =>
+    Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost, { readOnlyIntent: args.dryRun }))
+)
 
 const watchCommand = Command.make(
   "watch",
@@ -105,7 +97,8 @@ const watchCommand = Command.make(
     campaignFile,
     every: Options.text("every").pipe(
       Options.withDescription("time between polls, e.g. 60s, 10s, 2m (default 60s; at least 1s)"),
-      Options.withDefault("60s")
+      Options.withDefault("60s"),
+      Options.withSchema(Interval.Interval)
     ),
     db,
     json,
@@ -113,82 +106,61 @@ const watchCommand = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
-      const spec = yield* loadCampaign(args.campaignFile)
-      const every = yield* parseInterval(args.every)
+      const spec = yield* CampaignFile.Campaign
+      const signals = yield* Signals
       const display = Display.make({ json: args.json, live: false })
       const baseUrl = yield* Effect.orElseSucceed(
         Config.string("UPLOAD_POST_BASE_URL"),
         () => UploadPost.defaultBaseUrl
       )
-      if (Duration.lessThan(every, Duration.seconds(15)) && !UploadPost.isLoopbackUrl(baseUrl)) {
+      if (Duration.lessThan(args.every, Duration.seconds(15)) && !UploadPost.isLoopbackUrl(baseUrl)) {
         yield* display.note(
-          `warning: polling every ${Duration.format(every)}; against the real API an interval under 15s spends the ` +
-            "request-rate budget quickly"
+          `warning: polling every ${Duration.format(args.every)}; against the real API an interval under 15s spends ` +
+            "the request-rate budget quickly"
         )
       }
-      const ledger = yield* ledgerFor(args.db)
-      const stop = yield* Signals.stopRequests
-      const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
-        Effect.flatMap((ownAccount) =>
-          Watch.watch(spec, { ownAccount, every, once: args.once, onEvent: display.onEvent })
-        ),
-        Effect.provide(Layer.merge(
-          StopSignal.layer({ interrupt: stop.interrupt, wrapUp: stop.outputClosed }),
-          LedgerDatabase.sharedPace(spec)
-        )),
-        Effect.provide(Layer.merge(apiLayer, ledger))
-      )
-      yield* display.summary(summary)
-      yield* setExit(ExitCode.ofOutcome(summary.outcome))
+      yield* signals.stoppable(Effect.gen(function*() {
+        const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+          Effect.flatMap((ownAccount) =>
+            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent: display.onEvent })
+          ),
+          Effect.provide(LedgerDatabase.sharedPace(spec))
+        )
+        yield* display.summary(summary)
+        yield* ExitCode.settle(ExitCode.ofOutcome(summary.outcome))
+      }))
     })
-).pipe(Command.withDescription(
-  "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
-    "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses sends " +
-    "until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the polling " +
-    "down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits 1. " +
-    "SIGINT/SIGTERM settle sends in flight and exit 130."
-))
-
-class IntervalError extends Data.TaggedError("InvalidData")<{ readonly text: string }> {
-  override get message() {
-    return `--every "${this.text}": expected a duration of at least 1 second, such as 60s, 10s, 2m or 1h`
-  }
-}
-
-const parseInterval = (text: string): Effect.Effect<Duration.Duration, IntervalError> => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
-  if (match === null) return Effect.fail(new IntervalError({ text }))
-  const value = Number(match[1])
-  const unit = match[2] ?? "s"
-  const millis = value * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[unit as "ms" | "s" | "m" | "h"]
-  return millis >= 1000 ? Effect.succeed(Duration.millis(millis)) : Effect.fail(new IntervalError({ text }))
-}
+).pipe(
+  Command.withDescription(
+    "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
+      "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses " +
+      "sends until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the " +
+      "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
+      "1. SIGINT/SIGTERM settle sends in flight and exit 130."
+  ),
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
+)
 
 const statusCommand = Command.make("status", { campaignFile, db, json }, (args) =>
   Effect.gen(function*() {
-    const spec = yield* loadCampaign(args.campaignFile)
-    const ledger = yield* ledgerFor(args.db, { readOnlyIntent: true })
-    const report = yield* Status.report(spec).pipe(Effect.provide(ledger))
+    const report = yield* Effect.flatMap(CampaignFile.Campaign, Status.report)
     yield* Effect.sync(() =>
       process.stdout.write(`${args.json ? visible(JSON.stringify(report)) : Status.render(report)}\n`)
     )
-    yield* setExit(report.unaccounted === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Failure)
-  })).pipe(Command.withDescription(
-    "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
-      "what `run` would do next. Reads the ledger only."
-  ))
+    yield* ExitCode.settle(report.unaccounted === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Failure)
+  })).pipe(
+    Command.withDescription(
+      "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
+        "what `run` would do next. Reads the ledger only."
+    ),
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+  )
 
-const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) =>
+const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
   Effect.gen(function*() {
-    const spec = yield* loadCampaign(args.campaignFile)
-    const ledger = yield* ledgerFor(args.db)
-    const result = yield* Effect.gen(function*() {
-      const store = yield* Ledger.Ledger
-      const recovered = yield* Claimant.recoverLeftoverClaims(store, spec.name)
-      const outcome = yield* Reconcile.run(spec)
-      return { recovered, outcome }
-    }).pipe(Effect.provide(Layer.merge(apiLayer, ledger)))
-    const { outcome } = result
+    const spec = yield* CampaignFile.Campaign
+    yield* Claimant.recoverLeftoverClaims(yield* Ledger.Ledger, spec.name)
+    const outcome = yield* Reconcile.run(spec)
     const lines = [
       `${outcome.sent} found sent, ${outcome.pending} not sent (pending: the next run sends them), ` +
       `${outcome.unresolved} still in doubt` +
@@ -201,12 +173,15 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, (args) 
       lines.push("people in doubt stay in doubt and are not resent; try `comment-dm reconcile` again later")
     }
     yield* Effect.sync(() => process.stdout.write(`${lines.map(visible).join("\n")}\n`))
-    yield* setExit(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
-  })).pipe(Command.withDescription(
-    "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message found " +
-      "-> sent; none, where the answer lists the person's conversation back to before the claim -> pending; " +
-      "otherwise they stay in doubt (the answer may be incomplete). Runs automatically at the start of every `run`."
-  ))
+    yield* ExitCode.settle(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
+  })).pipe(
+    Command.withDescription(
+      "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message " +
+        "found -> sent; none, where the answer lists the person's conversation back to before the claim -> pending; " +
+        "otherwise they stay in doubt (the answer may be incomplete). Runs automatically at the start of every `run`."
+    ),
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
+  )
 
 const exportCommand = Command.make(
   "export",
@@ -220,23 +195,24 @@ const exportCommand = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
-      const spec = yield* loadCampaign(args.campaignFile)
-      const ledger = yield* ledgerFor(args.db, { readOnlyIntent: true })
-      yield* Effect.flatMap(Ledger.Ledger, (store) =>
-        store.entries(spec.name).pipe(
-          // CSV keeps the data as stored (quoted); a JSON line keeps it too, with controls as JSON escapes.
-          Stream.map(args.format === "csv" ? Status.csvRow : (entry) => visible(Status.jsonLine(entry))),
-          args.format === "csv" ? Stream.prepend(Chunk.of(Status.csvHeader)) : (self) => self,
-          Stream.runForEach((line) => Effect.sync(() => process.stdout.write(`${line}\n`)))
-        )).pipe(Effect.provide(ledger))
-      yield* setExit(ExitCode.ExitCode.Settled)
+      const spec = yield* CampaignFile.Campaign
+      const store = yield* Ledger.Ledger
+      yield* store.entries(spec.name).pipe(
+        // CSV keeps the data as stored (quoted); a JSON line keeps it too, with controls as JSON escapes.
+        Stream.map(args.format === "csv" ? Status.csvRow : (entry) => visible(Status.jsonLine(entry))),
+        args.format === "csv" ? Stream.prepend(Chunk.of(Status.csvHeader)) : (self) => self,
+        Stream.runForEach((line) => Effect.sync(() => process.stdout.write(`${line}\n`)))
+      )
     })
-).pipe(Command.withDescription(
-  "Write the campaign's ledger (one row per matching commenter) as CSV or JSONL. A CSV cell that starts with =, +, " +
-    "-, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
-))
+).pipe(
+  Command.withDescription(
+    "Write the campaign's ledger (one row per matching commenter) as CSV or JSONL. A CSV cell that starts with =, " +
+      "+, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
+  ),
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+)
 
-const doctorCommand = DoctorDisplay.command({ api: apiLayer, setExit })
+const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
 
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(
@@ -256,3 +232,57 @@ export const command = Command.make("comment-dm").pipe(
 )
 
 export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Exit codes
+
+/** Says why the command stopped, on stderr, and answers `code`. */
+const stoppedBy = (code: ExitCode.ExitCode, message: string) =>
+  Effect.as(Effect.sync(() => process.stderr.write(`comment-dm: ${message}\n`)), code)
+
+/** A failure's message; any may quote the platform or a setting, so it is made visible. */
+const failure = (code: ExitCode.ExitCode) => (error: { readonly message: string }) =>
+  stoppedBy(code, visible(error.message))
+
+/**
+ * The command line run to its end, answered with its exit code (DESIGN.md, "Command contract"): 0 when everything is
+ * settled, the code a subcommand's outcome gives, or the one its failure gives. Only an interruption is left.
+ */
+export const main = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment | Signals> =>
+  cli(argv).pipe(
+    Effect.as<ExitCode.ExitCode>(ExitCode.ExitCode.Settled),
+    // The CLI library has already printed its own usage errors.
+    Effect.catchIf(ValidationError.isValidationError, () => Effect.succeed(ExitCode.ExitCode.Configuration)),
+    Effect.catchIf(ConfigError.isConfigError, failure(ExitCode.ExitCode.Configuration)),
+    Effect.catchTags({
+      Unsettled: (unsettled) => Effect.succeed(unsettled.code),
+      // Only a campaign file's problems come in lines of our making.
+      CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
+      DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
+      // `comment-dm sandbox` given a data set it cannot read.
+      DataSetError: failure(ExitCode.ExitCode.Configuration),
+      // A read outside a run (the account's identity) answered with the daily limit.
+      DailyLimitReached: failure(ExitCode.ExitCode.DailyLimit),
+      InvalidRequest: failure(ExitCode.ExitCode.Configuration),
+      Unauthorized: failure(ExitCode.ExitCode.Unauthorized),
+      // A ledger that a newer version has upgraded: this installation needs upgrading.
+      LedgerError: (error) =>
+        failure(
+          Predicate.isTagged(error.cause, "LedgerSchemaTooNew")
+            ? ExitCode.ExitCode.Configuration
+            : ExitCode.ExitCode.Failure
+        )(error),
+      RateLimited: failure(ExitCode.ExitCode.Failure),
+      Transient: failure(ExitCode.ExitCode.Failure),
+      MalformedResponse: failure(ExitCode.ExitCode.Failure),
+      UnrecognisedRefusals: failure(ExitCode.ExitCode.Failure)
+    }),
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : stoppedBy(
+        ExitCode.ExitCode.Failure,
+        `unexpected failure\n${visibleLines(Cause.pretty(cause))}`
+      )
+    )
+  )

@@ -50,10 +50,10 @@ export const render = (report: Doctor.Report): string => {
   return lines.map(visible).join("\n")
 }
 
-/** The `doctor` subcommand: `api` reaches Upload-Post, `setExit` records the exit code. */
-export const command = <R>(options: {
+/** The `doctor` subcommand: `api` reaches Upload-Post, `settle` ends the command with the report's exit code. */
+export const command = <E>(options: {
   readonly api: Layer.Layer<UploadPost.UploadPost, ConfigError.ConfigError>
-  readonly setExit: (code: ExitCode) => Effect.Effect<void, never, R>
+  readonly settle: (code: ExitCode) => Effect.Effect<void, E>
 }) =>
   Command.make(
     "doctor",
@@ -78,7 +78,7 @@ export const command = <R>(options: {
         yield* Effect.sync(() =>
           process.stdout.write(`${args.json ? visible(JSON.stringify(report)) : render(report)}\n`)
         )
-        yield* options.setExit(report.exit_code)
+        yield* options.settle(report.exit_code)
       })
   ).pipe(Command.withDescription(
     "Check a campaign before its first real run, sending nothing: the key (and its plan), the profile and its " +

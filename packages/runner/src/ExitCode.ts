@@ -2,6 +2,8 @@
  * The command's exit codes (DESIGN.md, "Command contract").
  */
 import type { Campaign } from "@comment-dm/core"
+import type { Teardown } from "@effect/platform/Runtime"
+import { Data, Effect, Exit } from "effect"
 
 export const ExitCode = {
   /** Every matching commenter settled. */
@@ -37,33 +39,38 @@ export const ofOutcome = (outcome: Campaign.Outcome): ExitCode => {
   }
 }
 
-const tagOf = (value: unknown): unknown =>
-  typeof value === "object" && value !== null && "_tag" in value ? value._tag : undefined
+/**
+ * A subcommand that did its work and reported it, but did not settle everyone (people pending, in doubt or not
+ * accounted for, a daily limit, a stop request): no error to print, only an exit code other than 0.
+ */
+export class Unsettled extends Data.TaggedError("Unsettled")<{ readonly code: ExitCode }> {
+  override get message() {
+    return `ended with exit code ${this.code}`
+  }
+}
+
+/** Succeeds for {@link ExitCode.Settled}; any other code fails with {@link Unsettled}. */
+export const settle = (code: ExitCode): Effect.Effect<void, Unsettled> =>
+  code === ExitCode.Settled ? Effect.void : Effect.fail(new Unsettled({ code }))
+
+/** Resolves once everything written to the stream so far has been handed to the system (a slow pipe included). */
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()))
 
 /**
- * Failures by tag: configuration and bad requests are 2 (so is a ledger that a newer version has upgraded: this
- * installation needs upgrading), the key is 4, the rest 1.
+ * How the process ends (`NodeRuntime.runMain`'s teardown): with the exit code the program set, or 130 when a signal
+ * interrupted it; and only once its output is written, so that a slow reader (`comment-dm export | gzip`) gets all of
+ * it.
  */
-export const ofError = (error: unknown): ExitCode => {
-  const tag = tagOf(error)
-  if (tag === "LedgerError" && typeof error === "object" && error !== null && "cause" in error) {
-    if (tagOf(error.cause) === "LedgerSchemaTooNew") return ExitCode.Configuration
-  }
-  switch (tag) {
-    case "CampaignFileError":
-    case "CampaignSpecError":
-    case "ConfigError":
-    case "DatabaseUrlError":
-    case "InvalidRequest":
-    case "ValidationError":
-    case "MissingData":
-    case "InvalidData":
-      return ExitCode.Configuration
-    case "Unauthorized":
-      return ExitCode.Unauthorized
-    case "DailyLimitReached":
-      return ExitCode.DailyLimit
-    default:
-      return ExitCode.Failure
-  }
+export const teardown: Teardown = (exit, onExit) => {
+  const code = Exit.isSuccess(exit)
+    ? Number(process.exitCode ?? ExitCode.Settled)
+    : Exit.isInterrupted(exit)
+    ? ExitCode.Interrupted
+    : ExitCode.Failure
+  process.exitCode = code
+  void Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => {
+    onExit(code)
+    // Idle keep-alive sockets must not hold the process open once the work is done.
+    setTimeout(() => process.exit(code), 1_000).unref()
+  })
 }

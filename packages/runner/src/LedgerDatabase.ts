@@ -87,18 +87,23 @@ const check = (setting: Setting, value: string): Effect.Effect<string, DatabaseU
     : Effect.fail(new DatabaseUrlError({ setting, shown: shown(value), why }))
 }
 
-/** The ledger location in force, checked: the flag wins over the environment, which wins over the default. */
-export const resolve = (flag: Option.Option<string>): Effect.Effect<string, DatabaseUrlError> =>
-  Option.match(flag, {
-    onSome: (value) => check("--db", value),
-    onNone: () =>
-      Config.option(Config.string("COMMENT_DM_DB")).pipe(
-        Effect.orElseSucceed(() => Option.none<string>()),
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.succeed(defaultPath),
-          onSome: (value) => check("COMMENT_DM_DB", value)
-        }))
-      )
+/** A location as someone gave it, and where: the flag, or the environment when there is no flag. */
+export interface Given {
+  readonly setting: Setting
+  readonly value: string
+}
+
+/** `COMMENT_DM_DB`, the fallback of `--db`. */
+export const fromEnvironment: Config.Config<Given> = Config.map(
+  Config.string("COMMENT_DM_DB"),
+  (value) => ({ setting: "COMMENT_DM_DB", value })
+)
+
+/** The ledger location in force, checked: the one given, else the default. */
+export const resolve = (given: Option.Option<Given>): Effect.Effect<string, DatabaseUrlError> =>
+  Option.match(given, {
+    onNone: () => Effect.succeed(defaultPath),
+    onSome: ({ setting, value }) => check(setting, value)
   })
 
 export interface LayerOptions {

@@ -1,0 +1,39 @@
+/**
+ * What the subcommands run on, provided to each with `Command.provide`: the campaign named on the command line, the
+ * ledger, and the Upload-Post client for those that talk to the platform. The one place that says which layer gives
+ * each.
+ */
+import { UploadPost } from "@comment-dm/core"
+import { Effect, Layer, type Option } from "effect"
+import * as CampaignFile from "./CampaignFile.js"
+import * as LedgerDatabase from "./LedgerDatabase.js"
+
+/**
+ * The Upload-Post client: straight over Node's http / https with connections kept alive and reused
+ * (HttpTransport.layerNode). Notices about the settings go to stderr, so that `--json` keeps stdout to the summary.
+ */
+export const uploadPost = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
+  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+})))
+
+/** The arguments a subcommand's workspace comes from. */
+export interface Target {
+  readonly campaignFile: string
+  readonly db: Option.Option<LedgerDatabase.Given>
+}
+
+/**
+ * A subcommand's campaign and ledger, and `platform`: {@link uploadPost} for those that talk to it, else
+ * `Layer.empty`. Made in this order: a campaign that cannot run opens no ledger, and a ledger setting that cannot be
+ * used makes no request.
+ */
+export const layer = <P, PE>(target: Target, platform: Layer.Layer<P, PE>, options: LedgerDatabase.LayerOptions = {}) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const spec = yield* CampaignFile.load(target.campaignFile)
+    const location = yield* LedgerDatabase.resolve(target.db)
+    return Layer.mergeAll(
+      Layer.succeed(CampaignFile.Campaign, spec),
+      LedgerDatabase.layer(location, options),
+      platform
+    )
+  }))
