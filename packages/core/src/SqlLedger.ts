@@ -33,17 +33,28 @@ import * as internalMigrations from "./internal/ledgerMigrations.js"
 import {
   candidateRow,
   decodeCampaignVersions,
+  decodeCampaignVersionSpecs,
   decodeClaimHolders,
   decodeConversationReads,
   decodeCounts,
   decodeEntries,
   decodeReadMarks,
   decodeStates,
+  decodeTally,
   decodeUnrecorded
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
-import type { Candidate, Counts, MessagePath, RecipientKey, SkipReason, StepKind, Unrecorded } from "./Ledger.js"
-import { DeliveryState, Ledger, LedgerError, noCounts, Settlement } from "./Ledger.js"
+import type {
+  Candidate,
+  Counts,
+  MessagePath,
+  RecipientKey,
+  Reopening,
+  SkipReason,
+  StepKind,
+  Unrecorded
+} from "./Ledger.js"
+import { DeliveryState, Ledger, LedgerError, noCounts, reopenableReasons, Settlement } from "./Ledger.js"
 
 export interface Options {
   /** Rows per page when streaming entries. Default 500. */
@@ -283,6 +294,23 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
           WHERE c.name = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
             AND k.comment_id = comment_dm_recipients.comment_id AND k.kind = ${kind})`
 
+    /** What reopening a skipped row sets: pending again, with the newer comment when that is why. */
+    const reopened = (reopening: Reopening, now: number) => {
+      const pending = sql`state = 'pending', reason = NULL, settled_at = NULL, updated_at = ${now}`
+      if (reopening._tag === "Wrote") return pending
+      const row = candidateRow(reopening.comment, now)
+      return sql`${pending}, username = COALESCE(${row.username}, username), post_id = ${row.post_id},
+        comment_id = ${row.comment_id}, comment_text = ${row.comment_text}, comment_time = ${row.comment_time},
+        keyword = ${row.keyword}`
+    }
+
+    /** When a skipped row is reopened: a comment newer than its own, or a message after the skip. */
+    const reopenedWhen = (reopening: Reopening) =>
+      reopening._tag === "Wrote"
+        ? sql`settled_at < ${reopening.at.getTime()}`
+        : sql`comment_id <> ${storable(reopening.comment.commentId)}
+          AND COALESCE(comment_time, 0) < ${reopening.comment.commentTime?.getTime() ?? 0}`
+
     const insertCandidates = (rows: ReadonlyArray<ReturnType<typeof candidateRow>>) =>
       sql`INSERT INTO comment_dm_recipients ${sql.insert(rows)}
         ON CONFLICT (campaign, platform, user_id, step) DO NOTHING RETURNING user_id`.pipe(
@@ -491,7 +519,8 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
             InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`,
             Skipped: ({ reason }) => sql`state = 'skipped', reason = ${reason}, settled_at = ${now}`,
             Expired: ({ reason }) => sql`state = 'expired', reason = ${storable(reason)}, settled_at = ${now}`,
-            Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`
+            Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`,
+            Suppressed: ({ reason }) => sql`state = 'suppressed', reason = ${storable(reason)}, settled_at = ${now}`
           })
           return yield* grouped(
             key,
@@ -585,6 +614,31 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
         }).pipe(failWith(`resolve ${describeKey(key)}`)),
 
       campaignVersion,
+
+      campaignVersions: (campaign) =>
+        sql`SELECT version, spec, created_at FROM comment_dm_campaign_versions WHERE campaign = ${campaign}
+          ORDER BY version`.pipe(
+          Effect.flatMap(decodeCampaignVersionSpecs),
+          failWith(`read the versions of campaign ${campaign}`)
+        ),
+
+      reopen: (key, reopening) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const rows = yield* sql`UPDATE comment_dm_recipients SET ${reopened(reopening, now)}
+            WHERE ${whereKey(key)} AND state = 'skipped' AND reason IN ${sql.in(reopenableReasons)}
+              AND ${reopenedWhen(reopening)} RETURNING user_id`
+          return rows.length > 0
+        }).pipe(failWith(`judge ${describeKey(key)} again`)),
+
+      tally: (campaign, step) =>
+        sql`SELECT state, path, CASE WHEN state = 'skipped' THEN reason END AS reason, COUNT(*) AS n
+          FROM comment_dm_recipients
+          WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign} AND step = ${step}
+          GROUP BY state, path, CASE WHEN state = 'skipped' THEN reason END`.pipe(
+          Effect.flatMap(decodeTally),
+          failWith(`count the people of campaign ${campaign} by path and reason`)
+        ),
 
       counts: (campaign, step) =>
         // Naming every state lets both dialects count from the (state, campaign) index alone.

@@ -174,7 +174,9 @@ describe("Campaign.run over DryRun.layer", () => {
           user: "studio",
           posts: ["p1"],
           match: { keywords: ["guide"] },
-          message: "Hi @{{username}}"
+          message: "Hi @{{username}}",
+          // With `auto` a rehearsal also reads the conversations, to tell each person's path.
+          delivery: "dm"
         })
         const events: Array<Run.Event> = []
         const summary = yield* Campaign.run(spec, {

@@ -1,7 +1,7 @@
 /**
  * Discovery: the people of a page. Comments without a usable commenter are dropped, the rest matched; the first
  * matching comment of a person in a pass wins. The ledger then says who is open: settled people are skipped, new ones
- * recorded as pending. A person the ledger refuses to record is reported and never sent to (a send must be claimed
+ * recorded as pending, and (with `auto`) people skipped before are judged again when this comment is newer than theirs. A person the ledger refuses to record is reported and never sent to (a send must be claimed
  * durably first).
  */
 import { Effect, Option } from "effect"
@@ -23,6 +23,11 @@ export interface Discoverer {
   readonly matcher: Matcher.Matcher
   /** The step people enter when they are found: the first message. */
   readonly step: Step
+  /**
+   * Whether a skipped person met again with a newer matching comment is judged again (`delivery: auto`): the row takes
+   * the newer comment and is pending once more.
+   */
+  readonly rejudge: boolean
 }
 
 /** The matching people of a page not met before in this pass (`seen`, which it adds them to). */
@@ -77,8 +82,11 @@ export const unsettled: (
         recorder.alreadySent++
       } else if (state === "claimed") {
         recorder.claimedElsewhere++
+      } else if (state === "skipped" && discoverer.rejudge && target.commentTime !== undefined) {
+        const key = { campaign: target.campaign, platform: target.platform, userId: target.userId, step: step.kind }
+        if (yield* ledger.reopen(key, { _tag: "Commented", comment: target })) open.push(target)
       }
-      // refused is final; in_doubt waits for reconciliation.
+      // refused is final; in_doubt waits for reconciliation; a skip is final unless the person comes back.
     }
     recorder.matched += targets.length
     recorder.fresh += fresh.length

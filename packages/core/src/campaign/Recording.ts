@@ -5,7 +5,7 @@
  * more than the work.
  */
 import { Clock, Effect } from "effect"
-import type * as Ledger from "../Ledger.js"
+import * as Ledger from "../Ledger.js"
 import { type Counts, Event, type Outcome, type Person, type Progress, type Summary } from "../Run.js"
 
 /** A person's settlement in a step, with the post of their comment and the message they were claimed with. */
@@ -14,6 +14,8 @@ export interface Settled {
   readonly person: Person
   readonly post: string
   readonly message: string
+  /** The path a first message took (undefined for the other steps, and for settlements without a request). */
+  readonly path?: Ledger.MessagePath | undefined
   readonly settlement: Ledger.Settlement
 }
 
@@ -28,7 +30,26 @@ export type Result =
 /** What the ledger holds for the campaign's first message, and how many people it could not record. */
 export interface LedgerTotals {
   readonly totals: Ledger.Counts
+  /** The skipped by reason, and the sent by path. */
+  readonly skipped?: Readonly<Record<string, number>>
+  readonly paths?: Readonly<Record<string, number>>
   readonly unrecorded: number
+}
+
+/** Totals from the ledger's tally of a step. */
+export const totalsOf = (tally: ReadonlyArray<Ledger.TallyRow>, unrecorded: number): LedgerTotals => {
+  const totals = Ledger.noCounts()
+  const skipped: Record<string, number> = {}
+  const paths: Record<string, number> = {}
+  for (const row of tally) {
+    totals[row.state] += row.count
+    if (row.state === "skipped") {
+      const reason = row.reason ?? "(no reason recorded)"
+      skipped[reason] = (skipped[reason] ?? 0) + row.count
+    }
+    if (row.state === "sent" && row.path !== undefined) paths[row.path] = (paths[row.path] ?? 0) + row.count
+  }
+  return { totals, skipped, paths, unrecorded }
 }
 
 /** How the run ended, as far as the outcome depends on it. */
@@ -65,6 +86,11 @@ export class Recorder {
   sent = 0
   alreadySent = 0
   refused = 0
+  /** Settled without a request and not refused, by state (skipped, expired, suppressed). */
+  passedOver = 0
+  /** This run's skipped people by reason (a rehearsal's summary counts from these). */
+  readonly skippedReasons: Record<string, number> = {}
+  readonly sentPaths: Record<string, number> = {}
   pending = 0
   inDoubt = 0
   claimedElsewhere = 0
@@ -73,6 +99,8 @@ export class Recorder {
   reconciled = 0
   /** What went wrong without stopping the run, in the order it happened; each told once. */
   readonly problems = new Set<string>()
+  /** What the caller should know, each told once. */
+  readonly notices = new Set<string>()
 
   /**
    * `rehearsal`: nothing goes out (the sender says so), so a send is told as one the run would make, and the summary
@@ -94,7 +122,7 @@ export class Recorder {
       refused: this.refused,
       pending: this.pending,
       inDoubt: this.inDoubt,
-      skipped: this.alreadySent + this.claimedElsewhere
+      skipped: this.alreadySent + this.claimedElsewhere + this.passedOver
     }
   }
 
@@ -107,6 +135,13 @@ export class Recorder {
     if (this.problems.has(detail)) return Effect.void
     this.problems.add(detail)
     return this.emit(Event.Problem({ detail }))
+  }
+
+  /** Tells of something worth knowing once, as it happens; the summary lists them all. */
+  notice(detail: string): Effect.Effect<void> {
+    if (this.notices.has(detail)) return Effect.void
+    this.notices.add(detail)
+    return this.emit(Event.Notice({ detail }))
   }
 
   /** Folds in one person's result and tells the caller. */
@@ -125,9 +160,10 @@ export class Recorder {
     }
   }
 
-  private settled({ message, person, post, settlement }: Settled): Effect.Effect<void> {
+  private settled({ message, path, person, post, settlement }: Settled): Effect.Effect<void> {
     switch (settlement._tag) {
       case "Sent":
+        if (path !== undefined) this.sentPaths[path] = (this.sentPaths[path] ?? 0) + 1
         if (this.rehearsal) {
           this.wouldSend++
           return this.emit(Event.WouldSend({ ...person, post, message, progress: this.progress() }))
@@ -145,11 +181,19 @@ export class Recorder {
         this.inDoubt++
         return this.emit(Event.InDoubt({ ...person, reason: settlement.reason, progress: this.progress() }))
       case "Skipped":
+        this.skippedReasons[settlement.reason] = (this.skippedReasons[settlement.reason] ?? 0) + 1
+        return this.passOver(person, "skipped", settlement.reason)
       case "Expired":
-        // Final without a request, as a refusal is.
-        this.refused++
-        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress: this.progress() }))
+        return this.passOver(person, "expired", settlement.reason)
+      case "Suppressed":
+        return this.passOver(person, "suppressed", settlement.reason)
     }
+  }
+
+  /** A person settled without a request and not refused. */
+  private passOver(person: Person, state: "skipped" | "expired" | "suppressed", reason: string): Effect.Effect<void> {
+    this.passedOver++
+    return this.emit(Event.Skipped({ ...person, state, reason, progress: this.progress() }))
   }
 
   /**
@@ -168,10 +212,17 @@ export class Recorder {
         outcome: outcomeOf(counts, this.problems.size, { ...ending, rehearsal: this.rehearsal }),
         counts,
         dropped: { ...this.dropped },
+        skipped: { ...(ledger?.skipped ?? this.skippedReasons) },
+        paths: { ...(ledger?.paths ?? this.sentPaths) },
         problems: [...this.problems],
+        notices: [...this.notices],
         elapsedMillis: finished - this.startedAt
       }
     })
+  }
+
+  private skippedCount(): number {
+    return Object.values(this.skippedReasons).reduce((a, b) => a + b, 0)
   }
 
   private counts(ledger: LedgerTotals | undefined): Counts {
@@ -185,6 +236,9 @@ export class Recorder {
       sent: this.sent,
       already_sent: totals === undefined ? this.alreadySent : totals.sent - this.sent,
       refused: totals?.refused ?? this.refused,
+      skipped: totals?.skipped ?? this.skippedCount(),
+      expired: totals?.expired ?? 0,
+      suppressed: totals?.suppressed ?? 0,
       pending: totals?.pending ?? 0,
       in_doubt: totals?.in_doubt ?? 0,
       claimed_elsewhere: totals?.claimed ?? this.claimedElsewhere,
