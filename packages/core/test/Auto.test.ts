@@ -340,6 +340,11 @@ describe("auto's choice for one person", () => {
       path: "private_reply"
     })
     assert.deepStrictEqual(
+      Step.autoChoice(wrote(hour), target(hour), now, "u1"),
+      { _tag: "Settle", settlement: Ledger.Settlement.Skipped({ reason: "own_comment" }) },
+      "the account's own comment"
+    )
+    assert.deepStrictEqual(
       Step.autoChoice(wrote(hour), target(hour, { dmRefused: true }), now),
       { _tag: "Send", path: "private_reply" },
       "a DM the platform refused for the window is not chosen again"

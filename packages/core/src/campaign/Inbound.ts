@@ -74,6 +74,11 @@ export const dmDeadline = (snapshot: Snapshot, userId: string): number | undefin
 /** The conversations as `auto` last read them, for the stages of one campaign. */
 export class Inbound {
   snapshot: Snapshot = nothingSeen
+  /**
+   * The account's own platform id, when known (the profile's identity, e.g. from `GET /uploadposts/users/{profile}`):
+   * `auto` skips its comments as `own_comment`. Nothing sets it yet.
+   */
+  accountId: string | undefined = undefined
 
   constructor(readonly spec: CampaignSpec.CampaignSpec, readonly api: UploadPost.UploadPost) {}
 

@@ -72,7 +72,16 @@ const replyDeadline = (target: Target): number | undefined =>
  * the comment, else a skip; never a DM to someone whose latest message is an opt-out word. A deadline that passed
  * while the person waited (both paths were open when they were first seen) ends `expired`, not skipped.
  */
-export const autoChoice = (snapshot: Inbound.Snapshot, target: Target, now: number): Choice => {
+export const autoChoice = (
+  snapshot: Inbound.Snapshot,
+  target: Target,
+  now: number,
+  accountId?: string | undefined
+): Choice => {
+  // The account's own comment is listed like anyone's; the account is never written to.
+  if (accountId !== undefined && target.userId === accountId) {
+    return settle(Ledger.Settlement.Skipped({ reason: "own_comment" }))
+  }
   const written = snapshot.latest.get(target.userId)
   if (written !== undefined && Inbound.isOptOut(written.text)) {
     return settle(Ledger.Settlement.Suppressed({
@@ -113,7 +122,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
         }))
       }
       case "auto":
-        return autoChoice(inbound?.snapshot ?? Inbound.nothingSeen, target, now)
+        return autoChoice(inbound?.snapshot ?? Inbound.nothingSeen, target, now, inbound?.accountId)
     }
   }
   return {
