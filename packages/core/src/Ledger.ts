@@ -311,8 +311,8 @@ export interface Ledger {
   readonly campaignVersions: (campaign: string) => Effect.Effect<ReadonlyArray<CampaignVersion>, LedgerError>
   /**
    * Turns a person skipped for a reason in {@link reopenableReasons} back to `pending`, in one guarded statement: for
-   * a comment newer than the row's (the row takes it), or for a message written after the skip. Succeeds with whether
-   * the row was reopened.
+   * a comment newer than the row's (the row takes it), or for a message written after the skip. A pending row takes a
+   * newer comment too. Succeeds with whether the row changed.
    */
   readonly reopen: (key: RecipientKey, reopening: Reopening) => Effect.Effect<boolean, LedgerError>
   /** The people of a step counted by state, path and skip reason. */

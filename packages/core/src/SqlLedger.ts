@@ -296,7 +296,9 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
 
     /** What reopening a skipped row sets: pending again, with the newer comment when that is why. */
     const reopened = (reopening: Reopening, now: number) => {
-      const pending = sql`state = 'pending', reason = NULL, settled_at = NULL, updated_at = ${now}`
+      // A pending row keeps why it is pending; a skipped one forgets why it was skipped.
+      const pending = sql`state = 'pending', reason = CASE WHEN state = 'pending' THEN reason END, settled_at = NULL,
+        updated_at = ${now}`
       if (reopening._tag === "Wrote") return pending
       const row = candidateRow(reopening.comment, now)
       return sql`${pending}, username = COALESCE(${row.username}, username), post_id = ${row.post_id},
@@ -625,9 +627,12 @@ export const make = (options: Options = {}): Effect.Effect<Ledger, never, SqlCli
       reopen: (key, reopening) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
+          // A newer comment also goes to a pending row: the row keeps the person's newest comment.
+          const states = reopening._tag === "Commented"
+            ? sql`(state = 'pending' OR (state = 'skipped' AND reason IN ${sql.in(reopenableReasons)}))`
+            : sql`state = 'skipped' AND reason IN ${sql.in(reopenableReasons)}`
           const rows = yield* sql`UPDATE comment_dm_recipients SET ${reopened(reopening, now)}
-            WHERE ${whereKey(key)} AND state = 'skipped' AND reason IN ${sql.in(reopenableReasons)}
-              AND ${reopenedWhen(reopening)} RETURNING user_id`
+            WHERE ${whereKey(key)} AND ${states} AND ${reopenedWhen(reopening)} RETURNING user_id`
           return rows.length > 0
         }).pipe(failWith(`judge ${describeKey(key)} again`)),
 

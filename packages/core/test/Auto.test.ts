@@ -241,6 +241,20 @@ describe("delivery auto", () => {
     }).pipe(Effect.provide(services(world.layer)))
   })
 
+  it.scoped("a person's newest matching comment is the one answered, across the pass and across runs", () => {
+    // u1's older comment comes first in the pass (as when it is on the first of two posts); the newer one wins.
+    const world = makeWorld([{ id: "c1", userId: "u1", ago: 9 * day }, { id: "c2", userId: "u1", ago: hour }], [])
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const campaign = yield* spec()
+      const first = yield* run(campaign)
+      assert.deepStrictEqual(world.requests, ["read:conversations", "reply:c2"])
+      assert.deepStrictEqual([first.summary.counts.sent, first.summary.counts.skipped], [1, 0])
+      yield* run(campaign)
+      assert.deepStrictEqual(world.requests.filter((request) => !request.startsWith("read")), ["reply:c2"])
+    }).pipe(Effect.provide(services(world.layer)))
+  })
+
   it.scoped("a file that changes the delivery gets a notice; the new rule applies to the people not reached yet", () => {
     const world = makeWorld([{ id: "c1", userId: "u1", ago: hour }], [])
     return Effect.gen(function*() {

@@ -111,7 +111,7 @@ const stages = Effect.gen(function*() {
       { id: "c4", post: "p1", text: "guide?", timestamp: undefined, userId: undefined, username: undefined }
     ]
   }
-  const open = yield* Discovery.unsettled(discoverer, Discovery.targetsOf(discoverer, new Set(), page))
+  const open = yield* Discovery.unsettled(discoverer, Discovery.targetsOf(discoverer, new Discovery.Seen(), page))
   return { campaign, ledger, events, recorder, deliver: Delivery.deliver(deliverer, step), open }
 })
 

@@ -30,8 +30,27 @@ export interface Discoverer {
   readonly rejudge: boolean
 }
 
-/** The matching people of a page not met before in this pass (`seen`, which it adds them to). */
-export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page): Array<Target> => {
+/** The people a pass has met, with the time of the newest matching comment of each that it handed on. */
+export class Seen {
+  readonly newest = new Map<string, number>()
+  /** People met whose ledger row keeps its own comment: the retry of the pending after the pass sends by the row. */
+  readonly deferred = new Set<string>()
+
+  has(userId: string): boolean {
+    return this.newest.has(userId)
+  }
+
+  /** Whether the retry of the pending after the pass takes the person: not met in the pass, or left to it. */
+  leftToRetry(userId: string): boolean {
+    return !this.newest.has(userId) || this.deferred.has(userId)
+  }
+}
+
+/**
+ * The matching people of a page not met before in this pass (`seen`, which it adds them to); with `rejudge`, also a
+ * person met before whose comment here is newer (their newest matching comment is the one a private reply answers).
+ */
+export const targetsOf = (discoverer: Discoverer, seen: Seen, page: Page): Array<Target> => {
   const { matcher, recorder, spec } = discoverer
   const targets: Array<Target> = []
   for (const comment of page.comments) {
@@ -40,10 +59,12 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
       recorder.drop(noUserId)
       continue
     }
-    if (seen.has(comment.userId)) continue
+    const time = comment.timestamp?.getTime() ?? Number.NEGATIVE_INFINITY
+    const known = seen.newest.get(comment.userId)
+    if (known !== undefined && !(discoverer.rejudge && time > known)) continue
     const keyword = Matcher.match(matcher, comment.text)
     if (Option.isNone(keyword)) continue
-    seen.add(comment.userId)
+    seen.newest.set(comment.userId, time)
     targets.push({
       campaign: spec.name,
       platform: spec.platform,
@@ -60,12 +81,20 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
   return targets
 }
 
+const keyOf = (discoverer: Discoverer, target: Target): Ledger.RecipientKey => ({
+  campaign: target.campaign,
+  platform: target.platform,
+  userId: target.userId,
+  step: discoverer.step.kind
+})
+
 /** Looks people up in the ledger: the open ones (new or pending) go on; new ones are recorded as pending. */
 export const unsettled: (
   discoverer: Discoverer,
-  targets: Array<Target>
+  targets: Array<Target>,
+  seen?: Seen
 ) => Effect.Effect<Array<Target>, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
-  function*(discoverer: Discoverer, targets: Array<Target>) {
+  function*(discoverer: Discoverer, targets: Array<Target>, seen?: Seen) {
     if (targets.length === 0) return targets
     const { ledger, recorder, spec, step } = discoverer
     const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
@@ -76,15 +105,19 @@ export const unsettled: (
       if (state === undefined) {
         fresh.push(target)
         open.push(target)
-      } else if (state === "pending") {
+      } else if (state === "pending" && !discoverer.rejudge) {
         open.push(target)
+      } else if (state === "pending") {
+        // The row keeps the person's newest comment: this one when it is newer, else the row's own, which the retry
+        // of the pending after the pass sends by.
+        if (yield* ledger.reopen(keyOf(discoverer, target), { _tag: "Commented", comment: target })) open.push(target)
+        else seen?.deferred.add(target.userId)
       } else if (state === "sent") {
         recorder.alreadySent++
       } else if (state === "claimed") {
         recorder.claimedElsewhere++
       } else if (state === "skipped" && discoverer.rejudge && target.commentTime !== undefined) {
-        const key = { campaign: target.campaign, platform: target.platform, userId: target.userId, step: step.kind }
-        if (yield* ledger.reopen(key, { _tag: "Commented", comment: target })) open.push(target)
+        if (yield* ledger.reopen(keyOf(discoverer, target), { _tag: "Commented", comment: target })) open.push(target)
       }
       // refused is final; in_doubt waits for reconciliation; a skip is final unless the person comes back.
     }

@@ -224,13 +224,13 @@ const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPos
   })
 
 /** The people of one item of a read: a page's open people, or none once a read mark is written. */
-const peopleOf = (s: Stages, seen: Set<string>) => (item: Reading.Item) =>
+const peopleOf = (s: Stages, seen: Discovery.Seen) => (item: Reading.Item) =>
   Effect.gen(function*() {
     if (item._tag === "Reached") {
       yield* Reading.markRead(s.ledger, item)
       return Chunk.empty<Step.Target>()
     }
-    const open = yield* Discovery.unsettled(s.discoverer, Discovery.targetsOf(s.discoverer, seen, item))
+    const open = yield* Discovery.unsettled(s.discoverer, Discovery.targetsOf(s.discoverer, seen, item), seen)
     yield* s.emit(Event.PageRead({ post: item.post, comments: item.comments.length, progress: s.recorder.progress() }))
     return Chunk.unsafeFromArray(open)
   })
@@ -243,14 +243,14 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
     const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
       step.deadline === undefined ? people : byDeadline(people, step.deadline)
     /** People handled in the current pass; a new set each pass, so memory stays flat in a long watch. */
-    let seen = new Set<string>()
+    let seen = new Discovery.Seen()
 
     /**
      * One pass over some pages: everyone new is recorded and sent to. Pages keep being read while earlier people
      * are sent to (the queue decouples the two); with private replies a pass is sorted by deadline first.
      */
     const pass = <E>(items: Stream.Stream<Reading.Item, E>): Effect.Effect<void, E | Ledger.LedgerError> => {
-      seen = new Set()
+      seen = new Discovery.Seen()
       const people = items.pipe(
         Stream.interruptWhen(s.control.stopSignal),
         Stream.mapEffect(peopleOf(s, seen)),
@@ -266,7 +266,7 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
      */
     const retryStep = (step: Step.Step) =>
       s.ledger.pendingEntries(spec.name, step.kind).pipe(
-        Stream.filter((entry) => step !== first || !seen.has(entry.userId)),
+        Stream.filter((entry) => step !== first || seen.leftToRetry(entry.userId)),
         Stream.interruptWhen(s.control.stopSignal),
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
@@ -309,7 +309,7 @@ export const make = <R = never>(spec: CampaignSpec.CampaignSpec, options: Option
       nextProbeAt: s.gate.nextProbeAt,
       /** Sends to everyone pending (between passes: the last pass's people included), the first as a probe if due. */
       sendPending: Effect.suspend(() => {
-        seen = new Set()
+        seen = new Discovery.Seen()
         // Between polls the last poll's conversations serve, unless none were read yet.
         const read = s.inbound?.snapshot.readAt === undefined ? readInbound(s) : Effect.void
         return Effect.zipRight(read, retryPending)

@@ -41,15 +41,23 @@ export const forEachConcurrently = <A, E, E2, R, R2>(
 
 /**
  * The whole pass, nearest deadline first (as things stand once the pass is collected): DMs by the end of their
- * window, private replies by the end of their 7 days.
+ * window, private replies by the end of their 7 days. A person handed on twice (a newer comment met later in the
+ * pass) goes once, with the newer comment.
  */
+const commentTimeOf = (target: Target) => target.commentTime?.getTime() ?? Number.NEGATIVE_INFINITY
+
 export const byDeadline = <A extends Target, E>(
   people: Stream.Stream<A, E>,
   deadline: (target: Target, now: number) => number
 ): Stream.Stream<A, E> =>
   Stream.unwrap(
     Effect.zipWith(Stream.runCollect(people), Clock.currentTimeMillis, (all, now) => {
-      const sorted = Array.from(all, (person) => ({ person, at: deadline(person, now) }))
+      const newest = new Map<string, A>()
+      for (const person of all) {
+        const known = newest.get(person.userId)
+        if (known === undefined || commentTimeOf(known) < commentTimeOf(person)) newest.set(person.userId, person)
+      }
+      const sorted = Array.from(newest.values(), (person) => ({ person, at: deadline(person, now) }))
       sorted.sort((a, b) => a.at - b.at)
       return Stream.fromIterable(sorted.map(({ person }) => person))
     })

@@ -46,13 +46,16 @@ export const ledgerAutoContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.
       assert.isTrue(yield* commented("newer", Date.UTC(2026, 2, 27)))
       const reopened = yield* entryOf(key)
       assert.deepStrictEqual([reopened.state, reopened.commentId, reopened.reason], ["pending", "newer", undefined])
-      assert.isFalse(yield* commented("newest", Date.UTC(2026, 2, 28)), "only a skipped row")
+      // A pending row takes a newer comment too (the person's newest is the one a private reply answers).
+      assert.isTrue(yield* commented("newest", Date.UTC(2026, 2, 28)))
+      assert.isFalse(yield* commented("newer", Date.UTC(2026, 2, 27)), "not an older one")
+      assert.deepStrictEqual([(yield* entryOf(key)).state, (yield* entryOf(key)).commentId], ["pending", "newest"])
 
       yield* settleAs(key, skip("comment_too_old"))
       const settledAt = (yield* entryOf(key)).settledAt?.getTime() ?? 0
       assert.isFalse(yield* ledger.reopen(key, { _tag: "Wrote", at: new Date(settledAt - 1) }), "wrote before")
       assert.isTrue(yield* ledger.reopen(key, { _tag: "Wrote", at: new Date(settledAt + 1) }))
-      assert.strictEqual((yield* entryOf(key)).commentId, "newer", "a message leaves the comment as it was")
+      assert.strictEqual((yield* entryOf(key)).commentId, "newest", "a message leaves the comment as it was")
 
       // Skips that a new comment or message does not change, and other states, are never reopened.
       yield* settleAs(keyOf(campaign, 1), skip("comment_taken"))
