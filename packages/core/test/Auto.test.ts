@@ -276,6 +276,40 @@ describe("delivery auto", () => {
     }).pipe(Effect.provide(services(world.layer)))
   })
 
+  it.scoped("a campaign that reached people before its delivery was recorded gets a notice once, then none", () => {
+    const world = makeWorld([{ id: "c1", userId: "u1", ago: hour }, { id: "c2", userId: "u2", ago: hour }], [])
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const campaign = yield* spec()
+      // As a comment-dm before versions left it: a person sent by DM, none of the campaign's versions recorded.
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.registerCampaign({ name: campaign.name, platform: "instagram", profileUser: "studio", posts: [] })
+      yield* ledger.discover([{
+        campaign: campaign.name,
+        platform: "instagram",
+        userId: "u1",
+        step: "first_message",
+        username: "ada",
+        postId: "p1",
+        commentId: "c1",
+        commentText: "guide",
+        commentTime: new Date(now - hour),
+        keyword: "guide"
+      }])
+      const key = { campaign: campaign.name, platform: "instagram", userId: "u1", step: "first_message" } as const
+      assert.isTrue(yield* ledger.claim(key, { message: "Hi", path: "dm", runner: "old", lease: "1 minute" }))
+      assert.isTrue(yield* ledger.settle(key, "old", Ledger.Settlement.Sent({ messageId: "m0", at: new Date(now) })))
+      yield* TestClock.adjust(Duration.minutes(1))
+      const first = yield* run(campaign)
+      assert.strictEqual(first.summary.notices.length, 1)
+      assert.include(first.summary.notices[0], `reached people by "dm"`)
+      yield* TestClock.adjust(Duration.minutes(1))
+      const second = yield* run(campaign)
+      assert.deepStrictEqual(second.summary.notices, [])
+      assert.deepStrictEqual(world.requests.filter((request) => !request.startsWith("read")), ["reply:c2"])
+    }).pipe(Effect.provide(services(world.layer)))
+  })
+
   it.scoped("elsewhere than Instagram auto means dm, and reads no conversations", () => {
     const world = makeWorld([{ id: "c1", userId: "u1", ago: 9 * day }], [])
     return Effect.gen(function*() {

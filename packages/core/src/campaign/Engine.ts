@@ -148,10 +148,13 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
 /** The campaign file as JSON, as the ledger keeps its versions. */
 const encodeSpec = Schema.encodeEither(CampaignSpec.CampaignSpec)
 
-const deliveryIn = (spec: unknown): string | undefined =>
-  typeof spec === "object" && spec !== null && "delivery" in spec && typeof spec.delivery === "string"
-    ? spec.delivery
-    : undefined
+/** What a recorded version's `delivery` came to on its platform (see `CampaignSpec.deliveryOf`). */
+const deliveryIn = (spec: unknown): string | undefined => {
+  if (typeof spec !== "object" || spec === null || !("delivery" in spec) || !("platform" in spec)) return undefined
+  const { delivery, platform } = spec
+  if (typeof platform !== "string" || !Schema.is(CampaignSpec.Delivery)(delivery)) return undefined
+  return CampaignSpec.deliveryOf({ delivery, platform })
+}
 
 /**
  * Records the campaign file's version (the claims name it) and tells, with a notice, when an earlier version of the
@@ -167,8 +170,23 @@ const recordVersion = Effect.fnUntraced(function*(s: Stages) {
   deliverer.version.current = version > 0 ? version : undefined
   const versions = yield* ledger.campaignVersions(spec.name)
   const started = versions[0]
+  const delivery = CampaignSpec.deliveryOf(spec)
+  if (started === undefined) return
+  if (started.version === version) {
+    // The first version, recorded by this run: a campaign that already has people ran before versions were, when a
+    // file without `delivery` meant `dm`.
+    if (started.createdAt.getTime() < recorder.startedAt) return
+    const reached = (yield* ledger.tally(spec.name, s.steps[0].kind)).some((row) => row.path === "dm")
+    if (reached && delivery !== "dm") {
+      yield* recorder.notice(
+        `delivery: the campaign ran before its delivery was recorded and reached people by "dm"; this file says ` +
+          `"${spec.delivery}", which applies to the people not reached yet (write delivery: dm to keep the old way)`
+      )
+    }
+    return
+  }
   const earlier = versions.filter((known) => known.version !== version && deliveryIn(known.spec) !== undefined)
-  if (started === undefined || earlier.every((known) => deliveryIn(known.spec) === spec.delivery)) return
+  if (earlier.every((known) => deliveryIn(known.spec) === delivery)) return
   const first = deliveryIn(started.spec) ?? "unknown"
   yield* recorder.notice(
     `delivery changed: the campaign started with "${first}" (version ${started.version}) and this file says ` +
