@@ -207,8 +207,8 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
     const failure = yield* inbound.refresh
     if (Option.isSome(failure)) {
       yield* s.recorder.notice(
-        `the conversations could not be read (${failure.value.message}): delivery "auto" sees no messaging window ` +
-          "it did not see before, so people without one get a private reply"
+        `the conversations could not be read (${failure.value.message}); delivery "auto" goes by the last ones it ` +
+          "read, if any: people without a messaging window seen there get a private reply, never a DM"
       )
       return
     }
