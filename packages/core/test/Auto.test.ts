@@ -4,7 +4,7 @@
  * of a pass, expiry, opt-out words, people judged again, and the notice for a changed delivery.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, TestClock } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, TestClock } from "effect"
 import * as Campaign from "../src/Campaign.js"
 import * as Inbound from "../src/campaign/Inbound.js"
 import * as Step from "../src/campaign/Step.js"
@@ -13,7 +13,9 @@ import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import type * as Run from "../src/Run.js"
+import * as StopSignal from "../src/StopSignal.js"
 import { formatTimestamp } from "../src/UploadPostSchema.js"
+import * as Watch from "../src/Watch.js"
 import { services } from "./support/scriptedClient.js"
 
 const now = Date.UTC(2026, 2, 28, 12)
@@ -307,6 +309,31 @@ describe("delivery auto", () => {
       const second = yield* run(campaign)
       assert.deepStrictEqual(second.summary.notices, [])
       assert.deepStrictEqual(world.requests.filter((request) => !request.startsWith("read")), ["reply:c2"])
+    }).pipe(Effect.provide(services(world.layer)))
+  })
+
+  it.scoped("a watcher reads the conversations once per poll, and DMs whoever wrote since the last poll", () => {
+    const world = makeWorld([{ id: "c1", userId: "u1", ago: 10 * day }], [])
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const stop = yield* Deferred.make<void>()
+      const campaign = yield* spec()
+      const fiber = yield* Effect.fork(
+        Watch.watch(campaign, { every: Duration.minutes(1) }).pipe(
+          Effect.provide(Layer.merge(Pacer.layerUnlimited, StopSignal.layer({ interrupt: Deferred.await(stop) })))
+        )
+      )
+      yield* TestClock.adjust(Duration.seconds(30))
+      assert.deepStrictEqual(world.requests, ["read:conversations"], "skipped: comment_too_old, no window")
+      // u1 writes to the account; the next poll's read sees it and judges them again.
+      world.messages = [{ from: "u1", ago: -Duration.toMillis(Duration.seconds(40)), text: "hello?" }]
+      yield* TestClock.adjust(Duration.minutes(2))
+      yield* Deferred.succeed(stop, undefined)
+      const summary = yield* Fiber.join(fiber)
+      const reads = world.requests.filter((request) => request === "read:conversations").length
+      assert.strictEqual(reads, 3, "one read for each of the three polls")
+      assert.deepStrictEqual(world.requests.filter((request) => !request.startsWith("read")), ["dm:u1"])
+      assert.deepStrictEqual([summary.counts.sent, summary.counts.skipped], [1, 0])
     }).pipe(Effect.provide(services(world.layer)))
   })
 
