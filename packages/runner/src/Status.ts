@@ -165,7 +165,10 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
   }
   if (counts.pending > 0) steps.push(`send to ${counts.pending} pending people`)
   steps.push(
-    "read the posts again and send only to new matching commenters; sent and refused people are never sent again"
+    "read the posts again and send only to new matching commenters; sent and refused people are never sent again" +
+      (counts.skipped > 0
+        ? `, and the ${counts.skipped} skipped are judged again only when they comment again or write to the account`
+        : "")
   )
   return `\`run\` will ${steps.join("; then ")}`
 }
