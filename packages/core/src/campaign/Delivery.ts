@@ -101,12 +101,15 @@ export const deliver = (d: Deliverer, step: Step.Step) => (target: Target): Effe
   Effect.gen(function*() {
     let person: Target | undefined = target
     for (let round = 0; person !== undefined && round < mostChoices; round++) {
-      person = yield* deliverOnce(d, step, person)
+      person = yield* deliverOnce(d, step, person, round > 0)
     }
   })
 
-/** One choice for the person and what follows it; succeeds with the person to choose for again, if the choice changed. */
-const deliverOnce = (d: Deliverer, step: Step.Step, target: Target) =>
+/**
+ * One choice for the person and what follows it; succeeds with the person to choose for again, if the choice changed.
+ * `again`: a later choice for the same person, who already counted against `max_sends`.
+ */
+const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boolean) =>
   Effect.gen(function*() {
     if (yield* d.control.halted) return undefined
     const message = step.render(target)
@@ -115,14 +118,14 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target) =>
     const turn = choice._tag === "Settle" ? "send" : yield* d.gate.turn
     if (turn === "hold") return undefined
     const path = choice._tag === "Send" ? choice.path : undefined
-    const rest = inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice)
+    const rest = inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
   })
 
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
-const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice) =>
+const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice, again: boolean) =>
   Effect.gen(function*() {
-    if (choice._tag === "Send") {
+    if (choice._tag === "Send" && !again) {
       if (d.maxSends !== undefined && d.started.count >= d.maxSends) {
         yield* d.recorder.record({ _tag: "HeldByCap" })
         return undefined
