@@ -44,6 +44,8 @@ interface World {
   readonly requests: Array<string>
   /** When each send was made (TestClock time, ms after `now`). */
   readonly sentAt: Array<number>
+  /** People whose DM the platform refuses for the messaging window, whatever the conversations show. */
+  readonly outsideWindow: Set<string>
   readonly layer: Layer.Layer<HttpTransport.HttpTransport>
 }
 
@@ -55,6 +57,7 @@ const makeWorld = (comments: Array<Comment>, messages: Array<Message>): World =>
     messages,
     requests: [],
     sentAt: [],
+    outsideWindow: new Set(),
     layer: Layer.succeed(HttpTransport.HttpTransport, {
       exchange: (request) =>
         Effect.map(TestClock.currentTimeMillis, (at): HttpTransport.Answer => {
@@ -94,6 +97,10 @@ const makeWorld = (comments: Array<Comment>, messages: Array<Message>): World =>
           world.sentAt.push(at - now)
           if (path.endsWith("/dms/send")) {
             world.requests.push(`dm:${body.recipient_id}`)
+            if (world.outsideWindow.has(body.recipient_id ?? "")) {
+              const error = "(#10) This message is sent outside of allowed window."
+              return { status: 400, headers: {}, text: JSON.stringify({ success: false, error }) }
+            }
             return ok({ success: true, recipient_id: body.recipient_id, message_id: `m-${world.requests.length}` })
           }
           world.requests.push(`reply:${body.comment_id}`)
@@ -194,6 +201,18 @@ describe("delivery auto", () => {
       assert.deepStrictEqual(summary.paths, { private_reply: 1 })
       const entries = yield* Effect.flatMap(Ledger.Ledger, (ledger) => ledger.inDoubt(campaign.name))
       assert.deepStrictEqual(entries, [])
+    }).pipe(Effect.provide(services(world.layer)))
+  })
+
+  it.scoped("a DM the platform refuses for the window becomes a private reply, not a refusal", () => {
+    const world = makeWorld([{ id: "c1", userId: "u1", ago: hour }], [{ from: "u1", ago: hour, text: "hi" }])
+    world.outsideWindow.add("u1")
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const { summary } = yield* run(yield* spec())
+      assert.deepStrictEqual(world.requests, ["read:conversations", "dm:u1", "reply:c1"])
+      assert.deepStrictEqual([summary.counts.sent, summary.counts.refused], [1, 0])
+      assert.deepStrictEqual(summary.paths, { private_reply: 1 })
     }).pipe(Effect.provide(services(world.layer)))
   })
 
