@@ -30,7 +30,10 @@ export const program = (options: Options) =>
     const summary = yield* Campaign.run(spec, {
       onEvent: (event) => event._tag === "Sent" ? Effect.log(`sent to ${event.username ?? event.userId}`) : Effect.void
     })
-    yield* Effect.log(`${summary.outcome}: ${summary.counts.sent} sent, ${summary.counts.pending} pending`)
+    yield* Effect.log(
+      `${summary.outcome}: ${summary.counts.sent} sent, ${summary.counts.skipped} skipped, ` +
+        `${summary.counts.pending} pending`
+    )
     return summary
   }).pipe(Effect.provide(Layer.merge(
     // `Default` goes through the program's HttpClient (tracing and middleware apply); `UploadPost.UploadPost.node()`

@@ -280,6 +280,8 @@ const bench = (
       match: { keywords: ["guide"] },
       message: "Hi @{{username}}, here is the guide: https://example.com/guide",
       pace: { per_hour: 1_000_000, concurrency: 2 },
+      // The server answers DMs; `auto` would send private replies to whoever its conversations do not show writing.
+      delivery: "dm",
       ...campaign
     })
     const db = Path.join(directory, "ledger.sqlite")

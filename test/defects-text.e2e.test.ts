@@ -54,7 +54,9 @@ const campaignOf = (match: Record<string, unknown> | undefined) => ({
   posts: [postId],
   ...(match === undefined ? {} : { match }),
   message: "Hi @{{username}}, here is your guide: https://example.com/g",
-  pace: { per_hour: 360000, concurrency: 4 }
+  pace: { per_hour: 360000, concurrency: 4 },
+  // DMs: these tests are about reading texts; `auto` would skip the old comments of people it sees no window for.
+  delivery: "dm"
 })
 
 // Open windows: these tests expect every matching commenter to be reachable by DM, refused people aside.

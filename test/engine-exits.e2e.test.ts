@@ -68,7 +68,15 @@ const runAgainst = (
     const name = `exits-${Path.basename(directory)}`
     const key = World.secretKey()
     // Every commenter matches; the pace is no constraint.
-    const spec = { name, platform: "instagram", user: profile, posts: [postId], message: "Hi @{{username}}" }
+    // DMs: the server answers no conversations, which `auto` would answer with private replies.
+    const spec = {
+      name,
+      platform: "instagram",
+      user: profile,
+      posts: [postId],
+      message: "Hi @{{username}}",
+      delivery: "dm"
+    }
     const campaignFile = writeCampaign(directory, "campaign.json", {
       ...spec,
       pace: { per_hour: 1_000_000 },

@@ -154,5 +154,8 @@ export const campaign = (world: World, options: CampaignOptions = {}): Record<st
     "Thanks for asking, {{username}}! The guide: https://example.com/guide"
   ],
   pace: { per_hour: options.perHour ?? 1_000_000, concurrency: options.concurrency ?? 4 },
+  // DMs, whatever the default: the checks expect the platform's refusals for the closed windows, not `auto`'s skips
+  // (test/reach.e2e.test.ts kills and resumes `auto`).
+  delivery: "dm",
   ...(options.maxSends === undefined ? {} : { max_sends: options.maxSends })
 })

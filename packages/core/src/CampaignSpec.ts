@@ -267,8 +267,17 @@ const MessageFromInput = Schema.transformOrFail(
   }
 )
 
-export const Delivery = Schema.Literal("dm", "private_reply")
+/**
+ * How the first message reaches a person: `auto` (the default) picks per person on Instagram (a DM inside their 24-hour
+ * window, else a private reply within 7 days of their comment, else a skip with the reason); `dm` and `private_reply`
+ * always take that path. Elsewhere `auto` means `dm`.
+ */
+export const Delivery = Schema.Literal("auto", "dm", "private_reply")
 export type Delivery = typeof Delivery.Type
+
+/** What `delivery` comes to on the campaign's platform: `auto` picks per person only on Instagram. */
+export const deliveryOf = (spec: { readonly delivery: Delivery; readonly platform: string }): Delivery =>
+  spec.delivery === "auto" && spec.platform !== "instagram" ? "dm" : spec.delivery
 
 const NonEmptyTrimmed = Schema.Trim.pipe(Schema.nonEmptyString()).annotations(expected("a non-empty string"))
 
@@ -417,7 +426,7 @@ const fields = Schema.Struct({
   match: Schema.optionalWith(MatchFromInput, { exact: true, default: () => Matcher.everyone }),
   /** The `message` key: one or more variants; each recipient gets one, picked by {@link Template.pick}. */
   messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
-  delivery: Schema.optionalWith(Delivery.annotations(oneOf(Delivery.literals)), { exact: true, default: () => "dm" }),
+  delivery: Schema.optionalWith(Delivery.annotations(oneOf(Delivery.literals)), { exact: true, default: () => "auto" }),
   pace: Schema.optionalWith(Pace, { exact: true, default: () => defaultPace }),
   /** The account itself (its own comments never match); absent: as the profile tells it. */
   account: Schema.optionalWith(OwnAccountFromInput, { exact: true }),

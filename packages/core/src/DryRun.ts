@@ -23,7 +23,8 @@ const stateAfter: { readonly [Tag in Ledger.Settlement["_tag"]]: Ledger.Delivery
   InDoubt: "in_doubt",
   Skipped: "skipped",
   Expired: "expired",
-  Unconfirmed: "unconfirmed"
+  Unconfirmed: "unconfirmed",
+  Suppressed: "suppressed"
 }
 
 /** A row as the rehearsal changed it: its state now, who claimed it, and its stored state (none: found now). */
@@ -86,6 +87,9 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     entries: stored.entries,
     unrecorded: stored.unrecorded,
     conversationsRead: stored.conversationsRead,
+    campaignVersions: stored.campaignVersions,
+    // A rehearsal's summary counts what it saw, not the ledger's tally.
+    tally: stored.tally,
     registerCampaign: () => Effect.void,
     states: (campaign, platform, step, userIds) =>
       Effect.map(stored.states(campaign, platform, step, userIds), (states) => {
@@ -122,6 +126,9 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     resolveInDoubt: () => Effect.succeed(false),
     // No version is recorded; 0 stands for none.
     campaignVersion: () => Effect.succeed(0),
+    // Whether a skip may be judged again depends on the stored reason and times, which a rehearsal does not read: it
+    // reopens nobody (it may tell fewer people than a real run would reach, never more).
+    reopen: () => Effect.succeed(false),
     counts: (campaign, step) =>
       Effect.map(stored.counts(campaign, step), (counts) => {
         const result = { ...counts }

@@ -136,6 +136,34 @@ export interface Discovery {
   readonly unrecorded: ReadonlyArray<Unrecorded>
 }
 
+/** Skip reasons a person is judged again for, when they comment again or write to the account. */
+export const reopenableReasons: ReadonlyArray<SkipReason> = ["window_closed", "comment_too_old"]
+
+/**
+ * What makes a skipped person worth judging again: a newer matching comment (which the row then keeps), or a message
+ * to the account written after they were skipped.
+ */
+export type Reopening =
+  | { readonly _tag: "Commented"; readonly comment: Candidate }
+  | { readonly _tag: "Wrote"; readonly at: Date }
+
+/** People of a step counted by state, by the first message's path and, for the skipped, by reason. */
+export interface TallyRow {
+  readonly state: DeliveryState
+  readonly path: MessagePath | undefined
+  /** The skip reason; undefined for the other states. */
+  readonly reason: string | undefined
+  readonly count: number
+}
+
+/** A version of a campaign file as the ledger recorded it. */
+export interface CampaignVersion {
+  readonly version: number
+  /** The campaign file as JSON (its encoded form). */
+  readonly spec: unknown
+  readonly createdAt: Date
+}
+
 /** How many conversations the last conversations answer read by reconciliation held. */
 export interface ConversationsRead {
   readonly conversations: number
@@ -158,6 +186,8 @@ export type Settlement = Data.TaggedEnum<{
   Expired: { readonly reason: string }
   /** A public reply whose outcome is unknown; final, since a doubled public comment is worse than a missing one. */
   Unconfirmed: { readonly reason: string }
+  /** The person opted out (an opt-out word as their latest message to the account); final, never messaged. */
+  Suppressed: { readonly reason: string }
 }>
 
 export const Settlement = Data.taggedEnum<Settlement>()
@@ -278,6 +308,16 @@ export interface Service {
     campaign: string,
     version: { readonly fingerprint: string; readonly spec: unknown }
   ) => Effect.Effect<number, LedgerError>
+  /** Every recorded version of the campaign file, oldest first. */
+  readonly campaignVersions: (campaign: string) => Effect.Effect<ReadonlyArray<CampaignVersion>, LedgerError>
+  /**
+   * Turns a person skipped for a reason in {@link reopenableReasons} back to `pending`, in one guarded statement: for
+   * a comment newer than the row's (the row takes it), or for a message written after the skip. A pending row takes a
+   * newer comment too. Succeeds with whether the row changed.
+   */
+  readonly reopen: (key: RecipientKey, reopening: Reopening) => Effect.Effect<boolean, LedgerError>
+  /** The people of a step counted by state, path and skip reason. */
+  readonly tally: (campaign: string, step: StepKind) => Effect.Effect<ReadonlyArray<TallyRow>, LedgerError>
   /** How many people of the campaign are in each state of a step. */
   readonly counts: (campaign: string, step: StepKind) => Effect.Effect<Counts, LedgerError>
   /** Every row of the campaign (every step) in first-seen order, read page by page. */

@@ -40,6 +40,12 @@ export interface Counts {
   /** People sent by an earlier run. */
   readonly already_sent: number
   readonly refused: number
+  /** People `auto` did not write to for a reason known before any request (see the summary's `skipped`). */
+  readonly skipped: number
+  /** People whose deadline passed while they waited for their turn. */
+  readonly expired: number
+  /** People who opted out: their latest message to the account is an opt-out word. */
+  readonly suppressed: number
   readonly pending: number
   readonly in_doubt: number
   /** People another live runner holds a claim on right now. */
@@ -60,6 +66,12 @@ export interface Summary {
   readonly counts: Counts
   /** Why comments were dropped, with how many each. */
   readonly dropped: Readonly<Record<string, number>>
+  /** Why people were skipped (`window_closed`, `comment_too_old`, ...), with how many each. */
+  readonly skipped: Readonly<Record<string, number>>
+  /** The people sent, by the path their first message took (`dm`, `private_reply`). */
+  readonly paths: Readonly<Record<string, number>>
+  /** What the run tells without it being a problem: a campaign file that changed its delivery, unread conversations. */
+  readonly notices: ReadonlyArray<string>
   /** What went wrong in this run without stopping it, one sentence each (see the outcome `failed`). */
   readonly problems: ReadonlyArray<string>
   readonly elapsedMillis: number
@@ -99,6 +111,12 @@ export type Event = Data.TaggedEnum<{
   PageRead: { readonly post: string; readonly comments: number; readonly progress: Progress }
   Sent: Person & { readonly messageId: string; readonly progress: Progress }
   Refused: Person & { readonly reason: string; readonly progress: Progress }
+  /** Settled without a request and not refused: skipped (with its reason), expired, or suppressed (opted out). */
+  Skipped: Person & {
+    readonly state: "skipped" | "expired" | "suppressed"
+    readonly reason: string
+    readonly progress: Progress
+  }
   /** Not sent this time (retries used up, the daily limit, interrupted before the request): pending for later. */
   Postponed: Person & { readonly reason: string; readonly progress: Progress }
   InDoubt: Person & { readonly reason: string; readonly progress: Progress }
@@ -122,6 +140,8 @@ export type Event = Data.TaggedEnum<{
   PollFailed: { readonly reason: string; readonly nextInMillis: number }
   /** Something went wrong that the run reports at its end but goes on past (see the outcome `failed`). */
   Problem: { readonly detail: string }
+  /** Something the caller should know that is not a problem (the outcome does not change). */
+  Notice: { readonly detail: string }
 }>
 export const Event = Data.taggedEnum<Event>()
 

@@ -4,6 +4,7 @@
  */
 import { Context, Effect } from "effect"
 import type * as Step from "./campaign/Step.js"
+import type * as Ledger from "./Ledger.js"
 import type * as UploadPost from "./UploadPost.js"
 import type * as Errors from "./UploadPostError.js"
 
@@ -12,7 +13,8 @@ export interface Service {
   readonly send: (
     step: Step.Step,
     target: Step.Target,
-    message: string
+    message: string,
+    path: Ledger.MessagePath | undefined
   ) => Effect.Effect<UploadPost.Delivered, Errors.SendError>
   /**
    * Whether the requests only rehearse: nothing goes out, so the run tells each send as one it would make, counts
@@ -25,7 +27,7 @@ export class Sender extends Context.Tag("@comment-dm/core/Sender")<Sender, Servi
 
 /** Sends through the Upload-Post client: the step's own request. */
 export const make = (api: UploadPost.UploadPost): Service => ({
-  send: (step, target, message) => step.send(api, target, message),
+  send: (step, target, message, path) => step.send(api, target, message, path),
   rehearsal: false
 })
 

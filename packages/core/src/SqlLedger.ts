@@ -30,17 +30,28 @@ import * as internalMigrations from "./internal/ledgerMigrations.js"
 import {
   candidateRow,
   decodeCampaignVersions,
+  decodeCampaignVersionSpecs,
   decodeClaimHolders,
   decodeConversationReads,
   decodeCounts,
   decodeEntries,
   decodeReadMarks,
   decodeStates,
+  decodeTally,
   decodeUnrecorded
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
-import type { Counts, MessagePath, RecipientKey, Service, SkipReason, StepKind, Unrecorded } from "./Ledger.js"
-import { DeliveryState, Ledger, LedgerError, noCounts, Settlement } from "./Ledger.js"
+import type {
+  Counts,
+  MessagePath,
+  RecipientKey,
+  Reopening,
+  Service,
+  SkipReason,
+  StepKind,
+  Unrecorded
+} from "./Ledger.js"
+import { DeliveryState, Ledger, LedgerError, noCounts, reopenableReasons, Settlement } from "./Ledger.js"
 
 export interface Options {
   /** Rows per page when streaming entries. Default 500. */
@@ -304,7 +315,8 @@ const settle: Operation<"settle"> = ({ commit, sql }) => (key, runner, settlemen
       InDoubt: ({ reason }) => sql`state = 'in_doubt', reason = ${storable(reason)}`,
       Skipped: ({ reason }) => sql`state = 'skipped', reason = ${reason}, settled_at = ${now}`,
       Expired: ({ reason }) => sql`state = 'expired', reason = ${storable(reason)}, settled_at = ${now}`,
-      Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`
+      Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`,
+      Suppressed: ({ reason }) => sql`state = 'suppressed', reason = ${storable(reason)}, settled_at = ${now}`
     })
     return yield* commit.write({
       order: orderOf(key),
@@ -416,6 +428,53 @@ const campaignVersion: Operation<"campaignVersion"> = ({ sql }) => (campaign, ve
     }
   }).pipe(failWith(`record a version of campaign ${campaign}`))
 
+const campaignVersions: Operation<"campaignVersions"> = ({ sql }) => (campaign) =>
+  sql`SELECT version, spec, created_at FROM comment_dm_campaign_versions WHERE campaign = ${campaign}
+    ORDER BY version`.pipe(
+    Effect.flatMap(decodeCampaignVersionSpecs),
+    failWith(`read the versions of campaign ${campaign}`)
+  )
+
+/** What reopening a skipped row sets: pending again, with the newer comment when that is why. */
+const reopened = (sql: SqlClient.SqlClient, reopening: Reopening, now: number) => {
+  // A pending row keeps why it is pending; a skipped one forgets why it was skipped.
+  const pending = sql`state = 'pending', reason = CASE WHEN state = 'pending' THEN reason END, settled_at = NULL,
+    updated_at = ${now}`
+  if (reopening._tag === "Wrote") return pending
+  const row = candidateRow(reopening.comment, now)
+  return sql`${pending}, username = COALESCE(${row.username}, username), post_id = ${row.post_id},
+    comment_id = ${row.comment_id}, comment_text = ${row.comment_text}, comment_time = ${row.comment_time},
+    keyword = ${row.keyword}`
+}
+
+/** When a skipped row is reopened: a comment newer than its own, or a message after the skip. */
+const reopenedWhen = (sql: SqlClient.SqlClient, reopening: Reopening) =>
+  reopening._tag === "Wrote"
+    ? sql`settled_at < ${reopening.at.getTime()}`
+    : sql`comment_id <> ${storable(reopening.comment.commentId)}
+      AND COALESCE(comment_time, 0) < ${reopening.comment.commentTime?.getTime() ?? 0}`
+
+const reopen: Operation<"reopen"> = ({ sql }) => (key, reopening) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    // A newer comment also goes to a pending row: the row keeps the person's newest comment.
+    const states = reopening._tag === "Commented"
+      ? sql`(state = 'pending' OR (state = 'skipped' AND reason IN ${sql.in(reopenableReasons)}))`
+      : sql`state = 'skipped' AND reason IN ${sql.in(reopenableReasons)}`
+    const rows = yield* sql`UPDATE comment_dm_recipients SET ${reopened(sql, reopening, now)}
+      WHERE ${whereKey(sql, key)} AND ${states} AND ${reopenedWhen(sql, reopening)} RETURNING user_id`
+    return rows.length > 0
+  }).pipe(failWith(`judge ${describeKey(key)} again`))
+
+const tally: Operation<"tally"> = ({ sql }) => (campaign, step) =>
+  sql`SELECT state, path, CASE WHEN state = 'skipped' THEN reason END AS reason, COUNT(*) AS n
+    FROM comment_dm_recipients
+    WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign} AND step = ${step}
+    GROUP BY state, path, CASE WHEN state = 'skipped' THEN reason END`.pipe(
+    Effect.flatMap(decodeTally),
+    failWith(`count the people of campaign ${campaign} by path and reason`)
+  )
+
 const counts: Operation<"counts"> = ({ sql }) => (campaign, step) =>
   // Naming every state lets both dialects count from the (state, campaign) index alone.
   sql`SELECT state, COUNT(*) AS n FROM comment_dm_recipients
@@ -497,6 +556,9 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       inDoubt: inDoubt(db),
       resolveInDoubt: resolveInDoubt(db),
       campaignVersion: campaignVersion(db),
+      campaignVersions: campaignVersions(db),
+      reopen: reopen(db),
+      tally: tally(db),
       counts: counts(db),
       entries: entries(db),
       pendingEntries: pendingEntries(db)

@@ -30,7 +30,7 @@ describe("CampaignSpec", () => {
       assert.deepStrictEqual(spec.match, Matcher.everyone)
       assert.strictEqual(spec.messages.length, 1)
       assert.strictEqual(spec.messages[0].source, minimal.message)
-      assert.strictEqual(spec.delivery, "dm")
+      assert.strictEqual(spec.delivery, "auto")
       assert.deepStrictEqual(spec.pace, { perHour: 200, concurrency: 4 })
       assert.isFalse("maxSends" in spec)
     }))
@@ -83,7 +83,7 @@ describe("CampaignSpec", () => {
       assert.deepStrictEqual(encoded, {
         ...minimal,
         match: { keywords: ["guide"], mode: "word", exclude: [] },
-        delivery: "dm",
+        delivery: "auto",
         pace: { per_hour: 200, concurrency: 4 },
         daily_reset: "00:00 UTC",
         max_sends: 10
@@ -276,7 +276,7 @@ describe("CampaignSpec", () => {
           `delivery: private_reply works only on instagram; use delivery "dm" on facebook`
         ])
         assert.deepStrictEqual(yield* problems({ ...minimal, delivery: "dms" }), [
-          `delivery: expected one of "dm", "private_reply", got "dms" (did you mean "dm"?)`
+          `delivery: expected one of "auto", "dm", "private_reply", got "dms" (did you mean "dm"?)`
         ])
       }))
 

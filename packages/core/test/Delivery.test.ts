@@ -45,7 +45,8 @@ const spec = CampaignSpec.make({
   user: "studio",
   posts: ["p1"],
   match: { keywords: ["guide"] },
-  message: "Hi @{{username}}, here is the guide"
+  message: "Hi @{{username}}, here is the guide",
+  delivery: "dm"
 })
 
 const retry: Retry.RetryPolicy = { ...Retry.defaultPolicy, baseDelay: Duration.millis(100) }
@@ -83,14 +84,16 @@ const stages = Effect.gen(function*() {
     permits: yield* Effect.makeSemaphore(1),
     maxSends: undefined,
     started: { count: 0 },
-    names: yield* Delivery.stepNames
+    names: yield* Delivery.stepNames,
+    version: { current: undefined }
   }
   const discoverer: Discovery.Discoverer = {
     spec: campaign,
     ledger,
     recorder,
     matcher: Matcher.compile(campaign.match),
-    step
+    step,
+    rejudge: false
   }
   yield* ledger.registerCampaign({
     name: campaign.name,
@@ -108,7 +111,7 @@ const stages = Effect.gen(function*() {
       { id: "c4", post: "p1", text: "guide?", timestamp: undefined, userId: undefined, username: undefined }
     ]
   }
-  const { open } = yield* Discovery.unsettled(discoverer, Discovery.targetsOf(discoverer, new Set(), page))
+  const { open } = yield* Discovery.unsettled(discoverer, Discovery.targetsOf(discoverer, new Discovery.Seen(), page))
   return { campaign, ledger, events, recorder, deliver: Delivery.deliver(deliverer, step), open }
 })
 

@@ -176,7 +176,9 @@ const springSpec = (posts: ReadonlyArray<string>) =>
     user: "studio",
     posts,
     match: { keywords: ["guide"] },
-    message: "Hi @{{username}}"
+    message: "Hi @{{username}}",
+    // With `auto` a rehearsal also reads the conversations, to tell each person's path.
+    delivery: "dm"
   })
 
 /** A dry run of the campaign over the scripted client, with the events it told. */

@@ -10,6 +10,7 @@ import type { Candidate, Service as LedgerService } from "../src/Ledger.js"
 import { Ledger, LedgerError, noCounts, Settlement } from "../src/Ledger.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
+import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
 import {
   allEntries,
   claimBy,
@@ -27,7 +28,10 @@ const sqliteSuite = Layer.unwrapScoped(
     ))
 )
 
-layer(sqliteSuite)("SqlLedger on SQLite", (it) => ledgerContract(it))
+layer(sqliteSuite)("SqlLedger on SQLite", (it) => {
+  ledgerContract(it)
+  ledgerAutoContract(it)
+})
 
 describe("SqliteLedger", () => {
   it.scoped("creates the ledger file readable and writable by its owner only, and leaves an existing file's mode", () =>

@@ -158,9 +158,10 @@ describe("Discovery with the account known", () => {
         recorder,
         matcher: Matcher.compile(spec.match),
         step: Step.stepsOf(spec)[0],
-        ownAccount: { userId: "17841400000000042", username: "studio.gram", source: "profile" }
+        ownAccount: { userId: "17841400000000042", username: "studio.gram", source: "profile" },
+        rejudge: false
       }
-      const targets = Discovery.targetsOf(discoverer, new Set(), {
+      const targets = Discovery.targetsOf(discoverer, new Discovery.Seen(), {
         _tag: "Page",
         post: "p1",
         comments: [

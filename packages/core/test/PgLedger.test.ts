@@ -6,6 +6,7 @@ import * as Net from "node:net"
 import { Ledger, LedgerError } from "../src/Ledger.js"
 import * as PgLedger from "../src/PgLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
+import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
 import { claimBy, ledgerContract, newCampaign, people } from "./support/ledgerSuite.js"
 import { findPostgres, startPostgres } from "./support/postgres.js"
 
@@ -49,7 +50,10 @@ const { install, reason } = findPostgres()
 
 describe.skipIf(install === undefined)(`PgLedger${reason === undefined ? "" : ` (skipped: ${reason})`}`, () => {
   layer(server, { timeout: "60 seconds" })((it) => {
-    it.layer(suiteLedger)("SqlLedger on PostgreSQL", (it) => ledgerContract(it))
+    it.layer(suiteLedger)("SqlLedger on PostgreSQL", (it) => {
+      ledgerContract(it)
+      ledgerAutoContract(it)
+    })
 
     it.scoped("four runners racing over the same 300 people on a fresh database claim each exactly once", () =>
       Effect.gen(function*() {

@@ -77,6 +77,8 @@ const campaign = (posts: CampaignSpec.Input["posts"], extra: Partial<CampaignSpe
     match: { keywords: ["guide"] },
     message: "Hi @{{username}}, here is your guide: https://example.com/guide",
     pace: { per_hour: 3600, concurrency: 4 },
+    // These tests are about polling; `delivery: auto` (and the conversations it reads) has tests of its own.
+    delivery: "dm",
     ...extra
   })
 

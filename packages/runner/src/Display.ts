@@ -89,6 +89,12 @@ export const make = (options: DisplayOptions): Display => {
         case "Refused":
           line(`refused ${person(event)}: ${event.reason}`)
           break
+        case "Skipped":
+          line(`${event.state} ${person(event)}: ${event.reason}`)
+          break
+        case "Notice":
+          line(`notice: ${event.detail}`)
+          break
         case "Postponed":
           line(`pending ${person(event)}: ${event.reason}`)
           break
@@ -153,7 +159,10 @@ export const toJson = (summary: Campaign.Summary) => ({
   outcome: summary.outcome,
   counts: summary.counts,
   dropped: summary.dropped,
+  skipped_reasons: summary.skipped,
+  sent_by_path: summary.paths,
   problems: summary.problems,
+  notices: summary.notices,
   elapsed_ms: summary.elapsedMillis
 })
 
@@ -165,6 +174,8 @@ const outcomeText: Record<Campaign.Outcome, string> = {
   dry_run: "dry run: nothing was sent or written",
   failed: "failed: the run went on, but something went wrong that running again will not mend (see the problems)"
 }
+
+const pathName: Readonly<Record<string, string>> = { dm: "DM", private_reply: "private reply" }
 
 export const summaryTable = (summary: Campaign.Summary): string => {
   const c = summary.counts
@@ -179,6 +190,14 @@ export const summaryTable = (summary: Campaign.Summary): string => {
     ["  pending", c.pending],
     ["  in doubt", c.in_doubt]
   ]
+  // The skipped, expired and opted-out people, and the paths the sent took, when there are any (`delivery: auto`).
+  if (c.skipped > 0) rows.push(["  skipped", c.skipped])
+  for (const [reason, count] of Object.entries(summary.skipped)) rows.push([`    ${reason}`, count])
+  if (c.expired > 0) rows.push(["  expired", c.expired])
+  if (c.suppressed > 0) rows.push(["  opted out (suppressed)", c.suppressed])
+  for (const [path, count] of Object.entries(summary.paths)) {
+    rows.push([`  sent by ${pathName[path] ?? path} (all runs)`, count])
+  }
   if (c.claimed_elsewhere > 0) rows.push(["  claimed by another runner", c.claimed_elsewhere])
   if (c.would_send > 0 || summary.outcome === "dry_run") rows.push(["would send", c.would_send])
   if (c.held_by_cap > 0) rows.push(["held back by max_sends", c.held_by_cap])
@@ -188,7 +207,8 @@ export const summaryTable = (summary: Campaign.Summary): string => {
   const width = Math.max(...rows.map(([label]) => label.length))
   const body = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${String(value).padStart(8)}`).join("\n")
   const problems = summary.problems.map((problem) => `\n  problem: ${problem}`).join("")
-  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}${problems}`
+  const notices = summary.notices.map((notice) => `\n  notice: ${notice}`).join("")
+  return `\ncampaign ${summary.campaign}: ${outcomeText[summary.outcome]}\n${body}${problems}${notices}`
 }
 
 export const formatDuration = (millis: number): string => {

@@ -31,6 +31,10 @@ export interface Report {
   /** Why the ledger could not record people, with how many each. */
   readonly unrecorded_reasons: ReadonlyArray<ReasonCount>
   readonly refused_reasons: ReadonlyArray<ReasonCount>
+  /** Why people were skipped (`window_closed`, `comment_too_old`, ...), with how many each. */
+  readonly skipped_reasons: ReadonlyArray<ReasonCount>
+  /** The sent people by the path their first message took (`dm`, `private_reply`). */
+  readonly sent_by_path: Readonly<Record<string, number>>
   readonly pending_reasons: ReadonlyArray<ReasonCount>
   readonly in_doubt: ReadonlyArray<
     { readonly user_id: string; readonly username: string | null; readonly reason: string }
@@ -59,6 +63,8 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
     const refused = new Map<string, number>()
+    const skipped = new Map<string, number>()
+    const paths: Record<string, number> = {}
     const pending = new Map<string, number>()
     const inDoubt: Array<Report["in_doubt"][number]> = []
     const counts = Ledger.noCounts()
@@ -75,6 +81,8 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
         counts[entry.state]++
         const reason = entry.reason ?? "(no reason recorded)"
         if (entry.state === "refused") refused.set(reason, (refused.get(reason) ?? 0) + 1)
+        if (entry.state === "skipped") skipped.set(reason, (skipped.get(reason) ?? 0) + 1)
+        if (entry.state === "sent" && entry.path !== undefined) paths[entry.path] = (paths[entry.path] ?? 0) + 1
         if (entry.state === "pending") {
           pending.set(entry.reason ?? "not sent yet", (pending.get(entry.reason ?? "not sent yet") ?? 0) + 1)
         }
@@ -99,6 +107,8 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       unaccounted: matched - accounted,
       unrecorded_reasons: group(notRecorded),
       refused_reasons: group(refused),
+      skipped_reasons: group(skipped),
+      sent_by_path: paths,
       pending_reasons: group(pending),
       in_doubt: inDoubt,
       next: nextStep(matched, counts),
@@ -155,7 +165,10 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
   }
   if (counts.pending > 0) steps.push(`send to ${counts.pending} pending people`)
   steps.push(
-    "read the posts again and send only to new matching commenters; sent and refused people are never sent again"
+    "read the posts again and send only to new matching commenters; sent and refused people are never sent again" +
+      (counts.skipped > 0
+        ? `, and the ${counts.skipped} skipped are judged again only when they comment again or write to the account`
+        : "")
   )
   return `\`run\` will ${steps.join("; then ")}`
 }
@@ -178,8 +191,11 @@ export const render = (report: Report): string => {
     ...report.in_doubt.map((p) => `    ${p.username === null ? "" : `@${p.username} `}(${p.user_id}): ${p.reason}`),
     ...laterStates.flatMap((state) => {
       const count = c[state] ?? 0
-      return count > 0 ? [`  ${state.replace("_", " ").padEnd(10)} ${count}`] : []
-    })
+      if (count === 0) return []
+      const reasons = state === "skipped" ? report.skipped_reasons.map((r) => `    ${r.count} × ${r.reason}`) : []
+      return [`  ${state.replace("_", " ").padEnd(10)} ${count}`, ...reasons]
+    }),
+    ...Object.entries(report.sent_by_path).map(([path, count]) => `  sent by ${path.replace("_", " ")}: ${count}`)
   ]
   if (report.unrecorded_reasons.length > 0) {
     lines.push(

@@ -82,7 +82,7 @@ describe("CampaignFile", () => {
           "name: m\nplatform: youtube\nuser: me\nposts: [abc_DEF-1]\nmessage: [Hi, Hello]\n"
         )
         const spec = yield* CampaignFile.load(path)
-        assert.strictEqual(spec.delivery, "dm")
+        assert.strictEqual(spec.delivery, "auto")
         assert.deepStrictEqual(spec.pace, { perHour: 200, concurrency: 4 })
         assert.strictEqual(spec.match.mode, "any")
         assert.strictEqual(spec.messages.length, 2)

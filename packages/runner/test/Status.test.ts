@@ -62,6 +62,8 @@ describe("Status.render", () => {
       counts: { pending: 0, claimed: 0, sent: 0, refused: 1, in_doubt: 1 },
       unaccounted: 0,
       refused_reasons: [{ reason: "closed\u001b[2J", count: 1 }],
+      skipped_reasons: [],
+      sent_by_path: {},
       pending_reasons: [],
       unrecorded_reasons: [{ reason: "invalid byte\u0000\u009b2J", count: 1 }],
       in_doubt: [{ user_id: "1", username: "fake\nsent to @x (9)\u202e", reason: "timeout" }],

@@ -41,6 +41,8 @@ export interface Deliverer {
   /** Sends started by this run, against `maxSends`. */
   readonly started: { count: number }
   readonly names: StepNames
+  /** The campaign version the claims are made under, once the run has recorded it (see `Engine.open`). */
+  readonly version: { current: number | undefined }
 }
 
 type Named = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -85,47 +87,80 @@ const stoppedBeforeRequest = Ledger.Settlement.Pending({
 
 const who = (target: Target) => ({ userId: target.userId, username: target.username })
 
-/** Delivers one step to one person, when their turn comes; the result is recorded. */
+/**
+ * How often one person's choice may change between their claim and their request (a DM whose window closed while it
+ * waited, then a private reply): the choice only moves to later paths, so two changes are the most there can be.
+ */
+const mostChoices = 3
+
+/**
+ * Delivers one step to one person, when their turn comes; the result is recorded. A choice that no longer holds just
+ * before the request (a DM whose window closed while it waited) releases the claim and chooses again.
+ */
 export const deliver = (d: Deliverer, step: Step.Step) => (target: Target): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
-    if (yield* d.control.halted) return
+    let person: Target | undefined = target
+    for (let round = 0; person !== undefined && round < mostChoices; round++) {
+      person = yield* deliverOnce(d, step, person, round > 0)
+    }
+  })
+
+/**
+ * One choice for the person and what follows it; succeeds with the person to choose for again, if the choice changed.
+ * `again`: a later choice for the same person, who already counted against `max_sends`.
+ */
+const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boolean) =>
+  Effect.gen(function*() {
+    if (yield* d.control.halted) return undefined
     const message = step.render(target)
-    const refusal = yield* step.refusal(target, message)
-    // A refusal known before sending makes no request: the daily limit does not hold it back.
-    const turn = Option.isSome(refusal) ? "send" : yield* d.gate.turn
-    if (turn === "hold") return
-    const rest = inTurn(d, { step, target, message, probe: turn === "probe" }, refusal)
+    const choice = yield* step.choose(target, message)
+    // A settlement known before sending makes no request: the daily limit does not hold it back.
+    const turn = choice._tag === "Settle" ? "send" : yield* d.gate.turn
+    if (turn === "hold") return undefined
+    const path = choice._tag === "Send" ? choice.path : undefined
+    const rest = inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
   })
 
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
-const inTurn = (d: Deliverer, turn: Turn, refusal: Option.Option<string>) =>
+const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice, again: boolean) =>
   Effect.gen(function*() {
-    if (Option.isNone(refusal)) {
+    if (choice._tag === "Send" && !again) {
       if (d.maxSends !== undefined && d.started.count >= d.maxSends) {
-        return yield* d.recorder.record({ _tag: "HeldByCap" })
+        yield* d.recorder.record({ _tag: "HeldByCap" })
+        return undefined
       }
       d.started.count++
     }
-    yield* Effect.uninterruptibleMask((restore) =>
+    return yield* Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         // Read before the claim, never after: a stall between the commit and this process seeing it must count
         // against the claim's freshness (the lease started no earlier than this).
         const claimedAt = yield* Clock.currentTimeMillis
         const claimed: Claimed = { ...turn, claimedAt }
-        if (!(yield* claim(d, claimed))) return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
-        if (Option.isSome(refusal)) {
-          return yield* settle(d, claimed, Ledger.Settlement.Refused({ reason: refusal.value }))
+        if (!(yield* claim(d, claimed))) {
+          yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+          return undefined
         }
-        yield* sendClaimed(d, claimed, restore)
+        if (choice._tag === "Settle") {
+          yield* settle(d, claimed, choice.settlement)
+          return undefined
+        }
+        return yield* sendClaimed(d, claimed, restore)
       })
     )
   })
 
 // The per-person steps are named through `names` (see `stepNames`); the per-run and per-page steps are named spans.
-const claim = (d: Deliverer, { message, step, target }: Claimed): Effect.Effect<boolean, Ledger.LedgerError> =>
+const claim = (d: Deliverer, { message, path, step, target }: Claimed): Effect.Effect<boolean, Ledger.LedgerError> =>
   d.names.claim(
-    d.ledger.claim(Step.keyOf(step, target), { message, path: step.path, runner: d.runner, lease: d.lease })
+    d.ledger.claim(Step.keyOf(step, target), {
+      message,
+      path,
+      campaignVersion: d.version.current,
+      runner: d.runner,
+      lease: d.lease
+    })
   )
 
 /**
@@ -133,10 +168,14 @@ const claim = (d: Deliverer, { message, step, target }: Claimed): Effect.Effect<
  * attempt to the settlement (a person claimed ahead waits here for one). Waiting for a permit can be interrupted, like
  * the waits for the pace; the person is then released.
  */
-const sendClaimed = (d: Deliverer, claimed: Claimed, restore: Restore): Effect.Effect<void, Ledger.LedgerError> =>
+const sendClaimed = (
+  d: Deliverer,
+  claimed: Claimed,
+  restore: Restore
+): Effect.Effect<Target | undefined, Ledger.LedgerError> =>
   Effect.flatMap(Effect.exit(restore(d.permits.take(1))), (permit) =>
     Exit.isFailure(permit)
-      ? settle(d, claimed, interruptedBeforeRequest)
+      ? Effect.as(settle(d, claimed, interruptedBeforeRequest), undefined)
       : Effect.ensuring(
         Effect.flatMap(attempts(d, claimed, restore), (ended) => conclude(d, claimed, ended)),
         d.permits.release(1)
@@ -147,6 +186,8 @@ interface Turn {
   readonly step: Step.Step
   readonly target: Target
   readonly message: string
+  /** The path chosen, recorded by the claim. */
+  readonly path: Ledger.MessagePath | undefined
   readonly probe: boolean
 }
 
@@ -155,8 +196,11 @@ interface Claimed extends Turn {
   readonly claimedAt: number
 }
 
-/** Why the attempts ended without an answer to retry: the claim was lost, or the run stopped sending first. */
-type Cut = "lost" | "halted"
+/**
+ * Why the attempts ended without an answer to retry: the claim was lost, the run stopped sending first, or the choice
+ * made at the claim no longer holds (a DM whose window closed while it waited for its slot).
+ */
+type Cut = "lost" | "halted" | "changed"
 
 /**
  * The attempts of one claimed send, as many as the retry policy allows. Each is confirmed first: a runner that
@@ -199,9 +243,17 @@ class Attempts {
     })
   })
 
+  /** The choice checked again right before the request: the same path, or the person is chosen for again. */
+  readonly stillChosen: Effect.Effect<boolean> = Effect.suspend(() => {
+    const { message, path, step, target } = this.claimed
+    return Effect.map(step.choose(target, message), (choice) => choice._tag === "Send" && choice.path === path)
+  })
+
   readonly send: Effect.Effect<UploadPost.Delivered, Errors.SendError> = Effect.suspend(() =>
     Effect.onExit(
-      this.d.names.send(this.d.sender.send(this.claimed.step, this.claimed.target, this.claimed.message)),
+      this.d.names.send(
+        this.d.sender.send(this.claimed.step, this.claimed.target, this.claimed.message, this.claimed.path)
+      ),
       (exit) =>
         Effect.sync(() => {
           this.last = Option.some(exit)
@@ -223,6 +275,7 @@ class Attempts {
         const slot = yield* this.d.pacer.take
         const after = yield* this.confirm
         if (after !== undefined) return after
+        if (!(yield* this.stillChosen)) return "changed" as const
         const delivered = yield* this.send
         yield* slot.answered
         return delivered
@@ -247,27 +300,64 @@ const attempts = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, res
  * What the attempts come to: the claim lost, or the settlement. The last attempt decides, also when the retries were
  * interrupted between attempts; a run that stopped sending before any attempt leaves the person pending.
  */
-const settlementAfter = ({ exit, last }: Ended, now: Date): Ledger.Settlement | "lost" => {
-  if (Exit.isSuccess(exit) && exit.value === "lost") return "lost"
+const settlementAfter = ({ exit, last }: Ended, now: Date): Ledger.Settlement | "lost" | "changed" => {
+  if (Exit.isSuccess(exit) && (exit.value === "lost" || exit.value === "changed")) return exit.value
   if (Exit.isSuccess(exit) && exit.value === "halted" && Option.isNone(last)) return stoppedBeforeRequest
   return settlementOf(last, now)
 }
 
-/** Settles what the attempts came to, and tells the run what it must know of the answer. */
-const conclude = (d: Deliverer, claimed: Claimed, ended: Ended): Effect.Effect<void, Ledger.LedgerError> =>
+/**
+ * Settles what the attempts came to, and tells the run what it must know of the answer. Succeeds with the person to
+ * choose for again when the choice changed (see {@link chooseAgain}).
+ */
+const conclude = (
+  d: Deliverer,
+  claimed: Claimed,
+  ended: Ended
+): Effect.Effect<Target | undefined, Ledger.LedgerError> =>
   Effect.gen(function*() {
     const { exit, last } = ended
     const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
     if (failure?._tag === "LedgerError") return yield* failure
     const settlement = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
-    if (settlement === "lost") return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+    if (settlement === "lost") {
+      yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+      return undefined
+    }
     const error = Option.isSome(last) ? errorOf(last.value) : undefined
     if (Option.isSome(last)) d.control.noteAnswer(error)
     if (claimed.probe && Option.exists(last, Exit.isSuccess)) yield* d.gate.lift
-    yield* settle(d, claimed, settlement)
+    const again = settlement === "changed" || windowRefused(d, claimed, error)
+    if (again) yield* release(d, claimed)
+    else yield* settle(d, claimed, settlement)
     if (error?._tag === "DailyLimitReached") yield* d.gate.limitAnswered(error.detail, claimed.probe)
     if (error?._tag === "InvalidRequest" || error?._tag === "Unauthorized") d.control.halt(error)
+    return again && !(yield* d.control.halted) ? chooseAgain(claimed, error !== undefined) : undefined
   })
+
+/**
+ * With `auto`, a DM the platform refused for the messaging window reached nobody: the person gets the next path
+ * instead of ending refused (the conversations may have shown a message the platform does not count).
+ */
+const windowRefused = (d: Deliverer, claimed: Claimed, error: Errors.SendError | undefined): boolean =>
+  d.spec.delivery === "auto" && claimed.path === "dm" && error?._tag === "RecipientRefused" &&
+  /allowed window|messaging window|\(#10\)/i.test(error.reason)
+
+/**
+ * The person as they are chosen for again: first seen no later than this claim (so that a deadline that passes from
+ * here on ends `expired`), and without the DM when the platform refused it for the window.
+ */
+const chooseAgain = (claimed: Claimed, dmRefused: boolean): Target => ({
+  ...claimed.target,
+  firstSeenAt: claimed.target.firstSeenAt ?? new Date(claimed.claimedAt),
+  ...(dmRefused ? { dmRefused: true } : {})
+})
+
+/** Gives the claim back (pending) without telling it as a result: the person is chosen for again at once. */
+const release = (d: Deliverer, { step, target }: Claimed) =>
+  Effect.asVoid(d.names.settle(d.ledger.settle(Step.keyOf(step, target), d.runner, choiceChanged)))
+
+const choiceChanged = Ledger.Settlement.Pending({ reason: "the path chosen no longer held before the request" })
 
 const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Errors.SendError | undefined =>
   Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
@@ -281,7 +371,8 @@ const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, settl
   if (!(yield* d.names.settle(d.ledger.settle(Step.keyOf(step, target), d.runner, settlement)))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }
-  const result: Result = { _tag: "Settled", person: who(target), post: target.postId, message, settlement }
+  const { path } = claimed
+  const result: Result = { _tag: "Settled", person: who(target), post: target.postId, message, path, settlement }
   yield* d.recorder.record(result)
   if (settlement._tag === "Sent") yield* d.gate.countSent
 })

@@ -1,7 +1,8 @@
 /**
  * Discovery: the people of a page. Comments without a usable commenter and the account's own are dropped, the rest
  * matched; the first matching comment of a person in a pass wins. The ledger then says who is open: settled people are
- * skipped, new ones recorded as pending. A person the ledger refuses to record is reported and never sent to (a send must be claimed
+ * skipped, new ones recorded as pending, and (with `auto`) people skipped before are judged again when this comment is
+ * newer than theirs. A person the ledger refuses to record is reported and never sent to (a send must be claimed
  * durably first).
  */
 import { Effect, Option } from "effect"
@@ -27,13 +28,35 @@ export interface Discoverer {
   readonly step: Step
   /** The account itself, when known: its comments are dropped, never matched. */
   readonly ownAccount?: OwnAccount.OwnAccount | undefined
+  /**
+   * Whether a skipped person met again with a newer matching comment is judged again (`delivery: auto`): the row takes
+   * the newer comment and is pending once more.
+   */
+  readonly rejudge: boolean
+}
+
+/** The people a pass has met, with the time of the newest matching comment of each that it handed on. */
+export class Seen {
+  readonly newest = new Map<string, number>()
+  /** People met whose ledger row keeps its own comment: the retry of the pending after the pass sends by the row. */
+  readonly deferred = new Set<string>()
+
+  has(userId: string): boolean {
+    return this.newest.has(userId)
+  }
+
+  /** Whether the retry of the pending after the pass takes the person: not met in the pass, or left to it. */
+  leftToRetry(userId: string): boolean {
+    return !this.newest.has(userId) || this.deferred.has(userId)
+  }
 }
 
 /**
- * The matching people of a page not met before in this pass (`seen`, which it adds them to); the recorder is told
- * of the page's comments and of those dropped.
+ * The matching people of a page not met before in this pass (`seen`, which it adds them to); with `rejudge`, also a
+ * person met before whose comment here is newer (their newest matching comment is the one a private reply answers).
+ * The recorder is told of the page's comments and of those dropped.
  */
-export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page): Array<Target> => {
+export const targetsOf = (discoverer: Discoverer, seen: Seen, page: Page): Array<Target> => {
   const { matcher, ownAccount, spec } = discoverer
   const targets: Array<Target> = []
   const dropped: Array<string> = []
@@ -46,10 +69,12 @@ export const targetsOf = (discoverer: Discoverer, seen: Set<string>, page: Page)
       dropped.push(ownComment)
       continue
     }
-    if (seen.has(comment.userId)) continue
+    const time = comment.timestamp?.getTime() ?? Number.NEGATIVE_INFINITY
+    const known = seen.newest.get(comment.userId)
+    if (known !== undefined && !(discoverer.rejudge && time > known)) continue
     const keyword = Matcher.match(matcher, comment.text)
     if (Option.isNone(keyword)) continue
-    seen.add(comment.userId)
+    seen.newest.set(comment.userId, time)
     targets.push({
       campaign: spec.name,
       platform: spec.platform,
@@ -74,12 +99,20 @@ export interface Unsettled {
   readonly unrecorded: number
 }
 
+const keyOf = (discoverer: Discoverer, target: Target): Ledger.RecipientKey => ({
+  campaign: target.campaign,
+  platform: target.platform,
+  userId: target.userId,
+  step: discoverer.step.kind
+})
+
 /** Looks people up in the ledger: the open ones (new or pending) go on; new ones are recorded as pending. */
 export const unsettled: (
   discoverer: Discoverer,
-  targets: Array<Target>
+  targets: Array<Target>,
+  seen?: Seen
 ) => Effect.Effect<Unsettled, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
-  function*(discoverer: Discoverer, targets: Array<Target>) {
+  function*(discoverer: Discoverer, targets: Array<Target>, seen?: Seen) {
     if (targets.length === 0) return { open: targets, unrecorded: 0 }
     const { ledger, recorder, spec, step } = discoverer
     const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
@@ -92,14 +125,21 @@ export const unsettled: (
       if (state === undefined) {
         fresh.push(target)
         open.push(target)
-      } else if (state === "pending") {
+      } else if (state === "pending" && !discoverer.rejudge) {
         open.push(target)
+      } else if (state === "pending") {
+        // The row keeps the person's newest comment: this one when it is newer, else the row's own, which the retry
+        // of the pending after the pass sends by.
+        if (yield* ledger.reopen(keyOf(discoverer, target), { _tag: "Commented", comment: target })) open.push(target)
+        else seen?.deferred.add(target.userId)
       } else if (state === "sent") {
         alreadySent++
       } else if (state === "claimed") {
         claimedElsewhere++
+      } else if (state === "skipped" && discoverer.rejudge && target.commentTime !== undefined) {
+        if (yield* ledger.reopen(keyOf(discoverer, target), { _tag: "Commented", comment: target })) open.push(target)
       }
-      // refused is final; in_doubt waits for reconciliation.
+      // refused is final; in_doubt waits for reconciliation; a skip is final unless the person comes back.
     }
     recorder.lookedUp({ matched: targets.length, fresh: fresh.length, alreadySent, claimedElsewhere })
     if (fresh.length === 0) return { open, unrecorded: 0 }

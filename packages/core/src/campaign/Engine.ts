@@ -7,8 +7,9 @@
  * Up to `concurrency` people are claimed ahead of the `concurrency` sends in flight, so that the wait for a claim to
  * reach the disk overlaps the sends instead of adding to each one.
  */
-import { Chunk, Clock, Duration, Effect, Option, Stream } from "effect"
-import type * as CampaignSpec from "../CampaignSpec.js"
+import { Chunk, Clock, Duration, Effect, Option, Schema, Stream } from "effect"
+import * as Crypto from "node:crypto"
+import * as CampaignSpec from "../CampaignSpec.js"
 import * as Claimant from "../Claimant.js"
 import * as DailyBudget from "../DailyBudget.js"
 import * as Ledger from "../Ledger.js"
@@ -24,10 +25,11 @@ import * as Control from "./Control.js"
 import * as DailyLimit from "./DailyLimit.js"
 import * as Delivery from "./Delivery.js"
 import * as Discovery from "./Discovery.js"
+import * as Inbound from "./Inbound.js"
 import * as Reading from "./Reading.js"
-import { Recorder } from "./Recording.js"
+import { Recorder, totalsOf } from "./Recording.js"
 import * as Step from "./Step.js"
-import { forEachConcurrently, oldestFirst } from "./Workers.js"
+import { byDeadline, forEachConcurrently } from "./Workers.js"
 
 export interface Options<R = never> {
   /** Caps the sends of this run (overrides the campaign's `max_sends`). */
@@ -79,14 +81,17 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       limitReached: (detail) => Effect.zipRight(control.cutPass, gate.readAnswered(detail))
     }
     const marks = new Reading.Marks(reader, markSize)
-    const steps = Step.stepsOf(spec)
+    // Only `auto` reads the conversations: the other deliveries take one path whatever they show.
+    const inbound = CampaignSpec.deliveryOf(spec) === "auto" ? new Inbound.Inbound(spec, api) : undefined
+    const steps = Step.stepsOf(spec, inbound)
     const discoverer: Discovery.Discoverer = {
       spec,
       ledger,
       recorder,
       matcher: Matcher.compile(spec.match),
       step: steps[0],
-      ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec)
+      ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec),
+      rejudge: inbound !== undefined
     }
     const deliverer: Delivery.Deliverer = {
       spec,
@@ -103,7 +108,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       permits: yield* Effect.makeSemaphore(spec.pace.concurrency),
       maxSends: options.maxSends ?? spec.maxSends,
       started: { count: 0 },
-      names: yield* Delivery.stepNames
+      names: yield* Delivery.stepNames,
+      version: { current: undefined }
     }
     return {
       spec,
@@ -119,7 +125,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       discoverer,
       deliverer,
       lease,
-      steps
+      steps,
+      inbound
     }
   })
 
@@ -134,6 +141,7 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
     profileUser: spec.user,
     posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
   })
+  yield* recordVersion(s)
   const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
   yield* reconcile(s)
   yield* Effect.forkScoped(
@@ -145,6 +153,85 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
   )
   yield* s.emit(Event.Started({ campaign: spec.name, posts: postCount, recovered }))
 })
+
+/** The campaign file as JSON, as the ledger keeps its versions. */
+const encodeSpec = Schema.encodeEither(CampaignSpec.CampaignSpec)
+
+/** What a recorded version's `delivery` came to on its platform (see `CampaignSpec.deliveryOf`). */
+const deliveryIn = (spec: unknown): string | undefined => {
+  if (typeof spec !== "object" || spec === null || !("delivery" in spec) || !("platform" in spec)) return undefined
+  const { delivery, platform } = spec
+  if (typeof platform !== "string" || !Schema.is(CampaignSpec.Delivery)(delivery)) return undefined
+  return CampaignSpec.deliveryOf({ delivery, platform })
+}
+
+/**
+ * Records the campaign file's version (the claims name it) and tells, with a notice, when an earlier version of the
+ * campaign had another `delivery`: people already reached keep what they got, and the file's rule applies to the rest.
+ */
+const recordVersion = Effect.fnUntraced(function*(s: Stages) {
+  const { deliverer, ledger, recorder, spec } = s
+  const encoded = encodeSpec(spec)
+  if (encoded._tag === "Left") return
+  const json = JSON.stringify(encoded.right)
+  const fingerprint = Crypto.createHash("sha256").update(json).digest("hex")
+  const version = yield* ledger.campaignVersion(spec.name, { fingerprint, spec: encoded.right })
+  deliverer.version.current = version > 0 ? version : undefined
+  const versions = yield* ledger.campaignVersions(spec.name)
+  const started = versions[0]
+  const delivery = CampaignSpec.deliveryOf(spec)
+  if (started === undefined) return
+  if (started.version === version) {
+    // The first version, recorded by this run: a campaign that already has people ran before versions were, when a
+    // file without `delivery` meant `dm`.
+    if (started.createdAt.getTime() < recorder.startedAt) return
+    const reached = (yield* ledger.tally(spec.name, s.steps[0].kind)).some((row) => row.path === "dm")
+    if (reached && delivery !== "dm") {
+      yield* recorder.notice(
+        `delivery: the campaign ran before its delivery was recorded and reached people by "dm"; this file says ` +
+          `"${spec.delivery}", which applies to the people not reached yet (write delivery: dm to keep the old way)`
+      )
+    }
+    return
+  }
+  const earlier = versions.filter((known) => known.version !== version && deliveryIn(known.spec) !== undefined)
+  if (earlier.every((known) => deliveryIn(known.spec) === delivery)) return
+  const first = deliveryIn(started.spec) ?? "unknown"
+  yield* recorder.notice(
+    `delivery changed: the campaign started with "${first}" (version ${started.version}) and this file says ` +
+      `"${spec.delivery}" (version ${version}); people already reached keep what they got, and "${spec.delivery}" ` +
+      "applies to the people not reached yet"
+  )
+})
+
+/**
+ * Reads the conversations for `auto` (once per pass) and judges again the skipped people who wrote to the account
+ * since they were skipped. A failed read keeps the last one and is told as a notice: nobody gets a DM a window it
+ * cannot see may not allow.
+ */
+const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
+  Effect.gen(function*() {
+    const inbound = s.inbound
+    if (inbound === undefined) return
+    const failure = yield* inbound.refresh
+    if (Option.isSome(failure)) {
+      yield* s.recorder.notice(
+        `the conversations could not be read (${failure.value.message}); delivery "auto" goes by the last ones it ` +
+          "read, if any: people without a messaging window seen there get a private reply, never a DM"
+      )
+      return
+    }
+    const { spec } = s
+    const writers = [...inbound.snapshot.latest]
+    if (writers.length === 0) return
+    const first = s.steps[0].kind
+    const states = yield* s.ledger.states(spec.name, spec.platform, first, writers.map(([userId]) => userId))
+    for (const [userId, written] of writers) {
+      if (states.get(userId) !== "skipped") continue
+      const key = { campaign: spec.name, platform: spec.platform, userId, step: first }
+      yield* s.ledger.reopen(key, { _tag: "Wrote", at: new Date(written.at) })
+    }
+  })
 
 /** Resolves people in doubt through the conversations endpoint (unless turned off). */
 const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
@@ -165,12 +252,12 @@ const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPos
 
 /** What one pass has met: the people it handled, and the posts where the ledger could not record someone. */
 interface PassState {
-  readonly seen: Set<string>
+  readonly seen: Discovery.Seen
   /** Their read is not marked: the next read meets those people again, and the ledger may take them then. */
   readonly unmarked: Set<string>
 }
 
-const newPass = (): PassState => ({ seen: new Set(), unmarked: new Set() })
+const newPass = (): PassState => ({ seen: new Discovery.Seen(), unmarked: new Set() })
 
 /** The people of one item of a read: a page's open people, or none once a read mark is written. */
 const peopleOf = (s: Stages, pass: PassState) => (item: Reading.Item) =>
@@ -181,7 +268,8 @@ const peopleOf = (s: Stages, pass: PassState) => (item: Reading.Item) =>
     }
     const { open, unrecorded } = yield* Discovery.unsettled(
       s.discoverer,
-      Discovery.targetsOf(s.discoverer, pass.seen, item)
+      Discovery.targetsOf(s.discoverer, pass.seen, item),
+      pass.seen
     )
     if (unrecorded > 0) pass.unmarked.add(item.post)
     yield* s.emit(Event.PageRead({ post: item.post, comments: item.comments.length, progress: s.recorder.progress() }))
@@ -203,9 +291,9 @@ export const make = <R = never>(
   Effect.map(stages(spec, options, mode, markSize), (s) => {
     const workers = 2 * spec.pace.concurrency
     const [first] = s.steps
-    /** Private replies expire 7 days after the comment: the people nearest to that go first. */
+    /** People with deadlines (a DM's window, a private reply's 7 days) go nearest deadline first. */
     const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
-      step.deadlineFirst ? oldestFirst(people) : people
+      step.deadline === undefined ? people : byDeadline(people, step.deadline)
     /** What the current pass has met; a new one each pass, so memory stays flat in a long watch. */
     let current = newPass()
 
@@ -221,7 +309,7 @@ export const make = <R = never>(
         Stream.flattenChunks
       )
       const delivered = forEachConcurrently(inOrder(first)(people), Delivery.deliver(s.deliverer, first), workers)
-      return Effect.zipRight(delivered, s.control.notePassEnd)
+      return Effect.zipRight(readInbound(s), Effect.zipRight(delivered, s.control.notePassEnd))
     }
 
     /**
@@ -230,7 +318,7 @@ export const make = <R = never>(
      */
     const retryStep = (step: Step.Step) =>
       s.ledger.pendingEntries(spec.name, step.kind).pipe(
-        Stream.filter((entry) => step !== first || !current.seen.has(entry.userId)),
+        Stream.filter((entry) => step !== first || current.seen.leftToRetry(entry.userId)),
         Stream.interruptWhen(s.control.stopSignal),
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
@@ -241,9 +329,9 @@ export const make = <R = never>(
 
     // The summary counts people by their first message.
     const ledgerTotals = Effect.zipWith(
-      s.ledger.counts(spec.name, first.kind),
+      s.ledger.tally(spec.name, first.kind),
       s.ledger.unrecorded(spec.name),
-      (totals, unrecorded) => ({ totals, unrecorded: unrecorded.length })
+      (tally, unrecorded) => totalsOf(tally, unrecorded.length)
     )
     const summary = Effect.gen(function*() {
       return yield* s.recorder.summary(ledgerTotals, {
@@ -276,7 +364,9 @@ export const make = <R = never>(
       /** Sends to everyone pending (between passes: the last pass's people included), the first as a probe if due. */
       sendPending: Effect.suspend(() => {
         current = newPass()
-        return retryPending
+        // Between polls the last poll's conversations serve, unless none were read yet.
+        const read = s.inbound?.snapshot.readAt === undefined ? readInbound(s) : Effect.void
+        return Effect.zipRight(read, retryPending)
       })
     }
   })

@@ -4,7 +4,7 @@
  * value, replaced by pure folds (`addPage`, `addLookup`, `addResult`) as the stages tell the recorder what happened.
  */
 import { Clock, Effect } from "effect"
-import type * as Ledger from "../Ledger.js"
+import * as Ledger from "../Ledger.js"
 import { type Counts, Event, type Outcome, type Person, type Progress, type Summary } from "../Run.js"
 
 /** A person's settlement in a step, with the post of their comment and the message they were claimed with. */
@@ -13,6 +13,8 @@ export interface Settled {
   readonly person: Person
   readonly post: string
   readonly message: string
+  /** The path a first message took (undefined for the other steps, and for settlements without a request). */
+  readonly path?: Ledger.MessagePath | undefined
   readonly settlement: Ledger.Settlement
 }
 
@@ -27,7 +29,26 @@ export type Result =
 /** What the ledger holds for the campaign's first message, and how many people it could not record. */
 export interface LedgerTotals {
   readonly totals: Ledger.Counts
+  /** The skipped by reason, and the sent by path. */
+  readonly skipped?: Readonly<Record<string, number>>
+  readonly paths?: Readonly<Record<string, number>>
   readonly unrecorded: number
+}
+
+/** Totals from the ledger's tally of a step. */
+export const totalsOf = (tally: ReadonlyArray<Ledger.TallyRow>, unrecorded: number): LedgerTotals => {
+  const totals = Ledger.noCounts()
+  const skipped: Record<string, number> = {}
+  const paths: Record<string, number> = {}
+  for (const row of tally) {
+    totals[row.state] += row.count
+    if (row.state === "skipped") {
+      const reason = row.reason ?? "(no reason recorded)"
+      skipped[reason] = (skipped[reason] ?? 0) + row.count
+    }
+    if (row.state === "sent" && row.path !== undefined) paths[row.path] = (paths[row.path] ?? 0) + row.count
+  }
+  return { totals, skipped, paths, unrecorded }
 }
 
 /** How the run ended, as far as the outcome depends on it. */
@@ -65,6 +86,12 @@ export interface Tally {
   readonly sent: number
   readonly alreadySent: number
   readonly refused: number
+  /** Settled without a request and not refused (skipped, expired, suppressed). */
+  readonly passedOver: number
+  /** This run's skipped people by reason (a rehearsal's summary counts from these). */
+  readonly skippedReasons: Readonly<Record<string, number>>
+  /** This run's sends by path. */
+  readonly sentPaths: Readonly<Record<string, number>>
   readonly pending: number
   readonly inDoubt: number
   readonly claimedElsewhere: number
@@ -81,6 +108,9 @@ export const emptyTally: Tally = {
   sent: 0,
   alreadySent: 0,
   refused: 0,
+  passedOver: 0,
+  skippedReasons: {},
+  sentPaths: {},
   pending: 0,
   inDoubt: 0,
   claimedElsewhere: 0,
@@ -103,12 +133,16 @@ export interface Lookup {
   readonly claimedElsewhere: number
 }
 
-export const addPage = (tally: Tally, page: PageRead): Tally => {
-  if (page.dropped.length === 0) return { ...tally, comments: tally.comments + page.comments }
-  const dropped = { ...tally.dropped }
-  for (const reason of page.dropped) dropped[reason] = (dropped[reason] ?? 0) + 1
-  return { ...tally, comments: tally.comments + page.comments, dropped }
-}
+const plusOne = (counts: Readonly<Record<string, number>>, key: string): Readonly<Record<string, number>> => ({
+  ...counts,
+  [key]: (counts[key] ?? 0) + 1
+})
+
+export const addPage = (tally: Tally, page: PageRead): Tally => ({
+  ...tally,
+  comments: tally.comments + page.comments,
+  dropped: page.dropped.reduce(plusOne, tally.dropped)
+})
 
 export const addLookup = (tally: Tally, lookup: Lookup): Tally => ({
   ...tally,
@@ -118,8 +152,10 @@ export const addLookup = (tally: Tally, lookup: Lookup): Tally => ({
   claimedElsewhere: tally.claimedElsewhere + lookup.claimedElsewhere
 })
 
+type Count = "claimedElsewhere" | "heldByCap" | "wouldSend" | "sent" | "refused" | "pending" | "inDoubt" | "passedOver"
+
 /** Which count a person's result adds one to (`undefined`: none). In a rehearsal a send is one the run would make. */
-const countOf = (result: Result, rehearsal: boolean): Exclude<keyof Tally, "dropped"> | undefined => {
+const countOf = (result: Result, rehearsal: boolean): Count | undefined => {
   switch (result._tag) {
     case "ClaimedElsewhere":
       return "claimedElsewhere"
@@ -131,33 +167,46 @@ const countOf = (result: Result, rehearsal: boolean): Exclude<keyof Tally, "drop
       switch (result.settlement._tag) {
         case "Sent":
           return rehearsal ? "wouldSend" : "sent"
+        case "Refused":
+          return "refused"
         case "Pending":
           return "pending"
         case "InDoubt":
         case "Unconfirmed":
           return "inDoubt"
-        case "Refused":
         case "Skipped":
         case "Expired":
-          // Final without a request, as a refusal is.
-          return "refused"
+        case "Suppressed":
+          return "passedOver"
       }
   }
 }
 
 export const addResult = (tally: Tally, result: Result, rehearsal: boolean): Tally => {
   const count = countOf(result, rehearsal)
-  return count === undefined ? tally : { ...tally, [count]: tally[count] + 1 }
+  if (count === undefined) return tally
+  const counted = { ...tally, [count]: tally[count] + 1 }
+  if (result._tag !== "Settled") return counted
+  const { path, settlement } = result
+  if (settlement._tag === "Sent" && path !== undefined) return { ...counted, sentPaths: plusOne(tally.sentPaths, path) }
+  if (settlement._tag === "Skipped") {
+    return { ...counted, skippedReasons: plusOne(tally.skippedReasons, settlement.reason) }
+  }
+  return counted
 }
+
+const sum = (counts: Readonly<Record<string, number>>): number => Object.values(counts).reduce((a, b) => a + b, 0)
 
 /**
  * The run's recording: its tally (replaced by the folds above as the stages tell it things), the events, the problems
- * told once, and the summary.
+ * and notices told once, and the summary.
  */
 export class Recorder {
   private current: Tally = emptyTally
   /** What went wrong without stopping the run, in the order it happened; each told once. */
   readonly problems = new Set<string>()
+  /** What the caller should know, each told once. */
+  readonly notices = new Set<string>()
 
   /**
    * `rehearsal`: nothing goes out (the sender says so), so a send is told as one the run would make, and the summary
@@ -199,7 +248,7 @@ export class Recorder {
       refused: tally.refused,
       pending: tally.pending,
       inDoubt: tally.inDoubt,
-      skipped: tally.alreadySent + tally.claimedElsewhere
+      skipped: tally.alreadySent + tally.claimedElsewhere + tally.passedOver
     }
   }
 
@@ -208,6 +257,13 @@ export class Recorder {
     if (this.problems.has(detail)) return Effect.void
     this.problems.add(detail)
     return this.emit(Event.Problem({ detail }))
+  }
+
+  /** Tells of something worth knowing once, as it happens; the summary lists them all. */
+  notice(detail: string): Effect.Effect<void> {
+    if (this.notices.has(detail)) return Effect.void
+    this.notices.add(detail)
+    return this.emit(Event.Notice({ detail }))
   }
 
   /** Folds in one person's result and tells the caller. */
@@ -223,15 +279,19 @@ export class Recorder {
         return this.rehearsal
           ? this.emit(Event.WouldSend({ ...person, post, message, progress }))
           : this.emit(Event.Sent({ ...person, messageId: settlement.messageId, progress }))
+      case "Refused":
+        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress }))
       case "Pending":
         return this.emit(Event.Postponed({ ...person, reason: settlement.reason, progress }))
       case "InDoubt":
       case "Unconfirmed":
         return this.emit(Event.InDoubt({ ...person, reason: settlement.reason, progress }))
-      case "Refused":
       case "Skipped":
+        return this.emit(Event.Skipped({ ...person, state: "skipped", reason: settlement.reason, progress }))
       case "Expired":
-        return this.emit(Event.Refused({ ...person, reason: settlement.reason, progress }))
+        return this.emit(Event.Skipped({ ...person, state: "expired", reason: settlement.reason, progress }))
+      case "Suppressed":
+        return this.emit(Event.Skipped({ ...person, state: "suppressed", reason: settlement.reason, progress }))
     }
   }
 
@@ -251,7 +311,10 @@ export class Recorder {
         outcome: outcomeOf(counts, this.problems.size, { ...ending, rehearsal: this.rehearsal }),
         counts,
         dropped: { ...this.current.dropped },
+        skipped: { ...(ledger?.skipped ?? this.current.skippedReasons) },
+        paths: { ...(ledger?.paths ?? this.current.sentPaths) },
         problems: [...this.problems],
+        notices: [...this.notices],
         elapsedMillis: finished - this.startedAt
       }
     })
@@ -263,12 +326,15 @@ export class Recorder {
     const unrecorded = ledger?.unrecorded ?? 0
     return {
       comments: tally.comments,
-      dropped: Object.values(tally.dropped).reduce((a, b) => a + b, 0),
+      dropped: sum(tally.dropped),
       matched: totals === undefined ? tally.matched : Object.values(totals).reduce((a, b) => a + b, unrecorded),
       new: tally.fresh,
       sent: tally.sent,
       already_sent: totals === undefined ? tally.alreadySent : totals.sent - tally.sent,
       refused: totals?.refused ?? tally.refused,
+      skipped: totals?.skipped ?? sum(tally.skippedReasons),
+      expired: totals?.expired ?? 0,
+      suppressed: totals?.suppressed ?? 0,
       pending: totals?.pending ?? 0,
       in_doubt: totals?.in_doubt ?? 0,
       claimed_elsewhere: totals?.claimed ?? tally.claimedElsewhere,

@@ -1,8 +1,8 @@
 /**
  * The workers of a pass: people taken from a stream, at most so many at a time, and the order private replies need.
  */
-import { Chunk, Effect, Option, Queue, Stream } from "effect"
-import type { Target } from "./Discovery.js"
+import { Chunk, Clock, Effect, Option, Queue, Stream } from "effect"
+import type { Target } from "./Step.js"
 
 /** People waiting for a sender: reading goes on while earlier people are sent to. */
 const sendQueueCapacity = 1024
@@ -39,13 +39,26 @@ export const forEachConcurrently = <A, E, E2, R, R2>(
     })
   })
 
-const deadlineOf = (target: Target) => target.commentTime?.getTime() ?? Number.MAX_SAFE_INTEGER
+/**
+ * The whole pass, nearest deadline first (as things stand once the pass is collected): DMs by the end of their
+ * window, private replies by the end of their 7 days. A person handed on twice (a newer comment met later in the
+ * pass) goes once, with the newer comment.
+ */
+const commentTimeOf = (target: Target) => target.commentTime?.getTime() ?? Number.NEGATIVE_INFINITY
 
-/** The whole pass, oldest comment first: for private replies, whose deadline is 7 days after the comment. */
-export const oldestFirst = <A extends Target, E>(people: Stream.Stream<A, E>): Stream.Stream<A, E> =>
+export const byDeadline = <A extends Target, E>(
+  people: Stream.Stream<A, E>,
+  deadline: (target: Target, now: number) => number
+): Stream.Stream<A, E> =>
   Stream.unwrap(
-    Effect.map(
-      Stream.runCollect(people),
-      (all) => Stream.fromIterable(Array.from(all).sort((a, b) => deadlineOf(a) - deadlineOf(b)))
-    )
+    Effect.zipWith(Stream.runCollect(people), Clock.currentTimeMillis, (all, now) => {
+      const newest = new Map<string, A>()
+      for (const person of all) {
+        const known = newest.get(person.userId)
+        if (known === undefined || commentTimeOf(known) < commentTimeOf(person)) newest.set(person.userId, person)
+      }
+      const sorted = Array.from(newest.values(), (person) => ({ person, at: deadline(person, now) }))
+      sorted.sort((a, b) => a.at - b.at)
+      return Stream.fromIterable(sorted.map(({ person }) => person))
+    })
   )

@@ -1,7 +1,15 @@
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { Candidate, ConversationsRead, LedgerEntry, ReadMark, Unrecorded } from "../Ledger.js"
+import type {
+  CampaignVersion,
+  Candidate,
+  ConversationsRead,
+  LedgerEntry,
+  ReadMark,
+  TallyRow,
+  Unrecorded
+} from "../Ledger.js"
 import { DeliveryState, MessagePath, StepKind } from "../Ledger.js"
 import { storable, storableOrNull } from "./storable.js"
 
@@ -178,3 +186,41 @@ const CampaignVersionRow = Schema.Struct({ version: Integer, fingerprint: Schema
 
 /** Decodes `SELECT version, fingerprint FROM comment_dm_campaign_versions` rows. */
 export const decodeCampaignVersions = Schema.decodeUnknown(Schema.Array(CampaignVersionRow))
+
+const CampaignVersionSpecRow = Schema.Struct({ version: Integer, spec: Schema.String, created_at: EpochMillis })
+
+const decodeCampaignVersionSpecRows = Schema.decodeUnknown(Schema.Array(CampaignVersionSpecRow))
+
+/** Decodes `SELECT version, spec, created_at FROM comment_dm_campaign_versions` rows (a spec that is not JSON: null). */
+export const decodeCampaignVersionSpecs = (
+  rows: ReadonlyArray<unknown>
+): Effect.Effect<Array<CampaignVersion>, ParseResult.ParseError> =>
+  Effect.map(decodeCampaignVersionSpecRows(rows), (decoded) =>
+    decoded.map((row) => {
+      let spec: unknown = null
+      try {
+        spec = JSON.parse(row.spec)
+      } catch {
+        // A row written by hand or cut short: no delivery to compare, which the caller treats as unknown.
+      }
+      return { version: row.version, spec, createdAt: row.created_at }
+    }))
+
+const TallyDbRow = Schema.Struct({
+  state: DeliveryState,
+  path: Schema.NullOr(MessagePath),
+  reason: Schema.NullOr(Schema.String),
+  n: Integer
+})
+
+const decodeTallyRows = Schema.decodeUnknown(Schema.Array(TallyDbRow))
+
+/** Decodes `SELECT state, path, reason, COUNT(*) AS n ... GROUP BY state, path, reason` rows. */
+export const decodeTally = (rows: ReadonlyArray<unknown>): Effect.Effect<Array<TallyRow>, ParseResult.ParseError> =>
+  Effect.map(decodeTallyRows(rows), (decoded) =>
+    decoded.map((row) => ({
+      state: row.state,
+      path: orUndefined(row.path),
+      reason: orUndefined(row.reason),
+      count: row.n
+    })))
