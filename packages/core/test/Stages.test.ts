@@ -53,11 +53,12 @@ describe("Recording", () => {
     }))
 
   it("the folds are pure: a page, a lookup and each result make a new tally and leave the old one as it was", () => {
-    const settled = (settlement: Ledger.Settlement): Recording.Result => ({
+    const settled = (settlement: Ledger.Settlement, path?: Ledger.MessagePath): Recording.Result => ({
       _tag: "Settled",
       person,
       post: "p1",
       message: "Hi",
+      path,
       settlement
     })
     const start = Recording.emptyTally
@@ -74,7 +75,15 @@ describe("Recording", () => {
       "a rehearsal's send is one the run would make"
     )
     const skipped = settled(Ledger.Settlement.Skipped({ reason: "window_closed" }))
-    assert.strictEqual(Recording.addResult(looked, skipped, false).refused, 1)
+    const afterSkip = Recording.addResult(looked, skipped, false)
+    assert.deepStrictEqual([afterSkip.refused, afterSkip.passedOver], [0, 1], "a skip is no refusal")
+    assert.deepStrictEqual(afterSkip.skippedReasons, { window_closed: 1 })
+    const byDm = Recording.addResult(
+      looked,
+      settled(Ledger.Settlement.Sent({ messageId: "m", at: new Date(0) }), "dm"),
+      false
+    )
+    assert.deepStrictEqual(byDm.sentPaths, { dm: 1 })
     assert.strictEqual(Recording.addResult(looked, { _tag: "Held" }, false), looked, "a held person changes nothing")
   })
 
