@@ -244,6 +244,8 @@ describe("packaging: the tarballs installed with npm outside the workspace", () 
       posts: [sandbox.postId],
       match: { keywords: ["guide"] },
       message: "Hi @{{username}}",
+      // Every matching commenter by DM (the sandbox's windows are open): this tests the package, not reach.
+      delivery: "dm",
       pace: { per_hour: 1_000_000, concurrency: 2 }
     })
     const before = await deliveries(sandbox)
