@@ -1,8 +1,9 @@
 /**
- * comment-dm as a library in this process: `Campaign.run` over the Node HTTP client and a SQLite ledger, against a
+ * comment-dm as a library in this process: `Campaign.run` over the command's HTTP client and a SQLite ledger, against a
  * sandbox in another process.
  */
-import { Campaign, CampaignSpec, Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
+import { Campaign, CampaignSpec, KeepAliveHttpClient, Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
+import { HttpClient } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import * as Path from "node:path"
 import * as BenchError from "./BenchError.js"
@@ -55,15 +56,23 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
       const dir = yield* TempDir.make("ledger")
       const spec = yield* CampaignSpec.make(settings.campaign)
       const sendStarts: Array<number> = []
-      // The transport the command uses, watched: every DM request is timed as it leaves.
-      const api = UploadPost.UploadPost.node({
-        onRequest: (request) => {
-          if (request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")) sendStarts.push(Date.now())
-        }
-      }).pipe(
+      // The client the command uses, watched by a middleware: every DM request is timed as it leaves.
+      const watched = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(
+          HttpClient.HttpClient,
+          HttpClient.tapRequest((request) =>
+            request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")
+              ? Effect.sync(() => void sendStarts.push(Date.now()))
+              : Effect.void
+          )
+        )
+      ).pipe(Layer.provide(KeepAliveHttpClient.layer()))
+      const api = UploadPost.UploadPost.Default.pipe(
         Layer.provide(
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
-        )
+        ),
+        Layer.provide(watched)
       )
       const ledger = SqliteLedger.layer({
         filename: settings.ledger === "memory" ? ":memory:" : Path.join(dir, "ledger.sqlite")

@@ -1,7 +1,17 @@
 /**
  * The `comment-dm` command: `run`, `status`, `reconcile` and `export` over a campaign file.
  */
-import { Campaign, DryRun, Ledger, Reconcile, Runner, StopSignal, UploadPost, Watch } from "@comment-dm/core"
+import {
+  Campaign,
+  DryRun,
+  KeepAliveHttpClient,
+  Ledger,
+  Reconcile,
+  Runner,
+  StopSignal,
+  UploadPost,
+  Watch
+} from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Config, Context, Data, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
@@ -33,11 +43,14 @@ const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
 
-// Straight over Node's http / https with connections kept alive and reused (HttpTransport.layerNode). Notices about
-// the settings go to stderr, so that `--json` keeps stdout to the summary.
-const apiLayer = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
-})))
+// Straight over Node's http / https with connections kept alive and reused (KeepAliveHttpClient). Notices about the
+// settings go to stderr, so that `--json` keeps stdout to the summary.
+const apiLayer = UploadPost.UploadPost.Default.pipe(
+  Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
+    notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+  })),
+  Layer.provide(KeepAliveHttpClient.layer())
+)
 
 const loadCampaign = (path: string) => CampaignFile.load(path)
 

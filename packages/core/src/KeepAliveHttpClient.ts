@@ -1,0 +1,59 @@
+/**
+ * An `HttpClient` straight over Node's `http` / `https` with kept-alive connections, for JSON APIs: request bodies as
+ * bytes or text, answers read whole before they are handed out. The command reaches Upload-Post through it: it costs a
+ * fraction of the CPU per request of `NodeHttpClient` (no stream, promise or abort listener per answer), which matters
+ * when the API answers fast and every DM is a request (see bench/RESULTS.md). Being an `HttpClient` built with
+ * `HttpClient.make`, middleware (`HttpClient.mapRequest`, `tapRequest`, ...) applies and each request is a span when the
+ * program has a tracer of its own.
+ */
+import { HttpClient } from "@effect/platform"
+import { Duration, Effect, Layer, type Scope } from "effect"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Exchange from "./internal/keepAliveExchange.js"
+
+export interface Options {
+  /**
+   * How long an idle connection is kept for the next request. Default 4 s: shorter than a server's usual keep-alive
+   * timeout (Node's default is 5 s), so that a request never goes out on a socket the server is closing.
+   */
+  readonly keepAlive?: Duration.DurationInput | undefined
+}
+
+/** The client; its connections are closed with the scope. */
+export const make = (options: Options = {}): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync((): Exchange.Agents => {
+        const idleMillis = Duration.toMillis(options.keepAlive ?? Duration.seconds(4))
+        return {
+          http: new Http.Agent({ keepAlive: true, timeout: idleMillis }),
+          https: new Https.Agent({ keepAlive: true, timeout: idleMillis })
+        }
+      }),
+      (agents) =>
+        Effect.sync(() => {
+          agents.http.destroy()
+          agents.https.destroy()
+        })
+    ),
+    (agents) =>
+      HttpClient.make((request, url) => Exchange.exchange(agents, request, url)).pipe(
+        HttpClient.transformResponse((response) =>
+          Effect.flatMap(
+            Effect.tracer,
+            (tracer) => tracer === defaultTracer ? Effect.withTracerEnabled(response, false) : response
+          )
+        )
+      )
+  )
+
+/**
+ * The tracer a program has when nobody installed one. Its spans are seen nowhere, and a request's span (its attributes,
+ * the trace headers) costs about as much CPU as the rest of the request, so with it requests are not spans.
+ */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/** The client as the program's `HttpClient`. */
+export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.scoped(HttpClient.HttpClient, make(options))
