@@ -3,7 +3,6 @@
  * sandbox in another process.
  */
 import { Campaign, CampaignSpec, KeepAliveHttpClient, Pacer, SqliteLedger, UploadPost } from "@comment-dm/core"
-import { HttpClient } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import * as Path from "node:path"
 import * as BenchError from "./BenchError.js"
@@ -56,23 +55,16 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
       const dir = yield* TempDir.make("ledger")
       const spec = yield* CampaignSpec.make(settings.campaign)
       const sendStarts: Array<number> = []
-      // The client the command uses, watched by a middleware: every DM request is timed as it leaves.
-      const watched = Layer.effect(
-        HttpClient.HttpClient,
-        Effect.map(
-          HttpClient.HttpClient,
-          HttpClient.tapRequest((request) =>
-            request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")
-              ? Effect.sync(() => void sendStarts.push(Date.now()))
-              : Effect.void
-          )
-        )
-      ).pipe(Layer.provide(KeepAliveHttpClient.layer()))
+      // The client the command uses, watched: every DM request is timed as it leaves.
       const api = UploadPost.UploadPost.Default.pipe(
         Layer.provide(
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
         ),
-        Layer.provide(watched)
+        Layer.provide(KeepAliveHttpClient.layer({
+          onRequest: (request) => {
+            if (request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")) sendStarts.push(Date.now())
+          }
+        }))
       )
       const ledger = SqliteLedger.layer({
         filename: settings.ledger === "memory" ? ":memory:" : Path.join(dir, "ledger.sqlite")

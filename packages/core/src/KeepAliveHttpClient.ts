@@ -4,13 +4,14 @@
  * fraction of the CPU per request of `NodeHttpClient` (no stream, promise or abort listener per answer), which matters
  * when the API answers fast and every DM is a request (see bench/RESULTS.md). Being an `HttpClient` built with
  * `HttpClient.make`, middleware (`HttpClient.mapRequest`, `tapRequest`, ...) applies and each request is a span when the
- * program has a tracer of its own.
+ * program has a tracer of its own. It applies the Upload-Post client's request timeout itself, with one timer.
  */
-import { HttpClient } from "@effect/platform"
+import { HttpClient, type HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Exchange from "./internal/keepAliveExchange.js"
+import * as RequestDeadline from "./internal/requestDeadline.js"
 
 export interface Options {
   /**
@@ -18,6 +19,11 @@ export interface Options {
    * timeout (Node's default is 5 s), so that a request never goes out on a socket the server is closing.
    */
   readonly keepAlive?: Duration.DurationInput | undefined
+  /**
+   * Called as each request leaves (benchmarks). A middleware (`HttpClient.tapRequest`) sees requests as well, but
+   * the client it makes no longer applies a caller's deadline itself (see `internal/requestDeadline.ts`).
+   */
+  readonly onRequest?: ((request: HttpClientRequest.HttpClientRequest) => void) | undefined
 }
 
 /** The client; its connections are closed with the scope. */
@@ -38,11 +44,16 @@ export const make = (options: Options = {}): Effect.Effect<HttpClient.HttpClient
         })
     ),
     (agents) =>
-      HttpClient.make((request, url) => Exchange.exchange(agents, request, url)).pipe(
-        HttpClient.transformResponse((response) =>
-          Effect.flatMap(
-            Effect.tracer,
-            (tracer) => tracer === defaultTracer ? Effect.withTracerEnabled(response, false) : response
+      RequestDeadline.appliedBy(
+        HttpClient.make((request, url, _signal, fiber) => {
+          options.onRequest?.(request)
+          return Exchange.exchange(agents, request, url, fiber.getFiberRef(RequestDeadline.current))
+        }).pipe(
+          HttpClient.transformResponse((response) =>
+            Effect.flatMap(
+              Effect.tracer,
+              (tracer) => tracer === defaultTracer ? Effect.withTracerEnabled(response, false) : response
+            )
           )
         )
       )

@@ -6,6 +6,7 @@
  */
 import { HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
 import {
+  Cause,
   Chunk,
   Clock,
   Config,
@@ -21,8 +22,8 @@ import {
   Schema,
   Stream
 } from "effect"
-import * as Deadline from "./internal/deadline.js"
 import * as ErrorTable from "./internal/errorTable.js"
+import * as RequestDeadline from "./internal/requestDeadline.js"
 import * as WireJson from "./internal/wireJson.js"
 import * as Retry from "./Retry.js"
 import * as Errors from "./UploadPostError.js"
@@ -254,6 +255,11 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const settings = yield* UploadPostConfig
     const timeout = Duration.decode(settings.requestTimeout)
     const client = yield* HttpClient.HttpClient
+    // The timeout as a timer in the client where it can (`KeepAliveHttpClient`), else the general timeout around it.
+    const withinTimeout: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | typeof timedOut> =
+      RequestDeadline.isApplied(client)
+        ? (effect) => Effect.locally(effect, RequestDeadline.current, timeout)
+        : Effect.timeoutFail({ duration: timeout, onTimeout: (): typeof timedOut => timedOut })
     // Every request starts from these: the headers are made once here, not per request.
     const headers = {
       authorization: `Apikey ${Redacted.value(settings.apiKey)}`,
@@ -287,10 +293,10 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
         Effect.flatMap((response) =>
           Effect.map(response.text, (text): Answer => ({ status: response.status, headers: response.headers, text }))
         ),
-        Deadline.within(timeout, () => timedOut),
+        withinTimeout,
         Effect.catchAll((failure) =>
           Effect.fail(
-            failure === timedOut
+            failure === timedOut || Cause.isTimeoutException(failure.cause)
               ? ErrorTable.classifyTransport(endpoint, operation, undefined, true)
               : ErrorTable.classifyTransport(endpoint, operation, failure, false)
           )

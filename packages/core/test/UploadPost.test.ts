@@ -825,6 +825,25 @@ describe("middleware on the client", () => {
     }))
 })
 
+describe("the timeout with middleware on KeepAliveHttpClient", () => {
+  // The client applies the timeout itself only when it is not wrapped; wrapped, the timeout goes around it.
+  it.scopedLive("no answer within the timeout: a read is Transient, a send is in doubt", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now, faults: { latency: { minMs: 400, maxMs: 400 } }, seed: 7 })
+      let seen = 0
+      const watched = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, HttpClient.tapRequest(() => Effect.sync(() => void seen++)))
+      ).pipe(Layer.provide(KeepAliveHttpClient.layer()))
+      const api = yield* clientOver(watched, sandbox.baseUrl, sandbox.apiKey, { requestTimeout: Duration.millis(100) })
+      const started = Date.now()
+      const read = yield* Effect.flip(api.me)
+      const send = yield* Effect.flip(api.sendDm(dm(people.anna)))
+      assert.isBelow(Date.now() - started, 700, "neither waited for the answer")
+      assert.deepStrictEqual([read._tag, send._tag, seen], ["Transient", "SendInDoubt", 2])
+    }))
+})
+
 describe("over FetchHttpClient", () => {
   it.scoped("reads, sends and maps errors against the sandbox", () =>
     Effect.gen(function*() {

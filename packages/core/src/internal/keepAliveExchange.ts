@@ -5,9 +5,10 @@
  */
 import { Cookies, Headers, HttpClientError, HttpClientResponse, HttpIncomingMessage, UrlParams } from "@effect/platform"
 import type { HttpClientRequest } from "@effect/platform"
-import { Effect, Inspectable, Option, Stream } from "effect"
+import { Duration, Effect, Inspectable, Option, Stream } from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as RequestDeadline from "./requestDeadline.js"
 
 export interface Agents {
   readonly http: Http.Agent
@@ -104,14 +105,16 @@ const bodyOf = (request: HttpClientRequest.HttpClientRequest): Uint8Array | stri
 }
 
 /**
- * Sends `request` to `url` and reads its answer whole. Interrupting it (a timeout around it) destroys the request, and
- * with it the connection. A connection that fails before the answer is a `RequestError` ("Transport", the system
- * error as its cause); one that closes in the middle of the body is a `ResponseError` ("Decode").
+ * Sends `request` to `url` and reads its answer whole. Interrupting it, or the `deadline` passing first, destroys the
+ * request, and with it the connection. A connection that fails before the answer is a `RequestError` ("Transport",
+ * the system error as its cause, or a `TimeoutException` for the deadline); one that closes in the middle of the body
+ * is a `ResponseError` ("Decode").
  */
 export const exchange = (
   agents: Agents,
   request: HttpClientRequest.HttpClientRequest,
-  url: URL
+  url: URL,
+  deadline: Duration.Duration | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.async((resume) => {
     const body = bodyOf(request)
@@ -125,11 +128,15 @@ export const exchange = (
       ))
     }
     let settled = false
-    const failed = (cause: unknown) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const settle = (outcome: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) => {
       if (settled) return
       settled = true
-      resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      clearTimeout(timer)
+      resume(outcome)
     }
+    const failed = (cause: unknown) =>
+      settle(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     let outgoing: Http.ClientRequest
     try {
       const secure = url.protocol === "https:"
@@ -147,22 +154,17 @@ export const exchange = (
               bytes,
               Option.fromNullable(incoming.socket?.remoteAddress)
             )
-          incoming.on("end", () => {
-            if (settled) return
-            settled = true
-            resume(Effect.succeed(answer(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
-          })
-          const cutOff = (cause: unknown) => {
-            if (settled) return
-            settled = true
-            resume(Effect.fail(
+          incoming.on("end", () =>
+            settle(Effect.succeed(answer(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))))
+          const cutOff = (cause: unknown) =>
+            settle(Effect.fail(
               new HttpClientError.ResponseError({ request, response: answer(Buffer.alloc(0)), reason: "Decode", cause })
             ))
-          }
           incoming.on("error", cutOff)
           // A connection that closes in the middle of the body: the answer is lost. (After "end" this is the normal
           // close, and nothing is made.)
-          incoming.on("close", () => cutOff(new Error("the connection closed before the answer ended")))
+          incoming.on("close", () =>
+            cutOff(new Error("the connection closed before the answer ended")))
         }
       )
     } catch (cause) {
@@ -170,9 +172,16 @@ export const exchange = (
       return failed(cause)
     }
     outgoing.on("error", failed)
+    if (deadline !== undefined) {
+      timer = setTimeout(() => {
+        failed(RequestDeadline.passed())
+        outgoing.destroy()
+      }, Duration.toMillis(deadline))
+    }
     outgoing.end(body)
     return Effect.sync(() => {
       settled = true
+      clearTimeout(timer)
       outgoing.destroy()
     })
   })
