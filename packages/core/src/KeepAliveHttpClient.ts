@@ -47,7 +47,7 @@ export const make = (options: Options = {}): Effect.Effect<HttpClient.HttpClient
       RequestDeadline.appliedBy(
         HttpClient.make((request, url, _signal, fiber) => {
           options.onRequest?.(request)
-          return Exchange.exchange(agents, request, url, fiber.getFiberRef(RequestDeadline.current))
+          return Exchange.exchange(agents, request, url, RequestDeadline.take(fiber))
         }).pipe(
           HttpClient.transformResponse((response) =>
             Effect.flatMap(

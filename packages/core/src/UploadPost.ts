@@ -258,7 +258,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     // The timeout as a timer in the client where it can (`KeepAliveHttpClient`), else the general timeout around it.
     const withinTimeout: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | typeof timedOut> =
       RequestDeadline.isApplied(client)
-        ? (effect) => Effect.locally(effect, RequestDeadline.current, timeout)
+        ? RequestDeadline.within(timeout)
         : Effect.timeoutFail({ duration: timeout, onTimeout: (): typeof timedOut => timedOut })
     // Every request starts from these: the headers are made once here, not per request.
     const headers = {
