@@ -4,7 +4,8 @@
  * fraction of the CPU per request of `NodeHttpClient` (no stream, promise or abort listener per answer), which matters
  * when the API answers fast and every DM is a request (see bench/RESULTS.md). Being an `HttpClient` built with
  * `HttpClient.make`, middleware (`HttpClient.mapRequest`, `tapRequest`, ...) applies and each request is a span when the
- * program has a tracer of its own. It applies the Upload-Post client's request timeout itself, with one timer.
+ * program has a tracer of its own (see {@link layer}). It applies the Upload-Post client's request timeout itself,
+ * with one timer.
  */
 import { HttpClient, type HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Layer, type Scope } from "effect"
@@ -48,23 +49,26 @@ export const make = (options: Options = {}): Effect.Effect<HttpClient.HttpClient
         HttpClient.make((request, url, _signal, fiber) => {
           options.onRequest?.(request)
           return Exchange.exchange(agents, request, url, RequestDeadline.take(fiber))
-        }).pipe(
-          HttpClient.transformResponse((response) =>
-            Effect.flatMap(
-              Effect.tracer,
-              (tracer) => tracer === defaultTracer ? Effect.withTracerEnabled(response, false) : response
-            )
-          )
-        )
+        })
       )
   )
 
-/**
- * The tracer a program has when nobody installed one. Its spans are seen nowhere, and a request's span (its attributes,
- * the trace headers) costs about as much CPU as the rest of the request, so with it requests are not spans.
- */
+/** The tracer a program has when nobody installed one: its spans are seen nowhere. */
 const defaultTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * With the default tracer, the program's HTTP requests are not spans: a request's span (its attributes, the trace
+ * headers) would cost CPU for nothing. Set once for the program, where a check per request would cost a FiberRef
+ * change per request. A program with a tracer of its own (installed before this layer) keeps its spans.
+ */
+const noSpansWithoutTracer: Layer.Layer<never> = Layer.unwrapEffect(
+  Effect.map(
+    Effect.tracer,
+    (tracer) =>
+      tracer === defaultTracer ? Layer.locallyScoped(HttpClient.currentTracerDisabledWhen, () => true) : Layer.empty
+  )
+)
 
 /** The client as the program's `HttpClient`. */
 export const layer = (options?: Options): Layer.Layer<HttpClient.HttpClient> =>
-  Layer.scoped(HttpClient.HttpClient, make(options))
+  Layer.merge(Layer.scoped(HttpClient.HttpClient, make(options)), noSpansWithoutTracer)

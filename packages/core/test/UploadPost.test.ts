@@ -18,13 +18,15 @@ import {
   Either,
   Exit,
   Fiber,
+  FiberRef,
   Layer,
   Option,
   Redacted,
   type Scope,
   Stream,
   TestClock,
-  TestServices
+  TestServices,
+  Tracer
 } from "effect"
 import * as KeepAliveHttpClient from "../src/KeepAliveHttpClient.js"
 import * as Retry from "../src/Retry.js"
@@ -822,6 +824,44 @@ describe("middleware on the client", () => {
       for (const endpoint of seen) counted[endpoint] = (counted[endpoint] ?? 0) + 1
       assert.deepStrictEqual(counted, (yield* sandbox.stats).requests)
       assert.strictEqual(seen.length, 10, "3 comment pages, 2 DMs, 2 replies, conversations, media, me")
+    }))
+})
+
+describe("spans of KeepAliveHttpClient", () => {
+  /**
+   * A read and a send through the client, with a tracer of the program's own (one that notes the spans it makes) or
+   * with the default one: the names of the spans, and whether the program's HTTP spans are turned off.
+   */
+  const traced = (ownTracer: boolean) =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const native = yield* Effect.tracer
+      const spans: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          spans.push(name)
+          return native.span(name, parent, context, links, startTime, kind, options)
+        },
+        context: native.context
+      })
+      const program = Effect.gen(function*() {
+        const api = yield* clientOver(KeepAliveHttpClient.layer(), sandbox.baseUrl, sandbox.apiKey)
+        yield* api.me
+        yield* api.sendDm(dm(people.anna))
+        return (yield* FiberRef.get(HttpClient.currentTracerDisabledWhen))(HttpClientRequest.get(sandbox.baseUrl))
+      })
+      const off = yield* ownTracer ? Effect.withTracer(program, recording) : program
+      return { spans: spans.filter((name) => name.startsWith("http.client")), off }
+    })
+
+  it.scoped("a program with a tracer of its own sees each request as a span", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* traced(true), { spans: ["http.client GET", "http.client POST"], off: false })
+    }))
+
+  it.scoped("with the default tracer, whose spans nobody sees, requests are not spans", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* traced(false), { spans: [], off: true })
     }))
 })
 
