@@ -129,14 +129,18 @@ export const exchange = (
     }
     let settled = false
     let timer: ReturnType<typeof setTimeout> | undefined
-    const settle = (outcome: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>) => {
+    // The outcome is made only for the first event that settles the request: an error (with its stack) made for a
+    // later event, such as the normal close after the end, would be thrown away.
+    const settle = (
+      outcome: () => Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>
+    ) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      resume(outcome)
+      resume(outcome())
     }
     const failed = (cause: unknown) =>
-      settle(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      settle(() => Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     let outgoing: Http.ClientRequest
     try {
       const secure = url.protocol === "https:"
@@ -155,16 +159,23 @@ export const exchange = (
               Option.fromNullable(incoming.socket?.remoteAddress)
             )
           incoming.on("end", () =>
-            settle(Effect.succeed(answer(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))))
-          const cutOff = (cause: unknown) =>
-            settle(Effect.fail(
-              new HttpClientError.ResponseError({ request, response: answer(Buffer.alloc(0)), reason: "Decode", cause })
-            ))
-          incoming.on("error", cutOff)
+            settle(() => Effect.succeed(answer(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))))
+          const cutOff = (cause: () => unknown) =>
+            settle(() =>
+              Effect.fail(
+                new HttpClientError.ResponseError({
+                  request,
+                  response: answer(Buffer.alloc(0)),
+                  reason: "Decode",
+                  cause: cause()
+                })
+              )
+            )
+          incoming.on("error", (error) =>
+            cutOff(() => error))
           // A connection that closes in the middle of the body: the answer is lost. (After "end" this is the normal
           // close, and nothing is made.)
-          incoming.on("close", () =>
-            cutOff(new Error("the connection closed before the answer ended")))
+          incoming.on("close", () => cutOff(() => new Error("the connection closed before the answer ended")))
         }
       )
     } catch (cause) {
@@ -174,7 +185,7 @@ export const exchange = (
     outgoing.on("error", failed)
     if (deadline !== undefined) {
       timer = setTimeout(() => {
-        failed(RequestDeadline.passed())
+        if (!settled) failed(RequestDeadline.passed())
         outgoing.destroy()
       }, Duration.toMillis(deadline))
     }
