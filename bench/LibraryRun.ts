@@ -1,8 +1,8 @@
 /**
- * comment-dm as a library in this process: `Campaign.run` over the Node HTTP client and a SQLite ledger, against a
+ * comment-dm as a library in this process: `Campaign.run` over the command's HTTP client and a SQLite ledger, against a
  * sandbox in another process.
  */
-import { Campaign, CampaignSpec, Pacer, UploadPost } from "@comment-dm/core"
+import { Campaign, CampaignSpec, KeepAliveHttpClient, Pacer, UploadPost } from "@comment-dm/core"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
 import { Effect, Layer, Redacted } from "effect"
 import * as Path from "node:path"
@@ -56,15 +56,16 @@ export const run = (sandbox: RunningSandbox, settings: Settings) =>
       const dir = yield* TempDir.make("ledger")
       const spec = yield* CampaignSpec.make(settings.campaign)
       const sendStarts: Array<number> = []
-      // The transport the command uses, watched: every DM request is timed as it leaves.
-      const api = UploadPost.UploadPost.node({
-        onRequest: (request) => {
-          if (request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")) sendStarts.push(Date.now())
-        }
-      }).pipe(
+      // The client the command uses, watched: every DM request is timed as it leaves.
+      const api = UploadPost.UploadPost.Default.pipe(
         Layer.provide(
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
-        )
+        ),
+        Layer.provide(KeepAliveHttpClient.layer({
+          onRequest: (request) => {
+            if (request.method === "POST" && request.url.endsWith("/uploadposts/dms/send")) sendStarts.push(Date.now())
+          }
+        }))
       )
       const ledger = settings.ledger === "memory"
         ? SqliteLedger.layerMemory()

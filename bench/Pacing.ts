@@ -93,7 +93,7 @@ export const run = (mode: Settings.Mode) =>
       ],
       notes: [
         "The rate counts n sends as n - 1 intervals between the first and the last arrival. Requests leaving " +
-        "comment-dm are timed by the `onRequest` hook of the transport the command uses (`UploadPost.node`); the " +
+        "comment-dm are timed by the `onRequest` hook of the client the command uses (`KeepAliveHttpClient`); the " +
         "difference to the arrivals is the way there (scheduling of both processes, the loopback), and the " +
         "delivery stamps add the jitter of the sandbox's own 100 ms timer, which stands for the platform's work " +
         "after it has counted the request.",

@@ -36,8 +36,8 @@ export const program = (options: Options) =>
     )
     return summary
   }).pipe(Effect.provide(Layer.merge(
-    // `Default` goes through the program's HttpClient (tracing and middleware apply); `UploadPost.UploadPost.node()`
-    // goes straight over node:http with kept-alive connections, as the command does, at less CPU per request.
+    // The client goes through the program's HttpClient (tracing and middleware apply): `NodeHttpClient.layer` here;
+    // `KeepAliveHttpClient.layer()` is the one the command uses, at less CPU per request.
     UploadPost.UploadPost.Default.pipe(
       Layer.provide(options.api ? UploadPost.UploadPostConfig.layer(options.api) : UploadPost.UploadPostConfig.fromEnv),
       Layer.provide(NodeHttpClient.layer)

@@ -49,7 +49,7 @@ const succeeded = (result: CliResult, what: string): CliResult => {
 }
 
 /** The consumer: a campaign built in code on the package's public API, its summary as one JSON line. */
-const consumer = `import { Campaign, CampaignSpec, UploadPost } from "@comment-dm/core"
+const consumer = `import { Campaign, CampaignSpec, KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
 import { Effect, Layer, Redacted } from "effect"
 
@@ -69,8 +69,9 @@ const program = Effect.gen(function*() {
   console.log(JSON.stringify({ outcome: summary.outcome, sent: summary.counts.sent }))
 })
 
-const api = UploadPost.UploadPost.node().pipe(
-  Layer.provide(UploadPost.UploadPostConfig.layer({ baseUrl, apiKey: Redacted.make(apiKey) }))
+const api = UploadPost.UploadPost.Default.pipe(
+  Layer.provide(UploadPost.UploadPostConfig.layer({ baseUrl, apiKey: Redacted.make(apiKey) })),
+  Layer.provide(KeepAliveHttpClient.layer())
 )
 
 Effect.runPromise(program.pipe(Effect.provide(Layer.merge(api, SqliteLedger.layer({ filename: ledger })))))

@@ -1,9 +1,12 @@
 /**
  * The Upload-Post API client: comments as a paged `Stream`, DM send, private and public replies, conversations,
  * media, the key check and the profile. Every failure is typed (see `UploadPostError`); sends and single reads are one
- * attempt each, so that callers place pacing and `Retry.retrying` around exactly one request.
+ * attempt each, so that callers place pacing and `Retry.retrying` around exactly one request. Requests go through the
+ * `HttpClient` of the context, so that its middleware and tracing see each of them.
  */
+import { HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
 import {
+  Cause,
   Chunk,
   Clock,
   Config,
@@ -19,8 +22,8 @@ import {
   Schema,
   Stream
 } from "effect"
-import * as HttpTransport from "./HttpTransport.js"
 import * as ErrorTable from "./internal/errorTable.js"
+import * as RequestDeadline from "./internal/requestDeadline.js"
 import * as WireJson from "./internal/wireJson.js"
 import * as Retry from "./Retry.js"
 import * as Errors from "./UploadPostError.js"
@@ -270,7 +273,12 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
   effect: Effect.gen(function*() {
     const settings = yield* UploadPostConfig
     const timeout = Duration.decode(settings.requestTimeout)
-    const transport = yield* HttpTransport.HttpTransport
+    const client = yield* HttpClient.HttpClient
+    // The timeout as a timer in the client where it can (`KeepAliveHttpClient`), else the general timeout around it.
+    const withinTimeout: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | typeof timedOut> =
+      RequestDeadline.isApplied(client)
+        ? RequestDeadline.within(timeout)
+        : Effect.timeoutFail({ duration: timeout, onTimeout: (): typeof timedOut => timedOut })
     // Every request starts from these: the headers are made once here, not per request.
     const headers = {
       authorization: `Apikey ${Redacted.value(settings.apiKey)}`,
@@ -281,22 +289,36 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const hideKey = (text: string): string => key.length === 0 ? text : text.split(key).join("[API key]")
     const get = (path: string, query: Readonly<Record<string, string>>): Call => ({
       endpoint: `GET ${path}`,
-      request: { method: "GET", url: settings.baseUrl + path, query, headers }
+      request: HttpClientRequest.get(settings.baseUrl + path, { headers, urlParams: query })
     })
     const post = (path: string, body: unknown): Call => ({
       endpoint: `POST ${path}`,
-      request: { method: "POST", url: settings.baseUrl + path, headers, json: JSON.stringify(body) }
+      request: HttpClientRequest.post(settings.baseUrl + path, {
+        headers,
+        body: HttpBody.text(JSON.stringify(body), "application/json")
+      })
     })
 
-    /** One request, one answer: transport failures, statuses and bodies all end up typed. */
+    /**
+     * One request, one answer read whole within the timeout: failures without an answer (the client's
+     * `HttpClientError`s, the timeout), statuses and bodies all end up typed.
+     */
     const call = <A>(
       operation: ErrorTable.Operation,
       { endpoint, request }: Call,
       decode: Decoder<A>
     ): Effect.Effect<A, AnswerError> =>
-      transport.exchange(request, timeout).pipe(
+      client.execute(request).pipe(
+        Effect.flatMap((response) =>
+          Effect.map(response.text, (text): Answer => ({ status: response.status, headers: response.headers, text }))
+        ),
+        withinTimeout,
         Effect.catchAll((failure) =>
-          Effect.fail(ErrorTable.classifyTransport(endpoint, operation, failure.cause, failure.timedOut))
+          Effect.fail(
+            failure === timedOut || Cause.isTimeoutException(failure.cause)
+              ? ErrorTable.classifyTransport(endpoint, operation, undefined, true)
+              : ErrorTable.classifyTransport(endpoint, operation, failure, false)
+          )
         ),
         Effect.flatMap((answer) => interpret(endpoint, operation, answer, decode))
       )
@@ -304,7 +326,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const interpret = <A>(
       endpoint: string,
       operation: ErrorTable.Operation,
-      answer: HttpTransport.Answer,
+      answer: Answer,
       decode: Decoder<A>
     ): Effect.Effect<A, AnswerError> => {
       const { status, text } = answer
@@ -524,15 +546,12 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       conversations,
       media
     } as const
-  }),
-  // `Default` reaches the API through the program's HttpClient; `node` goes straight over Node's http / https.
-  dependencies: [HttpTransport.fromHttpClient]
+  })
 }) {
-  /** The client straight over Node's `http` / `https` (see `HttpTransport.layerNode`); the command uses it. */
-  static readonly node = (options?: HttpTransport.NodeOptions) =>
-    UploadPost.DefaultWithoutDependencies.pipe(Layer.provide(HttpTransport.layerNode(options)))
-
-  /** The client over the program's HttpClient, configured from the environment. */
+  /**
+   * The client configured from the environment. Like `Default`, it takes the `HttpClient` from the context: the
+   * program picks it (`KeepAliveHttpClient.layer()` as the command does, `NodeHttpClient.layer`, a test client).
+   */
   static readonly fromEnv = UploadPost.Default.pipe(Layer.provide(UploadPostConfig.fromEnv))
 }
 
@@ -542,8 +561,17 @@ type AnswerError = Errors.ReadError | Errors.SendError
 /** A request and how errors name it: method and path, as the API reference does. */
 interface Call {
   readonly endpoint: string
-  readonly request: HttpTransport.Request
+  readonly request: HttpClientRequest.HttpClientRequest
 }
+
+/** An answer read whole: header names in lower case. */
+interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly text: string
+}
+
+const timedOut: unique symbol = Symbol("timedOut")
 
 /** A schema's decoder, made once per schema rather than per answer. */
 type Decoder<A> = (input: unknown) => Either.Either<A, ParseResult.ParseError>

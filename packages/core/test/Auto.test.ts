@@ -3,13 +3,13 @@
  * SQLite ledger in memory, and the TestClock. The choice per person, the re-check just before the request, the order
  * of a pass, expiry, opt-out words, people judged again, and the notice for a changed delivery.
  */
+import type { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, TestClock } from "effect"
 import * as Campaign from "../src/Campaign.js"
 import * as Inbound from "../src/campaign/Inbound.js"
 import * as Step from "../src/campaign/Step.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
-import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import type * as Run from "../src/Run.js"
@@ -17,6 +17,7 @@ import * as StopSignal from "../src/StopSignal.js"
 import { formatTimestamp } from "../src/UploadPostSchema.js"
 import * as Watch from "../src/Watch.js"
 import { services } from "./support/scriptedClient.js"
+import * as TestHttpClient from "./support/testHttpClient.js"
 
 const now = Date.UTC(2026, 2, 28, 12)
 const hour = 3_600_000
@@ -46,10 +47,10 @@ interface World {
   readonly sentAt: Array<number>
   /** People whose DM the platform refuses for the messaging window, whatever the conversations show. */
   readonly outsideWindow: Set<string>
-  readonly layer: Layer.Layer<HttpTransport.HttpTransport>
+  readonly layer: Layer.Layer<HttpClient.HttpClient>
 }
 
-const ok = (body: unknown): HttpTransport.Answer => ({ status: 200, headers: {}, text: JSON.stringify(body) })
+const ok = (body: unknown): TestHttpClient.Answer => ({ status: 200, body: JSON.stringify(body) })
 
 const makeWorld = (comments: Array<Comment>, messages: Array<Message>): World => {
   const world: World = {
@@ -58,55 +59,57 @@ const makeWorld = (comments: Array<Comment>, messages: Array<Message>): World =>
     requests: [],
     sentAt: [],
     outsideWindow: new Set(),
-    layer: Layer.succeed(HttpTransport.HttpTransport, {
-      exchange: (request) =>
-        Effect.map(TestClock.currentTimeMillis, (at): HttpTransport.Answer => {
-          const path = new URL(request.url).pathname
-          if (path.endsWith("/uploadposts/comments")) {
-            return ok({
-              success: true,
-              comments: world.comments.map((comment) => ({
-                id: comment.id,
-                text: comment.text ?? "guide please",
-                timestamp: formatTimestamp(new Date(at - comment.ago)),
-                user: { id: comment.userId, username: `user_${comment.userId}` }
-              })),
-              pagination: { next_cursor: null, has_next: false }
-            })
+    layer: TestHttpClient.layer((request) =>
+      Effect.map(TestClock.currentTimeMillis, (at): TestHttpClient.Answer => {
+        const path = new URL(request.url).pathname
+        if (path.endsWith("/uploadposts/comments")) {
+          return ok({
+            success: true,
+            comments: world.comments.map((comment) => ({
+              id: comment.id,
+              text: comment.text ?? "guide please",
+              timestamp: formatTimestamp(new Date(at - comment.ago)),
+              user: { id: comment.userId, username: `user_${comment.userId}` }
+            })),
+            pagination: { next_cursor: null, has_next: false }
+          })
+        }
+        if (path.endsWith("/dms/conversations")) {
+          world.requests.push("read:conversations")
+          return ok({
+            success: true,
+            conversations: world.messages.map((message, index) => ({
+              id: `t_${message.from}`,
+              participants: { data: [{ id: message.from, username: `user_${message.from}` }, account] },
+              messages: {
+                data: [{
+                  id: `in-${index}`,
+                  created_time: formatTimestamp(new Date(now - message.ago)),
+                  from: { id: message.from, username: `user_${message.from}` },
+                  to: { data: [account] },
+                  message: message.text
+                }]
+              }
+            }))
+          })
+        }
+        const body = JSON.parse(TestHttpClient.bodyText(request) || "{}") as {
+          recipient_id?: string
+          comment_id?: string
+        }
+        world.sentAt.push(at - now)
+        if (path.endsWith("/dms/send")) {
+          world.requests.push(`dm:${body.recipient_id}`)
+          if (world.outsideWindow.has(body.recipient_id ?? "")) {
+            const error = "(#10) This message is sent outside of allowed window."
+            return { status: 400, body: JSON.stringify({ success: false, error }) }
           }
-          if (path.endsWith("/dms/conversations")) {
-            world.requests.push("read:conversations")
-            return ok({
-              success: true,
-              conversations: world.messages.map((message, index) => ({
-                id: `t_${message.from}`,
-                participants: { data: [{ id: message.from, username: `user_${message.from}` }, account] },
-                messages: {
-                  data: [{
-                    id: `in-${index}`,
-                    created_time: formatTimestamp(new Date(now - message.ago)),
-                    from: { id: message.from, username: `user_${message.from}` },
-                    to: { data: [account] },
-                    message: message.text
-                  }]
-                }
-              }))
-            })
-          }
-          const body = JSON.parse(request.json ?? "{}") as { recipient_id?: string; comment_id?: string }
-          world.sentAt.push(at - now)
-          if (path.endsWith("/dms/send")) {
-            world.requests.push(`dm:${body.recipient_id}`)
-            if (world.outsideWindow.has(body.recipient_id ?? "")) {
-              const error = "(#10) This message is sent outside of allowed window."
-              return { status: 400, headers: {}, text: JSON.stringify({ success: false, error }) }
-            }
-            return ok({ success: true, recipient_id: body.recipient_id, message_id: `m-${world.requests.length}` })
-          }
-          world.requests.push(`reply:${body.comment_id}`)
-          return ok({ success: true, recipient_id: "x", message_id: `m-${world.requests.length}` })
-        })
-    })
+          return ok({ success: true, recipient_id: body.recipient_id, message_id: `m-${world.requests.length}` })
+        }
+        world.requests.push(`reply:${body.comment_id}`)
+        return ok({ success: true, recipient_id: "x", message_id: `m-${world.requests.length}` })
+      })
+    )
   }
   return world
 }

@@ -4,6 +4,7 @@
  */
 import type { DataSet } from "@comment-dm/sandbox"
 import { Sandbox } from "@comment-dm/sandbox"
+import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -13,7 +14,7 @@ import * as Path from "node:path"
 import * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import * as DailyBudget from "../src/DailyBudget.js"
-import * as HttpTransport from "../src/HttpTransport.js"
+import * as KeepAliveHttpClient from "../src/KeepAliveHttpClient.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import * as SharedPacer from "../src/SharedPacer.js"
@@ -306,7 +307,7 @@ describe("Campaign.run's send permits", () => {
   }
 
   /**
-   * The sandbox answering every request after `latencyMs`, a SQLite ledger file, and a transport that watches the DM
+   * The sandbox answering every request after `latencyMs`, a SQLite ledger file, and a client that watches the DM
    * requests: as each leaves, `onSend(n)` runs with its number.
    */
   const watchedStudio = (posts: ReadonlyArray<DataSet.Post>, latencyMs: number, campaignName: string) =>
@@ -326,9 +327,10 @@ describe("Campaign.run's send permits", () => {
       const watched: Watched = { inFlight: 0, mostInFlight: 0, started: 0, mostClaimed: 0 }
       const onSend = yield* Ref.make<(started: number) => Effect.Effect<void>>(() => Effect.void)
       const watching = Layer.effect(
-        HttpTransport.HttpTransport,
-        Effect.map(HttpTransport.HttpTransport, (transport) => ({
-          exchange: (request: HttpTransport.Request, timeout: Duration.Duration) =>
+        HttpClient.HttpClient,
+        Effect.map(
+          HttpClient.HttpClient,
+          HttpClient.transform((exchange, request) =>
             request.url.endsWith("/uploadposts/dms/send")
               ? Effect.gen(function*() {
                 watched.inFlight++
@@ -337,12 +339,13 @@ describe("Campaign.run's send permits", () => {
                 const counts = yield* Effect.orDie(ledger.counts(campaignName, "first_message"))
                 watched.mostClaimed = Math.max(watched.mostClaimed, counts.claimed)
                 yield* Effect.flatMap(Ref.get(onSend), (f) => f(watched.started))
-                return yield* transport.exchange(request, timeout)
+                return yield* exchange
               }).pipe(Effect.ensuring(Effect.sync(() => watched.inFlight--)))
-              : transport.exchange(request, timeout)
-        }))
-      ).pipe(Layer.provide(HttpTransport.layerNode()))
-      const client = UploadPost.UploadPost.DefaultWithoutDependencies.pipe(
+              : exchange
+          )
+        )
+      ).pipe(Layer.provide(KeepAliveHttpClient.layer()))
+      const client = UploadPost.UploadPost.Default.pipe(
         Layer.provide(
           UploadPost.UploadPostConfig.layer({ baseUrl: sandbox.baseUrl, apiKey: Redacted.make(sandbox.apiKey) })
         ),

@@ -1,10 +1,10 @@
 /**
- * The discovery and delivery stages with test services only: a scripted transport instead of HTTP, a SQLite ledger in
+ * The discovery and delivery stages with test services only: a scripted `HttpClient` instead of HTTP, a SQLite ledger in
  * memory, no pace, and the TestClock. Discovery records new people as pending; delivery claims, retries a transient
  * failure, settles what the last attempt said, and leaves a person another runner holds alone.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, TestClock, Tracer } from "effect"
+import { Duration, Effect, Fiber, TestClock, Tracer } from "effect"
 import * as Control from "../src/campaign/Control.js"
 import * as DailyLimit from "../src/campaign/DailyLimit.js"
 import * as Delivery from "../src/campaign/Delivery.js"
@@ -12,7 +12,6 @@ import * as Discovery from "../src/campaign/Discovery.js"
 import * as Recording from "../src/campaign/Recording.js"
 import * as Step from "../src/campaign/Step.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
-import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Matcher from "../src/Matcher.js"
 import * as Pacer from "../src/Pacer.js"
@@ -21,20 +20,18 @@ import type * as Run from "../src/Run.js"
 import * as Sender from "../src/Sender.js"
 import * as UploadPost from "../src/UploadPost.js"
 import { services } from "./support/scriptedClient.js"
+import * as TestHttpClient from "./support/testHttpClient.js"
 
 /** Answers each send with the next scripted status (200 once the script is used up), and counts the sends. */
 const scripted = (statuses: Array<number>) => {
   const sent: Array<string> = []
-  const layer = Layer.succeed(HttpTransport.HttpTransport, {
-    exchange: (request) =>
-      Effect.sync((): HttpTransport.Answer => {
-        const body = JSON.parse(request.json ?? "{}") as { readonly recipient_id?: string }
-        sent.push(body.recipient_id ?? "")
-        const status = statuses.shift() ?? 200
-        return status === 200
-          ? { status, headers: {}, text: JSON.stringify({ success: true, message_id: `m-${sent.length}` }) }
-          : { status, headers: {}, text: JSON.stringify({ success: false, message: "upstream hiccup" }) }
-      })
+  const layer = TestHttpClient.layer((request) => {
+    const body = JSON.parse(TestHttpClient.bodyText(request) || "{}") as { readonly recipient_id?: string }
+    sent.push(body.recipient_id ?? "")
+    const status = statuses.shift() ?? 200
+    return status === 200
+      ? TestHttpClient.json(status, { success: true, message_id: `m-${sent.length}` })
+      : TestHttpClient.json(status, { success: false, message: "upstream hiccup" })
   })
   return { sent, layer }
 }

@@ -1,21 +1,22 @@
 /**
- * The dry-run layers with test services only: a scripted transport instead of HTTP, a SQLite ledger in memory and the
- * TestClock. The ledger layer reads the real ledger and keeps its changes in memory; the sender makes no request; the
- * caller's pace and daily budget are not used. A whole `Campaign.run` over them tells who would get which message and
- * leaves the ledger as it was.
+ * The dry-run layers with test services only: a scripted `HttpClient` instead of HTTP, a SQLite ledger in memory and
+ * the TestClock. The ledger layer reads the real ledger and keeps its changes in memory; the sender makes no request;
+ * the caller's pace and daily budget are not used. A whole `Campaign.run` over them tells who would get which message
+ * and leaves the ledger as it was.
  */
+import type { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option, Redacted, Stream } from "effect"
 import * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import * as DailyBudget from "../src/DailyBudget.js"
 import * as DryRun from "../src/DryRun.js"
-import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
 import type * as Run from "../src/Run.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as UploadPost from "../src/UploadPost.js"
+import * as TestHttpClient from "./support/testHttpClient.js"
 
 const campaign = "spring"
 const platform = "instagram"
@@ -132,30 +133,23 @@ const scripted = (limited: ReadonlyArray<string> = []) => {
     comments: [comment("u1", "guide again"), comment("u4", "GUIDE"), comment("u5", "nice")],
     pagination: { next_cursor: null, has_next: false }
   })
-  const layer = Layer.succeed(HttpTransport.HttpTransport, {
-    exchange: (request) =>
-      Effect.sync((): HttpTransport.Answer => {
-        if (request.method === "GET" && request.url.endsWith("/uploadposts/comments")) {
-          if (limited.includes(request.query?.["post_id"] ?? "")) {
-            return {
-              status: 429,
-              headers: {},
-              text: JSON.stringify({ success: false, message: "Daily limit reached" })
-            }
-          }
-          return { status: 200, headers: {}, text: page }
-        }
-        others.push(`${request.method} ${request.url}`)
-        return { status: 500, headers: {}, text: "{}" }
-      })
+  const layer = TestHttpClient.layer((request) => {
+    if (request.method === "GET" && request.url.endsWith("/uploadposts/comments")) {
+      if (limited.includes(new URL(request.url).searchParams.get("post_id") ?? "")) {
+        return { status: 429, body: JSON.stringify({ success: false, message: "Daily limit reached" }) }
+      }
+      return { status: 200, body: page }
+    }
+    others.push(`${request.method} ${request.url}`)
+    return { status: 500, body: "{}" }
   })
   return { others, layer }
 }
 
-const client = (transport: Layer.Layer<HttpTransport.HttpTransport>) =>
-  UploadPost.UploadPost.DefaultWithoutDependencies.pipe(
+const client = (http: Layer.Layer<HttpClient.HttpClient>) =>
+  UploadPost.UploadPost.Default.pipe(
     Layer.provide(UploadPost.UploadPostConfig.layer({ baseUrl: "http://127.0.0.1:9", apiKey: Redacted.make("key") })),
-    Layer.provide(transport)
+    Layer.provide(http)
   )
 
 /** A pace and a budget that fail the run if it asks them: a dry run must use neither. */
@@ -182,7 +176,7 @@ const springSpec = (posts: ReadonlyArray<string>) =>
   })
 
 /** A dry run of the campaign over the scripted client, with the events it told. */
-const rehearse = (spec: CampaignSpec.CampaignSpec, transport: Layer.Layer<HttpTransport.HttpTransport>) =>
+const rehearse = (spec: CampaignSpec.CampaignSpec, transport: Layer.Layer<HttpClient.HttpClient>) =>
   Effect.gen(function*() {
     const events: Array<Run.Event> = []
     const summary = yield* Campaign.run(spec, {

@@ -3,12 +3,11 @@
  * override, the notice when nobody tells, and discovery dropping the account's own comments.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either } from "effect"
 import * as Discovery from "../src/campaign/Discovery.js"
 import { Recorder } from "../src/campaign/Recording.js"
 import * as Step from "../src/campaign/Step.js"
 import type * as CampaignSpec from "../src/CampaignSpec.js"
-import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Matcher from "../src/Matcher.js"
 import * as OwnAccount from "../src/OwnAccount.js"
@@ -16,16 +15,14 @@ import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as UploadPost from "../src/UploadPost.js"
 import { services } from "./support/scriptedClient.js"
 import { smallCampaign as campaign } from "./support/smallCampaign.js"
+import * as TestHttpClient from "./support/testHttpClient.js"
 
 /** Answers every request with `status` and `body`, and keeps the URLs asked. */
 const answering = (status: number, body: unknown) => {
   const urls: Array<string> = []
-  const layer = Layer.succeed(HttpTransport.HttpTransport, {
-    exchange: (request) =>
-      Effect.sync((): HttpTransport.Answer => {
-        urls.push(request.url)
-        return { status, headers: {}, text: typeof body === "string" ? body : JSON.stringify(body) }
-      })
+  const layer = TestHttpClient.layer((request) => {
+    urls.push(request.url)
+    return { status, body: typeof body === "string" ? body : JSON.stringify(body) }
   })
   return { urls, layer }
 }

@@ -1,19 +1,19 @@
 /**
- * The reading stage with test services only: the real Upload-Post client over a scripted transport (pages keyed by
+ * The reading stage with test services only: the real Upload-Post client over a scripted `HttpClient` (pages keyed by
  * post and cursor, no HTTP), a SQLite ledger in memory and the TestClock. A complete read ends with a `Reached` item
  * carrying the newest comment ids; a later read (a run's or a watcher's poll, in this process or a later one) stops at
  * the first page with nothing new since that mark; a cursor that comes round again ends that post's read with a report
  * and no mark; a daily-limit answer ends it with `limitReached`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Stream, TestClock } from "effect"
+import { Chunk, Effect, Stream, TestClock } from "effect"
 import * as Reading from "../src/campaign/Reading.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
-import * as HttpTransport from "../src/HttpTransport.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Retry from "../src/Retry.js"
 import * as UploadPost from "../src/UploadPost.js"
 import { services } from "./support/scriptedClient.js"
+import * as TestHttpClient from "./support/testHttpClient.js"
 
 /** One scripted answer: a page of comment ids and the cursor of the next page, or a 429 with the daily-limit text. */
 type Scripted = { readonly ids: ReadonlyArray<string>; readonly next?: string } | "daily limit"
@@ -21,24 +21,19 @@ type Scripted = { readonly ids: ReadonlyArray<string>; readonly next?: string } 
 /** Answers each comments request from `pages` (by post id and `after` cursor) and notes which pages were asked for. */
 const scriptedApi = (pages: Record<string, Scripted>) => {
   const asked: Array<string> = []
-  const transport = Layer.succeed(HttpTransport.HttpTransport, {
-    exchange: (request) =>
-      Effect.sync((): HttpTransport.Answer => {
-        const key = `${request.query?.["post_id"]}@${request.query?.["after"] ?? "start"}`
-        asked.push(key)
-        const page = pages[key]
-        if (page === undefined) return { status: 404, headers: {}, text: JSON.stringify({ message: `no ${key}` }) }
-        if (page === "daily limit") {
-          return { status: 429, headers: {}, text: JSON.stringify({ success: false, message: "Daily limit reached" }) }
-        }
-        const comments = page.ids.map((id) => ({ id, text: "guide", user: { id: `u-${id}`, username: id } }))
-        const pagination = page.next === undefined
-          ? { has_next: false }
-          : { has_next: true, next_cursor: page.next }
-        return { status: 200, headers: {}, text: JSON.stringify({ success: true, comments, pagination }) }
-      })
+  const client = TestHttpClient.layer((request) => {
+    const key = `${TestHttpClient.query(request, "post_id")}@${TestHttpClient.query(request, "after") ?? "start"}`
+    asked.push(key)
+    const page = pages[key]
+    if (page === undefined) return TestHttpClient.json(404, { message: `no ${key}` })
+    if (page === "daily limit") return TestHttpClient.json(429, { success: false, message: "Daily limit reached" })
+    const comments = page.ids.map((id) => ({ id, text: "guide", user: { id: `u-${id}`, username: id } }))
+    const pagination = page.next === undefined
+      ? { has_next: false }
+      : { has_next: true, next_cursor: page.next }
+    return TestHttpClient.json(200, { success: true, comments, pagination })
   })
-  return { asked, layer: services(transport) }
+  return { asked, layer: services(client) }
 }
 
 const spec = CampaignSpec.make({

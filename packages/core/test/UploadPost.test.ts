@@ -1,33 +1,41 @@
 /**
  * The Upload-Post client over real HTTP: against the sandbox for the answers the real service gives, and against a
- * bare node:http server for the ones it must survive (bodies that are not JSON, truncated or of the wrong shape).
+ * bare node:http server for the ones it must survive (bodies that are not JSON, truncated or of the wrong shape), on
+ * the command's client and on the general ones. Then on a test `HttpClient` with no server: the error table, the
+ * timeout on the TestClock, and middleware that sees every request.
  */
 import type { DataSet, Faults } from "@comment-dm/sandbox"
 import { Sandbox } from "@comment-dm/sandbox"
+import { FetchHttpClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import {
   Chunk,
+  Clock,
   Context,
   Duration,
   Effect,
   Either,
   Exit,
   Fiber,
+  FiberRef,
   Layer,
   Option,
   Redacted,
   type Scope,
   Stream,
   TestClock,
-  TestServices
+  TestServices,
+  Tracer
 } from "effect"
-import * as HttpTransport from "../src/HttpTransport.js"
+import * as KeepAliveHttpClient from "../src/KeepAliveHttpClient.js"
 import * as Retry from "../src/Retry.js"
 import * as UploadPost from "../src/UploadPost.js"
 import type * as UploadPostError from "../src/UploadPostError.js"
 import { crowdPost, guideData, guidePost, linkPost, people, profile } from "./support/e2e-data.js"
 import { closedPort, type RawAnswer, type RawHandler, startRawServer } from "./support/e2e-rawServer.js"
+import * as TestHttpClient from "./support/testHttpClient.js"
+import { json } from "./support/testHttpClient.js"
 
 /** Sandbox time in these tests: a whole minute, so that request-rate windows start with the test. */
 const now = new Date("2026-03-28T12:00:00Z")
@@ -49,35 +57,37 @@ const quickPolicy: Retry.RetryPolicy = {
   maxRateLimitWait: Duration.minutes(5)
 }
 
-/** The transport the client under test goes through: every test below runs on each of them. */
-class TransportUnderTest extends Context.Tag("test/TransportUnderTest")<
-  TransportUnderTest,
-  Layer.Layer<HttpTransport.HttpTransport>
->() {}
+/** The `HttpClient` the Upload-Post client under test goes through: every test below runs on each of them. */
+class HttpUnderTest extends Context.Tag("test/HttpUnderTest")<HttpUnderTest, Layer.Layer<HttpClient.HttpClient>>() {}
 
-const transports = [
-  {
-    name: "over an HttpClient (UploadPost.Default, NodeHttpClient)",
-    layer: HttpTransport.fromHttpClient.pipe(Layer.provide(NodeHttpClient.layer))
-  },
-  { name: "straight over node:http (UploadPost.node)", layer: HttpTransport.layerNode() }
+const clients = [
+  { name: "over KeepAliveHttpClient (the command's)", layer: KeepAliveHttpClient.layer() },
+  { name: "over NodeHttpClient", layer: NodeHttpClient.layer }
 ] as const
 
-/** `it.scopedLive` with the transport under test (the `it` of a layer has no live variant). */
+/** `it.scopedLive` with the client under test (the `it` of a layer has no live variant). */
 const scopedLiveWith =
-  (transport: Layer.Layer<HttpTransport.HttpTransport>) =>
-  <E>(name: string, self: () => Effect.Effect<void, E, TransportUnderTest | Scope.Scope>) =>
-    it.scopedLive(name, () => Effect.provideService(self(), TransportUnderTest, transport))
+  (http: Layer.Layer<HttpClient.HttpClient>) =>
+  <E>(name: string, self: () => Effect.Effect<void, E, HttpUnderTest | Scope.Scope>) =>
+    it.scopedLive(name, () => Effect.provideService(self(), HttpUnderTest, http))
 
-/** The real client over the transport under test, for the life of the scope. */
+/** The real client over `http`, for the life of the scope. */
+const clientOver = (
+  http: Layer.Layer<HttpClient.HttpClient>,
+  baseUrl: string,
+  apiKey: string,
+  settings: Partial<UploadPost.Settings> = {}
+) =>
+  UploadPost.UploadPost.Default.pipe(
+    Layer.provide(UploadPost.UploadPostConfig.layer({ baseUrl, apiKey: Redacted.make(apiKey), ...settings })),
+    Layer.provide(http),
+    Layer.build,
+    Effect.map(Context.get(UploadPost.UploadPost))
+  )
+
+/** The real client over the `HttpClient` under test. */
 const clientFor = (baseUrl: string, apiKey: string, settings: Partial<UploadPost.Settings> = {}) =>
-  Effect.flatMap(TransportUnderTest, (transport) =>
-    UploadPost.UploadPost.DefaultWithoutDependencies.pipe(
-      Layer.provide(UploadPost.UploadPostConfig.layer({ baseUrl, apiKey: Redacted.make(apiKey), ...settings })),
-      Layer.provide(transport),
-      Layer.build,
-      Effect.map(Context.get(UploadPost.UploadPost))
-    ))
+  Effect.flatMap(HttpUnderTest, (http) => clientOver(http, baseUrl, apiKey, settings))
 
 /**
  * A sandbox serving the guide posts and a 23-comment post, and a client pointed at it. Open windows: DMs reach every
@@ -125,15 +135,84 @@ const pageSizes = (api: UploadPost.UploadPost, limit: number) =>
     return sizes
   })
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): RawAnswer => ({
-  status,
-  headers: { "content-type": "application/json", ...headers },
-  body: JSON.stringify(body)
-})
+type Tag = UploadPostError.UploadPostError["_tag"]
 
-for (const transport of transports) {
-  layer(Layer.succeed(TransportUnderTest, transport.layer))(transport.name, (it) => {
-    const scopedLive = scopedLiveWith(transport.layer)
+interface Row {
+  readonly name: string
+  readonly answer: RawAnswer
+  readonly read: Tag
+  readonly send: Tag
+}
+
+const row = (name: string, answer: RawAnswer, read: Tag, send: Tag): Row => ({ name, answer, read, send })
+
+/** Every row of the error table, by status and body, for a read (`me`) and a send (`sendDm`). */
+const rows: ReadonlyArray<Row> = [
+  row(
+    "429 daily limit",
+    json(429, { success: false, error: "Daily DM limit exceeded." }),
+    "DailyLimitReached",
+    "DailyLimitReached"
+  ),
+  row(
+    "429 request rate",
+    json(429, { message: "Too many requests" }, { "retry-after": "5" }),
+    "RateLimited",
+    "RateLimited"
+  ),
+  row(
+    "400 messaging window",
+    json(400, { success: false, error: "(#10) This message is sent outside of allowed window." }),
+    "InvalidRequest",
+    "RecipientRefused"
+  ),
+  row("401", json(401, { success: false, message: "Invalid API key" }), "Unauthorized", "Unauthorized"),
+  row("403", json(403, { detail: "Forbidden" }), "Unauthorized", "Unauthorized"),
+  row("408", json(408, { error: "Request timeout" }), "Transient", "Transient"),
+  row("502 not JSON", { status: 502, body: "<html>Bad gateway</html>" }, "Transient", "Transient"),
+  row(
+    "400 missing fields",
+    json(400, { success: false, error_code: "MISSING_FIELDS" }),
+    "InvalidRequest",
+    "InvalidRequest"
+  ),
+  row(
+    "422 worded unlike any known refusal",
+    json(422, { success: false, error: "Blocked by a policy nobody has documented" }),
+    "InvalidRequest",
+    "UnrecognisedRefusal"
+  ),
+  row("300", json(300, { message: "Multiple choices" }), "MalformedResponse", "SendInDoubt"),
+  row(
+    "200 refusing in its body",
+    json(200, { success: false, error: "Something went wrong" }),
+    "MalformedResponse",
+    "SendInDoubt"
+  ),
+  row("200 not JSON", { status: 200, body: "<html>maintenance</html>" }, "MalformedResponse", "SendInDoubt"),
+  row(
+    "200 truncated JSON",
+    { status: 200, body: `{"success": true, "message_id": "m_1", "email": "a@b.c", "pl` },
+    "MalformedResponse",
+    "SendInDoubt"
+  ),
+  row("200 ill-typed", json(200, { success: true, message_id: 17.5, email: 42 }), "MalformedResponse", "SendInDoubt")
+]
+
+/** Answers each row in turn and checks what a read and a send fail with. */
+const mapsEveryRow = (api: UploadPost.UploadPost, answerWith: (answer: RawAnswer) => void) =>
+  Effect.gen(function*() {
+    for (const row of rows) {
+      answerWith(row.answer)
+      const read = yield* Effect.flip(api.me)
+      const send = yield* Effect.flip(api.sendDm(dm(people.anna)))
+      assert.deepStrictEqual([read._tag, send._tag], [row.read, row.send], row.name)
+    }
+  })
+
+for (const client of clients) {
+  layer(Layer.succeed(HttpUnderTest, client.layer))(client.name, (it) => {
+    const scopedLive = scopedLiveWith(client.layer)
     describe("comments", () => {
       it.scoped("streams every comment of a post exactly once, newest first, by post id and by post URL", () =>
         Effect.gen(function*() {
@@ -399,104 +478,13 @@ for (const transport of transports) {
           assert.include(send.message, "ECONNREFUSED")
         }))
 
-      /** Every row of the table, by status and body, for a read (`me`) and a send (`sendDm`). */
-      const rows: ReadonlyArray<{
-        readonly name: string
-        readonly answer: RawAnswer
-        readonly read: UploadPostError.UploadPostError["_tag"]
-        readonly send: UploadPostError.UploadPostError["_tag"]
-      }> = [
-        {
-          name: "429 daily limit",
-          answer: json(429, { success: false, error: "Daily DM limit exceeded." }),
-          read: "DailyLimitReached",
-          send: "DailyLimitReached"
-        },
-        {
-          name: "429 request rate",
-          answer: json(429, { message: "Too many requests" }, { "retry-after": "5" }),
-          read: "RateLimited",
-          send: "RateLimited"
-        },
-        {
-          name: "400 messaging window",
-          answer: json(400, { success: false, error: "(#10) This message is sent outside of allowed window." }),
-          read: "InvalidRequest",
-          send: "RecipientRefused"
-        },
-        {
-          name: "401",
-          answer: json(401, { success: false, message: "Invalid API key" }),
-          read: "Unauthorized",
-          send: "Unauthorized"
-        },
-        {
-          name: "403",
-          answer: json(403, { detail: "Forbidden" }),
-          read: "Unauthorized",
-          send: "Unauthorized"
-        },
-        { name: "408", answer: json(408, { error: "Request timeout" }), read: "Transient", send: "Transient" },
-        {
-          name: "502 not JSON",
-          answer: { status: 502, body: "<html>Bad gateway</html>" },
-          read: "Transient",
-          send: "Transient"
-        },
-        {
-          name: "400 missing fields",
-          answer: json(400, { success: false, error_code: "MISSING_FIELDS" }),
-          read: "InvalidRequest",
-          send: "InvalidRequest"
-        },
-        {
-          name: "422 worded unlike any known refusal",
-          answer: json(422, { success: false, error: "Blocked by a policy nobody has documented" }),
-          read: "InvalidRequest",
-          send: "UnrecognisedRefusal"
-        },
-        {
-          name: "300",
-          answer: json(300, { message: "Multiple choices" }),
-          read: "MalformedResponse",
-          send: "SendInDoubt"
-        },
-        {
-          name: "200 refusing in its body",
-          answer: json(200, { success: false, error: "Something went wrong" }),
-          read: "MalformedResponse",
-          send: "SendInDoubt"
-        },
-        {
-          name: "200 not JSON",
-          answer: { status: 200, body: "<html>maintenance</html>" },
-          read: "MalformedResponse",
-          send: "SendInDoubt"
-        },
-        {
-          name: "200 truncated JSON",
-          answer: { status: 200, body: `{"success": true, "message_id": "m_1", "email": "a@b.c", "pl` },
-          read: "MalformedResponse",
-          send: "SendInDoubt"
-        },
-        {
-          name: "200 ill-typed",
-          answer: json(200, { success: true, message_id: 17.5, email: 42 }),
-          read: "MalformedResponse",
-          send: "SendInDoubt"
-        }
-      ]
-
       it.scoped("maps every row of the table, for reads and for sends", () =>
         Effect.gen(function*() {
           let current: RawAnswer = json(200, {})
           const { api } = yield* rawStudio(() => current)
-          for (const row of rows) {
-            current = row.answer
-            const read = yield* Effect.flip(api.me)
-            const send = yield* Effect.flip(api.sendDm(dm(people.anna)))
-            assert.deepStrictEqual([read._tag, send._tag], [row.read, row.send], row.name)
-          }
+          yield* mapsEveryRow(api, (answer) => {
+            current = answer
+          })
         }))
 
       it.scoped("a body that does not fit stops a read with the problem and an excerpt", () =>
@@ -563,6 +551,20 @@ for (const transport of transports) {
           })
       )
 
+      scopedLive("no answer within the timeout: a read is Transient, a send is in doubt", () =>
+        Effect.gen(function*() {
+          const { api } = yield* studio({ latency: { minMs: 400, maxMs: 400 } }, {
+            requestTimeout: Duration.millis(100)
+          })
+          const started = Date.now()
+          const read = yield* Effect.flip(api.me)
+          const send = yield* Effect.flip(api.sendDm(dm(people.anna, "Slow")))
+          assert.isBelow(Date.now() - started, 700, "neither waited for the answer")
+          assert.deepStrictEqual([read._tag, send._tag], ["Transient", "SendInDoubt"])
+          assert.include(read.message, "no answer before the timeout")
+          assert.include(send.message, "no answer before the timeout after the request was sent")
+        }))
+
       scopedLive("gives up on a read after maxAttempts 500s", () =>
         Effect.gen(function*() {
           const { api, sandbox } = yield* studio({ readErrorRate: 1 }, { retry: { ...quickPolicy, maxAttempts: 3 } })
@@ -620,6 +622,290 @@ for (const transport of transports) {
       })
   })
 }
+
+/** The real client over a test `HttpClient` answering with `handler`: no server, and the TestClock applies. */
+const testClient = (handler: Parameters<typeof TestHttpClient.make>[0], settings: Partial<UploadPost.Settings> = {}) =>
+  clientOver(TestHttpClient.layer(handler), "http://127.0.0.1:9/api", "sk-test-KEY-1234", settings)
+
+/** A failure with no answer, as a client reports it: the system error code in its cause. */
+const connectionFailure = (request: HttpClientRequest.HttpClientRequest, code: string) =>
+  new HttpClientError.RequestError({
+    request,
+    reason: "Transport",
+    cause: Object.assign(new Error(`socket: ${code}`), { code })
+  })
+
+describe("on a test HttpClient, no server", () => {
+  it.scoped("sends the key in the Authorization header, a JSON body, and the query", () =>
+    Effect.gen(function*() {
+      const seen: Array<HttpClientRequest.HttpClientRequest> = []
+      const api = yield* testClient((request) => {
+        seen.push(request)
+        return TestHttpClient.path(request) === "/uploadposts/dms/send"
+          ? json(200, { success: true, message_id: "m_1" })
+          : json(200, { success: true, comments: [], pagination: { has_next: false } })
+      })
+      yield* api.sendDm(dm(people.anna, "Hi \u0000 \"there\""))
+      yield* api.commentPage(
+        { ...comments, post: { postUrl: "https://instagram.com/p/x?a=1&b=2" }, limit: 7 },
+        Option.some("cursor/with+plus")
+      )
+      const [send, read] = seen
+      assert.strictEqual(send?.method, "POST")
+      assert.strictEqual(send?.headers["authorization"], "Apikey sk-test-KEY-1234")
+      assert.strictEqual(send?.headers["content-type"], "application/json")
+      assert.deepStrictEqual(JSON.parse(send === undefined ? "" : TestHttpClient.bodyText(send)), {
+        platform: "instagram",
+        user: profile,
+        recipient_id: people.anna,
+        message: "Hi \u0000 \"there\""
+      })
+      assert.strictEqual(read?.method, "GET")
+      assert.deepStrictEqual(
+        ["platform", "user", "post_url", "limit", "after"].map((name) =>
+          read === undefined ? undefined : TestHttpClient.query(read, name)
+        ),
+        ["instagram", profile, "https://instagram.com/p/x?a=1&b=2", "7", "cursor/with+plus"]
+      )
+    }))
+
+  it.scoped("maps every row of the table, for reads and for sends", () =>
+    Effect.gen(function*() {
+      let current: RawAnswer = json(200, {})
+      const api = yield* testClient(() => current)
+      yield* mapsEveryRow(api, (answer) => {
+        current = answer
+      })
+    }))
+
+  it.scoped("a request-rate 429 waits as Retry-After (seconds or a date) or X-RateLimit-Reset says, else a minute", () =>
+    Effect.gen(function*() {
+      let headers: Record<string, string> = {}
+      const api = yield* testClient(() => json(429, { message: "Too many requests" }, headers))
+      const waits: Array<number> = []
+      // Dates and reset times are on the TestClock, wherever an earlier test left it.
+      const start = yield* Clock.currentTimeMillis
+      for (
+        const given of [{ "retry-after": "5" }, { "retry-after": new Date(start + 120_000).toUTCString() }, {
+          "x-ratelimit-reset": String(start / 1000 + 90)
+        }, {}]
+      ) {
+        headers = given
+        const error = yield* Effect.flip(api.sendDm(dm(people.anna)))
+        waits.push(error._tag === "RateLimited" ? Duration.toSeconds(error.retryAfter) : -1)
+      }
+      assert.deepStrictEqual(waits, [5, 120, 90, 60])
+    }))
+
+  it.scoped("a 5xx is Transient with its status, for reads and sends, after one request each", () =>
+    Effect.gen(function*() {
+      let status = 500
+      let requests = 0
+      const api = yield* testClient(() => {
+        requests++
+        return json(status, { message: "upstream failed" })
+      })
+      for (const code of [500, 502, 503, 504]) {
+        status = code
+        for (const effect of [api.me, api.sendDm(dm(people.anna))] as const) {
+          const error = yield* Effect.flip<unknown, UploadPostError.UploadPostError, never>(effect)
+          assert.deepStrictEqual(
+            [error._tag, error._tag === "Transient" ? error.status : undefined],
+            ["Transient", code]
+          )
+        }
+      }
+      assert.strictEqual(requests, 8)
+    }))
+
+  it.scoped("malformed JSON: a read fails with the problem and an excerpt, a send is in doubt, the key never shows", () =>
+    Effect.gen(function*() {
+      const api = yield* testClient(() => ({ status: 200, body: `{"success": true, "echo": "sk-test-KEY-1234", "co` }))
+      const read = yield* Effect.flip(Stream.runDrain(api.comments({ ...comments, post: { postId: "1" } })))
+      assert.strictEqual(read._tag, "MalformedResponse")
+      if (read._tag === "MalformedResponse") {
+        assert.strictEqual(read.status, 200)
+        assert.include(read.excerpt, `"echo": "[API key]"`)
+      }
+      const send = yield* Effect.flip(api.sendDm(dm(people.anna)))
+      assert.strictEqual(send._tag, "SendInDoubt")
+      for (const text of [read.message, send.message, JSON.stringify(read), JSON.stringify(send)]) {
+        assert.notInclude(text, "sk-test-KEY-1234")
+      }
+    }))
+
+  it.scoped("ids too large for a number stay exact", () =>
+    Effect.gen(function*() {
+      const api = yield* testClient(() => ({
+        status: 200,
+        body: `{"success":true,"comments":[{"id":17858893269001101234,"text":"guide",` +
+          `"user":{"id":17841400000000000123,"username":"big"}}],"pagination":{"has_next":false}}`
+      }))
+      const read = Chunk.toArray(yield* Stream.runCollect(api.comments({ ...comments, post: { postId: "1" } })))
+      assert.deepStrictEqual(read.map((comment) => [comment.id, comment.userId]), [
+        ["17858893269001101234", "17841400000000000123"]
+      ])
+    }))
+
+  it.scoped("no answer within the timeout: a read is Transient, a send is in doubt, on the TestClock", () =>
+    Effect.gen(function*() {
+      let abandoned = 0
+      const api = yield* testClient(
+        () => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => abandoned++))),
+        { requestTimeout: Duration.seconds(30) }
+      )
+      const read = yield* Effect.fork(Effect.flip(api.me))
+      const send = yield* Effect.fork(Effect.flip(api.sendDm(dm(people.anna))))
+      yield* TestClock.adjust(Duration.millis(29_999))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(read)), "a read still waits a millisecond before the timeout")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(send)), "a send still waits a millisecond before the timeout")
+      yield* TestClock.adjust(Duration.millis(1))
+      const [readError, sendError] = [yield* Fiber.join(read), yield* Fiber.join(send)]
+      assert.deepStrictEqual([readError._tag, sendError._tag], ["Transient", "SendInDoubt"])
+      assert.include(readError.message, "no answer before the timeout")
+      assert.include(sendError.message, "no answer before the timeout after the request was sent")
+      assert.strictEqual(abandoned, 2, "both requests were interrupted")
+    }))
+
+  it.scoped("no connection: refused is Transient even for a send, a reset leaves a send in doubt", () =>
+    Effect.gen(function*() {
+      let code = "ECONNREFUSED"
+      const api = yield* testClient((request) => Effect.fail(connectionFailure(request, code)))
+      const refused = yield* Effect.flip(api.sendDm(dm(people.anna)))
+      assert.strictEqual(refused._tag, "Transient")
+      assert.include(refused.message, "ECONNREFUSED")
+      code = "ECONNRESET"
+      const reset = yield* Effect.flip(api.sendDm(dm(people.anna)))
+      assert.strictEqual(reset._tag, "SendInDoubt")
+      assert.include(reset.message, "ECONNRESET")
+      assert.strictEqual((yield* Effect.flip(api.me))._tag, "Transient")
+    }))
+})
+
+describe("middleware on the client", () => {
+  it.scoped("a mapRequest on the test client changes every request UploadPost makes", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const handler = (request: HttpClientRequest.HttpClientRequest) => {
+        seen.push(`${request.method} ${TestHttpClient.path(request)} ${request.headers["x-trace"] ?? "unmarked"}`)
+        return json(500, { message: "down" })
+      }
+      const marked = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, HttpClient.mapRequest(HttpClientRequest.setHeader("x-trace", "t-1")))
+      ).pipe(Layer.provide(TestHttpClient.layer(handler)))
+      const api = yield* clientOver(marked, "http://127.0.0.1:9/api", "k")
+      yield* Effect.either(api.me)
+      yield* Effect.either(api.sendDm(dm(people.anna)))
+      assert.deepStrictEqual(seen, ["GET /uploadposts/me t-1", "POST /uploadposts/dms/send t-1"])
+    }))
+
+  it.scoped("a mapRequest on KeepAliveHttpClient sees every request the sandbox receives", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const seen: Array<string> = []
+      const watched = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(
+          HttpClient.HttpClient,
+          HttpClient.mapRequest((request) => {
+            seen.push(`${request.method} ${TestHttpClient.path(request)}`)
+            return request
+          })
+        )
+      ).pipe(Layer.provide(KeepAliveHttpClient.layer()))
+      const api = yield* clientOver(watched, sandbox.baseUrl, sandbox.apiKey)
+      yield* Stream.runDrain(api.comments({ ...comments, post: { postId: crowd.id }, limit: 10 }))
+      yield* api.sendDm(dm(people.anna))
+      yield* api.privateReply({ user: profile, commentId: "17858893269001201", message: "Guide" })
+      yield* api.publicReply({ platform: "instagram", user: profile, commentId: "17858893269001201", message: "DM!" })
+      yield* api.conversations({ platform: "instagram", user: profile })
+      yield* api.media({ platform: "instagram", user: profile })
+      yield* api.me
+      yield* Effect.flip(api.sendDm({ ...dm(people.anna), user: "someone-else" }))
+      const counted: Record<string, number> = {}
+      for (const endpoint of seen) counted[endpoint] = (counted[endpoint] ?? 0) + 1
+      assert.deepStrictEqual(counted, (yield* sandbox.stats).requests)
+      assert.strictEqual(seen.length, 10, "3 comment pages, 2 DMs, 2 replies, conversations, media, me")
+    }))
+})
+
+describe("spans of KeepAliveHttpClient", () => {
+  /**
+   * A read and a send through the client, with a tracer of the program's own (one that notes the spans it makes) or
+   * with the default one: the names of the spans, and whether the program's HTTP spans are turned off.
+   */
+  const traced = (ownTracer: boolean) =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const native = yield* Effect.tracer
+      const spans: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          spans.push(name)
+          return native.span(name, parent, context, links, startTime, kind, options)
+        },
+        context: native.context
+      })
+      const program = Effect.gen(function*() {
+        const api = yield* clientOver(KeepAliveHttpClient.layer(), sandbox.baseUrl, sandbox.apiKey)
+        yield* api.me
+        yield* api.sendDm(dm(people.anna))
+        return (yield* FiberRef.get(HttpClient.currentTracerDisabledWhen))(HttpClientRequest.get(sandbox.baseUrl))
+      })
+      const off = yield* ownTracer ? Effect.withTracer(program, recording) : program
+      return { spans: spans.filter((name) => name.startsWith("http.client")), off }
+    })
+
+  it.scoped("a program with a tracer of its own sees each request as a span", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* traced(true), { spans: ["http.client GET", "http.client POST"], off: false })
+    }))
+
+  it.scoped("with the default tracer, whose spans nobody sees, requests are not spans", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* traced(false), { spans: [], off: true })
+    }))
+})
+
+describe("the timeout with middleware on KeepAliveHttpClient", () => {
+  // The client applies the timeout itself only when it is not wrapped; wrapped, the timeout goes around it.
+  it.scopedLive("no answer within the timeout: a read is Transient, a send is in doubt", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now, faults: { latency: { minMs: 400, maxMs: 400 } }, seed: 7 })
+      let seen = 0
+      const watched = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, HttpClient.tapRequest(() => Effect.sync(() => void seen++)))
+      ).pipe(Layer.provide(KeepAliveHttpClient.layer()))
+      const api = yield* clientOver(watched, sandbox.baseUrl, sandbox.apiKey, { requestTimeout: Duration.millis(100) })
+      const started = Date.now()
+      const read = yield* Effect.flip(api.me)
+      const send = yield* Effect.flip(api.sendDm(dm(people.anna)))
+      assert.isBelow(Date.now() - started, 700, "neither waited for the answer")
+      assert.deepStrictEqual([read._tag, send._tag, seen], ["Transient", "SendInDoubt", 2])
+    }))
+})
+
+describe("over FetchHttpClient", () => {
+  it.scoped("reads, sends and maps errors against the sandbox", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const api = yield* clientOver(FetchHttpClient.layer, sandbox.baseUrl, sandbox.apiKey)
+      const read = yield* Stream.runCollect(api.comments({ ...comments, post: { postId: crowd.id }, limit: 10 }))
+      assert.deepStrictEqual(Chunk.toArray(read).map((comment) => comment.id), crowdIds)
+      const delivered = yield* api.sendDm(dm(people.anna, "Over fetch"))
+      assert.deepStrictEqual((yield* sandbox.deliveries).map((d) => [d.messageId, d.message]), [
+        [delivered.messageId, "Over fetch"]
+      ])
+      const invalid = yield* Effect.flip(api.sendDm({ ...dm(people.anna), user: "someone-else" }))
+      assert.strictEqual(invalid._tag, "InvalidRequest")
+      const port = yield* Effect.promise(closedPort)
+      const refused = yield* clientOver(FetchHttpClient.layer, `http://127.0.0.1:${port}/api`, "k")
+      const error = yield* Effect.flip(refused.sendDm(dm(people.anna)))
+      assert.strictEqual(error._tag, "Transient", "a refused connection proves the DM never left")
+    }))
+})
 
 describe("configuration", () => {
   it.effect("refuses plain http to a host other than this machine", () =>

@@ -3,18 +3,21 @@
  * ledger, and the Upload-Post client for those that talk to the platform. The one place that says which layer gives
  * each.
  */
-import { UploadPost } from "@comment-dm/core"
+import { KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
 import { Effect, Layer, type Option } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 
 /**
- * The Upload-Post client: straight over Node's http / https with connections kept alive and reused
- * (HttpTransport.layerNode). Notices about the settings go to stderr, so that `--json` keeps stdout to the summary.
+ * The Upload-Post client, straight over Node's http / https with connections kept alive and reused
+ * (KeepAliveHttpClient). Notices about the settings go to stderr, so that `--json` keeps stdout to the summary.
  */
-export const uploadPost = UploadPost.UploadPost.node().pipe(Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-  notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
-})))
+export const uploadPost = UploadPost.UploadPost.Default.pipe(
+  Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
+    notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+  })),
+  Layer.provide(KeepAliveHttpClient.layer())
+)
 
 /** The arguments a subcommand's workspace comes from. */
 export interface Target {
