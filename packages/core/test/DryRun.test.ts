@@ -135,7 +135,7 @@ const scripted = (limited: ReadonlyArray<string> = []) => {
   })
   const layer = TestHttpClient.layer((request) => {
     if (request.method === "GET" && request.url.endsWith("/uploadposts/comments")) {
-      if (limited.includes(new URL(request.url).searchParams.get("post_id") ?? "")) {
+      if (limited.includes(TestHttpClient.query(request, "post_id") ?? "")) {
         return { status: 429, body: JSON.stringify({ success: false, message: "Daily limit reached" }) }
       }
       return { status: 200, body: page }

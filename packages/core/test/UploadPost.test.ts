@@ -802,7 +802,7 @@ describe("middleware on the client", () => {
 
   it.scoped("a mapRequest on KeepAliveHttpClient sees every request the sandbox receives", () =>
     Effect.gen(function*() {
-      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7, windows: "open" })
       const seen: Array<string> = []
       const watched = Layer.effect(
         HttpClient.HttpClient,
@@ -837,7 +837,7 @@ describe("spans of KeepAliveHttpClient", () => {
    */
   const traced = (ownTracer: boolean) =>
     Effect.gen(function*() {
-      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7, windows: "open" })
       const native = yield* Effect.tracer
       const spans: Array<string> = []
       const recording = Tracer.make({
@@ -872,7 +872,7 @@ describe("the timeout with middleware on KeepAliveHttpClient", () => {
   // The client applies the timeout itself only when it is not wrapped; wrapped, the timeout goes around it.
   it.scopedLive("no answer within the timeout: a read is Transient, a send is in doubt", () =>
     Effect.gen(function*() {
-      const sandbox = yield* Sandbox.make({ data, now, faults: { latency: { minMs: 400, maxMs: 400 } }, seed: 7 })
+      const sandbox = yield* Sandbox.make({ data, now, faults: { latency: { minMs: 400, maxMs: 400 } }, seed: 7, windows: "open" })
       let seen = 0
       const watched = Layer.effect(
         HttpClient.HttpClient,
@@ -890,7 +890,7 @@ describe("the timeout with middleware on KeepAliveHttpClient", () => {
 describe("over FetchHttpClient", () => {
   it.scoped("reads, sends and maps errors against the sandbox", () =>
     Effect.gen(function*() {
-      const sandbox = yield* Sandbox.make({ data, now, seed: 7 })
+      const sandbox = yield* Sandbox.make({ data, now, seed: 7, windows: "open" })
       const api = yield* clientOver(FetchHttpClient.layer, sandbox.baseUrl, sandbox.apiKey)
       const read = yield* Stream.runCollect(api.comments({ ...comments, post: { postId: crowd.id }, limit: 10 }))
       assert.deepStrictEqual(Chunk.toArray(read).map((comment) => comment.id), crowdIds)
