@@ -872,7 +872,13 @@ describe("the timeout with middleware on KeepAliveHttpClient", () => {
   // The client applies the timeout itself only when it is not wrapped; wrapped, the timeout goes around it.
   it.scopedLive("no answer within the timeout: a read is Transient, a send is in doubt", () =>
     Effect.gen(function*() {
-      const sandbox = yield* Sandbox.make({ data, now, faults: { latency: { minMs: 400, maxMs: 400 } }, seed: 7, windows: "open" })
+      const sandbox = yield* Sandbox.make({
+        data,
+        now,
+        faults: { latency: { minMs: 400, maxMs: 400 } },
+        seed: 7,
+        windows: "open"
+      })
       let seen = 0
       const watched = Layer.effect(
         HttpClient.HttpClient,
