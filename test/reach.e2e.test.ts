@@ -4,9 +4,9 @@
  * than 7 days, and skips the rest with a reason that `run --json`, `status` and `export` all count; a file that
  * changes its delivery gets a notice; a run killed part-way and resumed reaches nobody twice.
  *
- * The windows are stated through today's sandbox knobs: every commenter of a listed post wrote to the account an
- * hour before the sandbox started (window open), except the refused recipients, who wrote two days before (closed);
- * `maxConversations: 0` lists no conversation at all (nobody seen writing).
+ * The windows are stated through the sandbox's knobs: with `windows: "open"` every commenter of a listed post wrote to
+ * the account an hour before the sandbox started (window open), except the refused recipients, who wrote two days
+ * before (closed); `maxConversations: 0` lists no conversation at all (nobody seen writing).
  */
 import type { DataSet, Delivery } from "@comment-dm/sandbox"
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -48,6 +48,7 @@ const stage = async (
   const sandbox = await startSandbox({
     data: { _tag: "Listed", profile, posts: [{ id: postId, comments: [...comments] }] },
     seed: 7,
+    windows: "open",
     faults
   })
   cleanups.push(sandbox.close)
