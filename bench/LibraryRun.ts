@@ -47,6 +47,8 @@ export const guideCampaign = (
   posts: [...sandbox.postIds],
   match: { keywords: ["guide"], mode: "word" },
   message: guideMessage,
+  // DMs, as the naive script sends: the sandbox runs with open windows, so every one is accepted.
+  delivery: "dm",
   pace
 })
 

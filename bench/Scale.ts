@@ -73,6 +73,8 @@ const measure = (size: Size, profileDir: string | undefined) =>
       posts: sandbox.postIds,
       match: { keywords: ["guide"], mode: "word" },
       message: "Hi @{{username}}, here is your guide: https://example.com/guide",
+      // DMs, every one accepted (the sandbox runs with open windows): the scale of the engine, not of reach.
+      delivery: "dm",
       pace: { per_hour: perHour, concurrency }
     })
     const args = ["run", campaign, "--db", Path.join(dir, "ledger.sqlite"), "--json"]

@@ -41,6 +41,8 @@ const campaignFile = (dir: string, name: string, user: string, posts: ReadonlyAr
     posts,
     match: { keywords: ["guide"] },
     message,
+    // DMs, every one accepted (the sandbox runs with open windows): time to DM, not reach.
+    delivery: "dm",
     pace: { per_hour: 36_000, concurrency: 4 }
   })
 
