@@ -41,14 +41,24 @@ interface Stage {
   readonly deliveries: () => Promise<ReadonlyArray<Delivery.Delivery>>
 }
 
+/**
+ * A sandbox with these comments. Without `messages`, windows are open (every commenter wrote an hour before the start,
+ * but the refused recipients); with them, the sandbox is faithful and exactly these messages were written.
+ */
 const stage = async (
   comments: ReadonlyArray<DataSet.Comment>,
-  faults: Record<string, unknown> = {}
+  faults: Record<string, unknown> = {},
+  messages?: ReadonlyArray<DataSet.Message>
 ): Promise<Stage> => {
   const sandbox = await startSandbox({
-    data: { _tag: "Listed", profile, posts: [{ id: postId, comments: [...comments] }] },
+    data: {
+      _tag: "Listed",
+      profile,
+      posts: [{ id: postId, comments: [...comments] }],
+      ...(messages === undefined ? {} : { messages })
+    },
     seed: 7,
-    windows: "open",
+    windows: messages === undefined ? "open" : "faithful",
     faults
   })
   cleanups.push(sandbox.close)
@@ -185,4 +195,47 @@ describe("delivery auto against the sandbox", () => {
     const states = Object.values(report.counts as Record<string, number>).reduce((a, b) => a + b, 0)
     assert.strictEqual(states, 12, "the states sum to the matched people")
   }, 120_000)
+
+  it("faithful windows: STOP suppresses, a person who writes later is judged again and DMed, nobody twice", async () => {
+    // 1: wrote "hi" an hour ago -> DM. 2: wrote "Stop " an hour ago -> suppressed, never DMed.
+    // 3: never wrote, comment 8 days old -> skipped (comment_too_old), until they write. 4: never wrote -> private reply.
+    const wrote = (n: number, text: string) => ({
+      from: userId(n),
+      text,
+      timestamp: new Date(Date.now() - hour).toISOString()
+    })
+    const s = await stage(
+      [comment(1, hour), comment(2, hour), comment(3, 8 * day), comment(4, 2 * hour)],
+      {},
+      [wrote(1, "hi"), wrote(2, " Stop ")]
+    )
+    const file = s.campaignFile()
+    const first = await s.cli("run", file, "--json")
+    assert.strictEqual(first.code, 0, first.stderr)
+    const summary = lastLine(first)
+    assert.deepStrictEqual(
+      [summary.counts.matched, summary.counts.sent, summary.counts.skipped, summary.counts.suppressed],
+      [4, 2, 1, 1]
+    )
+    assert.deepStrictEqual(summary.skipped_reasons, { comment_too_old: 1 })
+    assert.deepStrictEqual(summary.sent_by_path, { dm: 1, private_reply: 1 })
+    const reached = async () =>
+      (await s.deliveries()).map((delivery) => `${delivery.kind}:${delivery.recipientId}`).sort()
+    assert.deepStrictEqual(await reached(), [`dm:${userId(1)}`, `private_reply:${userId(4)}`])
+
+    // Person 3 writes to the account now; person 2 writes again, still STOP: only person 3 is reached, by DM.
+    await s.sandbox.personWrites(userId(3), "is the guide still there?")
+    await s.sandbox.personWrites(userId(2), "STOP")
+    const second = await s.cli("run", file, "--json")
+    assert.strictEqual(second.code, 0, second.stderr)
+    assert.deepStrictEqual(await reached(), [`dm:${userId(1)}`, `dm:${userId(3)}`, `private_reply:${userId(4)}`])
+    const status = JSON.parse((await s.cli("status", file, "--json")).stdout)
+    assert.strictEqual(status.unaccounted, 0)
+    // status lists the states after the first five only when someone is in them.
+    assert.deepStrictEqual([status.counts.sent, status.counts.suppressed, status.counts.skipped ?? 0], [3, 1, 0])
+
+    // A third run reaches nobody.
+    assert.strictEqual((await s.cli("run", file, "--json")).code, 0)
+    assert.strictEqual((await s.deliveries()).length, 3)
+  })
 })
