@@ -17,6 +17,7 @@ import * as StopSignal from "../src/StopSignal.js"
 import { formatTimestamp } from "../src/UploadPostSchema.js"
 import * as Watch from "../src/Watch.js"
 import { services } from "./support/scriptedClient.js"
+import { smallCampaign } from "./support/smallCampaign.js"
 import * as TestHttpClient from "./support/testHttpClient.js"
 
 const now = Date.UTC(2026, 2, 28, 12)
@@ -115,16 +116,7 @@ const makeWorld = (comments: Array<Comment>, messages: Array<Message>): World =>
 }
 
 const spec = (extra: Partial<CampaignSpec.Input> = {}) =>
-  CampaignSpec.make({
-    name: "spring",
-    platform: "instagram",
-    user: "studio",
-    posts: ["p1"],
-    match: { keywords: ["guide"] },
-    message: "Hi @{{username}}, here is the guide",
-    pace: { per_hour: 3600, concurrency: 1 },
-    ...extra
-  })
+  smallCampaign({ message: "Hi @{{username}}, here is the guide", pace: { per_hour: 3600, concurrency: 1 }, ...extra })
 
 /** A run of the campaign at the TestClock's time, unpaced unless a pacer is given, with its events. */
 const run = (campaign: CampaignSpec.CampaignSpec, pacer: Layer.Layer<Pacer.Pacer> = Pacer.layerUnlimited) =>

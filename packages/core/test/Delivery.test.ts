@@ -11,7 +11,6 @@ import * as Delivery from "../src/campaign/Delivery.js"
 import * as Discovery from "../src/campaign/Discovery.js"
 import * as Recording from "../src/campaign/Recording.js"
 import * as Step from "../src/campaign/Step.js"
-import * as CampaignSpec from "../src/CampaignSpec.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Matcher from "../src/Matcher.js"
 import * as Pacer from "../src/Pacer.js"
@@ -20,6 +19,7 @@ import type * as Run from "../src/Run.js"
 import * as Sender from "../src/Sender.js"
 import * as UploadPost from "../src/UploadPost.js"
 import { services } from "./support/scriptedClient.js"
+import { smallCampaign } from "./support/smallCampaign.js"
 import * as TestHttpClient from "./support/testHttpClient.js"
 
 /** Answers each send with the next scripted status (200 once the script is used up), and counts the sends. */
@@ -36,15 +36,7 @@ const scripted = (statuses: Array<number>) => {
   return { sent, layer }
 }
 
-const spec = CampaignSpec.make({
-  name: "spring",
-  platform: "instagram",
-  user: "studio",
-  posts: ["p1"],
-  match: { keywords: ["guide"] },
-  message: "Hi @{{username}}, here is the guide",
-  delivery: "dm"
-})
+const spec = smallCampaign({ message: "Hi @{{username}}, here is the guide", delivery: "dm" })
 
 const retry: Retry.RetryPolicy = { ...Retry.defaultPolicy, baseDelay: Duration.millis(100) }
 
