@@ -103,9 +103,11 @@ describe("--db and COMMENT_DM_DB", () => {
         for (const subcommand of ["run", "watch", "status", "reconcile", "export"]) {
           const help = yield* command([subcommand, "--help"], inDirectory)
           assert.strictEqual(help.code, 0, exitOf(help))
-          const db = help.stdout.slice(help.stdout.indexOf("--db text"))
+          // Help wraps an option's text in its column.
+          const db = help.stdout.slice(help.stdout.indexOf("--db text")).replace(/\s+/g, " ")
           assert.include(db, "(default: $COMMENT_DM_DB, else ./comment-dm.sqlite)", subcommand)
-          assert.include(db, "This option can be set from environment variables.", subcommand)
+          // @effect/cli's "This option can be set from environment variables." is filler next to that (issue 17).
+          assert.notInclude(db, "environment variables", subcommand)
         }
       }),
     { timeout: 120_000 }

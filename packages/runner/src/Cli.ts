@@ -4,11 +4,12 @@
  */
 import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from "@comment-dm/core"
 import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
-import { Cause, Chunk, Config, ConfigError, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
+import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
+import * as HelpOutput from "./HelpOutput.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
@@ -231,7 +232,9 @@ export const command = Command.make("comment-dm").pipe(
   ])
 )
 
-export const cli = Command.run(command, { name: "comment-dm", version: "0.1.0" })
+const about = { name: "comment-dm", version: "0.1.0" } as const
+
+export const cli = Command.run(command, about)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Exit codes
@@ -247,8 +250,19 @@ const failure = (code: ExitCode.ExitCode) => (error: { readonly message: string 
 /**
  * The command line run to its end, answered with its exit code (DESIGN.md, "Command contract"): 0 when everything is
  * settled, the code a subcommand's outcome gives, or the one its failure gives. Only an interruption is left.
+ * A help page (asked for, or no arguments at all) is laid out here, from the HelpDoc @effect/cli makes for it.
  */
 export const main = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment | Signals> =>
+  HelpOutput.pageFor(command, argv.slice(2), { ...about, environment: { "--db": "COMMENT_DM_DB" } }).pipe(
+    Effect.flatMap(Option.match({
+      onSome: (page) => Effect.as(Console.log(HelpOutput.render(page)), ExitCode.ExitCode.Settled),
+      onNone: () => run(argv)
+    }))
+  )
+
+const run = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment | Signals> =>
   cli(argv).pipe(
