@@ -1,14 +1,14 @@
 /**
  * Issue 17, help that follows the conventions: `comment-dm --help` lists the subcommands (a name and one line each)
  * before the options, no subcommand's help carries the sentences @effect/cli adds under every option, every option is
- * still named, and nothing has colour codes in a pipe.
+ * still named, and nothing has colour codes in a pipe. Also: Ctrl-C stops `comment-dm sandbox` without a word.
  */
 import { CliConfig, CommandDescriptor, Usage } from "@effect/cli"
 import type { Span } from "@effect/cli/HelpDoc/Span"
 import { assert, describe, it } from "@effect/vitest"
 import { HashMap, Option } from "effect"
 import { command } from "../packages/runner/src/Cli.js"
-import { type CliResult, runCli } from "./support/cli.js"
+import { type CliResult, finished, runCli, startCli } from "./support/cli.js"
 
 const exitOf = (result: CliResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`
 
@@ -106,5 +106,18 @@ describe("comment-dm --help", () => {
     const unknown = await runCli(["nope"])
     assert.strictEqual(unknown.code, 2, exitOf(unknown))
     assert.include(unknown.stderr, "Invalid subcommand for comment-dm")
+  })
+})
+
+describe("comment-dm sandbox", () => {
+  it("stops quietly on Ctrl-C, with exit 130", async () => {
+    const child = startCli(["sandbox", "--port", "0"])
+    const ended = finished(child, 30_000)
+    await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()))
+    child.kill("SIGINT")
+    const result = await ended
+    assert.strictEqual(result.code, 130, exitOf(result))
+    assert.match(result.stdout, /^http:\/\/127\.0\.0\.1:\d+/)
+    assert.strictEqual(result.stderr.trim(), "", exitOf(result))
   })
 })

@@ -228,7 +228,11 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     doctorCommand,
-    sandboxCommand
+    // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
+    Command.transformHandler(
+      sandboxCommand,
+      (effect) => Effect.flatMap(Signals, (signals) => signals.withoutClaims(effect))
+    )
   ])
 )
 

@@ -2,7 +2,7 @@
  * SIGINT and SIGTERM, and a closed output. During a campaign run (`stoppable`) the first signal stops new sends and lets
  * the sends in flight settle; a second one ends the process at once (claims then left open become `in_doubt` at the
  * next start, never resent blindly). Outside a run, the runtime (`NodeRuntime.runMain`) interrupts the command on a
- * signal: its resources are released and it exits with 130.
+ * signal: its resources are released and it exits with 130 (saying so, except for the sandbox, which has no ledger).
  *
  * A reader that goes away (`comment-dm run c.yaml | head -3`) also stops new sends and lets the sends in flight settle,
  * but it is no interruption: the run's outcome then says what is left (exit 5 while anyone is pending, 0 only when
@@ -45,6 +45,8 @@ export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signa
 
     let received = 0
     let stoppedAtOnce = false
+    // Whether the command may leave claims open when it stops at once (all but the sandbox).
+    let holdsClaims = true
     const signalled = () => {
       received++
       const now = phaseNow()
@@ -53,7 +55,9 @@ export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signa
         Effect.runSync(Deferred.succeed(now.interrupt, undefined))
         return
       }
-      if (!stoppedAtOnce) write("\nstopped at once; claims left open are reconciled at the next start\n")
+      if (!stoppedAtOnce && holdsClaims) {
+        write("\nstopped at once; claims left open are reconciled at the next start\n")
+      }
       stoppedAtOnce = true
       // Outside a run the runtime interrupts the command on the first signal, and it ends once it has let go of what
       // it holds (a ledger connection); a second signal does not wait for that.
@@ -94,6 +98,10 @@ export class Signals extends Effect.Service<Signals>()("@comment-dm/runner/Signa
         )
       })
 
-    return { stoppable } as const
+    /** Runs `effect`, a command that holds no ledger (the sandbox): a signal then ends it without a word. */
+    const withoutClaims = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.zipRight(Effect.sync(() => (holdsClaims = false)), effect)
+
+    return { stoppable, withoutClaims } as const
   })
 }) {}
