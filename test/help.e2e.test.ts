@@ -52,7 +52,7 @@ const help = async (args: ReadonlyArray<string>, env: Readonly<Record<string, st
 
 describe("comment-dm --help", () => {
   it("lists every subcommand, one line each, before the options; so does comment-dm with no arguments", async () => {
-    for (const args of [["--help"], ["-h"], []]) {
+    for (const args of [["--help"], ["-h"], [], ["--log-level", "info"]]) {
       const text = await help(args)
       const lines = text.split("\n")
       const commands = lines.indexOf("COMMANDS")

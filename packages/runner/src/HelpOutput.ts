@@ -288,8 +288,8 @@ export const render = (page: Page): string => {
 
 /**
  * The help page `args` (the command line after the executable) asks for, if it asks for one: `--help`/`-h` anywhere
- * @effect/cli's own parser takes it, or nothing at all. The parser decides which command's help it is, exactly as
- * when @effect/cli prints it, so only the layout is ours.
+ * @effect/cli's own parser takes it, or nothing at all (but a `--log-level`). The parser decides which command's help
+ * it is, exactly as when @effect/cli prints it, so only the layout is ours.
  */
 export const pageFor = <A>(
   command: { readonly descriptor: Descriptor.Command<A> },
@@ -298,7 +298,11 @@ export const pageFor = <A>(
 ) =>
   Effect.gen(function*() {
     const config = Option.getOrElse(yield* Effect.serviceOption(CliConfig.CliConfig), () => CliConfig.defaultConfig)
-    const asked = args.length === 0 ? ["--help"] : args
+    // @effect/cli takes `--log-level` out and parses the rest again; so does this.
+    const rest = args.filter((arg, i) =>
+      arg !== "--log-level" && !arg.startsWith("--log-level=") && args[i - 1] !== "--log-level"
+    )
+    const asked = rest.length === 0 ? ["--help"] : rest
     const directive = yield* Effect.option(Descriptor.parse(command.descriptor, [about.name, ...asked], config))
     if (Option.isNone(directive) || !CommandDirective.isBuiltIn(directive.value)) return Option.none()
     const option = directive.value.option

@@ -183,11 +183,25 @@ describe("HelpOutput.render", () => {
 
   it.effect("takes over help only where @effect/cli would show it", () =>
     Effect.gen(function*() {
-      for (const args of [[], ["--help"], ["-h"], ["every", "--help"], ["every", "f", "--help"], ["short", "-h"]]) {
-        assert.isTrue(Option.isSome(yield* pageOf(args)), args.join(" "))
-      }
-      for (const args of [["--version"], ["every", "f", "--format", "csv"], ["nope"], ["every"], ["--wizard"]]) {
-        assert.isTrue(Option.isNone(yield* pageOf(args)), args.join(" "))
-      }
+      const shown = [
+        [],
+        ["--help"],
+        ["-h"],
+        ["every", "--help"],
+        ["every", "f", "--help"],
+        ["short", "-h"],
+        ["--log-level", "debug"],
+        ["--log-level=debug", "every", "--help"]
+      ]
+      for (const args of shown) assert.isTrue(Option.isSome(yield* pageOf(args)), args.join(" "))
+      const notShown = [
+        ["--version"],
+        ["every", "f", "--format", "csv"],
+        ["nope"],
+        ["every"],
+        ["--wizard"],
+        ["--log-level", "debug", "every", "f", "--format", "csv"]
+      ]
+      for (const args of notShown) assert.isTrue(Option.isNone(yield* pageOf(args)), args.join(" "))
     }))
 })
