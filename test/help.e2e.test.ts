@@ -56,7 +56,7 @@ describe("comment-dm --help", () => {
       const text = await help(args)
       const lines = text.split("\n")
       const commands = lines.indexOf("COMMANDS")
-      const options = lines.indexOf("OPTIONS")
+      const options = lines.indexOf("GLOBAL OPTIONS")
       assert.isAbove(commands, 0, text)
       assert.isAbove(options, commands, text)
       const listed = lines.slice(commands + 1, lines.indexOf("", commands))
@@ -75,14 +75,19 @@ describe("comment-dm --help", () => {
       const text = await help([name, "--help"], { NO_COLOR: "1" })
       assert.include(text, `$ comment-dm ${name}`, name)
       for (const sentence of filler) assert.notInclude(text, sentence, name)
-      const rows = text.slice(text.indexOf("\nOPTIONS\n"))
+      const rows = text.slice(text.indexOf("\nOPTIONS\n") + 1, text.indexOf("\nGLOBAL OPTIONS\n") + 1)
+      const global = text.slice(text.indexOf("\nGLOBAL OPTIONS\n") + 1).trimEnd()
       const options = optionsOf(name)
       assert.isNotEmpty(options, name)
-      for (const option of [...options, "--help", "--version"]) {
-        assert.match(rows, new RegExp(`\\n {2}(-h, )?${option}[ \\n]`), `${name} ${option}`)
+      for (const option of options) {
+        assert.match(rows, new RegExp(`\\n {2}${option}[ \\n]`), `${name} ${option}`)
+      }
+      for (const option of ["--help", "--version", "--log-level"]) {
+        assert.match(global, new RegExp(`\\n {2}(-h, )?${option}[ \\n]`), `${name} ${option}`)
       }
       // One row or a short paragraph an option: no blank lines between them.
-      assert.notInclude(rows.trimEnd().slice("\nOPTIONS\n".length), "\n\n", name)
+      assert.notInclude(rows.trimEnd(), "\n\n", name)
+      assert.notInclude(global, "\n\n", name)
     }
   })
 

@@ -248,11 +248,13 @@ export interface Page {
   readonly describe: (command: string) => string
   /** The environment variable an option can be set from, by option (`--db`), for its note. */
   readonly environment: Readonly<Record<string, string>>
+  /** The options every command takes (@effect/cli's own: --help, --version, ...), listed apart. */
+  readonly global: ReadonlySet<string>
 }
 
 /**
  * A help page laid out as `git` and `npm` do: USAGE, the COMMANDS (a name and one line each), then the description,
- * the ARGUMENTS and the OPTIONS (one row or short paragraph each), without the sentences @effect/cli adds under every
+ * the ARGUMENTS, the OPTIONS and the GLOBAL OPTIONS (one row or short paragraph each), without the sentences @effect/cli adds under every
  * option. Headings are bold (the mended console drops that where colour is not wanted).
  */
 export const render = (page: Page): string => {
@@ -272,7 +274,11 @@ export const render = (page: Page): string => {
     out.push("", bold("DESCRIPTION"))
     found.description.forEach((text) => out.push(...wrap("  ", text, 2)))
   }
-  for (const [title, entries] of [["ARGUMENTS", found.arguments], ["OPTIONS", found.options]] as const) {
+  const own = found.options.filter((e) => !page.global.has(e.name))
+  const global = found.options.filter((e) => page.global.has(e.name))
+  for (
+    const [title, entries] of [["ARGUMENTS", found.arguments], ["OPTIONS", own], ["GLOBAL OPTIONS", global]] as const
+  ) {
     if (entries.length === 0) continue
     // As wide as the longest name that fits; a longer one gets a line of its own.
     const fitting = entries.map((e) => e.name.length + 2).filter((length) => length <= nameColumn)
@@ -313,8 +319,10 @@ export const pageFor = <A>(
         onNone: () => "",
         onSome: (sub) => sections(Descriptor.getHelp(sub, config), {}).description.join(" ")
       })
+    const global = sections(Descriptor.getHelp(Descriptor.make(about.name), config), {}).options
     return Option.some<Page>({
       ...about,
+      global: new Set(global.map((e) => e.name)),
       usage: Usage.enumerate(option.usage, config).map(spanText),
       doc: option.helpDoc,
       describe

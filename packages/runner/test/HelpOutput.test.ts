@@ -104,7 +104,8 @@ describe("HelpOutput.render", () => {
       assert.include(plain, "USAGE\n  $ tool <command> [options]\n")
       assert.include(plain, "COMMANDS\n  every   Every kind of option: text, numbers, choices and more\n")
       assert.include(plain, "  short   Short (a command with no options): nothing else\n")
-      assert.isBelow(plain.indexOf("COMMANDS"), plain.indexOf("OPTIONS"))
+      assert.isBelow(plain.indexOf("COMMANDS"), plain.indexOf("GLOBAL OPTIONS"))
+      assert.notInclude(plain, "\nOPTIONS\n", "the top command has only the global options")
       assert.isBelow(plain.indexOf("COMMANDS"), plain.indexOf("DESCRIPTION"))
       assert.include(plain, "  -h, --help ")
       assert.notInclude(plain, "This setting is optional.")
@@ -141,6 +142,13 @@ describe("HelpOutput.render", () => {
       assert.isAtLeast(filler.length, 8, filler.join("\n"))
       for (const sentence of filler) assert.notInclude(plain, sentence)
       assert.include(plain, "  $ tool every ")
+      // The command's own options, then the ones every command takes.
+      const own = plain.slice(plain.indexOf("\nOPTIONS\n"), plain.indexOf("\nGLOBAL OPTIONS\n"))
+      const global = plain.slice(plain.indexOf("\nGLOBAL OPTIONS\n"))
+      assert.include(own, "  --tag text")
+      assert.notInclude(own, "--help")
+      assert.include(global, "  -h, --help ")
+      assert.notInclude(global, "--tag")
       assert.match(plain, /\n {2}--db text +the ledger \(env TOOL_DB\)\n/)
       assert.match(plain, /\n {2}--flag +a switch\n/)
       assert.match(plain, /\n {2}--ratio float +how much\n/)
@@ -163,7 +171,8 @@ describe("HelpOutput.render", () => {
         ])
       ]),
       describe: () => "",
-      environment: {}
+      environment: {},
+      global: new Set()
     }
     const lines = HelpOutput.render(page).split("\n")
     const a = lines.findIndex((line) => line.startsWith("  --a "))
