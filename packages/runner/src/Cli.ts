@@ -52,7 +52,7 @@ const runCommand = Command.make(
         "--max-sends expects a non-negative integer (0 sends nothing)"
       ),
       Options.withDescription(
-        "send at most N DMs in this run (overrides max_sends in the campaign); 0 reads the posts and records the " +
+        "send at most N messages in this run (overrides max_sends in the campaign); 0 reads the posts and records the " +
           "matching commenters as pending without sending"
       ),
       Options.optional
@@ -84,7 +84,8 @@ const runCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Run a campaign: read the comments of its posts, and send one DM to each new matching commenter. " +
+    "Run a campaign: read the comments of its posts, and send each new matching commenter one message (by `delivery`: " +
+      "auto, the default, DMs those whose messaging window is open and sends the others a private reply). " +
       "Exit codes: 0 all settled, 2 configuration error, 3 daily DM limit, 4 key or account error, " +
       "5 some people pending or in doubt, 130 interrupted, 1 anything else."
   ),
@@ -133,7 +134,7 @@ const watchCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Follow a campaign's posts: poll every --every, DM new matching commenters with the same ledger, pacing and " +
+    "Follow a campaign's posts: poll every --every, message new matching commenters with the same ledger, pacing and " +
       "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses " +
       "sends until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the " +
       "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
@@ -217,7 +218,8 @@ const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle:
 
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(
-    "Comment-to-DM campaigns on the Upload-Post API: everyone whose comment matches gets one DM, exactly once. " +
+    "Comment-to-DM campaigns on the Upload-Post API: everyone whose comment matches gets one message (a DM, or a " +
+      "private reply to their comment), exactly once. " +
       "Environment: UPLOAD_POST_API_KEY, UPLOAD_POST_BASE_URL (default https://api.upload-post.com/api), " +
       "COMMENT_DM_DB."
   ),
