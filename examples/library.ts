@@ -18,14 +18,14 @@ export interface Options {
 
 export const program = (options: Options) =>
   Effect.gen(function*() {
-    const spec = yield* CampaignSpec.make({
+    const spec = yield* CampaignSpec.fromCode({
       name: "spring-guide",
       platform: "instagram",
       user: "demo",
       posts: ["17900000000000001", "17900000000000002"],
       match: { keywords: ["guide"], exclude: ["stop"] },
       message: "Hi @{{username}}! Here is the guide you asked for: https://example.com/guide",
-      pace: { per_hour: options.perHour ?? 200 }
+      pace: { perHour: options.perHour ?? 200 }
     })
     const summary = yield* Campaign.run(spec, {
       onEvent: (event) => event._tag === "Sent" ? Effect.log(`sent to ${event.username ?? event.userId}`) : Effect.void
