@@ -49,9 +49,12 @@ export interface Settings {
 /** Where settings given in code are named in messages: by their field, never by an environment variable. */
 const inCode = { apiKey: "apiKey", baseUrl: "baseUrl", refusedKey: "the API key given in code (apiKey)" } as const
 
+/** Settings as code gives them: the URL and the key, the rest defaulted. */
+export type SettingsInput = Omit<Settings, "requestTimeout" | "retry"> & Partial<Settings>
+
 export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostConfig")<UploadPostConfig, Settings>() {
   /** Settings given in code, checked like the environment's. */
-  static readonly layer = (settings: Omit<Settings, "requestTimeout" | "retry"> & Partial<Settings>) =>
+  static readonly layer = (settings: SettingsInput) =>
     Layer.effect(
       UploadPostConfig,
       Effect.map(
@@ -103,6 +106,15 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
       })
     )
 
+  /**
+   * Settings read through `Config` (as `@effect/sql-sqlite-node`'s `layerConfig`), e.g.
+   * `{ baseUrl: Config.string("API_URL"), apiKey: Config.redacted("API_KEY") }`, then checked as {@link layer} checks.
+   */
+  static readonly layerConfig = (
+    config: Config.Config.Wrap<SettingsInput>
+  ): Layer.Layer<UploadPostConfig, ConfigError.ConfigError> =>
+    Layer.unwrapEffect(Effect.map(Config.unwrap(config), UploadPostConfig.layer))
+
   /** {@link fromEnvWith} with notices logged as warnings. */
   static readonly fromEnv = UploadPostConfig.fromEnvWith({ notice: Effect.logWarning })
 }
@@ -130,6 +142,7 @@ export const checkApiKey = (
 > => {
   const raw = Redacted.value(key)
   const text = raw.trim()
+  if (text === "") return Effect.fail(ConfigError.MissingData([setting], `${setting} is empty: give the API key`))
   const characters = Array.from(text)
   const position = characters.findIndex((character) => !/^[\x21-\x7e]$/.test(character))
   if (position >= 0) {
