@@ -3,6 +3,7 @@
  * configuration from a ConfigProvider.fromMap, as an application's own Config would give it), and
  * examples/library-matcher-template.ts on its own.
  */
+import { Campaign } from "@comment-dm/core"
 import { Sandbox } from "@comment-dm/sandbox"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Either, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
@@ -11,6 +12,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Embedding from "../examples/library-embedding.js"
 import * as Alone from "../examples/library-matcher-template.js"
+import * as OwnClient from "../examples/library-sqlclient.js"
 
 const tempLedger = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-library-docs-"))),
@@ -98,6 +100,31 @@ describe("examples/library-embedding.ts", () => {
         const limited = yield* Effect.promise(() => right.runtime.runPromise(Embedding.report(right.campaign)))
         assert.match(limited, /^daily limit reached: 2 sent, [1-9]\d* pending until the reset$/)
         assert.strictEqual((yield* sandbox.deliveries).length, 2)
+      }),
+    60_000
+  )
+})
+
+describe("examples/library-sqlclient.ts", () => {
+  it.scopedLive(
+    "the ledger on the application's own SqlClient: created, then remembered by the next run",
+    () =>
+      Effect.gen(function*() {
+        const sandbox = yield* Sandbox.make({ seed: 3, windows: "open" })
+        const filename = yield* tempLedger
+        const campaign = yield* Embedding.spec(360_000)
+        const config = ConfigProvider.fromMap(new Map([["API_URL", sandbox.baseUrl], ["API_KEY", sandbox.apiKey]]))
+        const run = Campaign.run(campaign).pipe(
+          Effect.provide(Layer.merge(Embedding.ApiLive, OwnClient.LedgerOnFile(filename))),
+          Effect.withConfigProvider(config)
+        )
+        const first = yield* run
+        assert.isAbove(first.counts.sent, 0)
+        assert.strictEqual(first.counts.sent, (yield* sandbox.deliveries).length)
+        const second = yield* run
+        assert.strictEqual(second.counts.sent, 0)
+        assert.strictEqual(second.counts.already_sent, first.counts.sent)
+        assert.strictEqual((yield* sandbox.deliveries).length, first.counts.sent, "nobody twice")
       }),
     60_000
   )
