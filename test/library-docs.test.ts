@@ -13,6 +13,7 @@ import * as Path from "node:path"
 import * as Embedding from "../examples/library-embedding.js"
 import * as Alone from "../examples/library-matcher-template.js"
 import * as OwnClient from "../examples/library-sqlclient.js"
+import { repositoryRoot } from "./support/cli.js"
 
 const tempLedger = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-library-docs-"))),
@@ -146,6 +147,18 @@ describe("examples/library-matcher-template.ts", () => {
     if (Either.isLeft(Alone.misspelt)) {
       assert.strictEqual(Alone.misspelt.left._tag, "TemplateError")
       assert.include(Alone.misspelt.left.message, "usernme")
+    }
+  })
+})
+
+describe("docs/library.md", () => {
+  it("quotes each snippet from the example file it names, word for word", () => {
+    const doc = Fs.readFileSync(Path.join(repositoryRoot, "docs/library.md"), "utf8")
+    const quoted = [...doc.matchAll(/From \[(examples\/[\w.-]+)\]\([^)]*\):\n\n```ts\n([\s\S]*?)\n```/g)]
+    assert.isAtLeast(quoted.length, 7)
+    assert.strictEqual(quoted.length, doc.split("```ts").length - 1, "every snippet names its file")
+    for (const [, file, snippet] of quoted) {
+      assert.include(Fs.readFileSync(Path.join(repositoryRoot, file!), "utf8"), snippet!, file)
     }
   })
 })
