@@ -113,7 +113,10 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
   static readonly layerConfig = (
     config: Config.Config.Wrap<SettingsInput>
   ): Layer.Layer<UploadPostConfig, ConfigError.ConfigError> =>
-    Layer.unwrapEffect(Effect.map(Config.unwrap(config), UploadPostConfig.layer))
+    Layer.unwrapEffect(Effect.map(
+      Config.unwrap(config),
+      (settings) => UploadPostConfig.layer({ apiKeySetting: "the apiKey Config given to layerConfig", ...settings })
+    ))
 
   /** {@link fromEnvWith} with notices logged as warnings. */
   static readonly fromEnv = UploadPostConfig.fromEnvWith({ notice: Effect.logWarning })

@@ -2,12 +2,14 @@
  * The `layerConfig` forms: the API client's settings and the ledgers' options read through `Config`, here from a
  * `ConfigProvider.fromMap`, then checked as the plain layers check them.
  */
+import { Sandbox } from "@comment-dm/sandbox"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Redacted } from "effect"
+import { Cause, Config, type ConfigError, ConfigProvider, Context, Effect, Exit, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as KeepAliveHttpClient from "../src/KeepAliveHttpClient.js"
 import { Ledger, LedgerError } from "../src/Ledger.js"
 import * as PgLedger from "../src/PgLedger.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
@@ -54,6 +56,29 @@ describe("UploadPostConfig.layerConfig", () => {
       assert.notInclude(clear, "UPLOAD_POST_")
       assert.include(failureText(yield* buildWith(api, { API_KEY: "  " })), "apiKey is empty")
       assert.include(failureText(yield* buildWith(api, { API_KEY: "a\u0000b" })), "apiKey contains a control")
+    }))
+
+  it.scoped("a refused key names the Config it came from, or the name the program gives it", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ windows: "open" })
+      const refusal = (layer: Layer.Layer<UploadPost.UploadPostConfig, ConfigError.ConfigError>) =>
+        UploadPost.UploadPost.Default.pipe(
+          Layer.provide(layer),
+          Layer.provide(KeepAliveHttpClient.layer()),
+          Layer.build,
+          Effect.flatMap((context) => Effect.flip(Context.get(context, UploadPost.UploadPost).me)),
+          Effect.withConfigProvider(
+            ConfigProvider.fromMap(new Map([["API_URL", sandbox.baseUrl], ["API_KEY", "sk-wrong"]]))
+          )
+        )
+      const unnamed = yield* refusal(api)
+      assert.include(unnamed.message, "Check the apiKey Config given to layerConfig;")
+      const named = yield* refusal(UploadPost.UploadPostConfig.layerConfig({
+        baseUrl: Config.string("API_URL"),
+        apiKey: Config.redacted("API_KEY"),
+        apiKeySetting: Config.succeed("API_KEY")
+      }))
+      assert.include(named.message, "Check API_KEY;")
     }))
 })
 
