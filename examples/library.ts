@@ -16,18 +16,22 @@ export interface Options {
   readonly perHour?: number
 }
 
+/** The campaign, in code: camelCase keys, checked as a campaign file is (a `CampaignSpecError` otherwise). */
+export const spec = (perHour = 200) =>
+  CampaignSpec.fromCode({
+    name: "spring-guide",
+    platform: "instagram",
+    user: "demo",
+    posts: ["17900000000000001", "17900000000000002"],
+    match: { keywords: ["guide"], exclude: ["stop"] },
+    message: "Hi @{{username}}! Here is the guide you asked for: https://example.com/guide",
+    pace: { perHour }
+  })
+
 export const program = (options: Options) =>
   Effect.gen(function*() {
-    const spec = yield* CampaignSpec.make({
-      name: "spring-guide",
-      platform: "instagram",
-      user: "demo",
-      posts: ["17900000000000001", "17900000000000002"],
-      match: { keywords: ["guide"], exclude: ["stop"] },
-      message: "Hi @{{username}}! Here is the guide you asked for: https://example.com/guide",
-      pace: { per_hour: options.perHour ?? 200 }
-    })
-    const summary = yield* Campaign.run(spec, {
+    const campaign = yield* spec(options.perHour)
+    const summary = yield* Campaign.run(campaign, {
       onEvent: (event) => event._tag === "Sent" ? Effect.log(`sent to ${event.username ?? event.userId}`) : Effect.void
     })
     yield* Effect.log(

@@ -7,7 +7,7 @@
  * keywords for the mode), and rules that span keys (private replies exist only on Instagram; a message whose fixed
  * text alone is over the platform's length). A spec that decodes is known good.
  */
-import { Data, Effect, Option, ParseResult, Predicate, Schema } from "effect"
+import { Array as Arr, Data, Effect, Option, ParseResult, Predicate, Schema } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { Platform, platforms } from "./internal/platform.js"
 import { closest } from "./internal/suggest.js"
@@ -561,3 +561,79 @@ export const decode = (input: unknown): Effect.Effect<CampaignSpec, CampaignSpec
 
 /** Builds a campaign in code from the same shape as the file, with the same checks and defaults. */
 export const make = (input: Input): Effect.Effect<CampaignSpec, CampaignSpecError> => decode(input)
+
+/** The message of a campaign in code: one text, or variants (each recipient gets one). */
+export type MessageInput =
+  | { readonly message: string | ReadonlyArray<string>; readonly messages?: undefined }
+  | { readonly messages: ReadonlyArray<string>; readonly message?: undefined }
+
+/**
+ * A campaign as code writes it: the decoded spec's camelCase names, typed; what is absent gets the file's default.
+ * `dailyReset` is `"HH:MM UTC"` or `"rolling"`; `account` is the account's own user id, @name or both.
+ */
+export type CodeInput = MessageInput & {
+  readonly name: string
+  readonly platform: Platform
+  readonly user: string
+  readonly posts: PostsInput
+  readonly match?: Matcher.MatchInput
+  readonly delivery?: Delivery
+  readonly pace?: { readonly perHour?: number; readonly concurrency?: number }
+  readonly dailyReset?: `${string} UTC` | "rolling"
+  readonly maxSends?: number
+  readonly account?: { readonly userId?: string; readonly username?: string }
+}
+
+/** The file's keys as code names them, for the problems of a campaign built by {@link fromCode}. */
+const codeKeys: Readonly<Record<string, string>> = {
+  per_hour: "perHour",
+  daily_reset: "dailyReset",
+  max_sends: "maxSends",
+  user_id: "userId"
+}
+
+const codeNames = (text: string): string => text.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (key) => codeKeys[key] ?? key)
+
+/**
+ * A problem as code names it: its path and the keys its words name (an unknown key's hint, "expected an object with
+ * per_hour..."), but not the value it quotes after "got".
+ */
+const codeIssue = (messageKey: string) => (issue: Issue): Issue => {
+  const got = issue.message.indexOf(", got ")
+  const words = got < 0 ? issue.message : issue.message.slice(0, got)
+  return {
+    path: codeNames(issue.path.replace(/^message\b/, messageKey)),
+    message: codeNames(words) + issue.message.slice(words.length)
+  }
+}
+
+/** Only the keys given: an absent one takes the file's default rather than failing as `undefined`. */
+const present = (entries: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(entries).filter(([, value]) => value !== undefined))
+
+/**
+ * Builds a campaign in code from its camelCase form: the checks, defaults and errors of the file decoder (the same
+ * {@link CampaignSpecError}, its paths named as code names them: `pace.perHour`, `maxSends`, `messages[1]`). Keys
+ * it does not know (from untyped code) are refused as the file's are.
+ */
+export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, CampaignSpecError> => {
+  // Untyped code may pass anything: what is not an object gets the decoder's own message.
+  if (!isObject(input)) return decode(input)
+  const { account, dailyReset, maxSends, message, messages, pace, ...rest } = input
+  const { concurrency, perHour, ...restPace } = pace ?? {}
+  const { userId, ...restAccount } = account ?? {}
+  return decode(present({
+    ...rest,
+    message: messages ?? message,
+    pace: isObject(pace) ? present({ ...restPace, per_hour: perHour, concurrency }) : pace,
+    account: isObject(account) ? present({ ...restAccount, user_id: userId }) : account,
+    daily_reset: dailyReset,
+    max_sends: maxSends
+  })).pipe(
+    Effect.mapError((error) =>
+      new CampaignSpecError({
+        issues: Arr.map(error.issues, codeIssue(messages === undefined ? "message" : "messages"))
+      })
+    )
+  )
+}

@@ -8,6 +8,8 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -81,3 +83,12 @@ export const layerClient = (options: Options): Layer.Layer<PgClient.PgClient | S
 /** The ledger in a PostgreSQL database (see {@link layerClient}). */
 export const layer = (options: Options): Layer.Layer<Ledger, LedgerError> =>
   SqlLedger.layerWith(options).pipe(Layer.provide(layerClient(options)))
+
+/**
+ * The ledger with its options read through `Config` (as `@effect/sql-pg`'s `layerConfig`), e.g.
+ * `{ url: Config.redacted("DATABASE_URL") }`.
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Ledger, LedgerError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -8,6 +8,8 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -176,6 +178,15 @@ const open = (
 /** The ledger in a SQLite file (see {@link layerClient}). */
 export const layer = (options: Options): Layer.Layer<Ledger, LedgerError> =>
   SqlLedger.layerWith(options).pipe(Layer.provide(layerClient(options)))
+
+/**
+ * The ledger with its options read through `Config` (as `@effect/sql-sqlite-node`'s `layerConfig`), e.g.
+ * `{ filename: Config.string("LEDGER_FILE") }`.
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Ledger, LedgerError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /** The ledger in memory (see {@link layerClientMemory}): for tests and rehearsals, never for a campaign's record. */
 export const layerMemory = (options: Omit<Options, "filename"> = {}): Layer.Layer<Ledger, LedgerError> =>

@@ -39,18 +39,30 @@ export interface Settings {
   readonly requestTimeout: Duration.DurationInput
   /** The policy the comment stream applies to each page; sends take it from the caller. */
   readonly retry: Retry.RetryPolicy
+  /**
+   * How a refused key's message names the setting to check: `UPLOAD_POST_API_KEY` when read from the environment;
+   * by default the key given in code.
+   */
+  readonly apiKeySetting?: string
 }
+
+/** Where settings given in code are named in messages: by their field, never by an environment variable. */
+const inCode = { apiKey: "apiKey", baseUrl: "baseUrl", refusedKey: "the API key given in code (apiKey)" } as const
+
+/** Settings as code gives them: the URL and the key, the rest defaulted. */
+export type SettingsInput = Omit<Settings, "requestTimeout" | "retry"> & Partial<Settings>
 
 export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostConfig")<UploadPostConfig, Settings>() {
   /** Settings given in code, checked like the environment's. */
-  static readonly layer = (settings: Omit<Settings, "requestTimeout" | "retry"> & Partial<Settings>) =>
+  static readonly layer = (settings: SettingsInput) =>
     Layer.effect(
       UploadPostConfig,
       Effect.map(
-        Effect.all([checkBaseUrl(settings.baseUrl), checkApiKey(settings.apiKey, "apiKey")]),
+        Effect.all([checkBaseUrl(settings.baseUrl, inCode.baseUrl), checkApiKey(settings.apiKey, inCode.apiKey)]),
         ([baseUrl, { apiKey }]) => ({
           requestTimeout: Duration.seconds(30),
           retry: Retry.defaultPolicy,
+          apiKeySetting: inCode.refusedKey,
           ...settings,
           baseUrl,
           apiKey
@@ -83,10 +95,28 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
           )
         }
         const rawBaseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
-        const baseUrl = yield* checkBaseUrl(rawBaseUrl)
-        return { apiKey, baseUrl, requestTimeout: Duration.seconds(30), retry: Retry.defaultPolicy }
+        const baseUrl = yield* checkBaseUrl(rawBaseUrl, "UPLOAD_POST_BASE_URL")
+        return {
+          apiKey,
+          baseUrl,
+          requestTimeout: Duration.seconds(30),
+          retry: Retry.defaultPolicy,
+          apiKeySetting: "UPLOAD_POST_API_KEY"
+        }
       })
     )
+
+  /**
+   * Settings read through `Config` (as `@effect/sql-sqlite-node`'s `layerConfig`), e.g.
+   * `{ baseUrl: Config.string("API_URL"), apiKey: Config.redacted("API_KEY") }`, then checked as {@link layer} checks.
+   */
+  static readonly layerConfig = (
+    config: Config.Config.Wrap<SettingsInput>
+  ): Layer.Layer<UploadPostConfig, ConfigError.ConfigError> =>
+    Layer.unwrapEffect(Effect.map(
+      Config.unwrap(config),
+      (settings) => UploadPostConfig.layer({ apiKeySetting: "the apiKey Config given to layerConfig", ...settings })
+    ))
 
   /** {@link fromEnvWith} with notices logged as warnings. */
   static readonly fromEnv = UploadPostConfig.fromEnvWith({ notice: Effect.logWarning })
@@ -115,6 +145,7 @@ export const checkApiKey = (
 > => {
   const raw = Redacted.value(key)
   const text = raw.trim()
+  if (text === "") return Effect.fail(ConfigError.MissingData([setting], `${setting} is empty: give the API key`))
   const characters = Array.from(text)
   const position = characters.findIndex((character) => !/^[\x21-\x7e]$/.test(character))
   if (position >= 0) {
@@ -139,9 +170,12 @@ export const isLoopbackUrl = (text: string): boolean => {
   }
 }
 
-/** The key travels in a header: refuse to send it in clear text to anything but this machine. */
-export const checkBaseUrl = (text: string): Effect.Effect<string, ConfigError.ConfigError> => {
-  const invalid = (why: string) => Effect.fail(ConfigError.InvalidData(["UPLOAD_POST_BASE_URL"], why))
+/**
+ * The key travels in a header: refuse to send it in clear text to anything but this machine. `setting` names where
+ * the URL came from (`UPLOAD_POST_BASE_URL`, `baseUrl`) in the error.
+ */
+export const checkBaseUrl = (text: string, setting: string): Effect.Effect<string, ConfigError.ConfigError> => {
+  const invalid = (why: string) => Effect.fail(ConfigError.InvalidData([setting], `${setting}: ${why}`))
   let url: URL
   try {
     url = new URL(text)
@@ -361,7 +395,8 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
           status,
           headers: answer.headers,
           detail: hideKey(ErrorTable.detailOf(body === notJson ? undefined : body, hideKey(text))),
-          now
+          now,
+          keySetting: settings.apiKeySetting ?? inCode.refusedKey
         })))
     }
 

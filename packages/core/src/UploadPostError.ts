@@ -85,10 +85,12 @@ export class Unauthorized extends Data.TaggedError("Unauthorized")<{
   readonly endpoint: string
   readonly status: number
   readonly detail: string
+  /** The setting the key came from, to check (`UPLOAD_POST_API_KEY`, or the key given in code). */
+  readonly keySetting?: string
 }> {
   override get message() {
     return `Upload-Post did not accept the API key on ${this.endpoint} (HTTP ${this.status}): ${this.detail}. ` +
-      "Check UPLOAD_POST_API_KEY; repeated bad keys can block the caller for minutes."
+      `Check ${this.keySetting ?? "the API key"}; repeated bad keys can block the caller for minutes.`
   }
 }
 

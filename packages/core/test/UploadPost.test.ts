@@ -10,8 +10,10 @@ import { FetchHttpClient, HttpClient, HttpClientError, HttpClientRequest } from 
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import {
+  Cause,
   Chunk,
   Clock,
+  ConfigProvider,
   Context,
   Duration,
   Effect,
@@ -439,6 +441,8 @@ for (const client of clients) {
             const error = yield* Effect.flip<unknown, UploadPostError.UploadPostError, never>(effect)
             assert.strictEqual(error._tag, "Unauthorized")
             if (error._tag === "Unauthorized") assert.strictEqual(error.status, 401)
+            assert.include(error.message, "Check the API key given in code (apiKey)")
+            assert.notInclude(error.message, "UPLOAD_POST_API_KEY")
             for (const text of [error.message, String(error), JSON.stringify(error)]) {
               assert.notInclude(text, key)
               assert.notInclude(text, "NOT-THE-RIGHT-ONE")
@@ -928,9 +932,64 @@ describe("configuration", () => {
       assert.isTrue(Exit.isSuccess(yield* build("http://127.0.0.1:8787/api")))
       assert.isTrue(Exit.isSuccess(yield* build("https://api.upload-post.com/api")))
       assert.deepStrictEqual(
-        yield* Effect.either(UploadPost.checkBaseUrl("https://api.upload-post.com/api/")),
+        yield* Effect.either(UploadPost.checkBaseUrl("https://api.upload-post.com/api/", "baseUrl")),
         Either.right("https://api.upload-post.com/api")
       )
-      assert.isTrue(Either.isLeft(yield* Effect.either(UploadPost.checkBaseUrl("ftp://example.com"))))
+      assert.isTrue(Either.isLeft(yield* Effect.either(UploadPost.checkBaseUrl("ftp://example.com", "baseUrl"))))
+    }))
+
+  /** The message of the configuration error a layer fails to build with, or "" when it builds. */
+  const buildError = <E>(config: Layer.Layer<UploadPost.UploadPostConfig, E>) =>
+    Effect.map(
+      Effect.exit(Effect.scoped(Layer.build(config))),
+      Exit.match({ onFailure: (cause) => Cause.pretty(cause), onSuccess: () => "" })
+    )
+
+  it.effect("settings given in code are named as given in errors, never by an environment variable", () =>
+    Effect.gen(function*() {
+      const inCode = (baseUrl: string, apiKey: string) =>
+        buildError(UploadPost.UploadPostConfig.layer({ baseUrl, apiKey: Redacted.make(apiKey) }))
+      for (
+        const message of [
+          yield* inCode("http://api.upload-post.com/api", "k"),
+          yield* inCode("not a url", "k"),
+          yield* inCode("https://api.upload-post.com/api", "k\u0000ey")
+        ]
+      ) {
+        assert.notStrictEqual(message, "")
+        assert.notInclude(message, "UPLOAD_POST_")
+      }
+      assert.include(yield* inCode("http://api.upload-post.com/api", "k"), "baseUrl: plain http to api.upload-post.com")
+      assert.include(yield* inCode("not a url", "k"), "baseUrl: \"not a url\" is not a URL")
+      assert.include(yield* inCode("https://api.upload-post.com/api", "k\u0000ey"), "apiKey contains a control")
+    }))
+
+  it.effect("settings from the environment are named by their variables", () =>
+    Effect.gen(function*() {
+      const fromEnv = (env: Record<string, string>) =>
+        buildError(UploadPost.UploadPostConfig.fromEnv).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+        )
+      assert.include(
+        yield* fromEnv({ UPLOAD_POST_API_KEY: "k", UPLOAD_POST_BASE_URL: "http://api.upload-post.com/api" }),
+        "UPLOAD_POST_BASE_URL: plain http to api.upload-post.com"
+      )
+      assert.include(yield* fromEnv({ UPLOAD_POST_API_KEY: "k e y" }), "UPLOAD_POST_API_KEY contains a space")
+      assert.include(yield* fromEnv({}), "UPLOAD_POST_API_KEY is not set")
+    }))
+
+  it.scoped("a key from the environment that the API refuses is named by its variable", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ data, now })
+      const env = new Map([["UPLOAD_POST_API_KEY", "sk-wrong"], ["UPLOAD_POST_BASE_URL", sandbox.baseUrl]])
+      const api = yield* UploadPost.UploadPost.fromEnv.pipe(
+        Layer.provide(KeepAliveHttpClient.layer()),
+        Layer.build,
+        Effect.map(Context.get(UploadPost.UploadPost)),
+        Effect.withConfigProvider(ConfigProvider.fromMap(env))
+      )
+      const error = yield* Effect.flip(api.me)
+      assert.strictEqual(error._tag, "Unauthorized")
+      assert.include(error.message, "Check UPLOAD_POST_API_KEY;")
     }))
 })

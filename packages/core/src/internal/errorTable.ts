@@ -16,6 +16,8 @@ export interface Answer {
   readonly detail: string
   /** Current time in epoch milliseconds, for `X-RateLimit-Reset`. */
   readonly now: number
+  /** The setting a refused key's message tells to check, as the key was given (environment variable or code). */
+  readonly keySetting?: string
 }
 
 export interface Row {
@@ -106,7 +108,13 @@ export const table: ReadonlyArray<Row> = [
   {
     name: "401 or 403 -> Unauthorized",
     applies: (a) => a.status === 401 || a.status === 403,
-    error: (a) => new Errors.Unauthorized({ endpoint: a.endpoint, status: a.status, detail: a.detail })
+    error: (a) =>
+      new Errors.Unauthorized({
+        endpoint: a.endpoint,
+        status: a.status,
+        detail: a.detail,
+        ...(a.keySetting === undefined ? {} : { keySetting: a.keySetting })
+      })
   },
   {
     name: "408 or 5xx -> Transient (the server did not complete the request)",
