@@ -296,6 +296,18 @@ describe("doctor on a broken campaign: the exit code of the contract, each probl
       assert.include(check.detail, "UPLOAD_POST_API_KEY is not set")
       assert.include(check.fix ?? "", "export UPLOAD_POST_API_KEY")
     }
+    // A base URL that would send the key in the clear: named once, in the command's own words.
+    const plain = await doctor(
+      context,
+      { ...sandbox.env, UPLOAD_POST_BASE_URL: "http://example.com/api" },
+      campaign(),
+      [
+        "--json"
+      ]
+    )
+    assertExit(plain, 2)
+    const detail = checkNamed(report(plain).checks, "key").detail
+    assert.match(detail, /^UPLOAD_POST_BASE_URL: plain http to example\.com would send the API key unencrypted/)
     assert.deepStrictEqual((await control(sandbox.handle.stats)).requests, {})
   }, budget)
 

@@ -72,7 +72,7 @@ export const command = <E>(options: {
           Effect.provide(options.api),
           Effect.catchIf(
             ConfigError.isConfigError,
-            (error) => Effect.succeed(Doctor.unconfigured(spec, String(error)))
+            (error) => Effect.succeed(Doctor.unconfigured(spec, error.message))
           )
         )
         yield* Effect.sync(() =>
