@@ -5,16 +5,15 @@
  * `doctor` previews `auto` with it; the engine's per-person choice follows the same rules.
  */
 import { Duration } from "effect"
+import { messagingWindow, windowMargin } from "./campaign/Inbound.js"
+import { privateReplyWindow } from "./campaign/Step.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
 
-/** How long after a person's last message `/dms/send` reaches them. */
-export const messagingWindow = Duration.hours(24)
+// The windows and the margin are the engine's own, so that a preview and a run draw the same lines.
+export { messagingWindow, privateReplyWindow }
 
-/** How long after a comment a private reply to it is allowed. */
-export const privateReplyWindow = Duration.days(7)
-
-/** Time kept in hand before either deadline: a send queued behind others must still land inside it. */
-export const defaultMargin = Duration.minutes(30)
+/** Time kept in hand before either deadline: the margin the engine keeps before a DM's window ends. */
+export const defaultMargin = windowMargin
 
 export type SkipReason = "window_closed" | "comment_too_old" | "own_comment"
 
