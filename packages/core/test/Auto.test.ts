@@ -115,6 +115,21 @@ const makeWorld = (comments: Array<Comment>, messages: Array<Message>): World =>
   return world
 }
 
+/** Ada (u1), whose comment c1 on p1 asks for the guide `ago` milliseconds before `now`. */
+const target = (ago: number, extra: Partial<Step.Target> = {}): Step.Target => ({
+  campaign: "c",
+  platform: "instagram",
+  userId: "u1",
+  step: "first_message",
+  username: "ada",
+  postId: "p1",
+  commentId: "c1",
+  commentText: "guide",
+  commentTime: new Date(now - ago),
+  keyword: "guide",
+  ...extra
+})
+
 const spec = (extra: Partial<CampaignSpec.Input> = {}) =>
   smallCampaign({ message: "Hi @{{username}}, here is the guide", pace: { per_hour: 3600, concurrency: 1 }, ...extra })
 
@@ -301,18 +316,7 @@ describe("delivery auto", () => {
       // As a comment-dm before versions left it: a person sent by DM, none of the campaign's versions recorded.
       const ledger = yield* Ledger.Ledger
       yield* ledger.registerCampaign({ name: campaign.name, platform: "instagram", profileUser: "studio", posts: [] })
-      yield* ledger.discover([{
-        campaign: campaign.name,
-        platform: "instagram",
-        userId: "u1",
-        step: "first_message",
-        username: "ada",
-        postId: "p1",
-        commentId: "c1",
-        commentText: "guide",
-        commentTime: new Date(now - hour),
-        keyword: "guide"
-      }])
+      yield* ledger.discover([target(hour, { campaign: campaign.name })])
       const key = { campaign: campaign.name, platform: "instagram", userId: "u1", step: "first_message" } as const
       assert.isTrue(yield* ledger.claim(key, { message: "Hi", path: "dm", runner: "old", lease: "1 minute" }))
       assert.isTrue(yield* ledger.settle(key, "old", Ledger.Settlement.Sent({ messageId: "m0", at: new Date(now) })))
@@ -365,19 +369,6 @@ describe("delivery auto", () => {
 })
 
 describe("auto's choice for one person", () => {
-  const target = (ago: number, extra: Partial<Step.Target> = {}): Step.Target => ({
-    campaign: "c",
-    platform: "instagram",
-    userId: "u1",
-    step: "first_message",
-    username: "ada",
-    postId: "p1",
-    commentId: "c1",
-    commentText: "guide",
-    commentTime: new Date(now - ago),
-    keyword: "guide",
-    ...extra
-  })
   const wrote = (ago: number, text = "hi") =>
     Inbound.snapshotOf([{
       id: "t_u1",
