@@ -42,7 +42,7 @@ describe("watch --every", () => {
           const shown = value.replace("\u001b", "\\u001b")
           assert.include(
             result.stderr,
-            `--every "${shown}": expected a duration of at least 1 second, such as 60s, 10s, 2m or 1h`,
+            `--every "${shown}": expected a duration from 1 second to 24 hours, such as 60s, 10s, 2m or 1h`,
             exitOf(result)
           )
           assert.notInclude(result.stderr, "\u001b", "the value's escape sequence is shown, not acted on")

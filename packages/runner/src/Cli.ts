@@ -98,7 +98,7 @@ const watchCommand = Command.make(
   {
     campaignFile,
     every: Options.text("every").pipe(
-      Options.withDescription("time between polls, e.g. 60s, 10s, 2m (default 60s; at least 1s)"),
+      Options.withDescription("time between polls, e.g. 60s, 10s, 2m (default 60s; from 1s to 24h)"),
       Options.withDefault("60s"),
       Options.withSchema(Interval.Interval)
     ),

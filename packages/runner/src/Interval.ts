@@ -1,6 +1,6 @@
 /**
- * `watch --every`: the time between polls, as a number with an optional unit (ms, s, m, h; seconds when none), of at
- * least one second.
+ * `watch --every`: the time between polls, as a number with an optional unit (ms, s, m, h; seconds when none), from one
+ * second to a day (a longer wait would overflow the runtime's timers, which fire at once past about 24.8 days).
  */
 import { Duration, Option, ParseResult, Schema } from "effect"
 import { visible } from "./Visible.js"
@@ -8,13 +8,16 @@ import { visible } from "./Visible.js"
 const millisPerUnit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
 
 export const minimum = Duration.seconds(1)
+export const maximum = Duration.days(1)
 
-/** The interval a text gives, if it is one of at least {@link minimum}. */
+/** The interval a text gives, if it is one from {@link minimum} to {@link maximum}. */
 export const parse = (text: string): Option.Option<Duration.Duration> => {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
   if (match === null) return Option.none()
   const millis = Number(match[1]) * millisPerUnit[(match[2] ?? "s") as keyof typeof millisPerUnit]
-  return millis >= Duration.toMillis(minimum) ? Option.some(Duration.millis(millis)) : Option.none()
+  return millis >= Duration.toMillis(minimum) && millis <= Duration.toMillis(maximum)
+    ? Option.some(Duration.millis(millis))
+    : Option.none()
 }
 
 /** The text of `--every` decoded into a `Duration`; its one message says what is expected. */
@@ -28,5 +31,7 @@ export const Interval = Schema.transformOrFail(Schema.String, Schema.DurationFro
   encode: (interval) => ParseResult.succeed(`${Duration.toMillis(interval)}ms`)
 }).annotations({
   message: (issue) =>
-    `--every "${visible(String(issue.actual))}": expected a duration of at least 1 second, such as 60s, 10s, 2m or 1h`
+    `--every "${
+      visible(String(issue.actual))
+    }": expected a duration from 1 second to 24 hours, such as 60s, 10s, 2m or 1h`
 })

@@ -21,18 +21,38 @@ describe("Interval", () => {
       ["1.5s", 1_500],
       [" 5 s ", 5_000],
       ["1000ms", 1_000],
-      ["1", 1_000]
+      ["1", 1_000],
+      ["24h", 86_400_000]
     ]
     for (const [text, millis] of cases) {
       assert.deepStrictEqual(Either.map(decode(text), Duration.toMillis), Either.right(millis), text)
     }
   })
 
-  it("refuses less than a second and anything that is not a duration, in one line naming --every and the value", () => {
-    for (const text of ["0.5s", "999ms", "0", "", " ", "abc", "-1s", "1e3", "5d", "1 h 2", "s", ".5s", "1,5s"]) {
+  it("refuses less than a second, more than a day and anything that is not a duration, in one line naming --every and the value", () => {
+    for (
+      const text of [
+        "0.5s",
+        "999ms",
+        "0",
+        "",
+        " ",
+        "abc",
+        "-1s",
+        "1e3",
+        "5d",
+        "1 h 2",
+        "s",
+        ".5s",
+        "1,5s",
+        "25h",
+        "86400001ms",
+        "9999999999h"
+      ]
+    ) {
       assert.strictEqual(
         refusal(text),
-        `--every "${text}": expected a duration of at least 1 second, such as 60s, 10s, 2m or 1h`,
+        `--every "${text}": expected a duration from 1 second to 24 hours, such as 60s, 10s, 2m or 1h`,
         text
       )
     }
@@ -41,7 +61,7 @@ describe("Interval", () => {
   it("shows control characters of a refused value as escapes", () => {
     assert.strictEqual(
       refusal("\u001b[2J\n1s"),
-      "--every \"\\u001b[2J\\u000a1s\": expected a duration of at least 1 second, such as 60s, 10s, 2m or 1h"
+      "--every \"\\u001b[2J\\u000a1s\": expected a duration from 1 second to 24 hours, such as 60s, 10s, 2m or 1h"
     )
   })
 
