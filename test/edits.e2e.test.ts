@@ -116,14 +116,6 @@ describe("campaign edits", () => {
       s.write({ match: { keywords: ["guide"], exclude: ["free"] } })
       const second = await s.run("--json")
       assert.strictEqual(second.code, 0, exitOf(second))
-      assert.include(output(second), "match.exclude changed since version 1")
-      assert.include(output(second), "people pending under the old rules are judged again")
-      assert.include(
-        output(second),
-        `${freeLeft.length} people pending under the campaign's earlier rules no longer match`
-      )
-      const summary = jsonSummary(second)
-      assert.strictEqual(summary.counts["skipped"], freeLeft.length)
 
       const deliveries = await s.deliveries()
       assert.deepStrictEqual(duplicates(deliveries), [], "settled people are never messaged again")
@@ -141,6 +133,13 @@ describe("campaign edits", () => {
           assert.deepStrictEqual([row?.state, row?.commentText], ["sent", undefined])
         }
       }
+      assert.strictEqual(jsonSummary(second).counts["skipped"], freeLeft.length)
+      assert.include(output(second), "match.exclude changed since version 1")
+      assert.include(output(second), "people pending under the old rules are judged again")
+      assert.include(
+        output(second),
+        `${freeLeft.length} people pending under the campaign's earlier rules no longer match`
+      )
     },
     240_000
   )
@@ -166,9 +165,8 @@ describe("campaign edits", () => {
 
       s.write({ posts: [postA] })
       await control(s.sandbox.handle.resetDaily)
+      await control(s.sandbox.handle.setFaults({ dailyDmLimit: 100 }))
       const second = await s.run("--json")
-      assert.strictEqual(second.code, 0, exitOf(second))
-      assert.include(output(second), "posts changed since version 1")
       const deliveries = await s.deliveries()
       assert.deepStrictEqual(duplicates(deliveries), [])
       const reachedNow = new Set(deliveries.map((delivery) => delivery.recipientId))
@@ -184,6 +182,8 @@ describe("campaign edits", () => {
       for (const n of [...onA, ...onB].filter((n) => reachedBefore.has(userId(n)))) {
         assert.strictEqual(after.get(userId(n))?.state, "sent")
       }
+      assert.strictEqual(second.code, 0, exitOf(second))
+      assert.include(output(second), "posts changed since version 1")
     },
     240_000
   )
