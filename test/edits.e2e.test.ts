@@ -90,15 +90,17 @@ const exitOf = (result: CliResult) => `exit ${result.code}: ${output(result)}`
 const isFree = (n: number) => n % 3 === 0
 const textOf = (n: number) => isFree(n) ? "guide please, is it free?" : "guide please"
 
+/** Commenters 1 to `count` on one post, every third of them saying the word the edit excludes. */
+const freeStage = (count: number, faults?: Record<string, unknown>) => {
+  const people = Array.from({ length: count }, (_, i) => i + 1)
+  return stage([{ id: postA, comments: people.map((n) => comment(n, textOf(n))) }], faults).then((s) => ({ s, people }))
+}
+
 describe("campaign edits", () => {
   it(
     "an exclude added after a stop at --max-sends: people left pending whose comment it matches are skipped (campaign_edited), never messaged",
     async () => {
-      const people = Array.from({ length: 24 }, (_, i) => i + 1)
-      const s = await stage([{
-        id: postA,
-        comments: people.map((n) => comment(n, textOf(n)))
-      }])
+      const { people, s } = await freeStage(24)
       const first = await s.run("--json", "--max-sends", "4")
       assert.strictEqual(first.code, 5, exitOf(first))
       const before = await s.rows()
@@ -191,15 +193,8 @@ describe("campaign edits", () => {
   it(
     "an edited campaign resumed after a crash that left people in doubt: they are reconciled against the text they were claimed with, the others judged again and sent the new text",
     async () => {
-      const people = Array.from({ length: 30 }, (_, i) => i + 1)
-      const s = await stage([{
-        id: postA,
-        comments: people.map((n) => comment(n, textOf(n)))
-      }], {
-        // Every delivered send loses its answer: its person ends in doubt, and a kill leaves the sends in flight claimed.
-        resetAfterDeliveryRate: 1,
-        latency: { minMs: 40, maxMs: 80 }
-      })
+      // Every delivered send loses its answer: its person ends in doubt, and a kill leaves the sends in flight claimed.
+      const { people, s } = await freeStage(30, { resetAfterDeliveryRate: 1, latency: { minMs: 40, maxMs: 80 } })
       s.write({ pace: { per_hour: 1_000_000, concurrency: 3 } })
       const delivered = Effect.promise(async () => (await s.deliveries()).length)
       const { killed } = await Effect.runPromise(runAndKill(
