@@ -116,6 +116,16 @@ describe("campaign edits", () => {
       }
 
       s.write({ match: { keywords: ["guide"], exclude: ["free"] } })
+      // A rehearsal judges the same way, and changes nothing.
+      const rehearsal = await s.run("--json", "--dry-run")
+      assert.strictEqual(rehearsal.code, 0, exitOf(rehearsal))
+      assert.strictEqual(jsonSummary(rehearsal).counts["would_send"], people.length - reached.size - freeLeft.length)
+      assert.include(output(rehearsal), "match.exclude changed since version 1")
+      assert.strictEqual((await s.deliveries()).length, reached.size)
+      assert.deepStrictEqual(
+        [...(await s.rows()).values()].filter((row) => row.state === "pending").length,
+        people.length - reached.size
+      )
       const second = await s.run("--json")
       assert.strictEqual(second.code, 0, exitOf(second))
 
