@@ -22,11 +22,11 @@ const name = "edits"
 
 const userId = (n: number) => `1784172000000${String(n).padStart(4, "0")}`
 
-/** Commenter `n` on `post`, saying `text`, `n` minutes ago. */
-const comment = (n: number, text: string): DataSet.Comment => ({
+/** Commenter `n`, saying `text`, `ago` milliseconds ago (default: `n` minutes). */
+const comment = (n: number, text: string, ago = n * 60_000): DataSet.Comment => ({
   id: `c${n}`,
   text,
-  timestamp: new Date(Date.now() - n * 60_000).toISOString(),
+  timestamp: new Date(Date.now() - ago).toISOString(),
   user: { id: userId(n), username: `viewer.${n}` }
 })
 
@@ -45,15 +45,24 @@ interface Stage {
   readonly rows: () => Promise<ReturnType<typeof byUser>>
 }
 
-/** A sandbox serving these posts, every commenter's messaging window open (DMs reach everyone). */
+/**
+ * A sandbox serving these posts. Without `messages`, every commenter's messaging window is open (DMs reach everyone);
+ * with them, the sandbox is faithful and exactly these messages were written.
+ */
 const stage = async (
   posts: ReadonlyArray<{ readonly id: string; readonly comments: ReadonlyArray<DataSet.Comment> }>,
-  faults: Record<string, unknown> = {}
+  faults: Record<string, unknown> = {},
+  messages?: ReadonlyArray<DataSet.Message>
 ): Promise<Stage> => {
   const sandbox = await startSandbox({
-    data: { _tag: "Listed", profile, posts: posts.map((post) => ({ id: post.id, comments: [...post.comments] })) },
+    data: {
+      _tag: "Listed",
+      profile,
+      posts: posts.map((post) => ({ id: post.id, comments: [...post.comments] })),
+      ...(messages === undefined ? {} : { messages })
+    },
     seed: 19,
-    windows: "open",
+    windows: messages === undefined ? "open" : "faithful",
     faults
   })
   cleanups.push(sandbox.close)
@@ -256,6 +265,39 @@ describe("campaign edits", () => {
         }
         assert.isUndefined(row?.commentText, `${n}: settled, its comment text dropped`)
       }
+    },
+    240_000
+  )
+
+  it(
+    "delivery auto: a person skipped before an exclude was added who writes to the account later comes back under the new rules",
+    async () => {
+      const eightDays = 8 * 24 * 3_600_000
+      // Nobody wrote, and the comments are too old for a private reply: both are skipped (comment_too_old).
+      const s = await stage(
+        [{
+          id: postA,
+          comments: [comment(1, "guide please, is it free?", eightDays), comment(2, "guide please", eightDays)]
+        }],
+        {},
+        []
+      )
+      s.write({ delivery: "auto" })
+      const first = await s.run("--json")
+      assert.strictEqual(first.code, 0, exitOf(first))
+      assert.deepStrictEqual(jsonSummary(first).counts["skipped"], 2)
+
+      s.write({ delivery: "auto", match: { keywords: ["guide"], exclude: ["free"] } })
+      await s.sandbox.personWrites(userId(1), "hi, is the guide still there?")
+      await s.sandbox.personWrites(userId(2), "hi, is the guide still there?")
+      const second = await s.run("--json")
+      assert.strictEqual(second.code, 0, exitOf(second))
+      assert.deepStrictEqual((await s.deliveries()).map((delivery) => `${delivery.kind}:${delivery.recipientId}`), [
+        `dm:${userId(2)}`
+      ])
+      const rows = await s.rows()
+      assert.deepStrictEqual([rows.get(userId(1))?.state, rows.get(userId(1))?.reason], ["skipped", "campaign_edited"])
+      assert.strictEqual(rows.get(userId(2))?.state, "sent")
     },
     240_000
   )

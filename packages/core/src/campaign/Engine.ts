@@ -238,14 +238,17 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
     const first = s.steps[0].kind
     const states = yield* s.ledger.states(spec.name, spec.platform, first, writers.map(([userId]) => userId))
     const now = yield* Clock.currentTimeMillis
+    let reopened = 0
     for (const [userId, written] of writers) {
       if (states.get(userId) !== "skipped") continue
       // The platform's message times have whole seconds, so a message in the second of the skip cannot be told to
       // come after it: a window open now says the person wrote since, or the skip never saw their message.
       const windowOpen = (Inbound.dmDeadline(inbound.snapshot, userId) ?? 0) > now
       const key = { campaign: spec.name, platform: spec.platform, userId, step: first }
-      yield* s.ledger.reopen(key, { _tag: "Wrote", at: new Date(windowOpen ? now : written.at) })
+      if (yield* s.ledger.reopen(key, { _tag: "Wrote", at: new Date(windowOpen ? now : written.at) })) reopened++
     }
+    // A person skipped before an edit comes back by the rules of the file now, not of the one they were found under.
+    if (reopened > 0) yield* judgeEdited(s)
   })
 
 /**
