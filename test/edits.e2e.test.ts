@@ -13,7 +13,8 @@ import * as Path from "node:path"
 import { type CliResult, jsonSummary, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { KillPoint, runAndKill } from "./support/crash-kill.js"
 import { byUser, deliveriesPerRecipient, duplicates, ledgerEntries } from "./support/e2e-ledger.js"
-import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import { listedSandbox } from "./support/e2e-listed.js"
+import { control, type RunningSandbox } from "./support/sandbox.js"
 
 const profile = "edits"
 const postA = "17900000000000071"
@@ -45,26 +46,13 @@ interface Stage {
   readonly rows: () => Promise<ReturnType<typeof byUser>>
 }
 
-/**
- * A sandbox serving these posts. Without `messages`, every commenter's messaging window is open (DMs reach everyone);
- * with them, the sandbox is faithful and exactly these messages were written.
- */
+/** A stage over these posts: windows open unless `messages` says who wrote (see `listedSandbox`). */
 const stage = async (
   posts: ReadonlyArray<{ readonly id: string; readonly comments: ReadonlyArray<DataSet.Comment> }>,
   faults: Record<string, unknown> = {},
   messages?: ReadonlyArray<DataSet.Message>
 ): Promise<Stage> => {
-  const sandbox = await startSandbox({
-    data: {
-      _tag: "Listed",
-      profile,
-      posts: posts.map((post) => ({ id: post.id, comments: [...post.comments] })),
-      ...(messages === undefined ? {} : { messages })
-    },
-    seed: 19,
-    windows: messages === undefined ? "open" : "faithful",
-    faults
-  })
+  const sandbox = await listedSandbox({ profile, posts, seed: 19, faults, messages })
   cleanups.push(sandbox.close)
   const dir = tempDir("comment-dm-edits-")
   cleanups.push(dir.cleanup)
