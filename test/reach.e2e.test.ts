@@ -12,7 +12,8 @@ import type { DataSet, Delivery } from "@comment-dm/sandbox"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
 import { type CliResult, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
-import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import { listedSandbox } from "./support/e2e-listed.js"
+import { control, type RunningSandbox } from "./support/sandbox.js"
 
 const profile = "reach"
 const postId = "17900000000000042"
@@ -50,17 +51,7 @@ const stage = async (
   faults: Record<string, unknown> = {},
   messages?: ReadonlyArray<DataSet.Message>
 ): Promise<Stage> => {
-  const sandbox = await startSandbox({
-    data: {
-      _tag: "Listed",
-      profile,
-      posts: [{ id: postId, comments: [...comments] }],
-      ...(messages === undefined ? {} : { messages })
-    },
-    seed: 7,
-    windows: messages === undefined ? "open" : "faithful",
-    faults
-  })
+  const sandbox = await listedSandbox({ profile, posts: [{ id: postId, comments }], seed: 7, faults, messages })
   cleanups.push(sandbox.close)
   const dir = tempDir("comment-dm-reach-")
   cleanups.push(dir.cleanup)

@@ -129,6 +129,12 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     // Whether a skip may be judged again depends on the stored reason and times, which a rehearsal does not read: it
     // reopens nobody (it may tell fewer people than a real run would reach, never more).
     reopen: () => Effect.succeed(false),
+    // A person the edited rules no longer take is skipped in memory, so the rehearsal does not tell them as reached.
+    judgeAgain: (key, keyword) =>
+      Option.isSome(keyword) ?
+        Effect.succeed(false) :
+        Effect.flatMap(stateOf(key), (state) =>
+          state === "pending" ? Effect.as(change(key, "skipped", undefined), true) : Effect.succeed(false)),
     counts: (campaign, step) =>
       Effect.map(stored.counts(campaign, step), (counts) => {
         const result = { ...counts }

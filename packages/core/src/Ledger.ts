@@ -105,6 +105,12 @@ export interface CampaignInfo {
   readonly profileUser: string
   /** Post ids or post URLs, as written in the campaign file. */
   readonly posts: ReadonlyArray<string>
+  /**
+   * Whether a template of the campaign uses `{{comment}}`. When false, a person's comment text is dropped once they
+   * are settled (and, when it turns false, from the people settled before); pending people keep it, since judging
+   * them again after an edit needs it. Absent: as recorded before (a campaign never told keeps the texts).
+   */
+  readonly keepsCommentText?: boolean | undefined
 }
 
 /**
@@ -316,6 +322,12 @@ export interface Service {
    * newer comment too. Succeeds with whether the row changed.
    */
   readonly reopen: (key: RecipientKey, reopening: Reopening) => Effect.Effect<boolean, LedgerError>
+  /**
+   * A pending person judged again after the campaign's rules changed, in one guarded statement: still matching (the
+   * row takes the keyword they match now), or, with none, skipped as `campaign_edited`. Succeeds with whether a
+   * pending row changed.
+   */
+  readonly judgeAgain: (key: RecipientKey, keyword: Option.Option<string>) => Effect.Effect<boolean, LedgerError>
   /** The people of a step counted by state, path and skip reason. */
   readonly tally: (campaign: string, step: StepKind) => Effect.Effect<ReadonlyArray<TallyRow>, LedgerError>
   /** How many people of the campaign are in each state of a step. */

@@ -35,6 +35,7 @@ import {
   decodeConversationReads,
   decodeCounts,
   decodeEntries,
+  decodeKeepsCommentText,
   decodeReadMarks,
   decodeStates,
   decodeTally,
@@ -148,10 +149,29 @@ const holdsReplyKey = (sql: SqlClient.SqlClient, kind: ReplyKind) =>
     AND k.user_id = comment_dm_recipients.user_id AND k.step = comment_dm_recipients.step
     AND k.comment_id = comment_dm_recipients.comment_id)`
 
+/**
+ * Within an UPDATE that settles a row: its comment text goes, unless the campaign renders `{{comment}}` or never told
+ * (see `CampaignInfo.keepsCommentText`).
+ */
+const dropCommentText = (sql: SqlClient.SqlClient) =>
+  sql`comment_text = CASE WHEN EXISTS (SELECT 1 FROM comment_dm_campaigns c
+    WHERE c.name = comment_dm_recipients.campaign AND c.keeps_comment_text = 0) THEN NULL ELSE comment_text END`
+
+/** A skip a person comes back from (they comment again or write) keeps the text: they may be pending again. */
+const isFinal = (settlement: Settlement): boolean =>
+  settlement._tag === "Skipped"
+    ? !reopenableReasons.includes(settlement.reason)
+    : settlement._tag !== "Pending" && settlement._tag !== "InDoubt"
+
+/** The rows whose comment text is dropped: settled for good (see {@link isFinal}). */
+const settledForGood = (sql: SqlClient.SqlClient) =>
+  sql`(state IN ${sql.in(["sent", "refused", "expired", "unconfirmed", "suppressed", "no_reply"])}
+    OR (state = 'skipped' AND reason NOT IN ${sql.in(reopenableReasons)}))`
+
 /** A pending row whose comment's reply key another row of the profile holds is skipped: the reply is taken. */
 const skipTakenComment = (sql: SqlClient.SqlClient, key: RecipientKey, kind: ReplyKind, now: number) =>
   sql`UPDATE comment_dm_recipients SET state = 'skipped', reason = ${"comment_taken" satisfies SkipReason},
-      settled_at = ${now}, updated_at = ${now}
+      settled_at = ${now}, updated_at = ${now}, ${dropCommentText(sql)}
     WHERE ${whereKey(sql, key)} AND state = 'pending' AND EXISTS (SELECT 1 FROM comment_dm_comment_replies k
       JOIN comment_dm_campaigns c ON c.profile_user = k.profile
       WHERE c.name = comment_dm_recipients.campaign AND k.platform = comment_dm_recipients.platform
@@ -166,10 +186,24 @@ const insertCandidates = (sql: SqlClient.SqlClient, rows: ReadonlyArray<ReturnTy
 const registerCampaign: Operation<"registerCampaign"> = ({ sql }) => (info) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    yield* sql`INSERT INTO comment_dm_campaigns (name, platform, profile_user, posts, created_at, updated_at)
-      VALUES (${info.name}, ${info.platform}, ${info.profileUser}, ${JSON.stringify(info.posts)}, ${now}, ${now})
+    const keeps = info.keepsCommentText === undefined ? null : info.keepsCommentText ? 1 : 0
+    if (keeps === 0) {
+      // The templates stopped using {{comment}} (or never told before): the texts of people settled before go too,
+      // before the flag says so, so that a crash in between drops them on the next run.
+      const told = yield* sql`SELECT keeps_comment_text AS keeps FROM comment_dm_campaigns WHERE name = ${info.name}`
+        .pipe(Effect.flatMap(decodeKeepsCommentText))
+      if (told[0]?.keeps !== 0) {
+        yield* sql`UPDATE comment_dm_recipients SET comment_text = NULL
+          WHERE campaign = ${info.name} AND comment_text IS NOT NULL AND ${settledForGood(sql)}`
+      }
+    }
+    yield* sql`INSERT INTO comment_dm_campaigns
+        (name, platform, profile_user, posts, keeps_comment_text, created_at, updated_at)
+      VALUES (${info.name}, ${info.platform}, ${info.profileUser}, ${JSON.stringify(info.posts)}, ${keeps}, ${now},
+        ${now})
       ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, profile_user = excluded.profile_user,
-        posts = excluded.posts, updated_at = excluded.updated_at`
+        posts = excluded.posts, keeps_comment_text = COALESCE(excluded.keeps_comment_text,
+          comment_dm_campaigns.keeps_comment_text), updated_at = excluded.updated_at`
   }).pipe(failWith(`register campaign ${info.name}`))
 
 const states: Operation<"states"> = ({ batchSize, sql }) => (campaign, platform, step, userIds) =>
@@ -318,12 +352,13 @@ const settle: Operation<"settle"> = ({ commit, sql }) => (key, runner, settlemen
       Unconfirmed: ({ reason }) => sql`state = 'unconfirmed', reason = ${storable(reason)}, settled_at = ${now}`,
       Suppressed: ({ reason }) => sql`state = 'suppressed', reason = ${storable(reason)}, settled_at = ${now}`
     })
+    const settled = isFinal(settlement) ? sql`${outcome}, ${dropCommentText(sql)}` : outcome
     return yield* commit.write({
       order: orderOf(key),
       // A settlement need not be on disk before the runner goes on: lost in a power loss, it leaves the person
       // claimed, and recovery treats that like a send cut off mid-way. It reaches the disk with the next sync.
       untilDurable: false,
-      statements: [sql`UPDATE comment_dm_recipients SET ${outcome}, lease_until = NULL, updated_at = ${now}
+      statements: [sql`UPDATE comment_dm_recipients SET ${settled}, lease_until = NULL, updated_at = ${now}
         WHERE ${whereKey(sql, key)} AND state = 'claimed' AND claimed_by = ${runner} RETURNING user_id`]
     })
   }).pipe(failWith(`record the outcome for ${describeKey(key)}`))
@@ -400,7 +435,7 @@ const resolveInDoubt: Operation<"resolveInDoubt"> = ({ sql }) => (key, resolutio
     const outcome = resolution._tag === "Sent"
       ? sql`state = 'sent', message_id = ${
         storable(resolution.messageId)
-      }, reason = NULL, settled_at = ${resolution.at.getTime()}`
+      }, reason = NULL, settled_at = ${resolution.at.getTime()}, ${dropCommentText(sql)}`
       : sql`state = 'pending', reason = ${storable(resolution.reason)}`
     const rows = yield* sql`UPDATE comment_dm_recipients SET ${outcome}, updated_at = ${now}
       WHERE ${whereKey(sql, key)} AND state = 'in_doubt' RETURNING user_id`
@@ -465,6 +500,20 @@ const reopen: Operation<"reopen"> = ({ sql }) => (key, reopening) =>
       WHERE ${whereKey(sql, key)} AND ${states} AND ${reopenedWhen(sql, reopening)} RETURNING user_id`
     return rows.length > 0
   }).pipe(failWith(`judge ${describeKey(key)} again`))
+
+const judgeAgain: Operation<"judgeAgain"> = ({ sql }) => (key, keyword) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const verdict = Option.match(keyword, {
+      onNone: () =>
+        sql`state = 'skipped', reason = ${"campaign_edited" satisfies SkipReason}, settled_at = ${now},
+          ${dropCommentText(sql)}`,
+      onSome: (matched) => sql`keyword = ${matched}`
+    })
+    const rows = yield* sql`UPDATE comment_dm_recipients SET ${verdict}, updated_at = ${now}
+      WHERE ${whereKey(sql, key)} AND state = 'pending' RETURNING user_id`
+    return rows.length > 0
+  }).pipe(failWith(`judge ${describeKey(key)} again under the edited campaign`))
 
 const tally: Operation<"tally"> = ({ sql }) => (campaign, step) =>
   sql`SELECT state, path, CASE WHEN state = 'skipped' THEN reason END AS reason, COUNT(*) AS n
@@ -558,6 +607,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       campaignVersion: campaignVersion(db),
       campaignVersions: campaignVersions(db),
       reopen: reopen(db),
+      judgeAgain: judgeAgain(db),
       tally: tally(db),
       counts: counts(db),
       entries: entries(db),

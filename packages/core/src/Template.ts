@@ -167,6 +167,10 @@ export const render: {
   return out.toWellFormed()
 })
 
+/** Whether a template inserts a variable, e.g. `{{comment}}`. */
+export const uses = (self: Template, name: Variable): boolean =>
+  self.parts.some((part) => part._tag === "Variable" && part.name === name)
+
 /** The literal text of a template, without its placeholders: the least any rendering can be. */
 export const staticText = (self: Template): string =>
   self.parts.reduce((out, part) => part._tag === "Text" ? out + part.text : out, "")

@@ -25,6 +25,7 @@ import * as Control from "./Control.js"
 import * as DailyLimit from "./DailyLimit.js"
 import * as Delivery from "./Delivery.js"
 import * as Discovery from "./Discovery.js"
+import * as Edits from "./Edits.js"
 import * as Inbound from "./Inbound.js"
 import * as Reading from "./Reading.js"
 import { Recorder, totalsOf } from "./Recording.js"
@@ -93,6 +94,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec),
       rejudge: inbound !== undefined
     }
+    /** How people pending under an earlier version's rules are judged again, once the version is recorded. */
+    const edited: { judge: Edits.Judge | undefined } = { judge: undefined }
     const deliverer: Delivery.Deliverer = {
       spec,
       sender,
@@ -126,7 +129,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       deliverer,
       lease,
       steps,
-      inbound
+      inbound,
+      edited
     }
   })
 
@@ -139,11 +143,15 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
     name: spec.name,
     platform: spec.platform,
     profileUser: spec.user,
-    posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
+    posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post)),
+    keepsCommentText: Edits.usesComment(spec)
   })
   yield* recordVersion(s)
   const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
-  yield* reconcile(s)
+  // People in doubt are resolved under the text they were claimed with; those found unsent are then pending, and
+  // judged again with the rest before any send.
+  yield* reconcileInDoubt(s)
+  yield* judgeEdited(s)
   yield* Effect.forkScoped(
     ledger.renewLeases(spec.name, Claimant.currentId, s.lease).pipe(
       Effect.delay(Duration.times(Duration.decode(s.lease), 1 / 3)),
@@ -178,6 +186,9 @@ const recordVersion = Effect.fnUntraced(function*(s: Stages) {
   const version = yield* ledger.campaignVersion(spec.name, { fingerprint, spec: encoded.right })
   deliverer.version.current = version > 0 ? version : undefined
   const versions = yield* ledger.campaignVersions(spec.name)
+  const edit = Edits.editOf(versions, version, encoded.right, recorder.startedAt)
+  if (edit?.fresh === true) yield* recorder.notice(Edits.describe(edit))
+  s.edited.judge = Edits.judgeOf(spec, edit)
   const started = versions[0]
   const delivery = CampaignSpec.deliveryOf(spec)
   if (started === undefined) return
@@ -227,23 +238,51 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
     const first = s.steps[0].kind
     const states = yield* s.ledger.states(spec.name, spec.platform, first, writers.map(([userId]) => userId))
     const now = yield* Clock.currentTimeMillis
+    let reopened = 0
     for (const [userId, written] of writers) {
       if (states.get(userId) !== "skipped") continue
       // The platform's message times have whole seconds, so a message in the second of the skip cannot be told to
       // come after it: a window open now says the person wrote since, or the skip never saw their message.
       const windowOpen = (Inbound.dmDeadline(inbound.snapshot, userId) ?? 0) > now
       const key = { campaign: spec.name, platform: spec.platform, userId, step: first }
-      yield* s.ledger.reopen(key, { _tag: "Wrote", at: new Date(windowOpen ? now : written.at) })
+      if (yield* s.ledger.reopen(key, { _tag: "Wrote", at: new Date(windowOpen ? now : written.at) })) reopened++
     }
+    // A person skipped before an edit comes back by the rules of the file now, not of the one they were found under.
+    if (reopened > 0) yield* judgeEdited(s)
   })
 
-/** Resolves people in doubt through the conversations endpoint (unless turned off). */
-const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
+/**
+ * Judges the people pending under an earlier version's rules again (see `Edits`), when the campaign file changed who
+ * it takes; tells how many it skipped.
+ */
+const judgeEdited = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
-    if (s.options.reconcile === false) return
+    const judge = s.edited.judge
+    if (judge === undefined) return
+    const skipped = yield* Edits.judgePending(s.ledger, s.spec.name, judge)
+    if (skipped === 0) return
+    yield* s.recorder.notice(
+      `${skipped} ${skipped === 1 ? "person" : "people"} pending under the campaign's earlier rules no longer ` +
+        "match and will not be messaged (skipped: campaign_edited)"
+    )
+  })
+
+/** Resolves people in doubt (unless turned off); those found unsent are pending, and judged again after an edit. */
+const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
+  Effect.flatMap(reconcileInDoubt(s), (pending) => pending > 0 ? judgeEdited(s) : Effect.void)
+
+/**
+ * Resolves people in doubt through the conversations endpoint (unless turned off), looking for the text each was
+ * claimed with; succeeds with how many it found unsent (pending again).
+ */
+const reconcileInDoubt = (
+  s: Stages
+): Effect.Effect<number, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
+  Effect.gen(function*() {
+    if (s.options.reconcile === false) return 0
     const result = yield* Reconcile.run(s.spec)
     s.recorder.reconciled(result.sent + result.pending)
-    if (result.sent + result.pending + result.unresolved === 0) return
+    if (result.sent + result.pending + result.unresolved === 0) return result.pending
     yield* s.emit(Event.Reconciled({
       sent: result.sent,
       pending: result.pending,
@@ -252,6 +291,7 @@ const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPos
       conversations: Option.getOrUndefined(result.conversations),
       failure: Option.getOrUndefined(Option.map(result.failure, (error) => error.message))
     }))
+    return result.pending
   })
 
 /** What one pass has met: the people it handled, and the posts where the ledger could not record someone. */

@@ -250,6 +250,15 @@ const createV2Tables = Effect.gen(function*() {
  */
 const schemaV2 = Effect.all([prefixV1Tables, rebuildRecipients, createV2Tables], { discard: true })
 
+/**
+ * Whether a campaign's templates use `{{comment}}` (1) or not (0), so that settling a person drops their comment text
+ * when nothing renders it; NULL until a run tells it (a campaign never told keeps the texts).
+ */
+const addCommentTextRetention = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE comment_dm_campaigns ADD COLUMN keeps_comment_text INTEGER`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -257,7 +266,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0003_create_post_reads": createPostReads,
   "0004_create_unrecorded": createUnrecorded,
   "0005_create_conversation_reads": createConversationReads,
-  "0006_schema_v2": schemaV2
+  "0006_schema_v2": schemaV2,
+  "0007_comment_text_retention": addCommentTextRetention
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

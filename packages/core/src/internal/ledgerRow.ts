@@ -108,6 +108,11 @@ const ClaimHolderRow = Schema.Struct({ claimed_by: Schema.String })
 /** Decodes `SELECT DISTINCT claimed_by` rows of claimed people, whose claimant is always recorded. */
 export const decodeClaimHolders = Schema.decodeUnknown(Schema.Array(ClaimHolderRow))
 
+const KeepsCommentTextRow = Schema.Struct({ keeps: Schema.NullOr(Integer) })
+
+/** Decodes `SELECT keeps_comment_text AS keeps` rows of a campaign. */
+export const decodeKeepsCommentText = Schema.decodeUnknown(Schema.Array(KeepsCommentTextRow))
+
 /**
  * The columns `discover` writes for a new candidate; absent values are stored as NULL, and text from the platform
  * (the commenter and their comment) as the database can hold it (see `storable`). The campaign, platform, post and
