@@ -17,14 +17,14 @@ import { storable, storableOrNull } from "./storable.js"
  * An integer column. SQLite returns numbers; PostgreSQL returns BIGINT (and COUNT) as strings, or bigints when the
  * client asks for them.
  */
-const Integer = Schema.Union(
+export const Integer = Schema.Union(
   Schema.Number,
   Schema.NumberFromString,
   Schema.transform(Schema.BigIntFromSelf, Schema.Number, { strict: true, decode: Number, encode: BigInt })
 )
 
 /** Timestamps are stored as epoch milliseconds so that both dialects compare them as integers. */
-const EpochMillis = Schema.transform(Integer, Schema.DateFromSelf, {
+export const EpochMillis = Schema.transform(Integer, Schema.DateFromSelf, {
   strict: true,
   decode: (millis) => new Date(millis),
   encode: (date) => date.getTime()
