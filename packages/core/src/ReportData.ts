@@ -243,22 +243,21 @@ export const keywords = (
       )
   )
 
-/** The people of a step whose message was claimed with one variant, and how many of them were sent. */
+/** The sent people of a step who got one variant. */
 export interface VariantCount<A> {
   readonly variant: A
-  readonly claimed: number
   readonly sent: number
 }
 
-const ClaimedRow = Schema.Struct({ platform: Schema.String, user_id: Schema.String, state: DeliveryState })
+const SentRow = Schema.Struct({ first_seen_at: Integer, platform: Schema.String, user_id: Schema.String })
 
 /** Ids read per statement by {@link variantSplit}. */
 const idPage = 5_000
 
 /**
- * The split between a step's message variants: each person whose message was claimed gets the variant
- * `Template.pick` gives them, so the split is counted from their ids, read page by page (only the id and state of
- * each claimed row), not from the texts. Variants are the campaign file's as it is now.
+ * The split between a step's message variants among its sent people: each person gets the variant `Template.pick`
+ * gives them, so the split is counted from their ids, read page by page from the (state, campaign, step) index, not
+ * from the texts. Variants are the campaign file's as it is now.
  */
 export const variantSplit = <A>(
   campaign: string,
@@ -267,22 +266,20 @@ export const variantSplit = <A>(
 ): Effect.Effect<ReadonlyArray<VariantCount<A>>, LedgerError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* sqlClient
-    const claimed = variants.map(() => 0)
     const sent = variants.map(() => 0)
-    let after: { readonly platform: string; readonly userId: string } | undefined
+    let after: typeof SentRow.Type | undefined
     for (;;) {
-      const cursor = after === undefined ? sql`1 = 1` : sql`(platform, user_id) > (${after.platform}, ${after.userId})`
-      const rows = yield* sql`SELECT platform, user_id, state FROM comment_dm_recipients
-        WHERE campaign = ${campaign} AND step = ${step} AND message IS NOT NULL AND ${cursor}
-        ORDER BY platform, user_id LIMIT ${idPage}`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(ClaimedRow))))
-      for (const row of rows) {
-        const index = pickIndex(variants.length, campaign, row.user_id)
-        claimed[index]!++
-        if (row.state === "sent") sent[index]!++
-      }
-      const last = rows[rows.length - 1]
-      if (rows.length < idPage || last === undefined) break
-      after = { platform: last.platform, userId: last.user_id }
+      const cursor = after === undefined
+        ? sql`1 = 1`
+        : sql`(first_seen_at, platform, user_id) > (${after.first_seen_at}, ${after.platform}, ${after.user_id})`
+      const rows = yield* sql`SELECT first_seen_at, platform, user_id FROM comment_dm_recipients
+        WHERE state = 'sent' AND campaign = ${campaign} AND step = ${step} AND ${cursor}
+        ORDER BY first_seen_at, platform, user_id LIMIT ${idPage}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(SentRow)))
+      )
+      for (const row of rows) sent[pickIndex(variants.length, campaign, row.user_id)]!++
+      after = rows[rows.length - 1]
+      if (rows.length < idPage || after === undefined) break
     }
-    return variants.map((variant, index) => ({ variant, claimed: claimed[index]!, sent: sent[index]! }))
+    return variants.map((variant, index) => ({ variant, sent: sent[index]! }))
   }).pipe(failWith(`count the message variants of campaign ${campaign}`))
