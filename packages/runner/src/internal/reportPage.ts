@@ -283,6 +283,7 @@ const variants = (model: Model): Html => {
 
 const settingValue = (value: unknown): Html => {
   if (Array.isArray(value)) {
+    if (value.length === 0) return html`<span class="muted">none</span>`
     return value.every((item) => typeof item !== "object" || item === null)
       ? html`<ul class="plain">${value.map((item) => html`<li class="text">${String(item)}</li>`)}</ul>`
       : html`${value.map(settingValue)}`
