@@ -50,7 +50,10 @@ const failWith = (operation: string) =>
 
 const sqlClient = Effect.map(SqlClient.SqlClient, (sql) => sql.withoutTransforms())
 
-/** Every step's people by state, path and reason: what the funnel and the outcome tables are drawn from. */
+/**
+ * Every step's people by state, path and reason: what the funnel and the outcome tables are drawn from. Grouped by
+ * the columns' places: PostgreSQL would not take an expression with parameters as the one selected.
+ */
 export const outcomes = (campaign: string): Effect.Effect<ReadonlyArray<Outcome>, LedgerError, SqlClient.SqlClient> =>
   Effect.flatMap(
     sqlClient,
@@ -58,7 +61,7 @@ export const outcomes = (campaign: string): Effect.Effect<ReadonlyArray<Outcome>
       sql`SELECT step, state, path, CASE WHEN state IN ${sql.in(reasonStates)} THEN reason END AS reason, COUNT(*) AS n
       FROM comment_dm_recipients
       WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign}
-      GROUP BY step, state, path, CASE WHEN state IN ${sql.in(reasonStates)} THEN reason END`.pipe(
+      GROUP BY 1, 2, 3, 4`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(OutcomeRow))),
         Effect.map((rows) =>
           rows.map((row): Outcome => ({
@@ -126,7 +129,7 @@ export const sendsOverTime = (
     const rows = yield* sql`SELECT CAST((settled_at - ${origin}) / ${size} AS BIGINT) AS bucket, step, path,
         COUNT(*) AS n
       FROM comment_dm_recipients WHERE ${sent}
-      GROUP BY CAST((settled_at - ${origin}) / ${size} AS BIGINT), step, path`.pipe(
+      GROUP BY 1, 2, 3`.pipe(
       Effect.flatMap(Schema.decodeUnknown(Schema.Array(BucketRow)))
     )
     const count = Math.floor((span.last - origin) / size) + 1
