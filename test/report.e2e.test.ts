@@ -175,6 +175,8 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm report in a re
     assert.strictEqual(await shown(page, ".tile[data-key=reached] .value"), status.counts["sent"])
     assert.strictEqual(await shown(page, ".tile[data-key=pending] .value"), status.counts["pending"])
     assert.strictEqual(await shown(page, ".tile[data-key=in_doubt] .value"), status.counts["in_doubt"])
+    // Six comments read by the first run, three more by the second (which read the six again: counted once).
+    assert.strictEqual(await shown(page, "#funnel [data-key=comments_read] .value"), 9)
     assert.strictEqual(await shown(page, "#funnel [data-key=matched] .value"), status.matched)
     assert.strictEqual(await shown(page, "#funnel [data-key=reached] .value"), status.counts["sent"])
     for (const [path, count] of Object.entries(status.sent_by_path)) {

@@ -92,6 +92,28 @@ export const unrecordedCount = (campaign: string): Effect.Effect<number, LedgerE
       )
   )
 
+const CommentsReadRow = Schema.Struct({
+  posts: Integer,
+  comments: Schema.NullOr(Integer),
+  uncounted: Schema.NullOr(Integer)
+})
+
+/**
+ * How many comments the campaign has read, over the read marks of its posts (each counts the comments of every read
+ * of its post); undefined before a post was read to its end, or when a mark was written before it was counted.
+ */
+export const commentsRead = (campaign: string): Effect.Effect<number | undefined, LedgerError, SqlClient.SqlClient> =>
+  Effect.flatMap(sqlClient, (sql) =>
+    sql`SELECT COUNT(*) AS posts, SUM(comments) AS comments,
+        SUM(CASE WHEN comments IS NULL THEN 1 ELSE 0 END) AS uncounted
+      FROM comment_dm_post_reads WHERE campaign = ${campaign}`.pipe(
+      Effect.flatMap(Schema.decodeUnknown(Schema.Array(CommentsReadRow))),
+      Effect.map(([row]) =>
+        row === undefined || row.posts === 0 || (row.uncounted ?? 0) > 0 ? undefined : row.comments ?? 0
+      ),
+      failWith(`count the comments campaign ${campaign} has read`)
+    ))
+
 /** Sends in one hour or day, by step (and, for the first message, by path). */
 export interface SendBucket {
   readonly start: Date

@@ -94,6 +94,22 @@ const contract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlClient>) => {
       assert.strictEqual(yield* ReportData.unrecordedCount(campaign), 0)
     }))
 
+  it.effect("adds up the comments read over the campaign's posts, unknown while one post's count is", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const campaign = newCampaign("comments")
+      const mark = (post: string, comments: number | undefined) =>
+        ledger.markRead({ campaign, post, newestIds: ["c1"], matchKey: "k", readAt: now, comments })
+      assert.isUndefined(yield* ReportData.commentsRead(campaign), "no post read yet")
+      yield* mark("p1", 120)
+      yield* mark("p2", 0)
+      assert.strictEqual(yield* ReportData.commentsRead(campaign), 120)
+      yield* mark("p3", undefined)
+      assert.isUndefined(yield* ReportData.commentsRead(campaign), "a mark that did not count")
+      yield* mark("p3", 5)
+      assert.strictEqual(yield* ReportData.commentsRead(campaign), 125)
+    }))
+
   it.effect("counts sends by the hour up to 48 hours, every hour between included, and by the day beyond", () =>
     Effect.gen(function*() {
       const campaign = yield* campaignOfEleven

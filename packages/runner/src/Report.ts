@@ -36,6 +36,8 @@ export interface StepReport {
 }
 
 export interface Funnel {
+  /** Comments read from the campaign's posts, all runs together; null when the ledger has not counted them. */
+  readonly comments_read: number | null
   /** Matching people: the first message's base, with those the ledger could not record. */
   readonly matched: number
   /** People whose first message was sent. */
@@ -174,6 +176,7 @@ export const gather = (
     const now = new Date(yield* Clock.currentTimeMillis)
     const rows = yield* ReportData.outcomes(spec.name)
     const unrecorded = yield* ReportData.unrecordedCount(spec.name)
+    const commentsRead = yield* ReportData.commentsRead(spec.name)
     const sends = yield* ReportData.sendsOverTime(spec.name)
     const sendsPrivately = CampaignSpec.deliveryOf(spec) !== "dm"
     const atRisk = sendsPrivately
@@ -199,6 +202,7 @@ export const gather = (
       generated_at: now.toISOString(),
       anonymized: options.anonymize,
       funnel: {
+        comments_read: commentsRead ?? null,
         matched: firstMessages + unrecorded,
         reached: total(sent, "first_message"),
         dm: total(sent, "first_message", "dm"),

@@ -250,6 +250,15 @@ const createV2Tables = Effect.gen(function*() {
  */
 const schemaV2 = Effect.all([prefixV1Tables, rebuildRecipients, createV2Tables], { discard: true })
 
+/**
+ * How many comments of a post the campaign has read, all reads together, kept with the post's read mark for the
+ * report's funnel; NULL for a mark written before it was counted.
+ */
+const addCommentsRead = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE comment_dm_post_reads ADD COLUMN comments BIGINT`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -257,7 +266,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0003_create_post_reads": createPostReads,
   "0004_create_unrecorded": createUnrecorded,
   "0005_create_conversation_reads": createConversationReads,
-  "0006_schema_v2": schemaV2
+  "0006_schema_v2": schemaV2,
+  "0007_report_comments_read": addCommentsRead
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

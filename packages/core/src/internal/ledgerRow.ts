@@ -135,7 +135,8 @@ const PostReadRow = Schema.Struct({
   post: Schema.String,
   newest_ids: Schema.parseJson(Schema.Array(Schema.String)),
   match_key: Schema.String,
-  read_at: EpochMillis
+  read_at: EpochMillis,
+  comments: Schema.NullOr(Integer)
 })
 
 const decodePostReadRows = Schema.decodeUnknown(Schema.Array(PostReadRow))
@@ -148,7 +149,8 @@ export const decodeReadMarks = (rows: ReadonlyArray<unknown>): Effect.Effect<Arr
       post: row.post,
       newestIds: row.newest_ids,
       matchKey: row.match_key,
-      readAt: row.read_at
+      readAt: row.read_at,
+      ...(row.comments === null ? {} : { comments: row.comments })
     })))
 
 const UnrecordedRow = Schema.Struct({

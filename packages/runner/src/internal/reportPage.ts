@@ -108,8 +108,13 @@ const funnel = (model: Model): Html => {
   const base = Math.max(1, f.matched)
   const hasStep = (step: Ledger.StepKind) => model.steps.some((s) => s.step === step)
   return html`<section id="funnel"><h2>Funnel</h2>
-<p class="muted">From the people whose comment matched to the people each step reached.</p>
+<p class="muted">From the comments read to the people whose comment matched, and to the people each step reached.</p>
 <div class="rows">
+${
+    f.comments_read === null
+      ? undefined
+      : row("comments_read", "Comments read", f.comments_read, f.comments_read, "skipped")
+  }
 ${row("matched", "Matching people", f.matched, base, "matched")}
 ${row("reached", `Reached${percent(f.reached, f.matched)}`, f.reached, base, "sent")}
 ${row("dm", "by DM", f.dm, base, "dm", true)}
