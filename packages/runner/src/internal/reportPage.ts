@@ -51,6 +51,13 @@ dd{margin:0;overflow-wrap:anywhere;min-width:0}
 ul.plain{margin:0;padding-left:18px}
 .text{white-space:pre-wrap;overflow-wrap:anywhere}
 footer{padding:4px;font-size:.85rem}
+.narrow{display:none}
+@media (max-width:560px){
+table.people thead{display:none}
+table.people tr{display:block;padding:6px 0;border-bottom:1px solid var(--line)}
+table.people td{display:block;border:0;padding:2px 4px}
+.narrow{display:inline}
+}
 `
 
 /** A count as people read it: 1,234. */
@@ -231,14 +238,14 @@ the comment.${
 ${
     risk.people.length === 0 ?
       undefined :
-      html`<table><thead><tr><th>Who</th><th>Comment</th><th>Deadline</th></tr></thead>
+      html`<table class="people"><thead><tr><th>Who</th><th>Comment</th><th>Deadline</th></tr></thead>
 <tbody>${
         risk.people.map((person) =>
           html`<tr class="person"><td>${foreign(person.who)}${
             person.user_id === null ? undefined : html`<br><span class="muted">${person.user_id}</span>`
           }</td><td class="text">${
             person.comment === null ? html`<span class="muted">hidden</span>` : foreign(person.comment)
-          }</td><td>${utc(person.deadline)}</td></tr>`
+          }</td><td><span class="muted narrow">deadline </span>${utc(person.deadline)}</td></tr>`
         )
       }</tbody></table>${
         risk.at_risk > risk.people.length
