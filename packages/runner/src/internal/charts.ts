@@ -48,6 +48,10 @@ export const scaleTop = (max: number): number => {
   return [1, 2, 5, 10].map((step) => step * power).find((candidate) => candidate >= max) ?? 10 * power
 }
 
+/** A scale's top in the few characters the axis has room for: 500, 20k, 1M. */
+export const compact = (n: number): string =>
+  n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n)
+
 /** Stacked columns over time, with the scale's top and the labels of a few columns. */
 export const columns = (items: ReadonlyArray<Column>, label: string): Html => {
   const max = Math.max(0, ...items.map((item) => item.segments.reduce((sum, segment) => sum + segment.value, 0)))
@@ -78,7 +82,7 @@ export const columns = (items: ReadonlyArray<Column>, label: string): Html => {
   return html`<svg class="chart" viewBox="0 0 ${chartWidth} ${chartHeight}" role="img" aria-label="${label}">
 <line class="grid" x1="${left}" y1="${top}" x2="${chartWidth - 4}" y2="${top}"></line>
 <line class="grid" x1="${left}" y1="${top + plotHeight}" x2="${chartWidth - 4}" y2="${top + plotHeight}"></line>
-<text class="axis" x="${left - 6}" y="${top + 5}" text-anchor="end">${scale}</text>
+<text class="axis" x="${left - 6}" y="${top + 5}" text-anchor="end">${compact(scale)}</text>
 <text class="axis" x="${left - 6}" y="${top + plotHeight}" text-anchor="end">0</text>
 ${drawn}</svg>`
 }

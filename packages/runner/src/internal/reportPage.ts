@@ -37,7 +37,7 @@ svg.chart{max-width:560px}
 .pending{fill:#f0b43c}.in_doubt{fill:#e0662c}.claimed{fill:#3fa7c9}
 .axis{font-size:18px;fill:#5b6474}.grid{stroke:#e3e6ec}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:8px 0 0;padding:0;list-style:none;font-size:.9rem}
-.legend svg{display:inline-block;width:10px;height:10px;margin-right:5px;vertical-align:-1px}
+svg.swatch{display:inline-block;width:10px;height:10px;margin-right:6px;vertical-align:-1px}
 table{width:100%;border-collapse:collapse}
 th,td{padding:6px 4px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
 td.n,th.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
@@ -101,6 +101,10 @@ const reasonText = (reason: string): string =>
 const percent = (part: number, whole: number): string =>
   whole === 0 ? "" : ` (${Math.round((part / whole) * 1000) / 10}%)`
 
+/** The colour of a kind, as a key beside its name. */
+const swatch = (kind: string): Html =>
+  html`<svg class="swatch" viewBox="0 0 10 10" aria-hidden="true"><rect class="${kind}" width="10" height="10"></rect></svg>`
+
 const row = (key: string, label: string, value: number, base: number, kind: string, sub = false): Html =>
   html`<div class="row${sub ? " sub" : ""}" data-key="${key}"><div class="head"><span class="label">${label}</span>
 <span class="value">${number(value)}</span></div>${bar([{ value, kind }], base, `${label}: ${number(value)}`)}</div>`
@@ -150,9 +154,9 @@ ${
 <table><tbody>
 ${
     step.states.map((state) =>
-      html`<tr data-state="${state.state}"><th scope="row">${stateNames[state.state]}</th><td class="n">${
-        number(state.count)
-      }</td></tr>
+      html`<tr data-state="${state.state}"><th scope="row">${swatch(state.state)}${
+        stateNames[state.state]
+      }</th><td class="n">${number(state.count)}</td></tr>
 ${
         state.reasons.length === 1 && state.state === "pending" && state.reasons[0]?.reason === "not sent yet"
           ? undefined
@@ -190,8 +194,7 @@ const pathNames: Record<typeof paths[number], string> = {
   public_reply: "Public reply"
 }
 
-const legendItem = (kind: string, label: string) =>
-  html`<li><svg viewBox="0 0 10 10" aria-hidden="true"><rect class="${kind}" width="10" height="10"></rect></svg>${label}</li>`
+const legendItem = (kind: string, label: string) => html`<li>${swatch(kind)}${label}</li>`
 
 const sendsOverTime = (model: Model): Html => {
   const { buckets, unit } = model.sends_over_time
