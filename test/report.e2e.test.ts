@@ -259,7 +259,7 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm report in a re
 })
 
 describe("comment-dm report, outside the browser", () => {
-  it("an --out that cannot be written is a usage error, and leaves nothing behind", async () => {
+  it("an --out that cannot be written (no such directory, a directory, blank) is a usage error, and leaves nothing behind", async () => {
     const dir = tempDir("comment-dm-report-")
     try {
       const file = writeCampaign(dir.path, "campaign.json", campaign)
@@ -267,6 +267,21 @@ describe("comment-dm report, outside the browser", () => {
       const result = await runCli(["report", file, "--db", Path.join(dir.path, "ledger.sqlite"), "--out", out])
       assertExit(result, 2)
       assert.include(result.stderr, `cannot write the report to ${out}`)
+      assert.deepStrictEqual(Fs.readdirSync(dir.path), ["campaign.json"])
+
+      const intoDirectory = await runCli([
+        "report",
+        file,
+        "--db",
+        Path.join(dir.path, "ledger.sqlite"),
+        "--out",
+        dir.path
+      ])
+      assertExit(intoDirectory, 2)
+      assert.include(intoDirectory.stderr, "it is a directory")
+      const blank = await runCli(["report", file, "--db", Path.join(dir.path, "ledger.sqlite"), "--out", " "])
+      assertExit(blank, 2)
+      assert.include(blank.stderr, "--out expects the path of the HTML file to write")
       assert.deepStrictEqual(Fs.readdirSync(dir.path), ["campaign.json"])
     } finally {
       dir.cleanup()

@@ -222,7 +222,11 @@ const reportCommand = Command.make(
     db,
     out: Options.text("out").pipe(
       Options.withDescription("the HTML file to write (default report.html); an existing file is replaced"),
-      Options.withDefault("report.html")
+      Options.withDefault("report.html"),
+      Options.filterMap(
+        (path) => path.trim() === "" ? Option.none() : Option.some(path),
+        "--out expects the path of the HTML file to write"
+      )
     ),
     anonymize: Options.boolean("anonymize").pipe(
       Options.withDescription("hide the commenters' usernames, user ids and comment texts")

@@ -262,6 +262,10 @@ export class ReportFileError extends Data.TaggedError("ReportFileError")<{
 export const write = (path: string, model: Model): Effect.Effect<void, ReportFileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const existing = yield* Effect.option(fs.stat(path))
+    if (existing._tag === "Some" && existing.value.type === "Directory") {
+      return yield* new ReportFileError({ path, detail: "it is a directory; name the HTML file to write" })
+    }
     const temporary = Path.join(Path.dirname(path), `.${Path.basename(path)}.${process.pid}.tmp`)
     yield* fs.writeFileString(temporary, renderPage(model)).pipe(
       Effect.zipRight(fs.rename(temporary, path)),
