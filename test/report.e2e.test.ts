@@ -258,55 +258,42 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm report in a re
   })
 })
 
-describe("comment-dm report, outside the browser", () => {
-  it("an --out that cannot be written (no such directory, a directory, blank) is a usage error, and leaves nothing behind", async () => {
-    const dir = tempDir("comment-dm-report-")
-    try {
-      const file = writeCampaign(dir.path, "campaign.json", campaign)
-      const out = Path.join(dir.path, "no-such-dir", "report.html")
-      const result = await runCli(["report", file, "--db", Path.join(dir.path, "ledger.sqlite"), "--out", out])
-      assertExit(result, 2)
-      assert.include(result.stderr, `cannot write the report to ${out}`)
-      assert.deepStrictEqual(Fs.readdirSync(dir.path), ["campaign.json"])
+/** `comment-dm report` on a campaign in a fresh directory whose ledger was never written, with `--out` and `extra`. */
+const reportOnNothing = async (
+  check: (report: (out: string, ...extra: ReadonlyArray<string>) => Promise<CliResult>, dir: string) => Promise<void>
+) => {
+  const dir = tempDir("comment-dm-report-")
+  try {
+    const file = writeCampaign(dir.path, "campaign.json", campaign)
+    const db = Path.join(dir.path, "ledger.sqlite")
+    await check((out, ...extra) => runCli(["report", file, "--db", db, "--out", out, ...extra]), dir.path)
+  } finally {
+    dir.cleanup()
+  }
+}
 
-      const intoDirectory = await runCli([
-        "report",
-        file,
-        "--db",
-        Path.join(dir.path, "ledger.sqlite"),
-        "--out",
-        dir.path
-      ])
+describe("comment-dm report, outside the browser", () => {
+  it("an --out that cannot be written (no such directory, a directory, blank) is a usage error, and leaves nothing behind", () =>
+    reportOnNothing(async (report, dir) => {
+      const out = Path.join(dir, "no-such-dir", "report.html")
+      const missing = await report(out)
+      assertExit(missing, 2)
+      assert.include(missing.stderr, `cannot write the report to ${out}`)
+      const intoDirectory = await report(dir)
       assertExit(intoDirectory, 2)
       assert.include(intoDirectory.stderr, "it is a directory")
-      const blank = await runCli(["report", file, "--db", Path.join(dir.path, "ledger.sqlite"), "--out", " "])
+      const blank = await report(" ")
       assertExit(blank, 2)
       assert.include(blank.stderr, "--out expects the path of the HTML file to write")
-      assert.deepStrictEqual(Fs.readdirSync(dir.path), ["campaign.json"])
-    } finally {
-      dir.cleanup()
-    }
-  })
+      assert.deepStrictEqual(Fs.readdirSync(dir), ["campaign.json"])
+    }))
 
-  it("a campaign with nobody recorded yet gives a report that says so", async () => {
-    const dir = tempDir("comment-dm-report-")
-    try {
-      const file = writeCampaign(dir.path, "campaign.json", campaign)
-      const out = Path.join(dir.path, "report.html")
-      const result = await runCli([
-        "report",
-        file,
-        "--db",
-        Path.join(dir.path, "ledger.sqlite"),
-        "--out",
-        out,
-        "--json"
-      ])
+  it("a campaign with nobody recorded yet gives a report that says so", () =>
+    reportOnNothing(async (report, dir) => {
+      const out = Path.join(dir, "report.html")
+      const result = await report(out, "--json")
       assertExit(result, 0)
       assert.strictEqual(jsonSummary(result).campaign, "report-e2e")
       assert.include(Fs.readFileSync(out, "utf8"), "Nobody recorded yet")
-    } finally {
-      dir.cleanup()
-    }
-  })
+    }))
 })
