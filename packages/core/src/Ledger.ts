@@ -127,6 +127,8 @@ export interface ReadMark {
   /** Identifies what the read looked for (profile, platform and match rules): a mark of other rules is not used. */
   readonly matchKey: string
   readonly readAt: Date
+  /** How many of the post's comments the campaign has read, all reads together; absent when not counted. */
+  readonly comments?: number | undefined
 }
 
 /** A matching person the database refused to record, with its words. */

@@ -413,11 +413,11 @@ const readMark: Operation<"readMark"> = ({ sql }) => (campaign, post) =>
   )
 
 const markRead: Operation<"markRead"> = ({ sql }) => (mark) =>
-  sql`INSERT INTO comment_dm_post_reads (campaign, post, newest_ids, match_key, read_at)
+  sql`INSERT INTO comment_dm_post_reads (campaign, post, newest_ids, match_key, read_at, comments)
     VALUES (${mark.campaign}, ${mark.post}, ${JSON.stringify(mark.newestIds)}, ${mark.matchKey},
-      ${mark.readAt.getTime()})
+      ${mark.readAt.getTime()}, ${mark.comments ?? null})
     ON CONFLICT (campaign, post) DO UPDATE SET newest_ids = excluded.newest_ids, match_key = excluded.match_key,
-      read_at = excluded.read_at`.pipe(
+      read_at = excluded.read_at, comments = excluded.comments`.pipe(
     Effect.asVoid,
     failWith(`record how far campaign ${mark.campaign} has read post ${mark.post}`)
   )

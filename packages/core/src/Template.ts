@@ -196,7 +196,11 @@ export const fnv1a32 = (text: string): number => {
  * message identical to the one first rendered.
  */
 export const pick = <A>(variants: NonEmptyReadonlyArray<A>, campaign: string, userId: string): A =>
-  variants[fnv1a32(`${campaign}\u0000${userId}`) % variants.length]!
+  variants[pickIndex(variants.length, campaign, userId)]!
+
+/** The index of the variant {@link pick} gives a recipient among `count` variants. */
+export const pickIndex = (count: number, campaign: string, userId: string): number =>
+  fnv1a32(`${campaign}\u0000${userId}`) % count
 
 const maxLengths: Record<Platform, number> = {
   instagram: 1000,

@@ -12,6 +12,7 @@ import * as ExitCode from "./ExitCode.js"
 import * as HelpOutput from "./HelpOutput.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
+import * as Report from "./Report.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
@@ -214,6 +215,41 @@ const exportCommand = Command.make(
   (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
 )
 
+const reportCommand = Command.make(
+  "report",
+  {
+    campaignFile,
+    db,
+    out: Options.text("out").pipe(
+      Options.withDescription("the HTML file to write (default report.html); an existing file is replaced"),
+      Options.withDefault("report.html"),
+      Options.filterMap(
+        (path) => path.trim() === "" ? Option.none() : Option.some(path),
+        "--out expects the path of the HTML file to write"
+      )
+    ),
+    anonymize: Options.boolean("anonymize").pipe(
+      Options.withDescription("hide the commenters' usernames, user ids and comment texts")
+    ),
+    json
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const model = yield* Report.gather(yield* CampaignFile.Campaign, { anonymize: args.anonymize })
+      yield* Report.write(args.out, model)
+      const done = `report written to ${args.out}: ${model.funnel.matched} matching people, ` +
+        `${model.funnel.reached} reached`
+      yield* Effect.sync(() => process.stdout.write(`${visible(args.json ? JSON.stringify(model) : done)}\n`))
+    })
+).pipe(
+  Command.withDescription(
+    "Write the campaign's report: one self-contained HTML file to send on (no network needed to view it): the " +
+      "funnel, outcomes and reasons per step, sends over time, private replies close to their 7-day deadline, the " +
+      "keywords that matched, the split between message variants and the settings (never a key). Reads the ledger only."
+  ),
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+)
+
 const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
 
 export const command = Command.make("comment-dm").pipe(
@@ -229,6 +265,7 @@ export const command = Command.make("comment-dm").pipe(
     statusCommand,
     reconcileCommand,
     exportCommand,
+    reportCommand,
     doctorCommand,
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
@@ -281,6 +318,8 @@ const run = (
       // Only a campaign file's problems come in lines of our making.
       CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
+      // `report --out` names a place that cannot be written.
+      ReportFileError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.

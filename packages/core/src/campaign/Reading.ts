@@ -121,24 +121,24 @@ interface Position {
 const start: Position = { place: 0, firstKnownAt: undefined }
 
 /**
- * Whether a page holds a comment the earlier read did not see. The earlier ids are the post's newest comments as a
- * run of consecutive ones, so from the first of them met on, they cover the next `known.size` places of the list; a
- * comment below that run was listed below it then, and is old even when the mark does not hold it. An unknown comment
- * inside the run is new (it came in out of order).
+ * Whether a page holds a comment the earlier read did not see, and how many. The earlier ids are the post's newest
+ * comments as a run of consecutive ones, so from the first of them met on, they cover the next `known.size` places of
+ * the list; a comment below that run was listed below it then, and is old even when the mark does not hold it. An
+ * unknown comment inside the run is new (it came in out of order).
  */
 export const scanPage = (
   known: ReadonlySet<string>,
   position: Position,
   comments: ReadonlyArray<{ readonly id: string }>
-): readonly [Position, boolean] => {
+): readonly [Position, boolean, number] => {
   let { firstKnownAt, place } = position
-  let news = false
+  let fresh = 0
   for (const comment of comments) {
     const at = place++
     if (known.has(comment.id)) firstKnownAt ??= at
-    else if (firstKnownAt === undefined || at < firstKnownAt + known.size) news = true
+    else if (firstKnownAt === undefined || at < firstKnownAt + known.size) fresh++
   }
-  return [{ place, firstKnownAt }, news]
+  return [{ place, firstKnownAt }, fresh > 0, fresh]
 }
 
 /**
@@ -170,7 +170,9 @@ export class Marks {
   write(reached: Reached): Effect.Effect<void, Ledger.LedgerError> {
     const { mark } = reached
     const before = Option.getOrUndefined(this.marks.get(mark.post) ?? Option.none())
-    if (before !== undefined && sameIds(before.newestIds, mark.newestIds)) return Effect.void
+    if (before !== undefined && sameIds(before.newestIds, mark.newestIds) && before.comments === mark.comments) {
+      return Effect.void
+    }
     return Effect.zipRight(
       this.reader.ledger.markRead(mark),
       Effect.sync(() => this.marks.set(mark.post, Option.some(mark)))
@@ -200,18 +202,22 @@ export const newPages = (
 ): Stream.Stream<Item, ReadFailure | Ledger.LedgerError> =>
   Stream.unwrap(Effect.gen(function*() {
     const key = postKey(post)
-    const earlierIds = Option.match(yield* marks.earlier(key), { onNone: () => [], onSome: (mark) => mark.newestIds })
+    const earlier = Option.getOrUndefined(yield* marks.earlier(key))
+    const earlierIds = earlier?.newestIds ?? []
     const known = new Set(earlierIds)
     const firstRead = known.size === 0
     const cutShort = yield* Ref.make(false)
     const readIds = yield* Ref.make<ReadonlyArray<string>>([])
+    // The comments this read saw first, added to the earlier reads' (unknown when the earlier mark did not count).
+    const comments = yield* Ref.make(earlier === undefined ? 0 : earlier.comments)
     const pages = allPages(reader, post, Ref.set(cutShort, true)).pipe(
       Stream.tap(() => countPage),
       Stream.mapAccum(start, (position, page) => {
-        const [next, news] = scanPage(known, position, page.comments)
-        return [next, { page, news }] as const
+        const [next, news, fresh] = scanPage(known, position, page.comments)
+        return [next, { page, news, fresh }] as const
       }),
       Stream.takeWhile(({ news }) => firstRead || news),
+      Stream.tap(({ fresh }) => Ref.update(comments, (n) => n === undefined ? undefined : n + fresh)),
       Stream.map(({ page }) => page),
       Stream.tap((page) =>
         Ref.update(readIds, (ids) =>
@@ -230,7 +236,8 @@ export const newPages = (
           post: key,
           newestIds: Array.from(new Set([...newest, ...earlierIds])).slice(0, marks.size),
           matchKey: matchKeyOf(reader.spec),
-          readAt: new Date(now)
+          readAt: new Date(now),
+          comments: yield* Ref.get(comments)
         }
       }
       return item

@@ -259,6 +259,15 @@ const addCommentTextRetention = Effect.gen(function*() {
   yield* sql`ALTER TABLE comment_dm_campaigns ADD COLUMN keeps_comment_text INTEGER`
 })
 
+/**
+ * How many comments of a post the campaign has read, all reads together, kept with the post's read mark for the
+ * report's funnel; NULL for a mark written before it was counted.
+ */
+const addCommentsRead = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE comment_dm_post_reads ADD COLUMN comments BIGINT`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -267,7 +276,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0004_create_unrecorded": createUnrecorded,
   "0005_create_conversation_reads": createConversationReads,
   "0006_schema_v2": schemaV2,
-  "0007_comment_text_retention": addCommentTextRetention
+  "0007_comment_text_retention": addCommentTextRetention,
+  "0008_report_comments_read": addCommentsRead
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -17,14 +17,14 @@ import { storable, storableOrNull } from "./storable.js"
  * An integer column. SQLite returns numbers; PostgreSQL returns BIGINT (and COUNT) as strings, or bigints when the
  * client asks for them.
  */
-const Integer = Schema.Union(
+export const Integer = Schema.Union(
   Schema.Number,
   Schema.NumberFromString,
   Schema.transform(Schema.BigIntFromSelf, Schema.Number, { strict: true, decode: Number, encode: BigInt })
 )
 
 /** Timestamps are stored as epoch milliseconds so that both dialects compare them as integers. */
-const EpochMillis = Schema.transform(Integer, Schema.DateFromSelf, {
+export const EpochMillis = Schema.transform(Integer, Schema.DateFromSelf, {
   strict: true,
   decode: (millis) => new Date(millis),
   encode: (date) => date.getTime()
@@ -140,7 +140,8 @@ const PostReadRow = Schema.Struct({
   post: Schema.String,
   newest_ids: Schema.parseJson(Schema.Array(Schema.String)),
   match_key: Schema.String,
-  read_at: EpochMillis
+  read_at: EpochMillis,
+  comments: Schema.NullOr(Integer)
 })
 
 const decodePostReadRows = Schema.decodeUnknown(Schema.Array(PostReadRow))
@@ -153,7 +154,8 @@ export const decodeReadMarks = (rows: ReadonlyArray<unknown>): Effect.Effect<Arr
       post: row.post,
       newestIds: row.newest_ids,
       matchKey: row.match_key,
-      readAt: row.read_at
+      readAt: row.read_at,
+      ...(row.comments === null ? {} : { comments: row.comments })
     })))
 
 const UnrecordedRow = Schema.Struct({

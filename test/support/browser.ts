@@ -1,0 +1,55 @@
+/**
+ * A real browser for the tests of the web pages: Debian's chromium (scripts/ensure-chromium.sh installs it), driven
+ * by playwright-core. COMMENT_DM_CHROMIUM names another executable.
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { repositoryRoot } from "./cli.js"
+
+export const chromiumPath = process.env["COMMENT_DM_CHROMIUM"] ?? "/usr/bin/chromium"
+
+/** Why the browser tests cannot run here, or undefined when they can. */
+export const missing: string | undefined = Fs.existsSync(chromiumPath)
+  ? undefined
+  : `no chromium at ${chromiumPath}; run scripts/ensure-chromium.sh (or set COMMENT_DM_CHROMIUM)`
+
+export const launch = (): Promise<Browser> => chromium.launch({ executablePath: chromiumPath })
+
+/** Where the tests leave screenshots for a person to look at. */
+export const resultsDir = Path.join(repositoryRoot, ".test-results")
+
+export interface OpenedFile {
+  readonly page: Page
+  /** Every request the page made, the file itself included. */
+  readonly requests: ReadonlyArray<string>
+  /** What the console said: errors, and the browser's own reports such as a Content-Security-Policy refusal. */
+  readonly console: ReadonlyArray<string>
+}
+
+/**
+ * Opens a local file as a person would, at a viewport width, recording every request the page makes; a request for
+ * anything but the file itself is also aborted, so that a page that would load something cannot succeed quietly.
+ */
+export const openFile = async (browser: Browser, path: string, width: number): Promise<OpenedFile> => {
+  const context = await browser.newContext({ viewport: { width, height: 800 } })
+  const url = pathToFileURL(path).href
+  const requests: Array<string> = []
+  const console: Array<string> = []
+  await context.route("**/*", (route) => route.request().url() === url ? route.continue() : route.abort())
+  const page = await context.newPage()
+  page.on("request", (request) => requests.push(request.url()))
+  page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`))
+  page.on("pageerror", (error) => console.push(`pageerror: ${error.message}`))
+  await page.goto(url, { waitUntil: "load" })
+  return { page, requests, console }
+}
+
+/** Writes a full-page screenshot under .test-results/ and answers its path. */
+export const screenshot = async (page: Page, name: string): Promise<string> => {
+  Fs.mkdirSync(resultsDir, { recursive: true })
+  const path = Path.join(resultsDir, name)
+  await page.screenshot({ path, fullPage: true })
+  return path
+}
