@@ -9,6 +9,7 @@
  */
 import { Chunk, Clock, Duration, Effect, Option, Schema, Stream } from "effect"
 import * as Crypto from "node:crypto"
+import * as Buttons from "../Buttons.js"
 import * as CampaignSpec from "../CampaignSpec.js"
 import * as Claimant from "../Claimant.js"
 import * as DailyBudget from "../DailyBudget.js"
@@ -142,6 +143,8 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
     posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
   })
   yield* recordVersion(s)
+  const unusedButtons = Buttons.unusedNotice(CampaignSpec.deliveryOf(spec), spec.buttons)
+  if (unusedButtons !== undefined) yield* s.recorder.notice(unusedButtons)
   const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
   yield* reconcile(s)
   yield* Effect.forkScoped(

@@ -5,6 +5,7 @@
  * message (a DM, or a private reply by `delivery`); a new kind is a new value of this shape.
  */
 import { Clock, Duration, Effect } from "effect"
+import * as Buttons from "../Buttons.js"
 import * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import * as Template from "../Template.js"
@@ -97,6 +98,22 @@ export const autoChoice = (snapshot: Inbound.Snapshot, target: Target, now: numb
   return settle(Ledger.Settlement.Skipped({ reason: written === undefined ? "comment_too_old" : "window_closed" }))
 }
 
+/** What a template can say about the person. */
+export const valuesOf = (target: Target): Template.Values => ({
+  username: target.username,
+  userId: target.userId,
+  keyword: target.keyword ?? "",
+  comment: target.commentText ?? "",
+  commentId: target.commentId,
+  postId: target.postId
+})
+
+/** The campaign's buttons for the person's private reply, if it has any (a DM carries none). */
+const buttonsFor = (spec: CampaignSpec.CampaignSpec, target: Target) =>
+  spec.buttons === undefined || spec.buttons.length === 0 ?
+    {} :
+    { buttons: Buttons.render(spec.buttons, valuesOf(target)) }
+
 /**
  * The first message: a DM to the commenter or a private reply to their comment, by `delivery` (`auto`: per person,
  * from the conversations in `inbound`).
@@ -119,15 +136,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
   }
   return {
     kind: "first_message",
-    render: (target) =>
-      Template.render(Template.pick(spec.messages, spec.name, target.userId), {
-        username: target.username,
-        userId: target.userId,
-        keyword: target.keyword ?? "",
-        comment: target.commentText ?? "",
-        commentId: target.commentId,
-        postId: target.postId
-      }),
+    render: (target) => Template.render(Template.pick(spec.messages, spec.name, target.userId), valuesOf(target)),
     choose: (target, message) => {
       const tooLong = Template.checkLength(spec.platform, message)
       if (tooLong._tag === "Left") return Effect.succeed(settle(Ledger.Settlement.Refused({ reason: tooLong.left })))
@@ -141,7 +150,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
     },
     send: (api, target, message, path) =>
       path === "private_reply"
-        ? api.privateReply({ user: spec.user, commentId: target.commentId, message })
+        ? api.privateReply({ user: spec.user, commentId: target.commentId, message, ...buttonsFor(spec, target) })
         : api.sendDm({ platform: spec.platform, user: spec.user, recipientId: target.userId, message })
   }
 }
