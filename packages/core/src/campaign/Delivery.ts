@@ -18,6 +18,7 @@ import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
 import type { Recorder, Result } from "./Recording.js"
+import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
 import type { Target } from "./Step.js"
 
@@ -158,6 +159,7 @@ const claim = (d: Deliverer, { message, path, step, target }: Claimed): Effect.E
       message,
       path,
       campaignVersion: d.version.current,
+      inDoubt: target.retryInDoubt,
       runner: d.runner,
       lease: d.lease
     })
@@ -319,7 +321,8 @@ const conclude = (
     const { exit, last } = ended
     const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
     if (failure?._tag === "LedgerError") return yield* failure
-    const settlement = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
+    const now = new Date(yield* Clock.currentTimeMillis)
+    const settlement = settlementAfter(ended, now)
     if (settlement === "lost") {
       yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
       return undefined
@@ -366,8 +369,9 @@ const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Error
  * Records a settlement. The claim may have been lost while the request was in flight (a stall past the lease): the
  * row is then another runner's, and reconciliation, not this runner, says what became of the person.
  */
-const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, settlement: Ledger.Settlement) {
+const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, outcome: Ledger.Settlement) {
   const { message, step, target } = claimed
+  const settlement = ReplyRetry.settlementOf(target, outcome, new Date(yield* Clock.currentTimeMillis))
   if (!(yield* d.names.settle(d.ledger.settle(Step.keyOf(step, target), d.runner, settlement)))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }

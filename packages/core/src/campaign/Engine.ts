@@ -29,6 +29,7 @@ import * as Discovery from "./Discovery.js"
 import * as Inbound from "./Inbound.js"
 import * as Reading from "./Reading.js"
 import { Recorder, totalsOf } from "./Recording.js"
+import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
 import { byDeadline, forEachConcurrently } from "./Workers.js"
 
@@ -330,8 +331,13 @@ export const make = <R = never>(
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
       )
+    /** Private replies in doubt go again, first: the platform answers a second one to a comment with a refusal. */
+    const retryInDoubt = ReplyRetry.targets(s.ledger, spec.name).pipe(
+      Stream.interruptWhen(s.control.stopSignal),
+      (targets) => forEachConcurrently(targets, Delivery.deliver(s.deliverer, first), workers)
+    )
     const retryPending: Effect.Effect<void, Ledger.LedgerError> = Effect.suspend(() =>
-      Effect.forEach(s.steps, retryStep, { discard: true })
+      Effect.zipRight(retryInDoubt, Effect.forEach(s.steps, retryStep, { discard: true }))
     )
 
     // The summary counts people by their first message.

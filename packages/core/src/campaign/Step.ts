@@ -21,6 +21,8 @@ export type Target = Ledger.Candidate & {
   readonly firstSeenAt?: Date | undefined
   /** With `auto`: the platform refused a DM to the person for the messaging window, so no DM is chosen again. */
   readonly dmRefused?: boolean | undefined
+  /** A private reply in doubt, retried: it goes again as a private reply to the row's comment, whatever `delivery`. */
+  readonly retryInDoubt?: boolean | undefined
 }
 
 /** Instagram allows one private reply per comment, within 7 days of it. */
@@ -121,6 +123,8 @@ const buttonsFor = (spec: CampaignSpec.CampaignSpec, target: Target) =>
 export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.Inbound): Step => {
   const delivery = CampaignSpec.deliveryOf(spec)
   const pathOf = (target: Target, now: number): Choice => {
+    // A retry is the same request again, which the platform answers at most once: no deadline of ours applies.
+    if (target.retryInDoubt === true) return send("private_reply")
     switch (delivery) {
       case "dm":
         return send("dm")
