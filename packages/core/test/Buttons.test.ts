@@ -1,5 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Yaml from "yaml"
 import * as Buttons from "../src/Buttons.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 
@@ -124,4 +127,25 @@ describe("Buttons", () => {
     assert.isUndefined(Buttons.unusedNotice("dm", undefined))
     assert.isUndefined(Buttons.unusedNotice("dm", []))
   })
+})
+
+describe("the engagement demo (examples/demo-engagement.yaml)", () => {
+  it.effect("loads: its buttons are valid, and its only problems are the step keys this build may not know yet", () =>
+    Effect.gen(function*() {
+      const file = Fs.readFileSync(Path.join(import.meta.dirname, "..", "..", "..", "examples", "demo-engagement.yaml"))
+      const input: Record<string, unknown> = Yaml.parse(file.toString("utf8"))
+      const decoded = yield* Effect.either(CampaignSpec.decode(input))
+      if (Either.isRight(decoded)) {
+        assert.strictEqual(decoded.right.buttons?.length, 2)
+        return
+      }
+      // Without the follow_up and public_reply keys of the steps, the rest of the file must load as it is.
+      assert.deepStrictEqual(
+        decoded.left.issues.map((issue) => issue.message),
+        ["unknown key \"follow_up\"", "unknown key \"public_reply\""]
+      )
+      const { follow_up: _followUp, public_reply: _publicReply, ...rest } = input
+      const spec = yield* CampaignSpec.decode(rest)
+      assert.deepStrictEqual(spec.buttons?.map((button) => button.title), ["Get the guide", "Bonus chapter"])
+    }))
 })
