@@ -39,8 +39,8 @@ export interface Problem {
 
 const controlCharacter = /\p{Cc}/u
 const spaceOrControl = /[\s\p{Cc}]/u
-/** The fixed start of the URL: the scheme and the whole host, before any variable. */
-const fixedHost = /^https:\/\/[^/?#\s]+(?:[/?#]|$)/i
+/** The fixed start of the URL: the scheme and the whole host, ended by a `/`, `?` or `#` when a variable follows. */
+const fixedHost = /^https:\/\/[^/?#\s]+[/?#]/i
 
 const titleProblem = (title: string): string | undefined => {
   if (title === "") return "is empty; write the button's text"
@@ -73,7 +73,7 @@ const urlProblem = (source: string): Either.Either<Template.Template, string> =>
   if (!/^https:\/\//i.test(prefix)) {
     return Either.left(`expected an https URL, got ${JSON.stringify(source.slice(0, 60))}`)
   }
-  if (!fixedHost.test(prefix)) {
+  if (!fixedHost.test(template.parts.length === 1 ? `${prefix}/` : prefix)) {
     return Either.left("the host must be written out: template variables may go in the path or the query only")
   }
   try {

@@ -85,9 +85,16 @@ describe("Buttons", () => {
       assert.deepStrictEqual(yield* problems([{ title: "Go", url: "{{comment}}" }]), [
         `buttons[0].url: expected an https URL, got "{{comment}}"`
       ])
-      assert.deepStrictEqual(yield* problems([{ title: "Go", url: "https://" }]), [
-        "buttons[0].url: the host must be written out: template variables may go in the path or the query only"
-      ])
+      for (const url of ["https://", "https://example.com{{comment}}", "https://example.com:{{user_id}}/"]) {
+        assert.deepStrictEqual(yield* problems([{ title: "Go", url }]), [
+          "buttons[0].url: the host must be written out: template variables may go in the path or the query only"
+        ], url)
+      }
+      const fixed = yield* CampaignSpec.decode({
+        ...base,
+        buttons: [{ title: "Go", url: "https://example.com#{{username}}" }, { title: "Go", url: "https://a.example" }]
+      })
+      assert.strictEqual(fixed.buttons?.length, 2)
     }))
 
   it("a URL is filled per person with each value URL-encoded: a value cannot change the link's shape", () => {
