@@ -35,10 +35,15 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-const stage = async (people: ReadonlyArray<DataSet.Comment>, faults: Record<string, unknown> = {}) => {
+const stage = async (
+  people: ReadonlyArray<DataSet.Comment>,
+  faults: Record<string, unknown> = {},
+  windows: "faithful" | "open" = "faithful"
+) => {
   const sandbox = await startSandbox({
-    data: { _tag: "Listed", profile, posts: [{ id: postId, comments: [...people] }] },
+    data: { _tag: "Listed", profile, posts: [{ id: postId, comments: [...people] }], messages: [] },
     seed: 5,
+    windows,
     faults
   })
   cleanups.push(sandbox.close)
@@ -153,6 +158,55 @@ describe("a private reply in doubt is retried", () => {
       [userId(2), "sent", 1]
     ])
     assert.isTrue(entries.every((entry) => entry.messageId !== undefined && entry.messageId !== ""))
+  })
+
+  it("with auto, a retry stays a private reply to the same comment when the person's DM window has opened since", async () => {
+    const s = await stage(comments(2), { resetAfterDeliveryRate: 1, dailyDmLimit: 2 })
+    const file = s.campaignFile("guide", { delivery: "auto" })
+    const first = await s.cli("run", file, "--json")
+    assert.strictEqual(first.code, 5, first.stderr)
+    assert.strictEqual(jsonSummary(first).counts.in_doubt, 2)
+    // Both write to the account: `auto` would now pick a DM for them, but their private replies may have gone out.
+    await s.sandbox.personWrites(userId(1), "thanks!")
+    await s.sandbox.personWrites(userId(2), "got it?")
+    await control(s.sandbox.handle.setFaults({ resetAfterDeliveryRate: 0 }))
+    await control(s.sandbox.handle.resetDaily)
+    const second = await s.cli("run", file, "--json")
+    assert.strictEqual(second.code, 0, second.stderr)
+    assert.deepStrictEqual([jsonSummary(second).counts.sent, jsonSummary(second).counts.in_doubt], [2, 0])
+    const deliveries = await s.deliveries()
+    assert.deepStrictEqual(deliveries.map((delivery) => delivery.kind), ["private_reply", "private_reply"], "no DM")
+    const entries = await ledgerEntries(s.db, "guide")
+    assert.deepStrictEqual(entries.map((entry) => [entry.state, entry.path, entry.commentId]), [
+      ["sent", "private_reply", "c1"],
+      ["sent", "private_reply", "c2"]
+    ])
+  })
+
+  it("killed while sending private replies, then resumed: every comment answered once, everyone sent", async () => {
+    const count = 30
+    const s = await stage(comments(count), { latency: { minMs: 60, maxMs: 120 } })
+    const file = s.campaignFile("guide")
+    const child = s.start("run", file, "--json")
+    const ended = finished(child)
+    for (let waited = 0; waited < 30_000; waited += 20) {
+      if ((await s.deliveries()).length >= 6) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    child.kill("SIGKILL")
+    const killed = await ended
+    assert.strictEqual(killed.signal, "SIGKILL", "killed part-way")
+    const delivered = (await s.deliveries()).length
+    assert.isBelow(delivered, count)
+
+    const resumed = await s.cli("run", file, "--json")
+    assert.strictEqual(resumed.code, 0, resumed.stderr)
+    assert.deepStrictEqual(await repliesPerComment(s.sandbox), once(count))
+    const entries = await ledgerEntries(s.db, "guide")
+    assert.deepStrictEqual(entries.filter((entry) => entry.state !== "sent"), [])
+    // The claims in flight at the kill were recovered in doubt and retried (a second attempt each).
+    assert.isAbove(entries.filter((entry) => entry.attempts === 2).length, 0, resumed.stderr)
+    assert.strictEqual(await s.conversationReads(), 0)
   })
 
   it("on a first attempt, 'already replied' (another tool answered the comment) stays a refusal", async () => {
