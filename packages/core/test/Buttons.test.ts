@@ -97,6 +97,23 @@ describe("Buttons", () => {
       assert.strictEqual(fixed.buttons?.length, 2)
     }))
 
+  it.effect("a campaign in code takes the same buttons, with the same checks", () =>
+    Effect.gen(function*() {
+      const spec = yield* CampaignSpec.fromCode({
+        ...base,
+        posts: ["17900000000000001"],
+        buttons: [{ title: "Go", url: "https://example.com/{{post_id}}" }]
+      })
+      assert.deepStrictEqual(spec.buttons?.map((button) => button.url.source), ["https://example.com/{{post_id}}"])
+      const error = yield* Effect.flip(
+        CampaignSpec.fromCode({ ...base, posts: ["1"], buttons: [{ title: "Go", url: "ftp://example.com" }] })
+      )
+      assert.deepStrictEqual(error.issues, [{
+        path: "buttons[0].url",
+        message: `expected an https URL, got "ftp://example.com"`
+      }])
+    }))
+
   it("a URL is filled per person with each value URL-encoded: a value cannot change the link's shape", () => {
     const checked = Buttons.check([{
       title: "Go",
