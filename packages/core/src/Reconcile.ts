@@ -114,31 +114,21 @@ export const run = (
     const api = yield* UploadPost.UploadPost
     const all = yield* ledger.inDoubt(campaign.name)
     const inDoubt = all.filter((entry) => !ReplyRetry.isRetried(entry))
-    const retried = all.length - inDoubt.length
-    if (inDoubt.length === 0) {
-      return {
-        sent: 0,
-        pending: 0,
-        unresolved: 0,
-        uncovered: 0,
-        retried,
-        conversations: Option.none(),
-        failure: Option.none()
-      }
+    const nothingRead: Result = {
+      sent: 0,
+      pending: 0,
+      unresolved: 0,
+      uncovered: 0,
+      retried: all.length - inDoubt.length,
+      conversations: Option.none(),
+      failure: Option.none()
     }
+    if (inDoubt.length === 0) return nothingRead
     const read = yield* Effect.either(
       Retry.retrying(api.conversations({ platform: campaign.platform, user: campaign.user }), api.settings.retry)
     )
     if (read._tag === "Left") {
-      return {
-        sent: 0,
-        pending: 0,
-        unresolved: inDoubt.length,
-        uncovered: 0,
-        retried,
-        conversations: Option.none(),
-        failure: Option.some(read.left)
-      }
+      return { ...nothingRead, unresolved: inDoubt.length, failure: Option.some(read.left) }
     }
     const now = yield* Clock.currentTimeMillis
     yield* ledger.markConversationsRead(campaign.name, { conversations: read.right.length, readAt: new Date(now) })
@@ -169,7 +159,7 @@ export const run = (
       pending,
       unresolved,
       uncovered,
-      retried,
+      retried: nothingRead.retried,
       conversations: Option.some(read.right.length),
       failure: Option.none()
     }

@@ -321,8 +321,7 @@ const conclude = (
     const { exit, last } = ended
     const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
     if (failure?._tag === "LedgerError") return yield* failure
-    const now = new Date(yield* Clock.currentTimeMillis)
-    const settlement = settlementAfter(ended, now)
+    const settlement = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
     if (settlement === "lost") {
       yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
       return undefined
@@ -371,7 +370,9 @@ const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Error
  */
 const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, outcome: Ledger.Settlement) {
   const { message, step, target } = claimed
-  const settlement = ReplyRetry.settlementOf(target, outcome, new Date(yield* Clock.currentTimeMillis))
+  const settlement = target.retryInDoubt === true
+    ? ReplyRetry.settlementOf(target, outcome, new Date(yield* Clock.currentTimeMillis))
+    : outcome
   if (!(yield* d.names.settle(d.ledger.settle(Step.keyOf(step, target), d.runner, settlement)))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }
