@@ -7,8 +7,9 @@
  * keywords for the mode), and rules that span keys (private replies exist only on Instagram; a message whose fixed
  * text alone is over the platform's length). A spec that decodes is known good.
  */
-import { Array as Arr, Data, Effect, Option, ParseResult, Predicate, Schema } from "effect"
+import { Array as Arr, Data, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Buttons from "./Buttons.js"
 import { Platform, platforms } from "./internal/platform.js"
 import { closest } from "./internal/suggest.js"
 import * as Matcher from "./Matcher.js"
@@ -267,6 +268,35 @@ const MessageFromInput = Schema.transformOrFail(
   }
 )
 
+const ButtonType = Schema.declare(
+  (input): input is Buttons.Button =>
+    Predicate.isRecord(input) && typeof input.title === "string" && input.url instanceof Template.Template,
+  { identifier: "Button" }
+)
+
+/** `buttons`: up to 3 `{ title, url }` on private replies, checked by {@link Buttons.check}. */
+const ButtonsFromInput = Schema.transformOrFail(
+  Schema.Array(
+    Schema.Struct({
+      title: Schema.String.annotations(expected("a string")),
+      url: Schema.String.annotations(expected("an https URL (a string)"))
+    }).annotations(expected("an object with title and url", isObject))
+  ).annotations(expected("a list of buttons such as [{ title: \"Get the guide\", url: \"https://...\" }]", isList)),
+  Schema.Array(ButtonType),
+  {
+    strict: true,
+    decode: (input, _, ast) =>
+      Either.match(Buttons.check(input), {
+        onRight: (buttons) => ParseResult.succeed(buttons),
+        onLeft: (problems) =>
+          ParseResult.fail(
+            composite(ast, input, problems.map((problem) => pointer(problem.path, input, ast, problem.message)))
+          )
+      }),
+    encode: (buttons) => ParseResult.succeed(buttons.map((button) => ({ title: button.title, url: button.url.source })))
+  }
+)
+
 /**
  * How the first message reaches a person: `auto` (the default) picks per person on Instagram (a DM inside their 24-hour
  * window, else a private reply within 7 days of their comment, else a skip with the reason); `dm` and `private_reply`
@@ -427,6 +457,8 @@ const fields = Schema.Struct({
   /** The `message` key: one or more variants; each recipient gets one, picked by {@link Template.pick}. */
   messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
   delivery: Schema.optionalWith(Delivery.annotations(oneOf(Delivery.literals)), { exact: true, default: () => "auto" }),
+  /** Buttons on private replies; absent: none (so that a file without them keeps its recorded fingerprint). */
+  buttons: Schema.optionalWith(ButtonsFromInput, { exact: true }),
   pace: Schema.optionalWith(Pace, { exact: true, default: () => defaultPace }),
   /** The account itself (its own comments never match); absent: as the profile tells it. */
   account: Schema.optionalWith(OwnAccountFromInput, { exact: true }),
@@ -502,12 +534,14 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "match",
     "message",
     "delivery",
+    "buttons",
     "pace",
     "account",
     "daily_reset",
     "max_sends"
   ],
   account: ["user_id", "username"],
+  buttons: ["title", "url"],
   match: ["keywords", "mode", "exclude"],
   pace: ["per_hour", "concurrency"]
 }
@@ -523,7 +557,8 @@ const toIssue = (issue: ParseResult.ArrayFormatterIssue): Issue => {
     case "Unexpected": {
       const parent = formatPath(issue.path.slice(0, -1))
       const key = String(issue.path[issue.path.length - 1])
-      const hint = Option.match(closest(key, knownKeys[parent] ?? []), {
+      // A key of a list's item is looked up by the list's path: `buttons[1]` by `buttons`.
+      const hint = Option.match(closest(key, knownKeys[parent.replace(/\[\d+\]$/, "")] ?? []), {
         onNone: () => "",
         onSome: (known) => ` (did you mean "${known}"?)`
       })
@@ -578,6 +613,7 @@ export type CodeInput = MessageInput & {
   readonly posts: PostsInput
   readonly match?: Matcher.MatchInput
   readonly delivery?: Delivery
+  readonly buttons?: ReadonlyArray<Buttons.Input>
   readonly pace?: { readonly perHour?: number; readonly concurrency?: number }
   readonly dailyReset?: `${string} UTC` | "rolling"
   readonly maxSends?: number

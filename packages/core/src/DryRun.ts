@@ -105,10 +105,13 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     discover: record,
     record: (candidates) => Effect.map(record(candidates), (added) => ({ added, unrecorded: [] })),
     markConversationsRead: () => Effect.void,
-    claim: (key, { runner }) =>
+    claim: (key, { inDoubt, runner }) =>
       Effect.flatMap(
         stateOf(key),
-        (state) => state === "pending" ? Effect.as(change(key, "claimed", runner), true) : Effect.succeed(false)
+        (state) =>
+          state === (inDoubt === true ? "in_doubt" : "pending")
+            ? Effect.as(change(key, "claimed", runner), true)
+            : Effect.succeed(false)
       ),
     confirmClaim: (key, runner) => Effect.sync(() => heldBy(key, runner)),
     settle: (key, runner, settlement) =>

@@ -233,6 +233,11 @@ export interface ClaimOptions {
   readonly path?: MessagePath | undefined
   /** The campaign version the message was rendered from (see {@link Ledger.campaignVersion}). */
   readonly campaignVersion?: number | undefined
+  /**
+   * Claims a row `in_doubt` instead of a `pending` one: a private reply in doubt is retried, since the platform refuses
+   * a second private reply to one comment.
+   */
+  readonly inDoubt?: boolean | undefined
   /** Identifies the process that claims; only it may settle the claim. */
   readonly runner: string
   /** How long the claim protects the person from other runners' crash recovery. */

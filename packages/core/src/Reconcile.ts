@@ -6,8 +6,12 @@
  * only some conversations and only their recent messages), so it shows that only when the person's conversation is
  * listed and its listed messages, newest first, reach back to before the claim; otherwise the person stays in doubt.
  * If the conversations cannot be read, nobody is resolved: people in doubt stay in doubt and are never resent blindly.
+ *
+ * Private replies in doubt need no conversations: they are left to the run, which retries them (the platform refuses
+ * a second private reply to one comment, and that refusal settles them `sent`; see `campaign/ReplyRetry.ts`).
  */
 import { Clock, Duration, Effect, Option } from "effect"
+import * as ReplyRetry from "./campaign/ReplyRetry.js"
 import { storable } from "./internal/storable.js"
 import * as Ledger from "./Ledger.js"
 import * as Retry from "./Retry.js"
@@ -26,6 +30,8 @@ export interface Result {
   readonly unresolved: number
   /** Of the unresolved, those the answer did not cover: their conversation is missing or cut short. */
   readonly uncovered: number
+  /** Private replies in doubt, left to the run to retry (they stay in doubt until it does). */
+  readonly retried: number
   /** How many conversations the answer held, when it was read. */
   readonly conversations: Option.Option<number>
   /** Why the conversations could not be read, when they could not. */
@@ -106,22 +112,23 @@ export const run = (
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
     const api = yield* UploadPost.UploadPost
-    const inDoubt = yield* ledger.inDoubt(campaign.name)
-    if (inDoubt.length === 0) {
-      return { sent: 0, pending: 0, unresolved: 0, uncovered: 0, conversations: Option.none(), failure: Option.none() }
+    const all = yield* ledger.inDoubt(campaign.name)
+    const inDoubt = all.filter((entry) => !ReplyRetry.isRetried(entry))
+    const nothingRead: Result = {
+      sent: 0,
+      pending: 0,
+      unresolved: 0,
+      uncovered: 0,
+      retried: all.length - inDoubt.length,
+      conversations: Option.none(),
+      failure: Option.none()
     }
+    if (inDoubt.length === 0) return nothingRead
     const read = yield* Effect.either(
       Retry.retrying(api.conversations({ platform: campaign.platform, user: campaign.user }), api.settings.retry)
     )
     if (read._tag === "Left") {
-      return {
-        sent: 0,
-        pending: 0,
-        unresolved: inDoubt.length,
-        uncovered: 0,
-        conversations: Option.none(),
-        failure: Option.some(read.left)
-      }
+      return { ...nothingRead, unresolved: inDoubt.length, failure: Option.some(read.left) }
     }
     const now = yield* Clock.currentTimeMillis
     yield* ledger.markConversationsRead(campaign.name, { conversations: read.right.length, readAt: new Date(now) })
@@ -152,6 +159,7 @@ export const run = (
       pending,
       unresolved,
       uncovered,
+      retried: nothingRead.retried,
       conversations: Option.some(read.right.length),
       failure: Option.none()
     }

@@ -134,12 +134,12 @@ const whereKey = (sql: SqlClient.SqlClient, key: RecipientKey) =>
   } AND step = ${key.step}`
 
 /** Takes the comment's reply key of the campaign's profile for the person's row, if nobody holds it. */
-const takeReplyKey = (sql: SqlClient.SqlClient, key: RecipientKey, kind: ReplyKind, now: number) =>
+const takeReplyKey = (sql: SqlClient.SqlClient, key: RecipientKey, kind: ReplyKind, now: number, from: DeliveryState) =>
   sql`INSERT INTO comment_dm_comment_replies (platform, profile, comment_id, kind, campaign, user_id, step, taken_at)
     SELECT r.platform, c.profile_user, r.comment_id, ${kind}, r.campaign, r.user_id, r.step, ${now}
     FROM comment_dm_recipients r JOIN comment_dm_campaigns c ON c.name = r.campaign
     WHERE r.campaign = ${key.campaign} AND r.platform = ${key.platform} AND r.user_id = ${storable(key.userId)}
-      AND r.step = ${key.step} AND r.state = 'pending'
+      AND r.step = ${key.step} AND r.state = ${from}
     ON CONFLICT (platform, profile, comment_id, kind) DO NOTHING`
 
 /** Within an UPDATE of the row: the row holds its comment's reply key. */
@@ -298,16 +298,18 @@ const conversationsRead: Operation<"conversationsRead"> = ({ sql }) => (campaign
     failWith(`read the last conversations read of campaign ${campaign}`)
   )
 
-const claim: Operation<"claim"> = ({ commit, sql }) => (key, { campaignVersion, lease, message, path, runner }) =>
+const claim: Operation<"claim"> = ({ commit, sql }) => (key, options) =>
   Effect.gen(function*() {
+    const { campaignVersion, lease, message, path, runner } = options
     const now = yield* Clock.currentTimeMillis
+    const from: DeliveryState = options.inDoubt === true ? "in_doubt" : "pending"
     // A claim without a path keeps the one recorded; only the first message has one.
     const newPath = key.step === "first_message" ? path ?? null : null
     const claimRow = sql`UPDATE comment_dm_recipients SET state = 'claimed', message = ${storable(message)},
         path = COALESCE(${newPath}, path), campaign_version = ${campaignVersion ?? null},
         claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
         attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
-      WHERE ${whereKey(sql, key)} AND state = 'pending'`
+      WHERE ${whereKey(sql, key)} AND state = ${from}`
     const reply = replyKind(key.step, path)
     const order = orderOf(key)
     if (reply === undefined) {
@@ -318,7 +320,7 @@ const claim: Operation<"claim"> = ({ commit, sql }) => (key, { campaignVersion, 
       order,
       untilDurable: true,
       statements: [
-        takeReplyKey(sql, key, reply, now),
+        takeReplyKey(sql, key, reply, now, from),
         sql`${claimRow} AND ${holdsReplyKey(sql, reply)} RETURNING user_id`,
         skipTakenComment(sql, key, reply, now)
       ],

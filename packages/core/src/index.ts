@@ -6,6 +6,7 @@
  * `@comment-dm/core/sqlite` (SqliteLedger, needs `@effect/sql-sqlite-node`) and `@comment-dm/core/pg` (PgLedger, needs
  * `@effect/sql-pg`).
  */
+export * as Buttons from "./Buttons.js"
 export * as Campaign from "./Campaign.js"
 export * as CampaignSpec from "./CampaignSpec.js"
 export * as Claimant from "./Claimant.js"

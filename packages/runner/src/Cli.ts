@@ -171,17 +171,26 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
         ? ` (${Display.uncoveredText(outcome.uncovered, Option.getOrUndefined(outcome.conversations))})`
         : "")
     ]
+    if (outcome.retried > 0) {
+      lines.push(
+        `${outcome.retried} private ${outcome.retried === 1 ? "reply" : "replies"} in doubt: the next run retries ` +
+          "them (the platform refuses a second private reply to one comment, which settles them sent)"
+      )
+    }
     if (Option.isSome(outcome.failure)) {
       lines.push(`the conversations could not be read: ${outcome.failure.value.message}`)
       lines.push("people in doubt stay in doubt and are not resent; try `comment-dm reconcile` again later")
     }
     yield* Effect.sync(() => process.stdout.write(`${lines.map(visible).join("\n")}\n`))
-    yield* ExitCode.settle(outcome.unresolved === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete)
+    yield* ExitCode.settle(
+      outcome.unresolved + outcome.retried === 0 ? ExitCode.ExitCode.Settled : ExitCode.ExitCode.Incomplete
+    )
   })).pipe(
     Command.withDescription(
-      "Resolve people in doubt (a send that may have gone out) by reading the conversations endpoint: a message " +
+      "Resolve people in doubt (a DM that may have gone out) by reading the conversations endpoint: a message " +
         "found -> sent; none, where the answer lists the person's conversation back to before the claim -> pending; " +
-        "otherwise they stay in doubt (the answer may be incomplete). Runs automatically at the start of every `run`."
+        "otherwise they stay in doubt (the answer may be incomplete). Private replies in doubt are left to `run`, " +
+        "which retries them. Runs automatically at the start of every `run`."
     ),
     (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
   )

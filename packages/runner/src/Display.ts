@@ -81,7 +81,10 @@ export const make = (options: DisplayOptions): Display => {
           break
         case "Sent":
           if (live) draw(event.progress, true)
-          else line(`sent to ${person(event)}: message ${event.messageId}`)
+          else if (event.messageId === "") {
+            // A private reply retried after it was in doubt, which the platform answered "already replied".
+            line(`sent to ${person(event)}: the platform already had this private reply (an earlier attempt went out)`)
+          } else line(`sent to ${person(event)}: message ${event.messageId}`)
           break
         case "WouldSend":
           line(`would send to ${person(event)} (post ${event.post}): ${JSON.stringify(event.message)}`)

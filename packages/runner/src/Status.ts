@@ -4,6 +4,7 @@
 import { Campaign, Ledger } from "@comment-dm/core"
 import type { CampaignSpec } from "@comment-dm/core"
 import { Clock, Duration, Effect, Option, Stream } from "effect"
+import * as StepStatus from "./StepStatus.js"
 import { visible } from "./Visible.js"
 
 export interface ReasonCount {
@@ -40,6 +41,8 @@ export interface Report {
     { readonly user_id: string; readonly username: string | null; readonly reason: string }
   >
   readonly next: string
+  /** The steps after the first message that have people (`follow_up`, `public_reply`), each with its own counts. */
+  readonly steps: StepStatus.StepReports
   /**
    * How many conversations the last conversations answer read by reconciliation held, and when: an answer that holds
    * few may be cut short, and people it does not show stay in doubt. Null before the first reconciliation.
@@ -69,6 +72,7 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
     const inDoubt: Array<Report["in_doubt"][number]> = []
     const counts = Ledger.noCounts()
     let matched = 0
+    let repliesInDoubt = 0
     const pendingCommentTimes: Array<number> = []
     // `counts` and `matched` are of the first message, whose base is every matching person.
     const firstMessages = Stream.filter(ledger.entries(spec.name), (entry) => entry.step === "first_message")
@@ -86,6 +90,7 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
         if (entry.state === "pending") {
           pending.set(entry.reason ?? "not sent yet", (pending.get(entry.reason ?? "not sent yet") ?? 0) + 1)
         }
+        if (entry.state === "in_doubt" && entry.path === "private_reply") repliesInDoubt++
         if (entry.state === "in_doubt" && inDoubt.length < shownInDoubt) {
           inDoubt.push({ user_id: entry.userId, username: entry.username ?? null, reason })
         }
@@ -96,6 +101,10 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
     const notRecorded = new Map<string, number>()
     for (const person of unrecorded) notRecorded.set(person.reason, (notRecorded.get(person.reason) ?? 0) + 1)
     const accounted = Object.values(counts).reduce((sum, n) => sum + n, 0)
+    const steps = yield* StepStatus.reports(spec.name, {
+      sent: counts.sent,
+      sentByPrivateReply: paths["private_reply"] ?? 0
+    })
     const now = yield* Clock.currentTimeMillis
     return {
       ...(spec.delivery === "private_reply"
@@ -111,7 +120,8 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       sent_by_path: paths,
       pending_reasons: group(pending),
       in_doubt: inDoubt,
-      next: nextStep(matched, counts),
+      next: nextStep(matched, counts, repliesInDoubt),
+      steps,
       last_conversations_read: Option.match(conversationsRead, {
         onNone: () => null,
         onSome: (read) => ({ conversations: read.conversations, read_at: read.readAt.toISOString() })
@@ -148,7 +158,7 @@ export const forecast = (commentTimes: Array<number>, perHour: number, now: numb
   return { pending: sorted.length, would_miss: wouldMiss, already_expired: alreadyExpired, per_hour: perHour }
 }
 
-const nextStep = (matched: number, counts: Ledger.Counts): string => {
+const nextStep = (matched: number, counts: Ledger.Counts, repliesInDoubt: number): string => {
   const steps: Array<string> = []
   if (matched === 0) return "`run` will read the posts and send to every matching commenter (nothing recorded yet)"
   if (counts.claimed > 0) {
@@ -157,10 +167,19 @@ const nextStep = (matched: number, counts: Ledger.Counts): string => {
         "of one that died turn to in doubt when their lease runs out, and are reconciled)"
     )
   }
-  if (counts.in_doubt > 0) {
+  const dmsInDoubt = counts.in_doubt - repliesInDoubt
+  if (dmsInDoubt > 0) {
     steps.push(
-      `reconcile ${counts.in_doubt} people in doubt through the conversations endpoint (found -> sent; none, where ` +
+      `reconcile ${dmsInDoubt} people in doubt through the conversations endpoint (found -> sent; none, where ` +
         "the answer shows everything sent to them since the claim -> pending; else they stay in doubt)"
+    )
+  }
+  if (repliesInDoubt > 0) {
+    steps.push(
+      `retry ${repliesInDoubt} private ${
+        repliesInDoubt === 1 ? "reply" : "replies"
+      } in doubt (the platform refuses a ` +
+        "second private reply to one comment: that refusal settles them sent)"
     )
   }
   if (counts.pending > 0) steps.push(`send to ${counts.pending} pending people`)
@@ -216,6 +235,7 @@ export const render = (report: Report): string => {
   if (read !== null) {
     lines.push(`  last conversations answer: ${read.conversations} conversations (read ${read.read_at})`)
   }
+  lines.push(...StepStatus.render(report.steps))
   lines.push("", `next: ${report.next}`)
   return lines.map(visible).join("\n")
 }

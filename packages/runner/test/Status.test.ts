@@ -68,8 +68,18 @@ describe("Status.render", () => {
       unrecorded_reasons: [{ reason: "invalid byte\u0000\u009b2J", count: 1 }],
       in_doubt: [{ user_id: "1", username: "fake\nsent to @x (9)\u202e", reason: "timeout" }],
       last_conversations_read: { conversations: 3, read_at: "2026-12-06T06:00:00.000Z" },
-      next: "`run` will do nothing"
+      next: "`run` will do nothing",
+      steps: {
+        public_reply: {
+          base: 2,
+          counts: { sent: 1, skipped: 1 },
+          unaccounted: 0,
+          skipped_reasons: [{ reason: "taken\u001b[2J", count: 1 }]
+        }
+      }
     })
+    assert.include(text, "public reply: people whose first message was sent: 2, 0 unaccounted")
+    assert.include(text, "1 × taken\\u001b[2J")
     assert.include(text, "1 × closed\\u001b[2J")
     assert.include(text, "1 × invalid byte\\u0000\\u009b2J")
     assert.include(text, "last conversations answer: 3 conversations")

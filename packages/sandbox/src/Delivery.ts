@@ -6,6 +6,10 @@ import { Schema } from "effect"
 export const Kind = Schema.Literal("dm", "private_reply", "public_reply")
 export type Kind = typeof Kind.Type
 
+/** A button of a private reply, as the request carried it. */
+export const Button = Schema.Struct({ title: Schema.String, url: Schema.String })
+export type Button = typeof Button.Type
+
 export const Delivery = Schema.Struct({
   kind: Kind,
   /** The person reached; empty for a public reply to a comment whose author has no id. */
@@ -13,6 +17,8 @@ export const Delivery = Schema.Struct({
   /** The comment answered (private and public replies). */
   commentId: Schema.optionalWith(Schema.String, { exact: true }),
   message: Schema.String,
+  /** The buttons of a private reply that had them. */
+  buttons: Schema.optionalWith(Schema.Array(Button), { exact: true }),
   /** `message_id` of a DM or private reply, `id` of a public reply. */
   messageId: Schema.String,
   /** Sandbox time of delivery, after the answer delay, ISO-8601 UTC. */

@@ -18,6 +18,7 @@ import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
 import type { Recorder, Result } from "./Recording.js"
+import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
 import type { Target } from "./Step.js"
 
@@ -158,6 +159,7 @@ const claim = (d: Deliverer, { message, path, step, target }: Claimed): Effect.E
       message,
       path,
       campaignVersion: d.version.current,
+      inDoubt: target.retryInDoubt,
       runner: d.runner,
       lease: d.lease
     })
@@ -366,8 +368,11 @@ const errorOf = (exit: Exit.Exit<UploadPost.Delivered, Errors.SendError>): Error
  * Records a settlement. The claim may have been lost while the request was in flight (a stall past the lease): the
  * row is then another runner's, and reconciliation, not this runner, says what became of the person.
  */
-const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, settlement: Ledger.Settlement) {
+const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, outcome: Ledger.Settlement) {
   const { message, step, target } = claimed
+  const settlement = target.retryInDoubt === true
+    ? ReplyRetry.settlementOf(target, outcome, new Date(yield* Clock.currentTimeMillis))
+    : outcome
   if (!(yield* d.names.settle(d.ledger.settle(Step.keyOf(step, target), d.runner, settlement)))) {
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }

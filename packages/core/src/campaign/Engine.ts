@@ -9,6 +9,7 @@
  */
 import { Chunk, Clock, Duration, Effect, Option, Schema, Stream } from "effect"
 import * as Crypto from "node:crypto"
+import * as Buttons from "../Buttons.js"
 import * as CampaignSpec from "../CampaignSpec.js"
 import * as Claimant from "../Claimant.js"
 import * as DailyBudget from "../DailyBudget.js"
@@ -29,6 +30,7 @@ import * as Edits from "./Edits.js"
 import * as Inbound from "./Inbound.js"
 import * as Reading from "./Reading.js"
 import { Recorder, totalsOf } from "./Recording.js"
+import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
 import { byDeadline, forEachConcurrently } from "./Workers.js"
 
@@ -147,6 +149,8 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
     keepsCommentText: Edits.usesComment(spec)
   })
   yield* recordVersion(s)
+  const unusedButtons = Buttons.unusedNotice(CampaignSpec.deliveryOf(spec), spec.buttons)
+  if (unusedButtons !== undefined) yield* s.recorder.notice(unusedButtons)
   const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
   // People in doubt are resolved under the text they were claimed with; those found unsent are then pending, and
   // judged again with the rest before any send.
@@ -367,8 +371,13 @@ export const make = <R = never>(
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
       )
+    /** Private replies in doubt go again, first: the platform answers a second one to a comment with a refusal. */
+    const retryInDoubt = ReplyRetry.targets(s.ledger, spec.name).pipe(
+      Stream.interruptWhen(s.control.stopSignal),
+      (targets) => forEachConcurrently(targets, Delivery.deliver(s.deliverer, first), workers)
+    )
     const retryPending: Effect.Effect<void, Ledger.LedgerError> = Effect.suspend(() =>
-      Effect.forEach(s.steps, retryStep, { discard: true })
+      Effect.zipRight(retryInDoubt, Effect.forEach(s.steps, retryStep, { discard: true }))
     )
 
     // The summary counts people by their first message.

@@ -5,6 +5,7 @@
  * message (a DM, or a private reply by `delivery`); a new kind is a new value of this shape.
  */
 import { Clock, Duration, Effect } from "effect"
+import * as Buttons from "../Buttons.js"
 import * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import * as Template from "../Template.js"
@@ -20,6 +21,8 @@ export type Target = Ledger.Candidate & {
   readonly firstSeenAt?: Date | undefined
   /** With `auto`: the platform refused a DM to the person for the messaging window, so no DM is chosen again. */
   readonly dmRefused?: boolean | undefined
+  /** A private reply in doubt, retried: it goes again as a private reply to the row's comment, whatever `delivery`. */
+  readonly retryInDoubt?: boolean | undefined
 }
 
 /** Instagram allows one private reply per comment, within 7 days of it. */
@@ -97,6 +100,22 @@ export const autoChoice = (snapshot: Inbound.Snapshot, target: Target, now: numb
   return settle(Ledger.Settlement.Skipped({ reason: written === undefined ? "comment_too_old" : "window_closed" }))
 }
 
+/** What a template can say about the person. */
+export const valuesOf = (target: Target): Template.Values => ({
+  username: target.username,
+  userId: target.userId,
+  keyword: target.keyword ?? "",
+  comment: target.commentText ?? "",
+  commentId: target.commentId,
+  postId: target.postId
+})
+
+/** The campaign's buttons for the person's private reply, if it has any (a DM carries none). */
+const buttonsFor = (spec: CampaignSpec.CampaignSpec, target: Target) =>
+  spec.buttons === undefined || spec.buttons.length === 0 ?
+    {} :
+    { buttons: Buttons.render(spec.buttons, valuesOf(target)) }
+
 /**
  * The first message: a DM to the commenter or a private reply to their comment, by `delivery` (`auto`: per person,
  * from the conversations in `inbound`).
@@ -104,6 +123,8 @@ export const autoChoice = (snapshot: Inbound.Snapshot, target: Target, now: numb
 export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.Inbound): Step => {
   const delivery = CampaignSpec.deliveryOf(spec)
   const pathOf = (target: Target, now: number): Choice => {
+    // A retry is the same request again, which the platform answers at most once: no deadline of ours applies.
+    if (target.retryInDoubt === true) return send("private_reply")
     switch (delivery) {
       case "dm":
         return send("dm")
@@ -119,15 +140,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
   }
   return {
     kind: "first_message",
-    render: (target) =>
-      Template.render(Template.pick(spec.messages, spec.name, target.userId), {
-        username: target.username,
-        userId: target.userId,
-        keyword: target.keyword ?? "",
-        comment: target.commentText ?? "",
-        commentId: target.commentId,
-        postId: target.postId
-      }),
+    render: (target) => Template.render(Template.pick(spec.messages, spec.name, target.userId), valuesOf(target)),
     choose: (target, message) => {
       const tooLong = Template.checkLength(spec.platform, message)
       if (tooLong._tag === "Left") return Effect.succeed(settle(Ledger.Settlement.Refused({ reason: tooLong.left })))
@@ -141,7 +154,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
     },
     send: (api, target, message, path) =>
       path === "private_reply"
-        ? api.privateReply({ user: spec.user, commentId: target.commentId, message })
+        ? api.privateReply({ user: spec.user, commentId: target.commentId, message, ...buttonsFor(spec, target) })
         : api.sendDm({ platform: spec.platform, user: spec.user, recipientId: target.userId, message })
   }
 }

@@ -801,6 +801,40 @@ export const ledgerContract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlC
       assert.strictEqual((yield* entryOf(person(loser, "public_reply"))).reason, "comment_taken")
     }))
 
+  it.effect("a private reply in doubt is claimed again only as a retry, by one runner, with its comment's key", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const profile = `profile-${crypto.randomUUID()}`
+      const [campaign, other] = ["retry", "retry-other"].map(newCampaign)
+      for (const name of [campaign!, other!]) {
+        yield* ledger.registerCampaign({ name, platform, profileUser: profile, posts: [] })
+      }
+      const person = candidate(campaign!, 1)
+      yield* ledger.discover([person, candidate(other!, 1)])
+      const privately = (runner: string, inDoubt?: boolean) => ({
+        ...claimBy(runner),
+        path: "private_reply" as const,
+        ...(inDoubt === undefined ? {} : { inDoubt })
+      })
+      assert.isFalse(yield* ledger.claim(person, privately("r1", true)), "a pending row is not a retry")
+      assert.isTrue(yield* ledger.claim(person, privately("r1")))
+      assert.isTrue(yield* ledger.settle(person, "r1", Settlement.InDoubt({ reason: "reset after sending" })))
+
+      assert.isFalse(yield* ledger.claim(person, privately("r2")), "in doubt: not claimable as pending")
+      const retries = yield* Effect.all([
+        ledger.claim(person, privately("r2", true)),
+        ledger.claim(person, privately("r3", true))
+      ], {
+        concurrency: 2
+      })
+      assert.deepStrictEqual(retries.filter(Boolean), [true], "one runner retries")
+      const retried = yield* entryOf(person)
+      assert.deepStrictEqual([retried.state, retried.attempts, retried.path], ["claimed", 2, "private_reply"])
+      // The retry keeps the comment's key: the other campaign still finds the comment taken.
+      assert.isFalse(yield* ledger.claim(candidate(other!, 1), privately("r4")))
+      assert.strictEqual((yield* entryOf(candidate(other!, 1))).reason, "comment_taken")
+    }))
+
   it.effect("campaignVersion keeps the version of an unchanged file and numbers a changed one", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger

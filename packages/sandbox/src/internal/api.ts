@@ -3,8 +3,9 @@
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Context, Effect, Option, Schema } from "effect"
+import { Context, Effect, Either, Option, Schema } from "effect"
 import type * as DataSet from "../DataSet.js"
+import * as Delivery from "../Delivery.js"
 import * as Cursor from "./cursor.js"
 import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
 import { type Post, type RequestWindow, type Store, toWire } from "./store.js"
@@ -62,8 +63,6 @@ const Field = Schema.NonEmptyString
 
 const SendDm = Schema.Struct({ platform: Field, user: Field, recipient_id: Field, message: Field })
 
-const Button = Schema.Struct({ title: Field, url: Field })
-
 const PrivateReply = Schema.Struct({
   platform: Field,
   user: Field,
@@ -72,7 +71,27 @@ const PrivateReply = Schema.Struct({
   buttons: Schema.optional(Schema.Unknown)
 })
 
-const Buttons = Schema.Array(Button).pipe(Schema.maxItems(3))
+const Button = Delivery.Button
+
+/**
+ * The buttons of a private reply, checked as Upload-Post documents them: at most 3, each a title of 1 to 20 characters
+ * and an http(s) URL. Answered like the other problems of the request: a 400 with the text in `error`.
+ */
+const checkButtons = (buttons: unknown): Either.Either<ReadonlyArray<typeof Button.Type>, string> => {
+  const list = Schema.decodeUnknownOption(Schema.Array(Button))(buttons)
+  if (Option.isNone(list)) return Either.left("buttons must be a list of items, each with a title and a url")
+  if (list.value.length > 3) return Either.left(`buttons must be at most 3, got ${list.value.length}`)
+  for (const button of list.value) {
+    const length = [...button.title].length
+    if (length === 0 || length > 20) {
+      return Either.left(`buttons must have a title of 1 to 20 characters, got ${length}`)
+    }
+    if (!URL.canParse(button.url) || !/^https?:$/.test(new URL(button.url).protocol)) {
+      return Either.left("buttons must have a valid http(s) url")
+    }
+  }
+  return Either.right(list.value)
+}
 
 const PublicReply = Schema.Struct({ platform: Field, user: Field, comment_id: Field, message: Field })
 
@@ -305,9 +324,8 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     const input = Schema.decodeUnknownOption(PrivateReply)(raw)
     if (Option.isNone(input)) return failure(400, "Missing required fields: platform, user, comment_id, message")
     const { buttons, comment_id: commentId, message, user } = input.value
-    if (buttons !== undefined && Option.isNone(Schema.decodeUnknownOption(Buttons)(buttons))) {
-      return failure(400, "buttons must be a list of at most 3 items, each with a title and a url")
-    }
+    const checked = buttons === undefined ? undefined : checkButtons(buttons)
+    if (checked?._tag === "Left") return failure(400, checked.left)
     if (user !== store.profile) return invalidAccount
     const found = store.findComment(commentId)
     if (found === undefined) return failure(400, "Comment not found")
@@ -327,7 +345,8 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
         recipientId,
         username: found.comment.user?.username ?? found.comment.username,
         commentId,
-        message
+        message,
+        ...(checked === undefined ? {} : { buttons: checked.right })
       },
       now,
       yield* Arrival

@@ -357,6 +357,7 @@ export class Store {
       readonly username?: string | undefined
       readonly commentId?: string
       readonly message: string
+      readonly buttons?: ReadonlyArray<Delivery.Button>
     },
     now: number,
     receivedAt: number
@@ -379,6 +380,7 @@ export class Store {
       recipientId: delivery.recipientId,
       ...(delivery.commentId === undefined ? {} : { commentId: delivery.commentId }),
       message: delivery.message,
+      ...(delivery.buttons === undefined ? {} : { buttons: delivery.buttons }),
       messageId,
       at: new Date(now).toISOString(),
       receivedAt: new Date(receivedAt).toISOString()
