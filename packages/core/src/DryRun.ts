@@ -129,6 +129,10 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     // Whether a skip may be judged again depends on the stored reason and times, which a rehearsal does not read: it
     // reopens nobody (it may tell fewer people than a real run would reach, never more).
     reopen: () => Effect.succeed(false),
+    // A rehearsal makes no first message, so it opens no later step and wakes no follow-up.
+    openSteps: () => Effect.succeed(0),
+    wakeFollowUp: () => Effect.succeed(false),
+    endAwaiting: () => Effect.succeed(0),
     counts: (campaign, step) =>
       Effect.map(stored.counts(campaign, step), (counts) => {
         const result = { ...counts }

@@ -10,7 +10,9 @@ import * as Ledger from "../Ledger.js"
 import * as Template from "../Template.js"
 import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
+import * as FollowUp from "./FollowUp.js"
 import * as Inbound from "./Inbound.js"
+import * as PublicReply from "./PublicReply.js"
 
 /**
  * A person as discovery hands them on: their matching comment; `firstSeenAt` when they come from the ledger (or were
@@ -41,6 +43,8 @@ export interface Step {
    * Undefined: the step has no deadlines, and people go in the order they are found.
    */
   readonly deadline: ((target: Target, now: number) => number) | undefined
+  /** The step's own pace, on top of the campaign's (public replies): a slot is reserved before the claim. */
+  readonly throttle?: PublicReply.Throttle | undefined
   /** The request the step makes by a path: one attempt. */
   readonly send: (
     api: UploadPost.UploadPost,
@@ -119,15 +123,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
   }
   return {
     kind: "first_message",
-    render: (target) =>
-      Template.render(Template.pick(spec.messages, spec.name, target.userId), {
-        username: target.username,
-        userId: target.userId,
-        keyword: target.keyword ?? "",
-        comment: target.commentText ?? "",
-        commentId: target.commentId,
-        postId: target.postId
-      }),
+    render: (target) => Template.render(Template.pick(spec.messages, spec.name, target.userId), variablesOf(target)),
     choose: (target, message) => {
       const tooLong = Template.checkLength(spec.platform, message)
       if (tooLong._tag === "Left") return Effect.succeed(settle(Ledger.Settlement.Refused({ reason: tooLong.left })))
@@ -146,10 +142,32 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
   }
 }
 
-/** The steps of a campaign, in the order a person goes through them. */
+/** The template variables of a person's message, from their row. */
+export const variablesOf = (target: Target) => ({
+  username: target.username,
+  userId: target.userId,
+  keyword: target.keyword ?? "",
+  comment: target.commentText ?? "",
+  commentId: target.commentId,
+  postId: target.postId
+})
+
+/**
+ * The steps of a campaign, in the order a person goes through them: the first message, then the follow-up and the
+ * public reply when the campaign has them. `paceHorizon`: how long a pass waits for a slot of a step's own pace.
+ */
 export const stepsOf = (
   spec: CampaignSpec.CampaignSpec,
-  inbound?: Inbound.Inbound
+  inbound?: Inbound.Inbound,
+  paceHorizon = Number.POSITIVE_INFINITY
 ): readonly [Step, ...Array<Step>] => [
-  firstMessage(spec, inbound)
+  firstMessage(spec, inbound),
+  ...(spec.followUp === undefined ? [] : [FollowUp.step(spec, spec.followUp, inbound)]),
+  ...(spec.publicReply === undefined
+    ? []
+    : [PublicReply.step(spec, spec.publicReply, CampaignSpec.publicReplyPerHour(spec), paceHorizon)])
 ]
+
+/** What a settlement comes to in a step: a public reply whose request may have gone out is `unconfirmed`. */
+export const finalOf = (step: Step, settlement: Ledger.Settlement): Ledger.Settlement =>
+  step.kind === "public_reply" ? PublicReply.unconfirmed(settlement) : settlement
