@@ -667,7 +667,11 @@ export type CodeInput = MessageInput & {
   readonly followUp?:
     | string
     | ReadonlyArray<string>
-    | { readonly message: string | ReadonlyArray<string>; readonly within?: string; readonly when?: ReadonlyArray<string> }
+    | {
+      readonly message: string | ReadonlyArray<string>
+      readonly within?: string
+      readonly when?: ReadonlyArray<string>
+    }
   readonly publicReply?:
     | string
     | ReadonlyArray<string>

@@ -6,7 +6,8 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Schema, TestClock } from "effect"
+import type { Layer } from "effect"
+import { Duration, Effect, Fiber, Schema, TestClock } from "effect"
 import * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import * as Ledger from "../src/Ledger.js"
@@ -117,14 +118,16 @@ const makeWorld = (people: Array<string>): World => {
 
 /** The test campaign; a key given as undefined is left out. */
 const spec = (extra: Partial<CampaignSpec.Input> = {}) =>
-  smallCampaign(Object.fromEntries(Object.entries({
-    message: "Hi @{{username}}",
-    delivery: "private_reply",
-    pace: { per_hour: 3600, concurrency: 1 },
-    follow_up: { message: "Here is the link, @{{username}}", when: ["link", "yes"] },
-    public_reply: { message: ["Sent you a DM 📩", "Check your inbox ✉️"], per_hour: 3600 },
-    ...extra
-  }).filter(([, value]) => value !== undefined)))
+  smallCampaign(Object.fromEntries(
+    Object.entries({
+      message: "Hi @{{username}}",
+      delivery: "private_reply",
+      pace: { per_hour: 3600, concurrency: 1 },
+      follow_up: { message: "Here is the link, @{{username}}", when: ["link", "yes"] },
+      public_reply: { message: ["Sent you a DM 📩", "Check your inbox ✉️"], per_hour: 3600 },
+      ...extra
+    }).filter(([, value]) => value !== undefined)
+  ))
 
 /** A run at the TestClock's time (the campaign unpaced), the clock moved on until it ends. */
 const run = (campaign: CampaignSpec.CampaignSpec) =>
@@ -188,7 +191,10 @@ describe("campaign keys follow_up and public_reply", () => {
       assert.match(zero.join("\n"), /^follow_up\.within: /m)
       const when = yield* problems({ follow_up: { message: "x", when: ["ok", " "] } })
       assert.match(when.join("\n"), /^follow_up\.when\[1\]: keyword is empty/m)
-      const regex = yield* problems({ match: { mode: "regex", keywords: ["gu.de"] }, follow_up: { message: "x", when: ["(a"] } })
+      const regex = yield* problems({
+        match: { mode: "regex", keywords: ["gu.de"] },
+        follow_up: { message: "x", when: ["(a"] }
+      })
       assert.match(regex.join("\n"), /^follow_up\.when\[0\]: regex "\(a" is refused/m)
       const template = yield* problems({ public_reply: { message: ["ok", "Hi {{nme}}"] } })
       assert.match(template.join("\n"), /^public_reply\.message\[1\]: /m)
@@ -204,7 +210,6 @@ describe("campaign keys follow_up and public_reply", () => {
       assert.match(notAnObject.join("\n"), /^public_reply: expected an object with message and per_hour/m)
     }))
 })
-
 
 describe("steps after the first message", () => {
   it.scoped("a public reply after each first message sent, and a follow-up once a person writes back", () => {
@@ -228,7 +233,11 @@ describe("steps after the first message", () => {
       assert.strictEqual(first.summary.outcome, "completed", "awaiting a reply is settled for now")
       assert.deepStrictEqual(nonZero(first.summary.steps.follow_up), { awaiting_reply: 4 })
       assert.deepStrictEqual(nonZero(first.summary.steps.public_reply), { sent: 4 })
-      assert.deepStrictEqual([first.summary.counts.sent, first.summary.counts.matched], [4, 4], "counts: first messages")
+      assert.deepStrictEqual(
+        [first.summary.counts.sent, first.summary.counts.matched],
+        [4, 4],
+        "counts: first messages"
+      )
 
       // An hour later: 1 asks for the link, 2 says something `when` does not take, 3 opts out; 4 stays silent.
       const now = yield* TestClock.currentTimeMillis

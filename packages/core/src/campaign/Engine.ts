@@ -323,7 +323,9 @@ export const make = <R = never>(
     /** The rows of the later steps for everyone whose first message was sent (idempotent: every pass runs it). */
     const openLater: Effect.Effect<void, Ledger.LedgerError> = later.length === 0
       ? Effect.void
-      : Effect.asVoid(s.ledger.openSteps(spec.name, later.flatMap((step) => step.kind === "first_message" ? [] : [step.kind])))
+      : Effect.asVoid(
+        s.ledger.openSteps(spec.name, later.flatMap((step) => step.kind === "first_message" ? [] : [step.kind]))
+      )
     /** People with deadlines (a DM's window, a private reply's 7 days) go nearest deadline first. */
     const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
       step.deadline === undefined ? people : byDeadline(people, step.deadline)

@@ -93,7 +93,9 @@ export const wake = (
 ): Effect.Effect<Woken, Ledger.LedgerError> =>
   Effect.gen(function*() {
     const matches = whenMatcher(spec, followUp)
-    const writers = [...snapshot.latest].filter(([, written]) => !Inbound.isOptOut(written.text) && matches(written.text))
+    const writers = [...snapshot.latest].filter(([, written]) =>
+      !Inbound.isOptOut(written.text) && matches(written.text)
+    )
     let woken = 0
     if (writers.length > 0) {
       const states = yield* ledger.states(spec.name, spec.platform, "follow_up", writers.map(([userId]) => userId))
