@@ -11,6 +11,7 @@ import { Ledger, LedgerError, noCounts, Settlement } from "../src/Ledger.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
 import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
+import { ledgerStepsContract } from "./support/ledgerStepsSuite.js"
 import {
   allEntries,
   claimBy,
@@ -31,6 +32,7 @@ const sqliteSuite = Layer.unwrapScoped(
 layer(sqliteSuite)("SqlLedger on SQLite", (it) => {
   ledgerContract(it)
   ledgerAutoContract(it)
+  ledgerStepsContract(it)
 })
 
 describe("SqliteLedger", () => {

@@ -7,6 +7,7 @@ import { Ledger, LedgerError } from "../src/Ledger.js"
 import * as PgLedger from "../src/PgLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
 import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
+import { ledgerStepsContract } from "./support/ledgerStepsSuite.js"
 import { claimBy, ledgerContract, newCampaign, people } from "./support/ledgerSuite.js"
 import { findPostgres, startPostgres } from "./support/postgres.js"
 
@@ -53,6 +54,7 @@ describe.skipIf(install === undefined)(`PgLedger${reason === undefined ? "" : ` 
     it.layer(suiteLedger)("SqlLedger on PostgreSQL", (it) => {
       ledgerContract(it)
       ledgerAutoContract(it)
+      ledgerStepsContract(it)
     })
 
     it.scoped("four runners racing over the same 300 people on a fresh database claim each exactly once", () =>
