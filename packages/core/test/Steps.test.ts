@@ -372,6 +372,18 @@ describe("steps after the first message", () => {
     }).pipe(Effect.provide(services(world.layer)))
   })
 
+  it.scoped("a public reply over the platform's length is refused without a request", () => {
+    const world = makeWorld(["1"])
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(start)
+      // The fixed text alone fits; with the name it does not.
+      const { summary } = yield* run(yield* spec({ public_reply: `${"x".repeat(995)} @{{username}}` }))
+      assert.deepStrictEqual(world.requests, ["reply:c1"])
+      assert.deepStrictEqual(nonZero(summary.steps.public_reply), { refused: 1 })
+      assert.strictEqual(summary.outcome, "completed")
+    }).pipe(Effect.provide(services(world.layer)))
+  })
+
   it.scoped("max_sends counts every request of every step", () => {
     const world = makeWorld(["1", "2"])
     return Effect.gen(function*() {

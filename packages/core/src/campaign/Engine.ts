@@ -216,8 +216,8 @@ const recordVersion = Effect.fnUntraced(function*(s: Stages) {
 
 /**
  * Reads the conversations for `auto` and follow-ups (once per pass), judges again the skipped people who wrote to the
- * account since they were skipped, and wakes the follow-ups of the people who wrote. A failed read keeps the last one and is told as a notice: nobody gets a DM a window it
- * cannot see may not allow.
+ * account since they were skipped, and wakes the follow-ups of the people who wrote. A failed read keeps the last one
+ * and is told as a notice: nobody gets a DM a window it cannot see may not allow, nor a follow-up.
  */
 const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
