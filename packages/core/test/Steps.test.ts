@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Duration, Effect, Fiber, Schema, TestClock } from "effect"
 import * as Campaign from "../src/Campaign.js"
+import * as PublicReply from "../src/campaign/PublicReply.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
@@ -382,6 +383,14 @@ describe("steps after the first message", () => {
       assert.deepStrictEqual(nonZero(summary.steps.public_reply), { refused: 1 })
       assert.strictEqual(summary.outcome, "completed")
     }).pipe(Effect.provide(services(world.layer)))
+  })
+
+  it("the public replies' own pace: slots per_hour apart, none reserved beyond the horizon (a watcher's poll)", () => {
+    const throttle = new PublicReply.Throttle(1_000, 1_500)
+    assert.deepStrictEqual([throttle.reserve(0), throttle.reserve(0), throttle.reserve(0)], [0, 1_000, undefined])
+    assert.strictEqual(throttle.reserve(600), 2_000, "a slot not reserved is not lost")
+    assert.strictEqual(throttle.reserve(10_000), 10_000, "an idle pace does not bank slots")
+    assert.strictEqual(new PublicReply.Throttle(1_000, Number.POSITIVE_INFINITY).reserve(5), 5)
   })
 
   it.scoped("max_sends counts every request of every step", () => {
