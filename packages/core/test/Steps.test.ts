@@ -131,7 +131,7 @@ const spec = (extra: Partial<CampaignSpec.Input> = {}) =>
   ))
 
 /** A run at the TestClock's time (the campaign unpaced), the clock moved on until it ends. */
-const run = (campaign: CampaignSpec.CampaignSpec) =>
+const run = (campaign: CampaignSpec.CampaignSpec, tick: Duration.DurationInput = Duration.seconds(10)) =>
   Effect.gen(function*() {
     const events: Array<Run.Event> = []
     const fiber = yield* Effect.fork(
@@ -139,7 +139,7 @@ const run = (campaign: CampaignSpec.CampaignSpec) =>
         .pipe(Effect.provide(Pacer.layerUnlimited))
     )
     // Public replies keep their own pace: the clock moves on by their slots.
-    for (let i = 0; i < 50 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust(Duration.seconds(10))
+    for (let i = 0; i < 50 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust(tick)
     return { summary: yield* Fiber.join(fiber), events }
   })
 
@@ -391,6 +391,21 @@ describe("steps after the first message", () => {
     assert.strictEqual(throttle.reserve(600), 2_000, "a slot not reserved is not lost")
     assert.strictEqual(throttle.reserve(10_000), 10_000, "an idle pace does not bank slots")
     assert.strictEqual(new PublicReply.Throttle(1_000, Number.POSITIVE_INFINITY).reserve(5), 5)
+  })
+
+  it.scoped("at the daily limit, the public replies held back spend no time waiting for their own pace", () => {
+    const world = makeWorld(["1", "2", "3", "4", "5", "6"])
+    world.dailyLeft = 7
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(start)
+      // One public reply an hour: the first goes at once, the second an hour later meets the limit.
+      const campaign = yield* spec({ follow_up: undefined, public_reply: { message: ["a", "b"], per_hour: 1 } })
+      const { summary } = yield* run(campaign, Duration.minutes(10))
+      assert.strictEqual(summary.outcome, "daily_limit")
+      assert.deepStrictEqual(nonZero(summary.steps.public_reply), { sent: 1, pending: 5 })
+      // Two workers had taken slots (at one and two hours) before the limit; nobody after it waits for one.
+      assert.isAtMost(summary.elapsedMillis, 2 * hour + 20 * 60_000)
+    }).pipe(Effect.provide(services(world.layer)))
   })
 
   it.scoped("max_sends counts every request of every step", () => {

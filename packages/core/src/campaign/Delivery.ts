@@ -114,12 +114,18 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boole
     if (yield* d.control.halted) return undefined
     const message = step.render(target)
     const choice = yield* step.choose(target, message)
-    if (choice._tag === "Send" && !(yield* ownPace(d, step))) return undefined
     // A settlement known before sending makes no request: the daily limit does not hold it back.
     const turn = choice._tag === "Settle" ? "send" : yield* d.gate.turn
     if (turn === "hold") return undefined
     const path = choice._tag === "Send" ? choice.path : undefined
-    const rest = inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
+    const paced = choice._tag === "Send" && !again ? ownPace(d, step) : Effect.succeed(true)
+    const rest = Effect.flatMap(
+      paced,
+      (goes) =>
+        goes
+          ? inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
+          : Effect.succeed(undefined)
+    )
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
   })
 
@@ -130,7 +136,10 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boole
  */
 const ownPace = (d: Deliverer, step: Step.Step): Effect.Effect<boolean> => {
   const throttle = step.throttle
-  if (throttle === undefined) return Effect.succeed(true)
+  // Past `max_sends` the person is held without a request: no slot is spent on them.
+  if (throttle === undefined || (d.maxSends !== undefined && d.started.count >= d.maxSends)) {
+    return Effect.succeed(true)
+  }
   return Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const at = throttle.reserve(now)
     if (at === undefined) return Effect.succeed(false)
