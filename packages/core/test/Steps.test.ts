@@ -207,6 +207,18 @@ describe("campaign keys follow_up and public_reply", () => {
       assert.match(typo.join("\n"), /^follow_up: unknown key "witin" \(did you mean "within"\?\)/m)
       const long = yield* problems({ follow_up: "x".repeat(1001) })
       assert.match(long.join("\n"), /^follow_up\.message: its fixed text alone is too long/m)
+      const hostile = yield* problems({
+        follow_up: { message: "  ", within: "9999999d" },
+        public_reply: null as never
+      })
+      assert.match(hostile.join("\n"), /^follow_up\.message: is empty/m)
+      assert.match(hostile.join("\n"), /^follow_up\.within: expected a duration/m)
+      assert.match(
+        hostile.join("\n"),
+        /^public_reply: expected an object with message and per_hour, or a message, got null/m
+      )
+      const missing = yield* problems({ follow_up: {} as never })
+      assert.match(missing.join("\n"), /^follow_up\.message: required key is missing/m)
       const notAnObject = yield* problems({ public_reply: 3 as never })
       assert.match(notAnObject.join("\n"), /^public_reply: expected an object with message and per_hour/m)
     }))
