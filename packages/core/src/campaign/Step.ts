@@ -1,8 +1,9 @@
 /**
  * A step: one message a campaign sends each person, with its own ledger row (the step is in the row's key) and its
  * own claim and settle cycle. The delivery stage works over a step: its kind, the row it keys, the text it renders,
- * the refusals known before any request, and the request it makes. Today's campaigns have one step, the first
- * message (a DM, or a private reply by `delivery`); a new kind is a new value of this shape.
+ * the refusals known before any request, and the request it makes. The steps: the first message (a DM, or a private
+ * reply by `delivery`), and when the campaign has them the follow-up (FollowUp.ts) and the public reply
+ * (PublicReply.ts); a new kind is a new value of this shape.
  */
 import { Clock, Duration, Effect } from "effect"
 import * as CampaignSpec from "../CampaignSpec.js"
