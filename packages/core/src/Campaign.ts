@@ -24,7 +24,7 @@ export { probeInterval } from "./campaign/DailyLimit.js"
 export { privateReplyWindow } from "./campaign/Step.js"
 /** Who the account is (its comments never match): give it to `run` or `watch` as `ownAccount`. */
 export { resolve as ownAccount } from "./OwnAccount.js"
-export type { Counts, Outcome, Progress, RunError, Summary } from "./Run.js"
+export type { Counts, Outcome, Person, Progress, RunError, Summary } from "./Run.js"
 export { Event } from "./Run.js"
 
 /**

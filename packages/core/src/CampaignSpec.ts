@@ -445,6 +445,71 @@ export const assumedReset = (reset: DailyReset, reachedAt: number): number => {
   return today > reachedAt ? today : today + dayMillis
 }
 
+const unitMillis = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const
+
+const withinWanted = `a duration such as "7d", "48h" or "90m" (m, h, d or w; from 1 minute to 365 days)`
+
+/** `follow_up.within`: a whole number of minutes, hours, days or weeks, as epoch-free milliseconds. */
+const WithinFromInput = Schema.transformOrFail(Schema.String.annotations(expected(withinWanted)), Schema.Number, {
+  strict: true,
+  decode: (input, _, ast) => {
+    const found = /^\s*(\d{1,6})\s*(m|h|d|w)\s*$/.exec(input)
+    const millis = found === null ? Number.NaN : Number(found[1]) * unitMillis[found[2] as keyof typeof unitMillis]
+    return millis >= unitMillis.m && millis <= 365 * unitMillis.d
+      ? ParseResult.succeed(millis)
+      : ParseResult.fail(new ParseResult.Type(ast, input, `expected ${withinWanted}, got ${show(input)}`))
+  },
+  encode: (millis) => {
+    const unit = (["w", "d", "h"] as const).find((name) => millis % unitMillis[name] === 0) ?? "m"
+    return ParseResult.succeed(`${Math.round(millis / unitMillis[unit])}${unit}`)
+  }
+})
+
+/** How long after a private reply a person's message to the account still brings the follow-up, by default. */
+export const defaultFollowUpWithin = 7 * dayMillis
+
+/** A step's key given as a bare message (a text or a list of variants) means `{ message: ... }`. */
+const bareMessage = (what: string) =>
+  Schema.transform(Schema.Unknown, Schema.Unknown, {
+    strict: true,
+    decode: (input) => typeof input === "string" || Array.isArray(input) ? { message: input } : input,
+    encode: (input) => input
+  }).annotations({ identifier: what })
+
+const FollowUpFields = Schema.Struct({
+  messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
+  /** Milliseconds after the private reply during which the person's message brings the follow-up. */
+  within: Schema.optionalWith(WithinFromInput, { exact: true, default: () => defaultFollowUpWithin }),
+  /** Keywords the person's message must match (the campaign's match mode); absent: any message but an opt-out. */
+  when: Schema.optionalWith(Terms("[yes, link]"), { exact: true })
+}).annotations(expected("an object with message, within and when, or a message", isObject))
+
+/** `follow_up`: a DM sent once when the person writes to the account after their private reply. */
+export const FollowUp = Schema.compose(bareMessage("follow_up"), FollowUpFields, { strict: false })
+export type FollowUp = typeof FollowUp.Type
+
+const PublicReplyFields = Schema.Struct({
+  messages: MessageFromInput.pipe(Schema.propertySignature, Schema.fromKey("message")),
+  /** Public replies per hour, at most; absent: a fifth of `pace.per_hour` (see {@link publicReplyPerHour}). */
+  perHour: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(expected("a positive integer")), {
+    exact: true
+  }).pipe(Schema.fromKey("per_hour"))
+}).annotations(expected("an object with message and per_hour, or a message", isObject))
+
+/** `public_reply`: a comment under the person's comment, once their first message was sent. */
+export const PublicReply = Schema.compose(bareMessage("public_reply"), PublicReplyFields, { strict: false })
+export type PublicReply = typeof PublicReply.Type
+
+/** The public replies' own pace: `per_hour`, else a fifth of the campaign's (identical comments at volume look like spam). */
+export const publicReplyPerHour = (spec: { readonly pace: Pace; readonly publicReply?: PublicReply | undefined }) =>
+  spec.publicReply?.perHour ?? Math.max(1, Math.floor(spec.pace.perHour / 5))
+
+/** The match spec `follow_up.when` is checked with: the campaign's mode (`word` for `any`), no exclusions. */
+export const followUpWhen = (
+  match: Matcher.MatchSpec,
+  when: ReadonlyArray<string>
+): Matcher.MatchSpec => ({ mode: match.mode === "any" ? "word" : match.mode, keywords: when, exclude: [] })
+
 const fields = Schema.Struct({
   /** The ledger key: the same name is the same campaign, and a rerun resumes it. Trimmed. */
   name: NonEmptyTrimmed,
@@ -462,6 +527,8 @@ const fields = Schema.Struct({
   pace: Schema.optionalWith(Pace, { exact: true, default: () => defaultPace }),
   /** The account itself (its own comments never match); absent: as the profile tells it. */
   account: Schema.optionalWith(OwnAccountFromInput, { exact: true }),
+  followUp: Schema.optionalWith(FollowUp, { exact: true }).pipe(Schema.fromKey("follow_up")),
+  publicReply: Schema.optionalWith(PublicReply, { exact: true }).pipe(Schema.fromKey("public_reply")),
   dailyReset: Schema.optionalWith(DailyResetFromInput, { exact: true, default: () => defaultDailyReset }).pipe(
     Schema.fromKey("daily_reset")
   ),
@@ -479,15 +546,25 @@ const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
       message: `private_reply works only on instagram; use delivery "dm" on ${spec.platform}`
     })
   }
-  spec.messages.forEach((template, index) => {
-    const problem = Template.checkLength(spec.platform, Template.staticText(template))
-    if (problem._tag === "Left") {
-      issues.push({
-        path: spec.messages.length === 1 ? ["message"] : ["message", index],
-        message: `its fixed text alone is too long: ${problem.left}`
-      })
+  const checkLengths = (messages: ReadonlyArray<Template.Template>, at: ReadonlyArray<string>) =>
+    messages.forEach((template, index) => {
+      const problem = Template.checkLength(spec.platform, Template.staticText(template))
+      if (problem._tag === "Left") {
+        issues.push({
+          path: messages.length === 1 ? [...at, "message"] : [...at, "message", index],
+          message: `its fixed text alone is too long: ${problem.left}`
+        })
+      }
+    })
+  checkLengths(spec.messages, [])
+  if (spec.followUp !== undefined) checkLengths(spec.followUp.messages, ["follow_up"])
+  if (spec.publicReply !== undefined) checkLengths(spec.publicReply.messages, ["public_reply"])
+  if (spec.followUp?.when !== undefined) {
+    for (const problem of Matcher.validate(followUpWhen(spec.match, spec.followUp.when))) {
+      const [, ...index] = problem.path
+      issues.push({ path: ["follow_up", "when", ...index], message: problem.message })
     }
-  })
+  }
   return issues
 }
 
@@ -537,12 +614,16 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "buttons",
     "pace",
     "account",
+    "follow_up",
+    "public_reply",
     "daily_reset",
     "max_sends"
   ],
   account: ["user_id", "username"],
   buttons: ["title", "url"],
   match: ["keywords", "mode", "exclude"],
+  follow_up: ["message", "within", "when"],
+  public_reply: ["message", "per_hour"],
   pace: ["per_hour", "concurrency"]
 }
 
@@ -618,6 +699,19 @@ export type CodeInput = MessageInput & {
   readonly dailyReset?: `${string} UTC` | "rolling"
   readonly maxSends?: number
   readonly account?: { readonly userId?: string; readonly username?: string }
+  /** `within` as the file writes it ("7d"); a bare message is accepted as `message`. */
+  readonly followUp?:
+    | string
+    | ReadonlyArray<string>
+    | {
+      readonly message: string | ReadonlyArray<string>
+      readonly within?: string
+      readonly when?: ReadonlyArray<string>
+    }
+  readonly publicReply?:
+    | string
+    | ReadonlyArray<string>
+    | { readonly message: string | ReadonlyArray<string>; readonly perHour?: number }
 }
 
 /** The file's keys as code names them, for the problems of a campaign built by {@link fromCode}. */
@@ -625,7 +719,9 @@ const codeKeys: Readonly<Record<string, string>> = {
   per_hour: "perHour",
   daily_reset: "dailyReset",
   max_sends: "maxSends",
-  user_id: "userId"
+  user_id: "userId",
+  follow_up: "followUp",
+  public_reply: "publicReply"
 }
 
 const codeNames = (text: string): string => text.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (key) => codeKeys[key] ?? key)
@@ -655,16 +751,20 @@ const present = (entries: Record<string, unknown>): Record<string, unknown> =>
 export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, CampaignSpecError> => {
   // Untyped code may pass anything: what is not an object gets the decoder's own message.
   if (!isObject(input)) return decode(input)
-  const { account, dailyReset, maxSends, message, messages, pace, ...rest } = input
+  const { account, dailyReset, followUp, maxSends, message, messages, pace, publicReply, ...rest } = input
   const { concurrency, perHour, ...restPace } = pace ?? {}
   const { userId, ...restAccount } = account ?? {}
+  const replyObject = typeof publicReply === "object" && "message" in publicReply ? publicReply : undefined
+  const { perHour: repliesPerHour, ...restReply } = replyObject ?? {}
   return decode(present({
     ...rest,
     message: messages ?? message,
     pace: isObject(pace) ? present({ ...restPace, per_hour: perHour, concurrency }) : pace,
     account: isObject(account) ? present({ ...restAccount, user_id: userId }) : account,
     daily_reset: dailyReset,
-    max_sends: maxSends
+    max_sends: maxSends,
+    follow_up: followUp,
+    public_reply: replyObject === undefined ? publicReply : present({ ...restReply, per_hour: repliesPerHour })
   })).pipe(
     Effect.mapError((error) =>
       new CampaignSpecError({

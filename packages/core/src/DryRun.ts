@@ -138,6 +138,10 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
         Effect.succeed(false) :
         Effect.flatMap(stateOf(key), (state) =>
           state === "pending" ? Effect.as(change(key, "skipped", undefined), true) : Effect.succeed(false)),
+    // A rehearsal makes no first message, so it opens no later step and wakes no follow-up.
+    openSteps: () => Effect.succeed(0),
+    wakeFollowUp: () => Effect.succeed(false),
+    endAwaiting: () => Effect.succeed(0),
     counts: (campaign, step) =>
       Effect.map(stored.counts(campaign, step), (counts) => {
         const result = { ...counts }

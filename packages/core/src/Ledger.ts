@@ -341,6 +341,24 @@ export interface Service {
   readonly counts: (campaign: string, step: StepKind) => Effect.Effect<Counts, LedgerError>
   /** Every row of the campaign (every step) in first-seen order, read page by page. */
   readonly entries: (campaign: string) => Stream.Stream<LedgerEntry, LedgerError>
+  /**
+   * Gives the people whose first message was sent their rows of the later steps, in one idempotent statement per step
+   * (safe to run every pass, and after a crash): `public_reply` pending for everyone sent, `follow_up` awaiting a
+   * reply for everyone sent a private reply, its first-seen time the time the first message was sent. Returns how many
+   * rows were added.
+   */
+  readonly openSteps: (
+    campaign: string,
+    steps: ReadonlyArray<Exclude<StepKind, "first_message">>
+  ) => Effect.Effect<number, LedgerError>
+  /**
+   * Turns a follow-up `awaiting_reply` into `pending` when the person wrote at `at`, no later than `withinMillis` after
+   * their private reply (the row's first-seen time) and not before it, in one guarded statement. Succeeds with whether
+   * the row changed.
+   */
+  readonly wakeFollowUp: (key: RecipientKey, at: Date, withinMillis: number) => Effect.Effect<boolean, LedgerError>
+  /** Ends the follow-ups still awaiting a reply whose private reply was sent before `repliedBefore` as `no_reply`. */
+  readonly endAwaiting: (campaign: string, repliedBefore: Date) => Effect.Effect<number, LedgerError>
   /** The `pending` rows of one step of the campaign in first-seen order, read page by page. */
   readonly pendingEntries: (campaign: string, step: StepKind) => Stream.Stream<LedgerEntry, LedgerError>
 }

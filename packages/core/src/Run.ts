@@ -63,7 +63,10 @@ export interface Counts {
 export interface Summary {
   readonly campaign: string
   readonly outcome: Outcome
+  /** The people by their first message. */
   readonly counts: Counts
+  /** The later steps the campaign has (`follow_up`, `public_reply`): the people of each by state. */
+  readonly steps: Partial<Record<"follow_up" | "public_reply", Ledger.Counts>>
   /** Why comments were dropped, with how many each. */
   readonly dropped: Readonly<Record<string, number>>
   /** Why people were skipped (`window_closed`, `comment_too_old`, ...), with how many each. */
@@ -94,6 +97,8 @@ export interface Progress {
 export interface Person {
   readonly userId: string
   readonly username: string | undefined
+  /** The step the event is about, when it is not the first message. */
+  readonly step?: "follow_up" | "public_reply" | undefined
 }
 
 export type Event = Data.TaggedEnum<{

@@ -381,7 +381,11 @@ const recoverClaims: Operation<"recoverClaims"> = ({ sql }) => (campaign, recove
       const reason = `claimed by ${claim.claimedBy ?? "an unknown runner"} at ${
         claim.claimedAt?.toISOString() ?? "an unknown time"
       }; the process stopped before the outcome was recorded`
-      const rows = yield* sql`UPDATE comment_dm_recipients SET state = 'in_doubt', reason = ${reason},
+      // A public reply cut off mid-way is final: a doubled public comment is worse than a missing one.
+      const outcome = claim.step === "public_reply"
+        ? sql`state = 'unconfirmed', settled_at = ${now}`
+        : sql`state = 'in_doubt'`
+      const rows = yield* sql`UPDATE comment_dm_recipients SET ${outcome}, reason = ${reason},
           lease_until = NULL, updated_at = ${now}
         WHERE ${whereKey(sql, claim)} AND state = 'claimed' AND attempts = ${claim.attempts} AND ${leftover}
         RETURNING user_id`
@@ -540,6 +544,52 @@ const counts: Operation<"counts"> = ({ sql }) => (campaign, step) =>
     failWith(`count the people of campaign ${campaign}`)
   )
 
+/** The platform's message times have whole seconds: a message in the second of the private reply counts as after it. */
+const messageTimeGrain = 1_000
+
+const openSteps: Operation<"openSteps"> = ({ sql }) => (campaign, steps) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    let added = 0
+    for (const step of steps) {
+      const [state, base] = step === "follow_up"
+        ? ["awaiting_reply", sql`AND f.path = ${"private_reply" satisfies MessagePath}`]
+        : ["pending", sql``]
+      const rows = yield* sql`INSERT INTO comment_dm_recipients (campaign, platform, user_id, step, username, post_id,
+          comment_id, comment_text, comment_time, keyword, state, attempts, first_seen_at, updated_at)
+        SELECT f.campaign, f.platform, f.user_id, ${step}, f.username, f.post_id, f.comment_id, f.comment_text,
+          f.comment_time, f.keyword, ${state}, 0, COALESCE(f.settled_at, f.first_seen_at), ${now}
+        FROM comment_dm_recipients f
+        WHERE f.state = 'sent' AND f.campaign = ${campaign} AND f.step = 'first_message' ${base}
+          AND NOT EXISTS (SELECT 1 FROM comment_dm_recipients o WHERE o.campaign = f.campaign
+            AND o.platform = f.platform AND o.user_id = f.user_id AND o.step = ${step})
+        ON CONFLICT (campaign, platform, user_id, step) DO NOTHING RETURNING user_id`
+      added += rows.length
+    }
+    return added
+  }).pipe(sql.withTransaction, failWith(`add the later steps of campaign ${campaign}`))
+
+const wakeFollowUp: Operation<"wakeFollowUp"> = ({ sql }) => (key, at, withinMillis) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const wrote = at.getTime()
+    const rows = yield* sql`UPDATE comment_dm_recipients SET state = 'pending', reason = NULL, updated_at = ${now}
+      WHERE ${whereKey(sql, key)} AND state = 'awaiting_reply' AND first_seen_at < ${wrote + messageTimeGrain}
+        AND first_seen_at >= ${wrote - withinMillis} RETURNING user_id`
+    return rows.length > 0
+  }).pipe(failWith(`wake the follow-up of ${describeKey(key)}`))
+
+const endAwaiting: Operation<"endAwaiting"> = ({ sql }) => (campaign, repliedBefore) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const rows = yield* sql`UPDATE comment_dm_recipients SET state = 'no_reply',
+        reason = ${"the person did not write to the account within follow_up.within of their private reply"},
+        settled_at = ${now}, updated_at = ${now}
+      WHERE state = 'awaiting_reply' AND campaign = ${campaign} AND step = ${"follow_up" satisfies StepKind}
+        AND first_seen_at < ${repliedBefore.getTime()} RETURNING user_id`
+    return rows.length
+  }).pipe(failWith(`end the follow-ups of campaign ${campaign} nobody replied to`))
+
 /** Which rows a page reads: a state of one step, or every row. */
 type Rows = { readonly state: DeliveryState; readonly step: StepKind } | undefined
 
@@ -613,7 +663,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       tally: tally(db),
       counts: counts(db),
       entries: entries(db),
-      pendingEntries: pendingEntries(db)
+      pendingEntries: pendingEntries(db),
+      openSteps: openSteps(db),
+      wakeFollowUp: wakeFollowUp(db),
+      endAwaiting: endAwaiting(db)
     })
   })
 

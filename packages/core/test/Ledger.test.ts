@@ -12,6 +12,7 @@ import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
 import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
 import { ledgerEditsContract } from "./support/ledgerEditsSuite.js"
+import { ledgerStepsContract } from "./support/ledgerStepsSuite.js"
 import {
   allEntries,
   claimBy,
@@ -33,6 +34,7 @@ layer(sqliteSuite)("SqlLedger on SQLite", (it) => {
   ledgerContract(it)
   ledgerAutoContract(it)
   ledgerEditsContract(it)
+  ledgerStepsContract(it)
 })
 
 describe("SqliteLedger", () => {

@@ -8,6 +8,7 @@ import * as PgLedger from "../src/PgLedger.js"
 import * as SqlLedger from "../src/SqlLedger.js"
 import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
 import { ledgerEditsContract } from "./support/ledgerEditsSuite.js"
+import { ledgerStepsContract } from "./support/ledgerStepsSuite.js"
 import { claimBy, ledgerContract, newCampaign, people } from "./support/ledgerSuite.js"
 import { findPostgres, startPostgres } from "./support/postgres.js"
 
@@ -55,6 +56,7 @@ describe.skipIf(install === undefined)(`PgLedger${reason === undefined ? "" : ` 
       ledgerContract(it)
       ledgerAutoContract(it)
       ledgerEditsContract(it)
+      ledgerStepsContract(it)
     })
 
     it.scoped("four runners racing over the same 300 people on a fresh database claim each exactly once", () =>

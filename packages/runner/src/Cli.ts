@@ -86,8 +86,10 @@ const runCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Run a campaign: read the comments of its posts, and send each new matching commenter one message (by `delivery`: " +
-      "auto, the default, DMs those whose messaging window is open and sends the others a private reply). " +
-      "Exit codes: 0 all settled, 2 configuration error, 3 daily DM limit, 4 key or account error, " +
+      "auto, the default, DMs those whose messaging window is open and sends the others a private reply); then, " +
+      "when the campaign has them, a public_reply under each comment reached and a follow_up DM to those who write " +
+      "back (the conversations are read when the run starts). " +
+      "Exit codes: 0 all settled (every step), 2 configuration error, 3 daily DM limit, 4 key or account error, " +
       "5 some people pending or in doubt, 130 interrupted, 1 anything else."
   ),
   (self) =>

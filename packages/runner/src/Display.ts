@@ -22,8 +22,11 @@ export interface DisplayOptions {
   readonly live?: boolean
 }
 
-const person = (event: { readonly userId: string; readonly username: string | undefined }) =>
-  event.username === undefined ? `user ${event.userId}` : `@${event.username} (${event.userId})`
+const stepName: Readonly<Record<string, string>> = { follow_up: " (follow-up)", public_reply: " (public reply)" }
+
+const person = (event: Campaign.Person) =>
+  (event.username === undefined ? `user ${event.userId}` : `@${event.username} (${event.userId})`) +
+  (event.step === undefined ? "" : stepName[event.step] ?? "")
 
 const rate = (count: number, millis: number) => millis <= 0 ? 0 : count / (millis / 60_000)
 
@@ -161,6 +164,7 @@ export const toJson = (summary: Campaign.Summary) => ({
   campaign: summary.campaign,
   outcome: summary.outcome,
   counts: summary.counts,
+  ...(Object.keys(summary.steps).length === 0 ? {} : { steps: summary.steps }),
   dropped: summary.dropped,
   skipped_reasons: summary.skipped,
   sent_by_path: summary.paths,
@@ -177,6 +181,8 @@ const outcomeText: Record<Campaign.Outcome, string> = {
   dry_run: "dry run: nothing was sent or written",
   failed: "failed: the run went on, but something went wrong that running again will not mend (see the problems)"
 }
+
+const stepTitle: Readonly<Record<string, string>> = { follow_up: "follow-ups", public_reply: "public replies" }
 
 const pathName: Readonly<Record<string, string>> = { dm: "DM", private_reply: "private reply" }
 
@@ -206,6 +212,10 @@ export const summaryTable = (summary: Campaign.Summary): string => {
   if (c.held_by_cap > 0) rows.push(["held back by max_sends", c.held_by_cap])
   if (c.reconciled > 0) rows.push(["resolved by reconciliation", c.reconciled])
   if (c.unrecorded > 0) rows.push(["  not recorded by the ledger", c.unrecorded])
+  for (const [step, counts] of Object.entries(summary.steps)) {
+    rows.push([stepTitle[step] ?? step, Object.values(counts).reduce((a, b) => a + b, 0)])
+    for (const [state, count] of Object.entries(counts)) if (count > 0) rows.push([`  ${state}`, count])
+  }
   rows.push(["elapsed", formatDuration(summary.elapsedMillis)])
   const width = Math.max(...rows.map(([label]) => label.length))
   const body = rows.map(([label, value]) => `  ${label.padEnd(width)}  ${String(value).padStart(8)}`).join("\n")

@@ -119,9 +119,35 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boole
     const turn = choice._tag === "Settle" ? "send" : yield* d.gate.turn
     if (turn === "hold") return undefined
     const path = choice._tag === "Send" ? choice.path : undefined
-    const rest = inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
+    const paced = choice._tag === "Send" && !again ? ownPace(d, step) : Effect.succeed(true)
+    const rest = Effect.flatMap(
+      paced,
+      (goes) =>
+        goes
+          ? inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
+          : Effect.succeed(undefined)
+    )
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
   })
+
+/**
+ * Waits for a slot of the step's own pace, if it has one, before the claim (no send permit waits for it). Succeeds
+ * with whether the person goes on: not when the slot is beyond the pass's horizon (the person stays pending for a
+ * later pass) or a stop was asked for meanwhile.
+ */
+const ownPace = (d: Deliverer, step: Step.Step): Effect.Effect<boolean> => {
+  const throttle = step.throttle
+  // Past `max_sends` the person is held without a request: no slot is spent on them.
+  if (throttle === undefined || (d.maxSends !== undefined && d.started.count >= d.maxSends)) {
+    return Effect.succeed(true)
+  }
+  return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const at = throttle.reserve(now)
+    if (at === undefined) return Effect.succeed(false)
+    if (at <= now) return Effect.succeed(true)
+    return Effect.raceFirst(Effect.as(Effect.sleep(at - now), true), Effect.as(d.control.stopSignal, false))
+  })
+}
 
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
 const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice, again: boolean) =>
@@ -321,7 +347,8 @@ const conclude = (
     const { exit, last } = ended
     const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
     if (failure?._tag === "LedgerError") return yield* failure
-    const settlement = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
+    const after = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
+    const settlement = typeof after === "string" ? after : Step.finalOf(claimed.step, after)
     if (settlement === "lost") {
       yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
       return undefined
@@ -377,7 +404,15 @@ const settle = Effect.fnUntraced(function*(d: Deliverer, claimed: Claimed, outco
     return yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
   }
   const { path } = claimed
-  const result: Result = { _tag: "Settled", person: who(target), post: target.postId, message, path, settlement }
+  const result: Result = {
+    _tag: "Settled",
+    step: step.kind,
+    person: who(target),
+    post: target.postId,
+    message,
+    path,
+    settlement
+  }
   yield* d.recorder.record(result)
   if (settlement._tag === "Sent") yield* d.gate.countSent
 })

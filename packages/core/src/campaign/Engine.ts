@@ -27,9 +27,10 @@ import * as DailyLimit from "./DailyLimit.js"
 import * as Delivery from "./Delivery.js"
 import * as Discovery from "./Discovery.js"
 import * as Edits from "./Edits.js"
+import * as FollowUp from "./FollowUp.js"
 import * as Inbound from "./Inbound.js"
 import * as Reading from "./Reading.js"
-import { Recorder, totalsOf } from "./Recording.js"
+import { Recorder, type StepTotals, totalsOf } from "./Recording.js"
 import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
 import { byDeadline, forEachConcurrently } from "./Workers.js"
@@ -84,9 +85,12 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       limitReached: (detail) => Effect.zipRight(control.cutPass, gate.readAnswered(detail))
     }
     const marks = new Reading.Marks(reader, markSize)
-    // Only `auto` reads the conversations: the other deliveries take one path whatever they show.
-    const inbound = CampaignSpec.deliveryOf(spec) === "auto" ? new Inbound.Inbound(spec, api) : undefined
-    const steps = Step.stepsOf(spec, inbound)
+    // `auto` reads the conversations for the DM windows, a follow-up for who wrote: the other deliveries take one
+    // path whatever they show.
+    const auto = CampaignSpec.deliveryOf(spec) === "auto"
+    const inbound = auto || spec.followUp !== undefined ? new Inbound.Inbound(spec, api) : undefined
+    // A watcher's poll waits at most a minute for a slot of a step's own pace; the rest wait for the next poll.
+    const steps = Step.stepsOf(spec, inbound, mode === "watch" ? 60_000 : Number.POSITIVE_INFINITY)
     const discoverer: Discovery.Discoverer = {
       spec,
       ledger,
@@ -94,7 +98,7 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       matcher: Matcher.compile(spec.match),
       step: steps[0],
       ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec),
-      rejudge: inbound !== undefined
+      rejudge: auto
     }
     /** How people pending under an earlier version's rules are judged again, once the version is recorded. */
     const edited: { judge: Edits.Judge | undefined } = { judge: undefined }
@@ -156,6 +160,12 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
   // judged again with the rest before any send.
   yield* reconcileInDoubt(s)
   yield* judgeEdited(s)
+  if (spec.publicReply?.messages.length === 1) {
+    yield* s.recorder.notice(
+      "public_reply has a single message: the same public comment under many comments looks like spam to the " +
+        "platform; give a list of variants"
+    )
+  }
   yield* Effect.forkScoped(
     ledger.renewLeases(spec.name, Claimant.currentId, s.lease).pipe(
       Effect.delay(Duration.times(Duration.decode(s.lease), 1 / 3)),
@@ -220,9 +230,9 @@ const recordVersion = Effect.fnUntraced(function*(s: Stages) {
 })
 
 /**
- * Reads the conversations for `auto` (once per pass) and judges again the skipped people who wrote to the account
- * since they were skipped. A failed read keeps the last one and is told as a notice: nobody gets a DM a window it
- * cannot see may not allow.
+ * Reads the conversations for `auto` and follow-ups (once per pass), judges again the skipped people who wrote to the
+ * account since they were skipped, and wakes the follow-ups of the people who wrote. A failed read keeps the last one
+ * and is told as a notice: nobody gets a DM a window it cannot see may not allow, nor a follow-up.
  */
 const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
@@ -231,11 +241,22 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
     const failure = yield* inbound.refresh
     if (Option.isSome(failure)) {
       yield* s.recorder.notice(
-        `the conversations could not be read (${failure.value.message}); delivery "auto" goes by the last ones it ` +
-          "read, if any: people without a messaging window seen there get a private reply, never a DM"
+        `the conversations could not be read (${failure.value.message}); ` +
+          (s.discoverer.rejudge
+            ? `delivery "auto" goes by the last ones it read, if any: people without a messaging window seen there ` +
+              "get a private reply, never a DM"
+            : "follow-ups wait for the next read")
       )
       return
     }
+    if (s.discoverer.rejudge) yield* rejudgeWriters(s, inbound)
+    const followUp = s.spec.followUp
+    if (followUp !== undefined) yield* FollowUp.wake(s.ledger, s.spec, followUp, inbound.snapshot)
+  })
+
+/** Judges again the people skipped before who wrote to the account since (`auto`). */
+const rejudgeWriters = (s: Stages, inbound: Inbound.Inbound): Effect.Effect<void, Ledger.LedgerError> =>
+  Effect.gen(function*() {
     const { spec } = s
     const writers = [...inbound.snapshot.latest]
     if (writers.length === 0) return
@@ -298,6 +319,8 @@ const reconcileInDoubt = (
     return result.pending
   })
 
+const noStepTotals: StepTotals = {}
+
 /** What one pass has met: the people it handled, and the posts where the ledger could not record someone. */
 interface PassState {
   readonly seen: Discovery.Seen
@@ -338,7 +361,15 @@ export const make = <R = never>(
 ) =>
   Effect.map(stages(spec, options, mode, markSize), (s) => {
     const workers = 2 * spec.pace.concurrency
-    const [first] = s.steps
+    const [first, ...later] = s.steps
+    const followUp = later.find((step) => step.kind === "follow_up")
+    const publicReply = later.find((step) => step.kind === "public_reply")
+    /** The rows of the later steps for everyone whose first message was sent (idempotent: every pass runs it). */
+    const openLater: Effect.Effect<void, Ledger.LedgerError> = later.length === 0
+      ? Effect.void
+      : Effect.asVoid(
+        s.ledger.openSteps(spec.name, later.flatMap((step) => step.kind === "first_message" ? [] : [step.kind]))
+      )
     /** People with deadlines (a DM's window, a private reply's 7 days) go nearest deadline first. */
     const inOrder = (step: Step.Step) => <E>(people: Stream.Stream<Step.Target, E>) =>
       step.deadline === undefined ? people : byDeadline(people, step.deadline)
@@ -357,7 +388,13 @@ export const make = <R = never>(
         Stream.flattenChunks
       )
       const delivered = forEachConcurrently(inOrder(first)(people), Delivery.deliver(s.deliverer, first), workers)
-      return Effect.zipRight(readInbound(s), Effect.zipRight(delivered, s.control.notePassEnd))
+      // When the daily cap is short, follow-ups go first (their window is the shortest), then first messages.
+      return openLater.pipe(
+        Effect.zipRight(readInbound(s)),
+        Effect.zipRight(followUp === undefined ? Effect.void : retryStep(followUp)),
+        Effect.zipRight(delivered),
+        Effect.zipRight(s.control.notePassEnd)
+      )
     }
 
     /**
@@ -371,13 +408,20 @@ export const make = <R = never>(
         inOrder(step),
         (entries) => forEachConcurrently(entries, Delivery.deliver(s.deliverer, step), workers)
       )
-    /** Private replies in doubt go again, first: the platform answers a second one to a comment with a refusal. */
+    /** Private replies in doubt go again: the platform answers a second one to a comment with a refusal. */
     const retryInDoubt = ReplyRetry.targets(s.ledger, spec.name).pipe(
       Stream.interruptWhen(s.control.stopSignal),
       (targets) => forEachConcurrently(targets, Delivery.deliver(s.deliverer, first), workers)
     )
+    /** In the order the daily cap goes to: follow-ups, first messages, then the public replies of everyone sent. */
     const retryPending: Effect.Effect<void, Ledger.LedgerError> = Effect.suspend(() =>
-      Effect.zipRight(retryInDoubt, Effect.forEach(s.steps, retryStep, { discard: true }))
+      Effect.all([
+        followUp === undefined ? Effect.void : retryStep(followUp),
+        retryInDoubt,
+        retryStep(first),
+        openLater,
+        publicReply === undefined ? Effect.void : retryStep(publicReply)
+      ], { discard: true })
     )
 
     // The summary counts people by their first message.
@@ -386,6 +430,14 @@ export const make = <R = never>(
       s.ledger.unrecorded(spec.name),
       (tally, unrecorded) => totalsOf(tally, unrecorded.length)
     )
+    // The later steps by state, each summing to its base once the rows of everyone sent are added.
+    const stepTotals = Effect.zipRight(
+      openLater,
+      Effect.reduce(later, noStepTotals, (totals, step) =>
+        step.kind === "first_message"
+          ? Effect.succeed(totals)
+          : Effect.map(s.ledger.counts(spec.name, step.kind), (counts) => ({ ...totals, [step.kind]: counts })))
+    )
     const summary = Effect.gen(function*() {
       return yield* s.recorder.summary(ledgerTotals, {
         stoppedOnRequest: yield* s.control.isStopped,
@@ -393,7 +445,7 @@ export const make = <R = never>(
         dailyLimitHit: s.gate.hit,
         dailyLimitCutRead: s.gate.cutRead,
         passCut: s.control.passCut
-      })
+      }, stepTotals)
     })
 
     return {

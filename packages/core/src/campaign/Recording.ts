@@ -10,6 +10,8 @@ import { type Counts, Event, type Outcome, type Person, type Progress, type Summ
 /** A person's settlement in a step, with the post of their comment and the message they were claimed with. */
 export interface Settled {
   readonly _tag: "Settled"
+  /** The step settled; the tally counts the first message's only (absent: the first message). */
+  readonly step?: Ledger.StepKind | undefined
   readonly person: Person
   readonly post: string
   readonly message: string
@@ -50,6 +52,21 @@ export const totalsOf = (tally: ReadonlyArray<Ledger.TallyRow>, unrecorded: numb
   }
   return { totals, skipped, paths, unrecorded }
 }
+
+/** The people of the later steps the campaign has, by state. */
+export type StepTotals = Summary["steps"]
+
+/**
+ * The first message's counts with the later steps' open rows added: a run is done only when every step of every
+ * person is settled (`awaiting_reply` is: nothing is to be done until the person writes).
+ */
+const withLaterSteps = (counts: Counts, steps: StepTotals): Counts =>
+  Object.values(steps).reduce<Counts>((all, step) => ({
+    ...all,
+    pending: all.pending + step.pending,
+    in_doubt: all.in_doubt + step.in_doubt,
+    claimed_elsewhere: all.claimed_elsewhere + step.claimed
+  }), counts)
 
 /** How the run ended, as far as the outcome depends on it. */
 export interface Ending {
@@ -268,11 +285,13 @@ export class Recorder {
 
   /** Folds in one person's result and tells the caller. */
   record(result: Result): Effect.Effect<void> {
-    this.current = addResult(this.current, result, this.rehearsal)
+    const later = result._tag === "Settled" && result.step !== undefined && result.step !== "first_message"
+    if (!later) this.current = addResult(this.current, result, this.rehearsal)
     return result._tag === "Settled" ? this.tell(result) : Effect.void
   }
 
-  private tell({ message, person, post, settlement }: Settled): Effect.Effect<void> {
+  private tell({ message, person: who, post, settlement, step }: Settled): Effect.Effect<void> {
+    const person = step === undefined || step === "first_message" ? who : { ...who, step }
     const progress = this.progress()
     switch (settlement._tag) {
       case "Sent":
@@ -301,15 +320,18 @@ export class Recorder {
    */
   summary<E>(
     ledgerTotals: Effect.Effect<LedgerTotals, E>,
-    ending: Omit<Ending, "rehearsal">
+    ending: Omit<Ending, "rehearsal">,
+    stepTotals: Effect.Effect<StepTotals, E> = Effect.succeed({})
   ): Effect.Effect<Summary, E> {
     const known: Effect.Effect<LedgerTotals | undefined, E> = this.rehearsal ? Effect.succeed(undefined) : ledgerTotals
-    return Effect.zipWith(known, Clock.currentTimeMillis, (ledger, finished) => {
+    const steps: Effect.Effect<StepTotals, E> = this.rehearsal ? Effect.succeed({}) : stepTotals
+    return Effect.zipWith(Effect.zip(known, steps), Clock.currentTimeMillis, ([ledger, later], finished) => {
       const counts = this.counts(ledger)
       return {
         campaign: this.campaign,
-        outcome: outcomeOf(counts, this.problems.size, { ...ending, rehearsal: this.rehearsal }),
+        outcome: outcomeOf(withLaterSteps(counts, later), this.problems.size, { ...ending, rehearsal: this.rehearsal }),
         counts,
+        steps: later,
         dropped: { ...this.current.dropped },
         skipped: { ...(ledger?.skipped ?? this.current.skippedReasons) },
         paths: { ...(ledger?.paths ?? this.current.sentPaths) },

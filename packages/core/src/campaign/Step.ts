@@ -1,8 +1,9 @@
 /**
  * A step: one message a campaign sends each person, with its own ledger row (the step is in the row's key) and its
  * own claim and settle cycle. The delivery stage works over a step: its kind, the row it keys, the text it renders,
- * the refusals known before any request, and the request it makes. Today's campaigns have one step, the first
- * message (a DM, or a private reply by `delivery`); a new kind is a new value of this shape.
+ * the refusals known before any request, and the request it makes. The steps: the first message (a DM, or a private
+ * reply by `delivery`), and when the campaign has them the follow-up (FollowUp.ts) and the public reply
+ * (PublicReply.ts); a new kind is a new value of this shape.
  */
 import { Clock, Duration, Effect } from "effect"
 import * as Buttons from "../Buttons.js"
@@ -11,7 +12,9 @@ import * as Ledger from "../Ledger.js"
 import * as Template from "../Template.js"
 import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
+import * as FollowUp from "./FollowUp.js"
 import * as Inbound from "./Inbound.js"
+import * as PublicReply from "./PublicReply.js"
 
 /**
  * A person as discovery hands them on: their matching comment; `firstSeenAt` when they come from the ledger (or were
@@ -44,6 +47,8 @@ export interface Step {
    * Undefined: the step has no deadlines, and people go in the order they are found.
    */
   readonly deadline: ((target: Target, now: number) => number) | undefined
+  /** The step's own pace, on top of the campaign's (public replies): a slot is reserved before the claim. */
+  readonly throttle?: PublicReply.Throttle | undefined
   /** The request the step makes by a path: one attempt. */
   readonly send: (
     api: UploadPost.UploadPost,
@@ -159,10 +164,22 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
   }
 }
 
-/** The steps of a campaign, in the order a person goes through them. */
+/**
+ * The steps of a campaign, in the order a person goes through them: the first message, then the follow-up and the
+ * public reply when the campaign has them. `paceHorizon`: how long a pass waits for a slot of a step's own pace.
+ */
 export const stepsOf = (
   spec: CampaignSpec.CampaignSpec,
-  inbound?: Inbound.Inbound
+  inbound?: Inbound.Inbound,
+  paceHorizon = Number.POSITIVE_INFINITY
 ): readonly [Step, ...Array<Step>] => [
-  firstMessage(spec, inbound)
+  firstMessage(spec, inbound),
+  ...(spec.followUp === undefined ? [] : [FollowUp.step(spec, spec.followUp, inbound)]),
+  ...(spec.publicReply === undefined
+    ? []
+    : [PublicReply.step(spec, spec.publicReply, CampaignSpec.publicReplyPerHour(spec), paceHorizon)])
 ]
+
+/** What a settlement comes to in a step: a public reply whose request may have gone out is `unconfirmed`. */
+export const finalOf = (step: Step, settlement: Ledger.Settlement): Ledger.Settlement =>
+  step.kind === "public_reply" ? PublicReply.unconfirmed(settlement) : settlement
