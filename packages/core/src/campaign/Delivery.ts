@@ -17,6 +17,7 @@ import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
+import * as OptOut from "./OptOut.js"
 import type { Recorder, Result } from "./Recording.js"
 import * as Step from "./Step.js"
 import type { Target } from "./Step.js"
@@ -139,7 +140,7 @@ const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice, again: boolean) =
         const claimedAt = yield* Clock.currentTimeMillis
         const claimed: Claimed = { ...turn, claimedAt }
         if (!(yield* claim(d, claimed))) {
-          yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+          yield* notClaimed(d, claimed)
           return undefined
         }
         if (choice._tag === "Settle") {
@@ -321,7 +322,7 @@ const conclude = (
     if (failure?._tag === "LedgerError") return yield* failure
     const settlement = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
     if (settlement === "lost") {
-      yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+      yield* notClaimed(d, claimed)
       return undefined
     }
     const error = Option.isSome(last) ? errorOf(last.value) : undefined
@@ -352,6 +353,15 @@ const chooseAgain = (claimed: Claimed, dmRefused: boolean): Target => ({
   firstSeenAt: claimed.target.firstSeenAt ?? new Date(claimed.claimedAt),
   ...(dmRefused ? { dmRefused: true } : {})
 })
+
+/** A claim refused or lost: by the suppression list (the person is settled `suppressed`), or to another runner. */
+const notClaimed = (d: Deliverer, { message, path, step, target }: Claimed) =>
+  OptOut.notClaimed(d.ledger, d.recorder, Step.keyOf(step, target), {
+    person: who(target),
+    post: target.postId,
+    message,
+    path
+  })
 
 /** Gives the claim back (pending) without telling it as a result: the person is chosen for again at once. */
 const release = (d: Deliverer, { step, target }: Claimed) =>

@@ -26,6 +26,7 @@ import * as DailyLimit from "./DailyLimit.js"
 import * as Delivery from "./Delivery.js"
 import * as Discovery from "./Discovery.js"
 import * as Inbound from "./Inbound.js"
+import * as OptOut from "./OptOut.js"
 import * as Reading from "./Reading.js"
 import { Recorder, totalsOf } from "./Recording.js"
 import * as Step from "./Step.js"
@@ -84,13 +85,14 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
     // Only `auto` reads the conversations: the other deliveries take one path whatever they show.
     const inbound = CampaignSpec.deliveryOf(spec) === "auto" ? new Inbound.Inbound(spec, api) : undefined
     const steps = Step.stepsOf(spec, inbound)
+    const ownAccount = options.ownAccount ?? OwnAccount.fromCampaign(spec)
     const discoverer: Discovery.Discoverer = {
       spec,
       ledger,
       recorder,
       matcher: Matcher.compile(spec.match),
       step: steps[0],
-      ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec),
+      ownAccount,
       rejudge: inbound !== undefined
     }
     const deliverer: Delivery.Deliverer = {
@@ -126,7 +128,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       deliverer,
       lease,
       steps,
-      inbound
+      inbound,
+      optOuts: OptOut.make(spec, ledger, ownAccount)
     }
   })
 
@@ -221,6 +224,7 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
       )
       return
     }
+    yield* s.optOuts.messages(inbound.snapshot)
     const { spec } = s
     const writers = [...inbound.snapshot.latest]
     if (writers.length === 0) return
@@ -270,6 +274,8 @@ const peopleOf = (s: Stages, pass: PassState) => (item: Reading.Item) =>
       if (!pass.unmarked.has(item.mark.post)) yield* s.marks.write(item)
       return Chunk.empty<Step.Target>()
     }
+    // Before anyone of the page is claimed: an opt-out newer than a person's matching comment is listed first.
+    yield* s.optOuts.comments(item)
     const { open, unrecorded } = yield* Discovery.unsettled(
       s.discoverer,
       Discovery.targetsOf(s.discoverer, pass.seen, item),
