@@ -41,7 +41,6 @@ import {
   decodeUnrecorded
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
-import * as Suppression from "./Suppression.js"
 import type {
   Counts,
   MessagePath,
@@ -53,6 +52,7 @@ import type {
   Unrecorded
 } from "./Ledger.js"
 import { DeliveryState, Ledger, LedgerError, noCounts, reopenableReasons, Settlement } from "./Ledger.js"
+import * as Suppression from "./Suppression.js"
 
 export interface Options {
   /** Rows per page when streaming entries. Default 500. */

@@ -202,7 +202,9 @@ export const scopes: Effect.Effect<ReadonlyArray<Scope>, LedgerError, SqlClient.
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
   const rows = yield* sql`SELECT platform, profile_user AS profile FROM comment_dm_campaigns
     UNION SELECT platform, profile FROM comment_dm_suppressions ORDER BY profile, platform`.pipe(
-    Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ platform: Schema.String, profile: Schema.String }))))
+    Effect.flatMap(
+      Schema.decodeUnknown(Schema.Array(Schema.Struct({ platform: Schema.String, profile: Schema.String })))
+    )
   )
   return rows
 }).pipe(failWith("read the profiles of the ledger"))
