@@ -15,6 +15,7 @@ import * as LedgerDatabase from "./LedgerDatabase.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
+import { command as suppressCommand } from "./SuppressCommand.js"
 import { visible, visibleLines } from "./Visible.js"
 import * as Workspace from "./Workspace.js"
 
@@ -230,6 +231,7 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     doctorCommand,
+    suppressCommand,
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
       sandboxCommand,
@@ -261,7 +263,9 @@ const failure = (code: ExitCode.ExitCode) => (error: { readonly message: string 
 export const main = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment | Signals> =>
-  HelpOutput.pageFor(command, argv.slice(2), { ...about, environment: { "--db": "COMMENT_DM_DB" } }).pipe(
+  HelpOutput.pageFor(command, argv.slice(2), { ...about, environment: { "--db": "COMMENT_DM_DB" } }, {
+    suppress: suppressCommand
+  }).pipe(
     Effect.flatMap(Option.match({
       onSome: (page) => Effect.as(Console.log(HelpOutput.render(page)), ExitCode.ExitCode.Settled),
       onNone: () => run(argv)
@@ -281,6 +285,7 @@ const run = (
       // Only a campaign file's problems come in lines of our making.
       CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
+      SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.
