@@ -65,7 +65,10 @@ export const personOf = (text: string): Suppression.Person => {
 /** The problem with a person as written, if any: nothing left, or characters no id or username holds. */
 const problemWith = (text: string): string | undefined => {
   const person = personOf(text)
-  if (person.userId === undefined && Suppression.normaliseUsername(person.username) === undefined) {
+  if (
+    person.userId?.trim() === "" ||
+    (person.userId === undefined && Suppression.normaliseUsername(person.username) === undefined)
+  ) {
     return `${JSON.stringify(text)} names nobody: write a user id or @username`
   }
   if (/[\p{Cc}\p{Cf}\s]/u.test(text.trim())) {
