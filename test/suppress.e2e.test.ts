@@ -158,6 +158,7 @@ describe("comment-dm suppress", () => {
         const help = ok(await runCli(["suppress", sub, "--help"])).stdout
         assert.include(help, `$ comment-dm suppress ${sub}`)
         assert.include(help, "--profile")
+      assert.notInclude(help, "A user-defined piece of text", "no filler lines")
       }
       const group = ok(await runCli(["suppress", "--help"])).stdout
       for (const sub of ["add", "remove", "list", "import", "export"]) {
