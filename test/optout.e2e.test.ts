@@ -9,6 +9,8 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
 import { type CliResult, finished, jsonSummary, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
 import { parseCsv } from "./support/e2e-csv.js"
+import { serverForBlock } from "./support/e2e-postgres.js"
+import { findPostgres } from "./support/postgres.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
 
 const profile = "optout"
@@ -171,4 +173,35 @@ describe("opt-out against the sandbox", () => {
     assert.strictEqual(bad.code, 2)
     assert.include(bad.stderr, "opt_out: expected at least one opt-out word")
   })
+})
+
+const postgres = findPostgres()
+
+describe.skipIf(postgres.install === undefined)("opt-out with three runners on PostgreSQL", () => {
+  const db = serverForBlock()
+
+  it("people put on the list mid-run are never sent by any runner, claimed ahead or not", async () => {
+    // Eight people, one send every 5 seconds for the profile (the pace is shared), three runners claiming ahead.
+    const s = await stage([1, 2, 3, 4, 5, 6, 7, 8].map((n) => comment(n, (10 - n) * minute)))
+    const file = s.campaign("fleet", { pace: { per_hour: 720, concurrency: 1 } })
+    const runners = [0, 1, 2].map(() =>
+      finished(startCli(["run", file, "--json", "--db", db()], { env: s.sandbox.env }), 90_000)
+    )
+    await waitFor("the first send", async () => (await s.deliveries()).length >= 1)
+    const late = [4, 5, 6, 7, 8].map(userId)
+    const added = await runCli(["suppress", "add", ...late, "--db", db(), "--json"], { env: s.sandbox.env })
+    assert.strictEqual(added.code, 0, added.stderr)
+    assert.strictEqual(JSON.parse(added.stdout).added, 5)
+    const sentBefore = (await s.deliveries()).length
+    assert.isBelow(sentBefore, 3, "listed while the runners still had people to send to")
+
+    for (const result of await Promise.all(runners)) assert.include([0, 5], result.code, result.stderr)
+    const deliveries = await s.deliveries()
+    assert.deepStrictEqual(reachedIds(deliveries), [userId(1), userId(2), userId(3)])
+    const status = JSON.parse((await runCli(["status", file, "--json", "--db", db()], { env: s.sandbox.env })).stdout)
+    assert.deepStrictEqual([status.counts.sent, status.counts.suppressed, status.unaccounted], [3, 5, 0])
+    const rows = parseCsv((await runCli(["export", file, "--db", db()], { env: s.sandbox.env })).stdout)
+    // Some of them had been claimed ahead by a runner before they were listed, and were released.
+    assert.isAbove(rows.filter((row) => late.includes(row.user_id ?? "") && row.attempts === "1").length, 0)
+  }, 150_000)
 })
