@@ -97,6 +97,10 @@ describe("comment-dm suppress", () => {
     const cli = (db: string, ...args: ReadonlyArray<string>) => runCli([...args, "--db", db])
     ok(await cli(from.db, "suppress", "add", "111", "@ana", "=cmd", "--profile", "acme"))
     ok(await cli(from.db, "suppress", "add", "222", "--profile", "acme"))
+    assert.deepStrictEqual(
+      last(ok(await cli(from.db, "suppress", "export", "--json"))),
+      last(ok(await cli(from.db, "suppress", "list", "--json")))
+    )
     const exported = ok(await cli(from.db, "suppress", "export")).stdout
     assert.strictEqual(exported.split("\n")[0], "user_id,username,source,created_at")
     // A cell a spreadsheet would run as a formula is written as text.
@@ -158,7 +162,7 @@ describe("comment-dm suppress", () => {
         const help = ok(await runCli(["suppress", sub, "--help"])).stdout
         assert.include(help, `$ comment-dm suppress ${sub}`)
         assert.include(help, "--profile")
-      assert.notInclude(help, "A user-defined piece of text", "no filler lines")
+        assert.notInclude(help, "A user-defined piece of text", "no filler lines")
       }
       const group = ok(await runCli(["suppress", "--help"])).stdout
       for (const sub of ["add", "remove", "list", "import", "export"]) {

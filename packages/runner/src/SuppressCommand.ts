@@ -196,6 +196,10 @@ const listCommand = Command.make(
     "manual, import) and when. Reads the ledger only."
 ))
 
+/** The list as one JSON object: the profile, the platform, how many, and each person. */
+const listed = (common: Common, scope: Suppression.Scope, entries: ReadonlyArray<Suppression.Entry>) =>
+  report(common, scope, { count: entries.length, suppressions: entries.map(jsonOf) }, "")
+
 const jsonOf = (entry: Suppression.Entry) => ({
   user_id: entry.userId ?? null,
   username: entry.username ?? null,
@@ -207,11 +211,12 @@ export const csvHeader = "user_id,username,source,created_at"
 
 const exportCommand = Command.make(
   "export",
-  { db, profile, platform },
+  { db, profile, platform, json },
   (args) =>
-    onList({ ...args, json: false }, (scope) =>
+    onList(args, (scope) =>
       Effect.gen(function*() {
         const entries = yield* Suppression.list(scope)
+        if (args.json) return yield* listed(args, scope, entries)
         const rows = entries.map((entry) =>
           [entry.userId ?? "", entry.username ?? "", entry.source, entry.createdAt.toISOString()].map(csvField).join(
             ","
@@ -221,7 +226,7 @@ const exportCommand = Command.make(
       }), true)
 ).pipe(Command.withDescription(
   `Write the profile's suppression list as CSV to stdout (${csvHeader}), for another ledger's ` +
-    "`suppress import` or a spreadsheet."
+    "`suppress import` or a spreadsheet; with --json, as `list --json` writes it."
 ))
 
 /** A minimal RFC 4180 reader: quoted fields may hold commas, quotes ("") and line breaks. */
