@@ -78,5 +78,12 @@ describe("opt-out words", () => {
       assert.include(wrong.message, "opt_out: expected a list of strings")
       const typo = yield* Effect.flip(CampaignSpec.decode({ ...base, optout: ["stop"] }))
       assert.include(typo.message, `did you mean "opt_out"`)
+      // In code: `optOut`, with the same checks, its problems named as code names them.
+      const code = { name: "c", platform: "instagram", user: "acme", posts: ["1"], message: "hi" } as const
+      assert.deepStrictEqual(CampaignSpec.optOutOf(yield* CampaignSpec.fromCode({ ...code, optOut: ["baja"] })), [
+        "baja"
+      ])
+      const inCode = yield* Effect.flip(CampaignSpec.fromCode({ ...code, optOut: [] }))
+      assert.include(inCode.message, "optOut: expected at least one opt-out word")
     }))
 })
