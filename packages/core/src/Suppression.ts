@@ -54,10 +54,13 @@ export interface Person {
   readonly username?: string | undefined
 }
 
-/** A username as the list keeps it: without a leading `@`, trimmed, in lower case; undefined when nothing is left. */
+/**
+ * A username as the list keeps it: without a leading `@`, trimmed, in lower case, as the database can hold it (see
+ * `storable`, as the ledger's rows keep it); undefined when nothing is left.
+ */
 export const normaliseUsername = (username: string | undefined): string | undefined => {
   const name = username?.trim().replace(/^@/, "").trim().toLowerCase()
-  return name === undefined || name === "" ? undefined : name
+  return name === undefined || name === "" ? undefined : storable(name)
 }
 
 const normaliseId = (userId: string | undefined): string | undefined => {
