@@ -49,10 +49,11 @@ describe("opt-out words", () => {
         "",
         "   ",
         "\u0000",
-        "stop\u0000"
+        "stop\u0000",
+        "stop ".repeat(200_000)
       ]
     ) {
-      assert.isFalse(isDefault(text), JSON.stringify(text))
+      assert.isFalse(isDefault(text), JSON.stringify(text.slice(0, 60)))
     }
   })
 
