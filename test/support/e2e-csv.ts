@@ -1,29 +1,9 @@
 /** Reading the CSV export in the end-to-end tests. */
 
-/** A minimal RFC 4180 reader: quoted fields may hold commas, quotes ("") and newlines. */
+import { parseCsv as csvRows } from "../../packages/runner/src/SuppressCommand.js"
+
+/** The records of a CSV text with a header line, by column name. */
 export const parseCsv = (text: string): Array<Record<string, string>> => {
-  const rows: Array<Array<string>> = []
-  let row: Array<string> = []
-  let field = ""
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]
-    if (quoted) {
-      if (char === "\"" && text[i + 1] === "\"") {
-        field += "\""
-        i++
-      } else if (char === "\"") quoted = false
-      else field += char
-    } else if (char === "\"") quoted = true
-    else if (char === ",") {
-      row.push(field)
-      field = ""
-    } else if (char === "\n") {
-      rows.push([...row, field])
-      row = []
-      field = ""
-    } else field += char
-  }
-  const [header, ...records] = rows
+  const [header, ...records] = csvRows(text)
   return records.map((record) => Object.fromEntries((header ?? []).map((name, i) => [name, record[i] ?? ""])))
 }

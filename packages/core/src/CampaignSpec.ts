@@ -13,6 +13,7 @@ import * as Buttons from "./Buttons.js"
 import { Platform, platforms } from "./internal/platform.js"
 import { closest } from "./internal/suggest.js"
 import * as Matcher from "./Matcher.js"
+import * as Suppression from "./Suppression.js"
 import * as Template from "./Template.js"
 
 export { Platform }
@@ -206,6 +207,19 @@ const Terms = (example: string) =>
   Schema.Array(Schema.String.annotations(expected("a string"))).annotations(
     expected(`a list of strings such as ${example}`, isList)
   )
+
+/** `opt_out`: at least one word, none that folds to nothing (it would make every empty comment an opt-out). */
+const OptOutWords = Terms("[stop, unsubscribe, remove]").pipe(
+  Schema.filter((words) => {
+    if (words.length === 0) return "expected at least one opt-out word, got []"
+    const issues = words.flatMap((word, index) =>
+      Suppression.foldWhole(word) === ""
+        ? [{ path: [index], message: `expected a word, got ${show(word)} (nothing is left once folded)` }]
+        : []
+    )
+    return issues.length === 0 ? undefined : issues
+  })
+)
 
 const MatchInput = Schema.Struct({
   keywords: Schema.optionalWith(Terms("[guide, link]"), { exact: true }),
@@ -532,6 +546,11 @@ const fields = Schema.Struct({
   dailyReset: Schema.optionalWith(DailyResetFromInput, { exact: true, default: () => defaultDailyReset }).pipe(
     Schema.fromKey("daily_reset")
   ),
+  /**
+   * Whole messages or comments that put the person on the profile's suppression list (see `Suppression`); absent:
+   * the defaults ({@link optOutOf}), left out of the file's recorded version so that older files keep theirs.
+   */
+  optOut: Schema.optionalWith(OptOutWords, { exact: true }).pipe(Schema.fromKey("opt_out")),
   /** A cap on sends for one run. */
   maxSends: Schema.optionalWith(Schema.NonNegativeInt.annotations(expected("a non-negative integer")), {
     exact: true
@@ -567,6 +586,10 @@ const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
   }
   return issues
 }
+
+/** The campaign's opt-out words: its `opt_out`, else STOP, UNSUBSCRIBE and REMOVE. */
+export const optOutOf = (spec: { readonly optOut?: ReadonlyArray<string> | undefined }): ReadonlyArray<string> =>
+  spec.optOut ?? Suppression.defaultOptOutWords
 
 /** The campaign file schema: decodes the file's shape (snake_case) into a {@link CampaignSpec}. */
 export const CampaignSpec = fields.pipe(Schema.filter(crossChecks))
@@ -617,6 +640,7 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "follow_up",
     "public_reply",
     "daily_reset",
+    "opt_out",
     "max_sends"
   ],
   account: ["user_id", "username"],
@@ -698,6 +722,8 @@ export type CodeInput = MessageInput & {
   readonly pace?: { readonly perHour?: number; readonly concurrency?: number }
   readonly dailyReset?: `${string} UTC` | "rolling"
   readonly maxSends?: number
+  /** Whole messages or comments that opt a person out (default STOP, UNSUBSCRIBE, REMOVE). */
+  readonly optOut?: ReadonlyArray<string>
   readonly account?: { readonly userId?: string; readonly username?: string }
   /** `within` as the file writes it ("7d"); a bare message is accepted as `message`. */
   readonly followUp?:
@@ -719,6 +745,7 @@ const codeKeys: Readonly<Record<string, string>> = {
   per_hour: "perHour",
   daily_reset: "dailyReset",
   max_sends: "maxSends",
+  opt_out: "optOut",
   user_id: "userId",
   follow_up: "followUp",
   public_reply: "publicReply"
@@ -751,7 +778,7 @@ const present = (entries: Record<string, unknown>): Record<string, unknown> =>
 export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, CampaignSpecError> => {
   // Untyped code may pass anything: what is not an object gets the decoder's own message.
   if (!isObject(input)) return decode(input)
-  const { account, dailyReset, followUp, maxSends, message, messages, pace, publicReply, ...rest } = input
+  const { account, dailyReset, followUp, maxSends, message, messages, optOut, pace, publicReply, ...rest } = input
   const { concurrency, perHour, ...restPace } = pace ?? {}
   const { userId, ...restAccount } = account ?? {}
   const replyObject = typeof publicReply === "object" && "message" in publicReply ? publicReply : undefined
@@ -762,6 +789,7 @@ export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, Campaign
     pace: isObject(pace) ? present({ ...restPace, per_hour: perHour, concurrency }) : pace,
     account: isObject(account) ? present({ ...restAccount, user_id: userId }) : account,
     daily_reset: dailyReset,
+    opt_out: optOut,
     max_sends: maxSends,
     follow_up: followUp,
     public_reply: replyObject === undefined ? publicReply : present({ ...restReply, per_hour: repliesPerHour })

@@ -127,6 +127,8 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     // Nobody is in doubt to resolve: reconciliation would write its answers, and a rehearsal does not need them.
     inDoubt: () => Effect.succeed([]),
     resolveInDoubt: () => Effect.succeed(false),
+    // Who opted out is the platform's news, not the rehearsal's: the run that reads it next records it.
+    suppress: () => Effect.succeed(0),
     // No version is recorded; 0 stands for none.
     campaignVersion: () => Effect.succeed(0),
     // Whether a skip may be judged again depends on the stored reason and times, which a rehearsal does not read: it

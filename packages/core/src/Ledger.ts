@@ -361,6 +361,15 @@ export interface Service {
   readonly endAwaiting: (campaign: string, repliedBefore: Date) => Effect.Effect<number, LedgerError>
   /** The `pending` rows of one step of the campaign in first-seen order, read page by page. */
   readonly pendingEntries: (campaign: string, step: StepKind) => Stream.Stream<LedgerEntry, LedgerError>
+  /**
+   * Puts people on the suppression list of a profile (see `Suppression`): from then on no claim of any campaign of the
+   * profile takes them, in any step. Succeeds with how many were not on it.
+   */
+  readonly suppress: (
+    scope: { readonly platform: string; readonly profile: string },
+    people: ReadonlyArray<{ readonly userId: string; readonly username: string | undefined }>,
+    source: "dm" | "comment"
+  ) => Effect.Effect<number, LedgerError>
 }
 
 /** The ledger a run keeps its people in: a port, provided by `SqliteLedger`, `PgLedger` or `DryRun`. */

@@ -53,6 +53,7 @@ import type {
   Unrecorded
 } from "./Ledger.js"
 import { DeliveryState, Ledger, LedgerError, noCounts, reopenableReasons, Settlement } from "./Ledger.js"
+import * as Suppression from "./Suppression.js"
 
 export interface Options {
   /** Rows per page when streaming entries. Default 500. */
@@ -305,38 +306,57 @@ const claim: Operation<"claim"> = ({ commit, sql }) => (key, options) =>
     const from: DeliveryState = options.inDoubt === true ? "in_doubt" : "pending"
     // A claim without a path keeps the one recorded; only the first message has one.
     const newPath = key.step === "first_message" ? path ?? null : null
+    // Whatever the step, a person on the profile's suppression list is settled `suppressed` instead of claimed; the
+    // claim checks the list again itself, for a list that changes between the two statements. A private reply in doubt
+    // is not claimed for its retry then, and stays in doubt: it may have reached them.
+    const suppressListed = Suppression.settleListed(sql, whereKey(sql, key), ["pending"], now)
     const claimRow = sql`UPDATE comment_dm_recipients SET state = 'claimed', message = ${storable(message)},
         path = COALESCE(${newPath}, path), campaign_version = ${campaignVersion ?? null},
         claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
         attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
-      WHERE ${whereKey(sql, key)} AND state = ${from}`
+      WHERE ${whereKey(sql, key)} AND state = ${from} AND NOT ${Suppression.listed(sql)}`
     const reply = replyKind(key.step, path)
     const order = orderOf(key)
     if (reply === undefined) {
-      return yield* commit.write({ order, untilDurable: true, statements: [sql`${claimRow} RETURNING user_id`] })
+      return yield* commit.write({
+        order,
+        untilDurable: true,
+        statements: [suppressListed, sql`${claimRow} RETURNING user_id`],
+        answer: 1
+      })
     }
     // A reply takes the comment's key of the profile in the claim's transaction: whoever holds it replies.
     return yield* commit.write({
       order,
       untilDurable: true,
       statements: [
+        suppressListed,
         takeReplyKey(sql, key, reply, now, from),
         sql`${claimRow} AND ${holdsReplyKey(sql, reply)} RETURNING user_id`,
         skipTakenComment(sql, key, reply, now)
       ],
-      answer: 1
+      answer: 2
     })
   }).pipe(failWith(`claim ${describeKey(key)}`))
 
+/**
+ * A runner's own claim whose person the list holds is settled `suppressed` before the confirmation, which then fails:
+ * a person who opted out after their claim is released and never sent.
+ */
 const confirmClaim: Operation<"confirmClaim"> = ({ commit, sql }) => (key, runner, lease) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
+    const held = sql`${whereKey(sql, key)} AND claimed_by = ${runner}`
     return yield* commit.write({
       order: orderOf(key),
       untilDurable: true,
-      statements: [sql`UPDATE comment_dm_recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
-        WHERE ${whereKey(sql, key)} AND state = 'claimed' AND claimed_by = ${runner} AND lease_until > ${now}
-        RETURNING user_id`]
+      statements: [
+        Suppression.settleListed(sql, held, ["claimed"], now),
+        sql`UPDATE comment_dm_recipients SET lease_until = ${now + leaseMillis(lease)}, updated_at = ${now}
+        WHERE ${held} AND state = 'claimed' AND lease_until > ${now} AND NOT ${Suppression.listed(sql)}
+        RETURNING user_id`
+      ],
+      answer: 1
     })
   }).pipe(failWith(`confirm the claim on ${describeKey(key)}`))
 
@@ -628,6 +648,9 @@ const entries: Operation<"entries"> = (db) => (campaign) =>
 const pendingEntries: Operation<"pendingEntries"> = (db) => (campaign, step) =>
   pages(db, campaign, { state: "pending", step }, `read the pending people of campaign ${campaign}`)
 
+const suppress: Operation<"suppress"> = ({ sql }) => (scope, people, source) =>
+  Effect.provideService(Suppression.add(scope, people, source), SqlClient.SqlClient, sql)
+
 /**
  * The ledger over the context's SqlClient; its group-commit writer lives as long as the scope, and with a
  * {@link CommitSync} answers claims and confirmations only once their group is synced.
@@ -666,7 +689,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       pendingEntries: pendingEntries(db),
       openSteps: openSteps(db),
       wakeFollowUp: wakeFollowUp(db),
-      endAwaiting: endAwaiting(db)
+      endAwaiting: endAwaiting(db),
+      suppress: suppress(db)
     })
   })
 

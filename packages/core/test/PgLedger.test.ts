@@ -5,26 +5,12 @@ import { Cause, Chunk, Context, Effect, Layer, Redacted, Stream } from "effect"
 import * as Net from "node:net"
 import { Ledger, LedgerError } from "../src/Ledger.js"
 import * as PgLedger from "../src/PgLedger.js"
-import * as SqlLedger from "../src/SqlLedger.js"
 import { ledgerAutoContract } from "./support/ledgerAutoSuite.js"
 import { ledgerEditsContract } from "./support/ledgerEditsSuite.js"
 import { ledgerStepsContract } from "./support/ledgerStepsSuite.js"
 import { claimBy, ledgerContract, newCampaign, people } from "./support/ledgerSuite.js"
-import { findPostgres, startPostgres } from "./support/postgres.js"
-
-/** The URL of a throwaway PostgreSQL server, started once for this file. */
-class ServerUrl extends Context.Tag("ServerUrl")<ServerUrl, string>() {}
-
-const server = Layer.scoped(
-  ServerUrl,
-  Effect.acquireRelease(Effect.promise(startPostgres), (started) => Effect.promise(started.stop)).pipe(
-    Effect.map((started) => started.url)
-  )
-)
-
-const suiteLedger = Layer.unwrapEffect(
-  Effect.map(ServerUrl, (url) => SqlLedger.layer.pipe(Layer.provideMerge(PgLedger.layerClient({ url }))))
-)
+import { server, ServerUrl, suiteLedger } from "./support/pgServer.js"
+import { findPostgres } from "./support/postgres.js"
 
 /** A new empty database on the server, for a test that must see the ledger tables created. */
 const freshDatabase = Effect.gen(function*() {

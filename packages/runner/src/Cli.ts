@@ -16,6 +16,7 @@ import * as Report from "./Report.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
+import { command as suppressCommand } from "./SuppressCommand.js"
 import { visible, visibleLines } from "./Visible.js"
 import * as Workspace from "./Workspace.js"
 
@@ -278,6 +279,7 @@ export const command = Command.make("comment-dm").pipe(
     exportCommand,
     reportCommand,
     doctorCommand,
+    suppressCommand,
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
       sandboxCommand,
@@ -309,7 +311,9 @@ const failure = (code: ExitCode.ExitCode) => (error: { readonly message: string 
 export const main = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment | Signals> =>
-  HelpOutput.pageFor(command, argv.slice(2), { ...about, environment: { "--db": "COMMENT_DM_DB" } }).pipe(
+  HelpOutput.pageFor(command, argv.slice(2), { ...about, environment: { "--db": "COMMENT_DM_DB" } }, {
+    suppress: suppressCommand
+  }).pipe(
     Effect.flatMap(Option.match({
       onSome: (page) => Effect.as(Console.log(HelpOutput.render(page)), ExitCode.ExitCode.Settled),
       onNone: () => run(argv)
@@ -331,6 +335,7 @@ const run = (
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
       // `report --out` names a place that cannot be written.
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
+      SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.

@@ -184,9 +184,12 @@ const sections = (doc: HelpDoc.HelpDoc, environment: Readonly<Record<string, str
         return
       }
       case "Enumeration":
-        // COMMANDS: one paragraph a subcommand, its usage first.
+        // COMMANDS: one paragraph a subcommand, its usage first (and one for each of a subcommand's own commands).
         node.elements.forEach((element) =>
-          paragraphs(element).forEach((line) => found.commands.push(line.trim().split(" ")[0] ?? ""))
+          paragraphs(element).forEach((line) => {
+            const name = line.trim().split(" ")[0] ?? ""
+            if (!found.commands.includes(name)) found.commands.push(name)
+          })
         )
         return
       case "Paragraph":
@@ -262,7 +265,8 @@ export const render = (page: Page): string => {
   const out: Array<string> = [`${page.name} ${page.version}`, "", bold("USAGE")]
   for (const line of page.usage) {
     const named = line === page.name || line.startsWith(`${page.name} `) ? line : `${page.name} ${line}`
-    const full = found.commands.length > 0 && named === page.name ? `${named} <command> [options]` : named
+    // A command of commands (the top one, `suppress`) is used through one of them.
+    const full = found.commands.length > 0 && !/[[<]/.test(named) ? `${named} <command> [options]` : named
     out.push(...wrap("  $ ", full, 6))
   }
   if (found.commands.length > 0) {
@@ -300,7 +304,8 @@ export const render = (page: Page): string => {
 export const pageFor = <A>(
   command: { readonly descriptor: Descriptor.Command<A> },
   args: ReadonlyArray<string>,
-  about: Pick<Page, "name" | "version" | "environment">
+  about: Pick<Page, "name" | "version" | "environment">,
+  nested: Readonly<Record<string, { readonly descriptor: Descriptor.Command<unknown> }>> = {}
 ) =>
   Effect.gen(function*() {
     const config = Option.getOrElse(yield* Effect.serviceOption(CliConfig.CliConfig), () => CliConfig.defaultConfig)
@@ -313,7 +318,13 @@ export const pageFor = <A>(
     if (Option.isNone(directive) || !CommandDirective.isBuiltIn(directive.value)) return Option.none()
     const option = directive.value.option
     if (!BuiltInOptions.isShowHelp(option)) return Option.none()
-    const subcommands = Descriptor.getSubcommands(command.descriptor)
+    // A command with commands of its own (`suppress`): its name leads its commands' usage, and they are listed.
+    const group = Option.fromNullable(asked[0] === undefined ? undefined : nested[asked[0]])
+    const subcommands = Descriptor.getSubcommands(Option.match(group, {
+      onNone: () => command.descriptor,
+      onSome: (inner) => inner.descriptor
+    }))
+    const parent = Option.isSome(group) ? `${asked[0]} ` : ""
     const describe = (name: string) =>
       Option.match(HashMap.get(subcommands, name), {
         onNone: () => "",
@@ -323,7 +334,9 @@ export const pageFor = <A>(
     return Option.some<Page>({
       ...about,
       global: new Set(global.map((e) => e.name)),
-      usage: Usage.enumerate(option.usage, config).map(spanText),
+      usage: Usage.enumerate(option.usage, config).map(spanText).map((line) =>
+        line.startsWith(parent) || `${line} ` === parent ? line : `${parent}${line}`
+      ),
       doc: option.helpDoc,
       describe
     })

@@ -266,7 +266,7 @@ export const csvHeader = [
  * gets a leading single quote (OWASP's CSV-injection advice), which shows it as text. Such cells, and those holding
  * a quote, comma or line break, are quoted.
  */
-const csvField = (value: string | number | Date | undefined): string => {
+export const csvField = (value: string | number | Date | undefined): string => {
   if (value === undefined) return ""
   const text = value instanceof Date ? value.toISOString() : String(value)
   const formula = /^[=+\-@\t\r]/.test(text)

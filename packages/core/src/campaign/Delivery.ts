@@ -17,6 +17,7 @@ import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
+import * as OptOut from "./OptOut.js"
 import type { Recorder, Result } from "./Recording.js"
 import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
@@ -166,7 +167,7 @@ const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice, again: boolean) =
         const claimedAt = yield* Clock.currentTimeMillis
         const claimed: Claimed = { ...turn, claimedAt }
         if (!(yield* claim(d, claimed))) {
-          yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+          yield* notClaimed(d, claimed)
           return undefined
         }
         if (choice._tag === "Settle") {
@@ -350,7 +351,7 @@ const conclude = (
     const after = settlementAfter(ended, new Date(yield* Clock.currentTimeMillis))
     const settlement = typeof after === "string" ? after : Step.finalOf(claimed.step, after)
     if (settlement === "lost") {
-      yield* d.recorder.record({ _tag: "ClaimedElsewhere" })
+      yield* notClaimed(d, claimed)
       return undefined
     }
     const error = Option.isSome(last) ? errorOf(last.value) : undefined
@@ -381,6 +382,15 @@ const chooseAgain = (claimed: Claimed, dmRefused: boolean): Target => ({
   firstSeenAt: claimed.target.firstSeenAt ?? new Date(claimed.claimedAt),
   ...(dmRefused ? { dmRefused: true } : {})
 })
+
+/** A claim refused or lost: by the suppression list (the person is settled `suppressed`), or to another runner. */
+const notClaimed = (d: Deliverer, { message, path, step, target }: Claimed) =>
+  OptOut.notClaimed(d.ledger, d.recorder, Step.keyOf(step, target), {
+    person: who(target),
+    post: target.postId,
+    message,
+    path
+  })
 
 /** Gives the claim back (pending) without telling it as a result: the person is chosen for again at once. */
 const release = (d: Deliverer, { step, target }: Claimed) =>

@@ -29,6 +29,7 @@ import * as Discovery from "./Discovery.js"
 import * as Edits from "./Edits.js"
 import * as FollowUp from "./FollowUp.js"
 import * as Inbound from "./Inbound.js"
+import * as OptOut from "./OptOut.js"
 import * as Reading from "./Reading.js"
 import { Recorder, type StepTotals, totalsOf } from "./Recording.js"
 import * as ReplyRetry from "./ReplyRetry.js"
@@ -91,13 +92,14 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
     const inbound = auto || spec.followUp !== undefined ? new Inbound.Inbound(spec, api) : undefined
     // A watcher's poll waits at most a minute for a slot of a step's own pace; the rest wait for the next poll.
     const steps = Step.stepsOf(spec, inbound, mode === "watch" ? 60_000 : Number.POSITIVE_INFINITY)
+    const ownAccount = options.ownAccount ?? OwnAccount.fromCampaign(spec)
     const discoverer: Discovery.Discoverer = {
       spec,
       ledger,
       recorder,
       matcher: Matcher.compile(spec.match),
       step: steps[0],
-      ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec),
+      ownAccount,
       rejudge: auto
     }
     /** How people pending under an earlier version's rules are judged again, once the version is recorded. */
@@ -136,7 +138,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       lease,
       steps,
       inbound,
-      edited
+      edited,
+      optOuts: OptOut.make(spec, ledger, ownAccount)
     }
   })
 
@@ -249,6 +252,7 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
       )
       return
     }
+    yield* s.optOuts.messages(inbound.snapshot)
     if (s.discoverer.rejudge) yield* rejudgeWriters(s, inbound)
     const followUp = s.spec.followUp
     if (followUp !== undefined) yield* FollowUp.wake(s.ledger, s.spec, followUp, inbound.snapshot)
@@ -337,6 +341,8 @@ const peopleOf = (s: Stages, pass: PassState) => (item: Reading.Item) =>
       if (!pass.unmarked.has(item.mark.post)) yield* s.marks.write(item)
       return Chunk.empty<Step.Target>()
     }
+    // Before anyone of the page is claimed: an opt-out newer than a person's matching comment is listed first.
+    yield* s.optOuts.comments(item)
     const { open, unrecorded } = yield* Discovery.unsettled(
       s.discoverer,
       Discovery.targetsOf(s.discoverer, pass.seen, item),

@@ -5,9 +5,9 @@
  * then get a private reply instead of a DM (never a DM the window may not allow).
  */
 import { Clock, Duration, Effect, Option } from "effect"
-import type * as CampaignSpec from "../CampaignSpec.js"
-import { foldFully } from "../internal/fold.js"
+import * as CampaignSpec from "../CampaignSpec.js"
 import * as Retry from "../Retry.js"
+import * as Suppression from "../Suppression.js"
 import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
 
@@ -20,8 +20,8 @@ export const messagingWindow = Duration.hours(24)
  */
 export const windowMargin = Duration.hours(1)
 
-/** The whole messages that opt a person out (folded as {@link fold} does). */
-export const optOutWords: ReadonlyArray<string> = ["stop", "unsubscribe", "remove"]
+/** The whole messages that opt a person out when a campaign names none (folded as {@link fold} does). */
+export const optOutWords: ReadonlyArray<string> = Suppression.defaultOptOutWords
 
 /** A person's latest message to the account. */
 export interface Written {
@@ -58,10 +58,10 @@ export const snapshotOf = (conversations: ReadonlyArray<UploadPost.Conversation>
 }
 
 /** Case, width, diacritics and invisible characters folded, and the whitespace around and between words collapsed. */
-export const fold = (text: string): string => foldFully(text).replace(/\s+/gu, " ").trim()
+export const fold: (text: string) => string = Suppression.foldWhole
 
-/** Whether a whole message is an opt-out word. */
-export const isOptOut = (text: string): boolean => optOutWords.includes(fold(text))
+/** Whether a whole message is one of the default opt-out words. */
+export const isOptOut: (text: string) => boolean = Suppression.isOptOut(optOutWords)
 
 /** When a DM to the person stops being safe to choose (the window's end less the margin), if they wrote at all. */
 export const dmDeadline = (snapshot: Snapshot, userId: string): number | undefined => {
@@ -74,8 +74,12 @@ export const dmDeadline = (snapshot: Snapshot, userId: string): number | undefin
 /** The conversations as `auto` last read them, for the stages of one campaign. */
 export class Inbound {
   snapshot: Snapshot = nothingSeen
+  /** Whether a whole message is one of the campaign's opt-out words. */
+  readonly isOptOut: (text: string) => boolean
 
-  constructor(readonly spec: CampaignSpec.CampaignSpec, readonly api: UploadPost.UploadPost) {}
+  constructor(readonly spec: CampaignSpec.CampaignSpec, readonly api: UploadPost.UploadPost) {
+    this.isOptOut = Suppression.isOptOut(CampaignSpec.optOutOf(spec))
+  }
 
   /**
    * Reads the conversations again (with the client's retries). A failure keeps what was read before and is returned,

@@ -80,10 +80,15 @@ const replyDeadline = (target: Target): number | undefined =>
  * the comment, else a skip; never a DM to someone whose latest message is an opt-out word. A deadline that passed
  * while the person waited (both paths were open when they were first seen) ends `expired`, not skipped.
  */
-export const autoChoice = (snapshot: Inbound.Snapshot, target: Target, now: number): Choice => {
+export const autoChoice = (
+  snapshot: Inbound.Snapshot,
+  target: Target,
+  now: number,
+  isOptOut: (text: string) => boolean = Inbound.isOptOut
+): Choice => {
   // The account's own comments never get here: discovery drops them (OwnAccount).
   const written = snapshot.latest.get(target.userId)
-  if (written !== undefined && Inbound.isOptOut(written.text)) {
+  if (written !== undefined && isOptOut(written.text)) {
     return settle(Ledger.Settlement.Suppressed({
       reason: `opted_out: their latest message to the account (${new Date(written.at).toISOString()}) is an ` +
         "opt-out word"
@@ -140,7 +145,7 @@ export const firstMessage = (spec: CampaignSpec.CampaignSpec, inbound?: Inbound.
         }))
       }
       case "auto":
-        return autoChoice(inbound?.snapshot ?? Inbound.nothingSeen, target, now)
+        return autoChoice(inbound?.snapshot ?? Inbound.nothingSeen, target, now, inbound?.isOptOut)
     }
   }
   return {
