@@ -94,7 +94,7 @@ describe("comment-dm --help", () => {
   it("keeps --db's note that COMMENT_DM_DB sets it", async () => {
     const text = (await help(["status", "--help"])).replace(/\s+/g, " ")
     assert.include(text, "--db text the ledger: a SQLite file path or a postgres:// URL")
-    assert.include(text, "(default: $COMMENT_DM_DB, else ./comment-dm.sqlite)")
+    assert.include(text, "(default: $COMMENT_DM_DB, else one ledger per user: $XDG_DATA_HOME/comment-dm/ledger.sqlite")
   })
 
   it("leaves --version as it was", async () => {

@@ -28,12 +28,35 @@ export interface CliOptions {
   readonly timeoutMs?: number
 }
 
-/** The environment a run gets: this process's, without any Upload-Post or ledger settings, plus `env`. */
+let testHome: string | undefined
+
+/**
+ * A home directory of this test process's own, so that a command without `--db` keeps its per-user ledger there and
+ * never in the real home of whoever runs the tests. Made at first use, removed when the process exits.
+ */
+export const isolatedHome = (): string => {
+  if (testHome === undefined) {
+    const home = Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-home-"))
+    testHome = home
+    process.once("exit", () => Fs.rmSync(home, { recursive: true, force: true }))
+  }
+  return testHome
+}
+
+/**
+ * The environment a run gets: this process's, without any Upload-Post or ledger settings, with a home of the tests'
+ * own ({@link isolatedHome}), plus `env`.
+ */
 const childEnv = (env: CliOptions["env"]): NodeJS.ProcessEnv => {
   const base: NodeJS.ProcessEnv = { ...process.env }
   delete base.UPLOAD_POST_API_KEY
   delete base.UPLOAD_POST_BASE_URL
   delete base.COMMENT_DM_DB
+  const home = isolatedHome()
+  base.HOME = home
+  base.USERPROFILE = home
+  base.LOCALAPPDATA = Path.join(home, "AppData", "Local")
+  base.XDG_DATA_HOME = Path.join(home, ".local", "share")
   for (const [key, value] of Object.entries(env ?? {})) {
     if (value === undefined) delete base[key]
     else base[key] = value

@@ -27,7 +27,7 @@ const campaignFile = Args.text({ name: "campaign-file" }).pipe(
 const db = Options.text("db").pipe(
   Options.withDescription(
     `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
-      `(default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
+      `(default: $COMMENT_DM_DB, else one ledger per user: ${LedgerDatabase.defaultDescription})`
   ),
   Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
   Options.withFallbackConfig(LedgerDatabase.fromEnvironment),
@@ -281,6 +281,7 @@ const run = (
       // Only a campaign file's problems come in lines of our making.
       CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
+      LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.

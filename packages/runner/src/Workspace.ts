@@ -33,7 +33,7 @@ export interface Target {
 export const layer = <P, PE>(target: Target, platform: Layer.Layer<P, PE>, options: LedgerDatabase.LayerOptions = {}) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const spec = yield* CampaignFile.load(target.campaignFile)
-    const location = yield* LedgerDatabase.resolve(target.db)
+    const location = yield* LedgerDatabase.resolve(target.db, options)
     return Layer.mergeAll(
       Layer.succeed(CampaignFile.Campaign, spec),
       LedgerDatabase.layer(location, options),
