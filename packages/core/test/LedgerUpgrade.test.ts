@@ -146,7 +146,8 @@ const checkUpgrade = (before: ReadonlyArray<V1Row>) =>
       assert.strictEqual(yield* rowCount(table), 0, table)
     }
     for (const table of v1Tables) yield* sql.unsafe(`CREATE TABLE ${table} (id TEXT PRIMARY KEY, note TEXT)`)
-    assert.strictEqual(yield* rowCount("comment_dm_migrations"), 6)
+    // Every migration applied: v2's and those after it.
+    assert.strictEqual(yield* rowCount("comment_dm_migrations"), Object.keys(SqlLedger.migrations).length)
 
     // And it goes on: the dead runner's claim is recovered, the pending are claimed, the sent and refused are not.
     yield* TestClock.adjust("1 hour")

@@ -17,6 +17,7 @@ import type * as UploadPost from "../UploadPost.js"
 import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
+import * as Period from "./Period.js"
 import type { Recorder, Result } from "./Recording.js"
 import * as Step from "./Step.js"
 import type { Target } from "./Step.js"
@@ -113,13 +114,25 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boole
   Effect.gen(function*() {
     if (yield* d.control.halted) return undefined
     const message = step.render(target)
-    const choice = yield* step.choose(target, message)
+    const choice = yield* chooseWithin(d, step, target, message)
     // A settlement known before sending makes no request: the daily limit does not hold it back.
     const turn = choice._tag === "Settle" ? "send" : yield* d.gate.turn
     if (turn === "hold") return undefined
     const path = choice._tag === "Send" ? choice.path : undefined
     const rest = inTurn(d, { step, target, message, path, probe: turn === "probe" }, choice, again)
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
+  })
+
+/** The step's choice, unless the campaign has ended (`until`): a first message not sent by then ends expired. */
+const chooseWithin = (d: Deliverer, step: Step.Step, target: Target, message: string) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Step.Choice> => {
+    const halt = step.kind === "first_message" ? Period.haltAt(d.spec, now) : undefined
+    return halt?._tag === "Ended"
+      ? Effect.succeed({
+        _tag: "Settle",
+        settlement: Ledger.Settlement.Expired({ reason: Period.endedReason(halt.at) })
+      })
+      : step.choose(target, message)
   })
 
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */

@@ -26,6 +26,7 @@ import * as DailyLimit from "./DailyLimit.js"
 import * as Delivery from "./Delivery.js"
 import * as Discovery from "./Discovery.js"
 import * as Inbound from "./Inbound.js"
+import * as Period from "./Period.js"
 import * as Reading from "./Reading.js"
 import { Recorder, totalsOf } from "./Recording.js"
 import * as Step from "./Step.js"
@@ -84,6 +85,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
     // Only `auto` reads the conversations: the other deliveries take one path whatever they show.
     const inbound = CampaignSpec.deliveryOf(spec) === "auto" ? new Inbound.Inbound(spec, api) : undefined
     const steps = Step.stepsOf(spec, inbound)
+    /** The earliest comment time discovery considers (`since`), set when the campaign is opened. */
+    const cutoff: { current: number | undefined } = { current: undefined }
     const discoverer: Discovery.Discoverer = {
       spec,
       ledger,
@@ -91,7 +94,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       matcher: Matcher.compile(spec.match),
       step: steps[0],
       ownAccount: options.ownAccount ?? OwnAccount.fromCampaign(spec),
-      rejudge: inbound !== undefined
+      rejudge: inbound !== undefined,
+      cutoff
     }
     const deliverer: Delivery.Deliverer = {
       spec,
@@ -126,7 +130,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       deliverer,
       lease,
       steps,
-      inbound
+      inbound,
+      cutoff
     }
   })
 
@@ -142,6 +147,12 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
     posts: spec.posts.map((post) => post._tag === "Recent" ? `recent:${post.count}` : Reading.postKey(post))
   })
   yield* recordVersion(s)
+  // `since: start` counts from the campaign's first run, which the registration above records the first time.
+  s.cutoff.current = Period.cutoffOf(
+    spec,
+    Option.getOrUndefined(yield* ledger.campaignStart(spec.name)),
+    yield* Clock.currentTimeMillis
+  )
   const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
   yield* reconcile(s)
   yield* Effect.forkScoped(
@@ -349,6 +360,14 @@ export const make = <R = never>(
 
     return {
       emit: s.emit,
+      /** Why the campaign reaches nobody now (paused, or past `until`), told as a notice; none when it goes on. */
+      halt: (mode: "run" | "watch") =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const halt = Period.haltAt(spec, now)
+          return halt === undefined
+            ? Effect.succeed(undefined)
+            : Effect.as(s.recorder.notice(Period.haltNotice(halt, mode)), halt)
+        }),
       progress: () => s.recorder.progress(),
       open: (postCount: number) => open(s, postCount),
       reconcile: reconcile(s),

@@ -250,6 +250,18 @@ const createV2Tables = Effect.gen(function*() {
  */
 const schemaV2 = Effect.all([prefixV1Tables, rebuildRecipients, createV2Tables], { discard: true })
 
+/**
+ * The ledger's own secrets by name: `forget_salt`, the salt of the tombstones' hashes (comment_dm_forgotten), made by
+ * the first `forget` and kept with the ledger, so that a hash names nobody without it.
+ */
+const createLedgerSecrets = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE comment_dm_ledger_secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+  )`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -257,7 +269,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0003_create_post_reads": createPostReads,
   "0004_create_unrecorded": createUnrecorded,
   "0005_create_conversation_reads": createConversationReads,
-  "0006_schema_v2": schemaV2
+  "0006_schema_v2": schemaV2,
+  "0007_forget_salt": createLedgerSecrets
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
