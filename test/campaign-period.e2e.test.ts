@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { jsonSummary } from "./support/cli.js"
-import { exitOf, openStudio, post, type Studio } from "./support/consent-data.js"
+import { commentsNow, exitOf, recipients, type Studio, withStudio } from "./support/consent-data.js"
 import { byUser, ledgerEntries } from "./support/e2e-ledger.js"
 import { control } from "./support/sandbox.js"
 
@@ -18,18 +18,6 @@ const marco = { id: "17841400000000913", username: "marco", text: "the guide?", 
 
 const requests = async (studio: Studio, endpoint: string) =>
   (await control(studio.sandbox.handle.stats)).requests[endpoint] ?? 0
-
-const recipients = async (studio: Studio) =>
-  (await control(studio.sandbox.handle.deliveries)).map((delivery) => delivery.recipientId).sort()
-
-const withStudio = (people: ReadonlyArray<typeof anna>, test: (studio: Studio) => Promise<void>) => async () => {
-  const studio = await openStudio(people)
-  try {
-    await test(studio)
-  } finally {
-    await studio.close()
-  }
-}
 
 describe("since", () => {
   it(
@@ -67,13 +55,7 @@ describe("since", () => {
 
       // The platform's comment times have whole seconds: the new comment comes a whole second after the first run.
       await new Promise((resolve) => setTimeout(resolve, 1_500))
-      await control(studio.sandbox.handle.addComment({
-        postId: post,
-        id: "c-901-new",
-        text: "guide!",
-        timestamp: new Date().toISOString(),
-        user: { id: marco.id, username: marco.username }
-      }))
+      await commentsNow(studio, "c-901-new", marco, "guide!")
       // The first run's time is kept in the ledger: a later run does not move it.
       const second = await studio.cli(["run", file, "--db", studio.db, "--json"])
       assert.strictEqual(second.code, 0, exitOf(second))

@@ -6,7 +6,7 @@ import type { DataSet } from "@comment-dm/sandbox"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { type CliOptions, type CliResult, runCli, tempDir, writeCampaign } from "./cli.js"
-import { type RunningSandbox, startSandbox } from "./sandbox.js"
+import { control, type RunningSandbox, startSandbox } from "./sandbox.js"
 
 export const profile = "consent.studio"
 export const post = "17900000000000901"
@@ -88,3 +88,27 @@ export const filesUnder = (root: string): ReadonlyArray<string> =>
       Fs.statSync(Path.join(root, name)).isFile()
     ).sort()
     : []
+
+/** A test run on a studio of these people, closed afterwards. */
+export const withStudio = (people: ReadonlyArray<Person>, test: (studio: Studio) => Promise<void>) => async () => {
+  const studio = await openStudio(people)
+  try {
+    await test(studio)
+  } finally {
+    await studio.close()
+  }
+}
+
+/** Who the sandbox delivered to, one entry per delivery, sorted. */
+export const recipients = async (studio: Studio): Promise<ReadonlyArray<string>> =>
+  (await control(studio.sandbox.handle.deliveries)).map((delivery) => delivery.recipientId).sort()
+
+/** The person comments on the studio's post now, with this text. */
+export const commentsNow = (studio: Studio, id: string, person: Person, text: string) =>
+  control(studio.sandbox.handle.addComment({
+    postId: post,
+    id,
+    text,
+    timestamp: new Date().toISOString(),
+    user: { id: person.id, username: person.username }
+  }))

@@ -9,6 +9,7 @@ import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
+import { forgetCommand, pruneCommand } from "./ForgetCommand.js"
 import * as HelpOutput from "./HelpOutput.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
@@ -230,6 +231,8 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     doctorCommand,
+    forgetCommand({ db, json }),
+    pruneCommand({ db, json }),
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
       sandboxCommand,

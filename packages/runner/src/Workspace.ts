@@ -40,3 +40,7 @@ export const layer = <P, PE>(target: Target, platform: Layer.Layer<P, PE>, optio
       platform
     )
   }))
+
+/** The ledger alone, for the subcommands that work on it without a campaign (`forget`, `prune`). */
+export const ledgerOnly = (db: Option.Option<LedgerDatabase.Given>) =>
+  Layer.unwrapEffect(Effect.map(LedgerDatabase.resolve(db), (location) => LedgerDatabase.layer(location)))
