@@ -150,7 +150,7 @@ export const forgetCommand = (shared: Shared) =>
       })
   ).pipe(
     Command.withDescription(
-      "Forget a person: remove their username, comment and message texts from every table of the ledger (rows stay, " +
+      "Forget a person. Remove their username, comment and message texts from every table of the ledger (rows stay, " +
         "under a pseudonym, so that status still adds up; people still waiting end suppressed) and keep a tombstone, " +
         "a salted hash of their id, so that no campaign records or messages them again. On SQLite the database's " +
         "files are rewritten (secure_delete, WAL checkpoint, VACUUM) so that none of the forgotten bytes stay in them. " +
@@ -210,8 +210,9 @@ export const pruneCommand = (shared: Shared) =>
       })
   ).pipe(
     Command.withDescription(
-      "Drop the usernames, comment texts and message texts of people settled (sent, refused, skipped, expired, " +
-        "suppressed, ...) longer ago than --older-than; the rows stay for the counts. Pending and in-doubt people keep " +
+      "Drop what the ledger keeps of people settled long ago. Their usernames, comment texts and message texts " +
+        "go when they were settled (sent, refused, skipped, expired, suppressed, ...) longer ago than --older-than; " +
+        "the rows stay for the counts. Pending and in-doubt people keep " +
         "theirs (reconciliation and re-judging need them)."
     ),
     (self) => Command.provide(self, (args) => Workspace.ledgerOnly(args.db))
