@@ -44,6 +44,22 @@ describe("since", () => {
   )
 
   it(
+    "set on a campaign with people pending from before: those whose comment is older are skipped, never sent",
+    withStudio([anna, li], async (studio) => {
+      const held = await studio.cli(["run", studio.write(), "--db", studio.db, "--max-sends", "0", "--json"])
+      assert.strictEqual(held.code, 5, exitOf(held))
+      assert.strictEqual(jsonSummary(held).counts.pending, 2)
+      const since = new Date(Date.now() - 2 * day).toISOString()
+      const result = await studio.cli(["run", studio.write({ since }), "--db", studio.db, "--json"])
+      assert.strictEqual(result.code, 0, exitOf(result))
+      assert.deepStrictEqual(await recipients(studio), [li.id])
+      const rows = byUser(await ledgerEntries(studio.db, "consent-data"))
+      assert.deepStrictEqual([rows.get(anna.id)?.state, rows.get(anna.id)?.reason], ["skipped", "comment_too_old"])
+    }),
+    90_000
+  )
+
+  it(
     "start: the comments before the campaign's first run are history; a comment after it is answered",
     withStudio([anna, li], async (studio) => {
       const file = studio.write({ since: "start" })

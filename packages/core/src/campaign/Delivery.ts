@@ -44,6 +44,8 @@ export interface Deliverer {
   readonly names: StepNames
   /** The campaign version the claims are made under, once the run has recorded it (see `Engine.open`). */
   readonly version: { current: number | undefined }
+  /** The earliest comment time the campaign considers (`since`), once the run has opened the campaign. */
+  readonly cutoff?: { readonly current: number | undefined } | undefined
 }
 
 type Named = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -123,15 +125,24 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boole
     return yield* turn === "probe" ? Effect.ensuring(rest, d.gate.probeDone) : rest
   })
 
-/** The step's choice, unless the campaign has ended (`until`): a first message not sent by then ends expired. */
+/**
+ * The step's choice, within the campaign's period: a first message not sent by its end (`until`) ends expired, and
+ * one whose comment is older than `since` (a row recorded before `since` was set) is skipped as `comment_too_old`,
+ * judged again when the person comments again.
+ */
 const chooseWithin = (d: Deliverer, step: Step.Step, target: Target, message: string) =>
   Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Step.Choice> => {
-    const halt = step.kind === "first_message" ? Period.haltAt(d.spec, now) : undefined
-    return halt?._tag === "Ended"
-      ? Effect.succeed({
+    if (step.kind !== "first_message") return step.choose(target, message)
+    const halt = Period.haltAt(d.spec, now)
+    if (halt?._tag === "Ended") {
+      return Effect.succeed({
         _tag: "Settle",
         settlement: Ledger.Settlement.Expired({ reason: Period.endedReason(halt.at) })
       })
+    }
+    const cutoff = d.cutoff?.current
+    return cutoff !== undefined && target.commentTime !== undefined && target.commentTime.getTime() < cutoff
+      ? Effect.succeed({ _tag: "Settle", settlement: Ledger.Settlement.Skipped({ reason: "comment_too_old" }) })
       : step.choose(target, message)
   })
 

@@ -113,7 +113,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       maxSends: options.maxSends ?? spec.maxSends,
       started: { count: 0 },
       names: yield* Delivery.stepNames,
-      version: { current: undefined }
+      version: { current: undefined },
+      cutoff
     }
     return {
       spec,
