@@ -103,6 +103,36 @@ describe("comment-dm forget", () => {
   )
 
   it(
+    "another process reading the ledger keeps the files from being rewritten: it says so (exit 1), and the same " +
+      "forget run again later finishes the job",
+    withStudio([anna, li], async (studio) => {
+      const file = studio.write()
+      const first = await studio.cli(["run", file, "--db", studio.db, "--json"])
+      assert.strictEqual(first.code, 0, exitOf(first))
+      // A reader holding a snapshot of the ledger while forget runs.
+      const held = await Effect.runPromise(
+        Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql.withTransaction(
+            Effect.zipRight(
+              sql`SELECT COUNT(*) AS n FROM comment_dm_recipients`,
+              Effect.promise(() => studio.cli(["forget", anna.id, "--db", studio.db]))
+            )
+          )).pipe(Effect.provide(SqliteClient.layer({ filename: studio.db })), Effect.orDie)
+      )
+      assert.strictEqual(held.code, 1, exitOf(held))
+      assert.include(held.stderr, "the ledger's files could not be rewritten")
+      assert.include(held.stderr, "run the same forget again when no runner uses the ledger")
+      assert.include(held.stdout, `forgot user ${anna.id}`)
+
+      const again = await studio.cli(["forget", anna.id, "--db", studio.db, "--json"])
+      assert.strictEqual(again.code, 0, exitOf(again))
+      const after = rawBytes(studio.db)
+      for (const text of forgottenBytes) assert.isFalse(holds(after, text), `after the second forget: ${text}`)
+    }),
+    120_000
+  )
+
+  it(
     "refuses while the person is in doubt, saying to reconcile, and forgets nothing",
     withStudio([anna, li], async (studio) => {
       const file = studio.write()
