@@ -52,6 +52,22 @@ describe("since and until", () => {
       }
     }))
 
+  it.effect("code gives them as the file does, a Date too", () =>
+    Effect.gen(function*() {
+      const spec = yield* CampaignSpec.fromCode({
+        ...base,
+        platform: "instagram",
+        since: new Date("2026-03-01T10:00:00Z"),
+        until: "2026-03-31",
+        active: false
+      })
+      assert.deepStrictEqual(spec.since, { _tag: "At", at: new Date("2026-03-01T10:00:00Z") })
+      assert.deepStrictEqual(spec.until, new Date("2026-04-01T00:00:00Z"))
+      assert.strictEqual(spec.active, false)
+      const bad = yield* Effect.either(CampaignSpec.fromCode({ ...base, platform: "instagram", since: new Date(NaN) }))
+      assert.strictEqual(bad._tag, "Left")
+    }))
+
   it.effect("encodes to a value that decodes to the same instants (the ledger keeps campaign versions as JSON)", () =>
     Effect.gen(function*() {
       const spec = yield* CampaignSpec.decode({ ...base, since: "2026-03-01", until: "2026-03-31", active: false })
