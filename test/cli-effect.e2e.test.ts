@@ -105,7 +105,11 @@ describe("--db and COMMENT_DM_DB", () => {
           assert.strictEqual(help.code, 0, exitOf(help))
           // Help wraps an option's text in its column.
           const db = help.stdout.slice(help.stdout.indexOf("--db text")).replace(/\s+/g, " ")
-          assert.include(db, "(default: $COMMENT_DM_DB, else ./comment-dm.sqlite)", subcommand)
+          assert.include(
+            db,
+            "(default: $COMMENT_DM_DB, else one ledger per user: $XDG_DATA_HOME/comment-dm/ledger.sqlite",
+            subcommand
+          )
           // @effect/cli's "This option can be set from environment variables." is filler next to that (issue 17).
           assert.notInclude(db, "environment variables", subcommand)
         }

@@ -12,7 +12,19 @@ import { type CliResult, finished, runCli, startCli } from "./support/cli.js"
 
 const exitOf = (result: CliResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`
 
-const subcommands = ["run", "watch", "status", "reconcile", "export", "report", "doctor", "suppress", "sandbox"]
+const subcommands = [
+  "run",
+  "watch",
+  "status",
+  "reconcile",
+  "export",
+  "report",
+  "doctor",
+  "suppress",
+  "forget",
+  "prune",
+  "sandbox"
+]
 
 /** What @effect/cli writes under options and arguments, whatever their kind. */
 const filler = [
@@ -95,7 +107,7 @@ describe("comment-dm --help", () => {
   it("keeps --db's note that COMMENT_DM_DB sets it", async () => {
     const text = (await help(["status", "--help"])).replace(/\s+/g, " ")
     assert.include(text, "--db text the ledger: a SQLite file path or a postgres:// URL")
-    assert.include(text, "(default: $COMMENT_DM_DB, else ./comment-dm.sqlite)")
+    assert.include(text, "(default: $COMMENT_DM_DB, else one ledger per user: $XDG_DATA_HOME/comment-dm/ledger.sqlite")
   })
 
   it("leaves --version as it was", async () => {

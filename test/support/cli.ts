@@ -3,6 +3,7 @@
  * with plain Node (scripts/build.ts, Vitest's global set-up, builds it once per test run).
  * COMMENT_DM_TEST_FROM_SOURCE=1 runs packages/runner/src/bin.ts through tsx instead, for debugging.
  */
+import { afterAll } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -28,12 +29,27 @@ export interface CliOptions {
   readonly timeoutMs?: number
 }
 
-/** The environment a run gets: this process's, without any Upload-Post or ledger settings, plus `env`. */
+/**
+ * A home directory of this test file's own, so that a command without `--db` keeps its per-user ledger there and
+ * never in the real home of whoever runs the tests; removed after the file's tests.
+ */
+export const isolatedHome: string = Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-home-"))
+afterAll(() => Fs.rmSync(isolatedHome, { recursive: true, force: true }))
+
+/**
+ * The environment a run gets: this process's, without any Upload-Post or ledger settings, with a home of the tests'
+ * own ({@link isolatedHome}), plus `env`.
+ */
 const childEnv = (env: CliOptions["env"]): NodeJS.ProcessEnv => {
   const base: NodeJS.ProcessEnv = { ...process.env }
   delete base.UPLOAD_POST_API_KEY
   delete base.UPLOAD_POST_BASE_URL
   delete base.COMMENT_DM_DB
+  const home = isolatedHome
+  base.HOME = home
+  base.USERPROFILE = home
+  base.LOCALAPPDATA = Path.join(home, "AppData", "Local")
+  base.XDG_DATA_HOME = Path.join(home, ".local", "share")
   for (const [key, value] of Object.entries(env ?? {})) {
     if (value === undefined) delete base[key]
     else base[key] = value

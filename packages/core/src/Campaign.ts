@@ -48,7 +48,10 @@ export const run = <R = never>(
 ): Effect.Effect<Run.Summary, Run.RunError, UploadPost.UploadPost | Ledger.Ledger | R> =>
   Effect.gen(function*() {
     const engine = yield* Engine.make(spec, options)
-    const posts = yield* engine.resolvePosts
+    // Paused: nothing read, sent or written. Ended: nothing read; people still pending end expired.
+    const halt = yield* engine.halt("run")
+    if (halt?._tag === "Paused") return yield* engine.summary
+    const posts = halt === undefined ? yield* engine.resolvePosts : []
     yield* engine.open(posts.length)
     yield* engine.pass(Stream.fromIterable(posts).pipe(Stream.flatMap((post) => engine.newPages(post))))
     yield* engine.retryPending

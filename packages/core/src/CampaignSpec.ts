@@ -524,6 +524,105 @@ export const followUpWhen = (
   when: ReadonlyArray<string>
 ): Matcher.MatchSpec => ({ mode: match.mode === "any" ? "word" : match.mode, keywords: when, exclude: [] })
 
+/**
+ * `since`: the comments a campaign considers, from a time on (older ones are dropped before matching): `start`, the
+ * campaign's first run as the ledger recorded it, or a date (its start, UTC) or date and time with a zone.
+ */
+export const Since = Schema.Union(
+  Schema.TaggedStruct("Start", {}),
+  Schema.TaggedStruct("At", { at: Schema.DateFromSelf })
+)
+export type Since = typeof Since.Type
+
+const dateWanted =
+  `a date such as "2026-12-31" (UTC) or a date and time with its zone such as "2026-12-31T18:00:00Z" ` +
+  `or "2026-12-31T18:00:00+02:00"`
+
+const datePattern = /^(\d{4})-(\d{2})-(\d{2})$/
+const dateTimePattern =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:?\d{2})?$/i
+
+/** The instant a date text names (a bare date: its start, or with `endOfDay` its end, in UTC), or why it names none. */
+export const parseInstant = (input: unknown, endOfDay: boolean): Date | string => {
+  if (input instanceof Date) {
+    return Number.isNaN(input.getTime())
+      ? `expected ${dateWanted}, got an invalid Date`
+      : input
+  }
+  if (typeof input !== "string") return `expected ${dateWanted}, got ${show(input)}`
+  const text = input.trim()
+  const day = datePattern.exec(text)
+  const time = day === null ? dateTimePattern.exec(text) : null
+  const parts = day ?? time
+  if (parts === null) return `expected ${dateWanted}, got ${show(input)}`
+  const field = (index: number): number => Number(parts[index] ?? 0)
+  const [year, month, date, hour, minute, second, fraction] = [1, 2, 3, 4, 5, 6, 7].map(field) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number
+  ]
+  const utc = Date.UTC(
+    year,
+    month - 1,
+    date,
+    hour,
+    minute,
+    second,
+    Math.round(fraction * 10 ** (3 - (parts[7]?.length ?? 3)))
+  )
+  const check = new Date(utc)
+  if (
+    check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== date ||
+    hour > 23 || minute > 59 || second > 59
+  ) {
+    return `${show(input)} is not a date of the calendar`
+  }
+  if (day !== null) return new Date(endOfDay ? utc + dayMillis : utc)
+  const zone = time?.[8]
+  if (zone === undefined) {
+    return `${show(input)} has no time zone: add Z for UTC or an offset such as +02:00`
+  }
+  if (zone.toUpperCase() === "Z") return check
+  const offset = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)
+  const sign = offset?.[1] === "-" ? -1 : 1
+  const offsetMinutes = Number(offset?.[2] ?? 0) * 60 + Number(offset?.[3] ?? 0)
+  if (offsetMinutes > 14 * 60) return `${show(input)} has an offset beyond ±14:00`
+  return new Date(utc - sign * offsetMinutes * 60_000)
+}
+
+const instantFromInput = (what: string, endOfDay: boolean) =>
+  Schema.transformOrFail(Schema.Unknown, Schema.DateFromSelf, {
+    strict: true,
+    decode: (input, _, ast) => {
+      const at = parseInstant(input, endOfDay)
+      return typeof at === "string"
+        ? ParseResult.fail(new ParseResult.Type(ast, input, at))
+        : ParseResult.succeed(at)
+    },
+    encode: (at) => ParseResult.succeed(at.toISOString())
+  }).annotations({ description: what })
+
+const SinceFromInput = Schema.transformOrFail(Schema.Unknown, Since, {
+  strict: true,
+  decode: (input, _, ast) => {
+    if (input === "start") return ParseResult.succeed({ _tag: "Start" as const })
+    const at = parseInstant(input, false)
+    return typeof at === "string"
+      ? ParseResult.fail(
+        new ParseResult.Type(ast, input, `${at.replace(/^expected /, "expected start (the campaign's first run) or ")}`)
+      )
+      : ParseResult.succeed({ _tag: "At" as const, at })
+  },
+  encode: (since) => ParseResult.succeed(since._tag === "Start" ? "start" : since.at.toISOString())
+})
+
+/** `until`: a bare date ends with its day (UTC); a date and time ends there. */
+const UntilFromInput = instantFromInput("until", true)
+
 const fields = Schema.Struct({
   /** The ledger key: the same name is the same campaign, and a rerun resumes it. Trimmed. */
   name: NonEmptyTrimmed,
@@ -554,7 +653,16 @@ const fields = Schema.Struct({
   /** A cap on sends for one run. */
   maxSends: Schema.optionalWith(Schema.NonNegativeInt.annotations(expected("a non-negative integer")), {
     exact: true
-  }).pipe(Schema.fromKey("max_sends"))
+  }).pipe(Schema.fromKey("max_sends")),
+  /** Comments older than this are dropped before matching (see {@link Since}). */
+  since: Schema.optionalWith(SinceFromInput, { exact: true }),
+  /** After this instant the campaign reaches nobody new, and a watcher stops. */
+  until: Schema.optionalWith(UntilFromInput, { exact: true }),
+  /**
+   * `false` pauses the campaign: nothing is read or sent until it is `true` again. Absent means `true` (no default is
+   * written, so that a file without it keeps its recorded version).
+   */
+  active: Schema.optionalWith(Schema.Boolean.annotations(expected("true or false")), { exact: true })
 }).annotations(expected("a campaign: an object with name, platform, user, posts and message", isObject))
 
 const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
@@ -583,6 +691,13 @@ const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
       const [, ...index] = problem.path
       issues.push({ path: ["follow_up", "when", ...index], message: problem.message })
     }
+  }
+  if (spec.since?._tag === "At" && spec.until !== undefined && spec.since.at.getTime() >= spec.until.getTime()) {
+    issues.push({
+      path: ["until"],
+      message: `ends at ${spec.until.toISOString()}, not after since (${spec.since.at.toISOString()}): the campaign ` +
+        "would reach nobody"
+    })
   }
   return issues
 }
@@ -641,7 +756,10 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "public_reply",
     "daily_reset",
     "opt_out",
-    "max_sends"
+    "max_sends",
+    "since",
+    "until",
+    "active"
   ],
   account: ["user_id", "username"],
   buttons: ["title", "url"],
@@ -738,6 +856,11 @@ export type CodeInput = MessageInput & {
     | string
     | ReadonlyArray<string>
     | { readonly message: string | ReadonlyArray<string>; readonly perHour?: number }
+  /** `"start"`, a date (`"2026-12-31"`), a date and time with its zone, or a `Date`. */
+  readonly since?: string | Date
+  /** A date (its day included), a date and time with its zone, or a `Date`. */
+  readonly until?: string | Date
+  readonly active?: boolean
 }
 
 /** The file's keys as code names them, for the problems of a campaign built by {@link fromCode}. */

@@ -88,6 +88,8 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     unrecorded: stored.unrecorded,
     conversationsRead: stored.conversationsRead,
     campaignVersions: stored.campaignVersions,
+    campaignStart: stored.campaignStart,
+    forgotten: stored.forgotten,
     // A rehearsal's summary counts what it saw, not the ledger's tally.
     tally: stored.tally,
     registerCampaign: () => Effect.void,

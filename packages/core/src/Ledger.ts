@@ -339,6 +339,17 @@ export interface Service {
   readonly tally: (campaign: string, step: StepKind) => Effect.Effect<ReadonlyArray<TallyRow>, LedgerError>
   /** How many people of the campaign are in each state of a step. */
   readonly counts: (campaign: string, step: StepKind) => Effect.Effect<Counts, LedgerError>
+  /** When the campaign was first registered, i.e. its first run (`since: start` counts from it). */
+  readonly campaignStart: (campaign: string) => Effect.Effect<Option.Option<Date>, LedgerError>
+  /**
+   * Of these people, those `comment-dm forget` left a tombstone for on the profile (or on every profile): no campaign
+   * records or messages them again. Answered with the ids as given.
+   */
+  readonly forgotten: (
+    platform: string,
+    profile: string,
+    userIds: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlySet<string>, LedgerError>
   /** Every row of the campaign (every step) in first-seen order, read page by page. */
   readonly entries: (campaign: string) => Stream.Stream<LedgerEntry, LedgerError>
   /**

@@ -55,7 +55,8 @@ export const resolve = (
 ): Effect.Effect<OwnAccount | undefined, Errors.Unauthorized, UploadPost.UploadPost> =>
   Effect.gen(function*() {
     const own = fromCampaign(spec)
-    if (own !== undefined) return own
+    // A paused campaign makes no request at all (campaign/Period.ts).
+    if (own !== undefined || spec.active === false) return own
     const api = yield* UploadPost.UploadPost
     const answer = yield* Effect.either(Retry.retrying(api.profile({ user: spec.user }), api.settings.retry))
     if (answer._tag === "Left") {

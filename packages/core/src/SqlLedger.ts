@@ -42,6 +42,7 @@ import {
   decodeUnrecorded
 } from "./internal/ledgerRow.js"
 import { storable } from "./internal/storable.js"
+import * as Tombstone from "./internal/tombstone.js"
 import type {
   Counts,
   MessagePath,
@@ -121,6 +122,8 @@ interface Db {
   readonly commit: GroupCommit.GroupCommit
   readonly pageSize: number
   readonly batchSize: number
+  /** The ledger's tombstone salt, once read. */
+  salt?: string | undefined
 }
 
 type Operation<K extends keyof Service> = (db: Db) => Service[K]
@@ -610,6 +613,22 @@ const endAwaiting: Operation<"endAwaiting"> = ({ sql }) => (campaign, repliedBef
     return rows.length
   }).pipe(failWith(`end the follow-ups of campaign ${campaign} nobody replied to`))
 
+const campaignStart: Operation<"campaignStart"> = ({ sql }) => (campaign) =>
+  sql<{ readonly created_at: number | string }>`SELECT created_at FROM comment_dm_campaigns WHERE name = ${campaign}`
+    .pipe(
+      Effect.map((rows) => Option.map(Arr.head(rows), (row) => new Date(Number(row.created_at)))),
+      failWith(`read when campaign ${campaign} first ran`)
+    )
+
+const forgotten: Operation<"forgotten"> = (db) => (platform, profile, userIds) =>
+  Effect.gen(function*() {
+    if (userIds.length === 0) return new Set<string>()
+    // The salt never changes once made: read until a `forget` makes it, then kept.
+    db.salt ??= yield* Tombstone.readSalt(db.sql)
+    if (db.salt === undefined) return new Set<string>()
+    return yield* Tombstone.tombstoned(db.sql, db.salt, platform, profile, userIds, db.batchSize)
+  }).pipe(failWith(`look ${userIds.length} people up among the forgotten`))
+
 /** Which rows a page reads: a state of one step, or every row. */
 type Rows = { readonly state: DeliveryState; readonly step: StepKind } | undefined
 
@@ -685,6 +704,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       judgeAgain: judgeAgain(db),
       tally: tally(db),
       counts: counts(db),
+      campaignStart: campaignStart(db),
+      forgotten: forgotten(db),
       entries: entries(db),
       pendingEntries: pendingEntries(db),
       openSteps: openSteps(db),

@@ -120,7 +120,10 @@ export const watch = <R = never>(
     const engine = yield* Engine.make(spec, options, "watch", options.windowSize ?? 1_000)
     const every = Duration.decode(options.every ?? defaultInterval)
     const intervals = Polling.intervals(every, Duration.decode(options.maxInterval ?? Duration.minutes(15)))
-    const posts = yield* engine.resolvePosts
+    // Paused: the watcher stops at once, nothing read, sent or written. Ended: it settles who is left, then stops.
+    const halt = yield* engine.halt("watch")
+    if (halt?._tag === "Paused") return yield* engine.summary
+    const posts = halt === undefined ? yield* engine.resolvePosts : []
     const watcher: Watcher = {
       engine,
       intervals: yield* Schedule.driver(intervals),
@@ -128,15 +131,21 @@ export const watch = <R = never>(
       polls: 0
     }
     yield* engine.open(posts.length)
+    /** The campaign's end: the first message of people still pending expires, and the watcher stops. */
+    const ended = Effect.as(Effect.zipRight(engine.retryPending, engine.failIfFatal), false)
+    if (halt !== undefined) yield* ended
     /** One round; succeeds with whether the watcher goes on. */
     const round = Effect.gen(function*() {
       if (yield* engine.isStopped) return false
+      if ((yield* engine.halt("watch")) !== undefined) return yield* ended
       const started = yield* Clock.currentTimeMillis
       const wait = yield* pollOnce(watcher, options)
-      if (options.once === true || (yield* waitForNextPoll(engine, started + Duration.toMillis(wait)))) return false
+      // The wait ends early at the campaign's end (`until`), which the next round sees.
+      const nextPollAt = Math.min(started + Duration.toMillis(wait), spec.until?.getTime() ?? Number.POSITIVE_INFINITY)
+      if (options.once === true || (yield* waitForNextPoll(engine, nextPollAt))) return false
       yield* refresh(watcher, spec)
       return true
     })
-    yield* Effect.repeat(round, { while: (goOn) => goOn })
+    if (halt === undefined) yield* Effect.repeat(round, { while: (goOn) => goOn })
     return yield* engine.summary
   }).pipe(Effect.scoped)

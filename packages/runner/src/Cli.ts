@@ -9,6 +9,7 @@ import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
+import { forgetCommand, pruneCommand } from "./ForgetCommand.js"
 import * as HelpOutput from "./HelpOutput.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
@@ -29,7 +30,7 @@ const campaignFile = Args.text({ name: "campaign-file" }).pipe(
 const db = Options.text("db").pipe(
   Options.withDescription(
     `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
-      `(default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
+      `(default: $COMMENT_DM_DB, else one ledger per user: ${LedgerDatabase.defaultDescription})`
   ),
   Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
   Options.withFallbackConfig(LedgerDatabase.fromEnvironment),
@@ -280,6 +281,8 @@ export const command = Command.make("comment-dm").pipe(
     reportCommand,
     doctorCommand,
     suppressCommand,
+    forgetCommand({ db, json }),
+    pruneCommand({ db, json }),
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
       sandboxCommand,
@@ -336,6 +339,7 @@ const run = (
       // `report --out` names a place that cannot be written.
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
       SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
+      LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.

@@ -190,7 +190,8 @@ export const summaryTable = (summary: Campaign.Summary): string => {
   const c = summary.counts
   const rows: Array<[string, number | string]> = [
     ["comments read", c.comments],
-    ["dropped (no usable commenter, own comments)", c.dropped],
+    ["dropped (no usable commenter, own comments, since, forgotten)", c.dropped],
+    ...Object.entries(summary.dropped).map(([reason, count]): [string, number] => [`  ${reason}`, count]),
     ["matching people", c.matched],
     ["  new this run", c.new],
     ["  sent this run", c.sent],

@@ -1,7 +1,9 @@
 /**
- * Where the ledger lives: `--db`, else `COMMENT_DM_DB`, else `comment-dm.sqlite` in the working directory. A file
- * path is a SQLite ledger; a `postgres://` URL is a PostgreSQL ledger that several runners, on one machine or many,
- * can share.
+ * Where the ledger lives: `--db`, else `COMMENT_DM_DB`, else one ledger per user in the user's data directory (so that
+ * campaigns started from different folders share the profile's suppression list and private-reply keys); a
+ * `comment-dm.sqlite` already in the working directory (the default of earlier versions) is still used, with a notice.
+ * A file path is a SQLite ledger; a `postgres://` URL is a PostgreSQL ledger that several runners, on one machine or
+ * many, can share.
  */
 import { SharedPacer, SqlLedger } from "@comment-dm/core"
 import type { CampaignSpec, Ledger } from "@comment-dm/core"
@@ -10,8 +12,66 @@ import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { SqlClient } from "@effect/sql"
 import { Config, Data, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
-export const defaultPath = "comment-dm.sqlite"
+/** The ledger file earlier versions kept in the working directory, still used where it exists. */
+export const legacyPath = "comment-dm.sqlite"
+
+/** The ledger's file name in the user's data directory. */
+export const userFileName = "ledger.sqlite"
+
+/** Where the default ledger lives, as the help and README say it. */
+export const defaultDescription = "$XDG_DATA_HOME/comment-dm/ledger.sqlite, else ~/.local/share/comment-dm/ on " +
+  "Linux, ~/Library/Application Support/comment-dm/ on macOS, %LOCALAPPDATA%\\comment-dm\\ on Windows; a " +
+  `./${legacyPath} already in the working directory is still used`
+
+/** What the user's data directory comes from: the environment, the platform and the home directory. */
+export interface Home {
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly platform: NodeJS.Platform
+  readonly homedir: string
+}
+
+/** The environment's value of a directory variable, when it is an absolute path (XDG says to ignore relative ones). */
+const absolute = (value: string | undefined, path: Path.PlatformPath): string | undefined =>
+  value !== undefined && value.trim() !== "" && path.isAbsolute(value) ? value : undefined
+
+/**
+ * The per-user ledger file: `$XDG_DATA_HOME/comment-dm/ledger.sqlite` when set, else the platform's place for an
+ * application's data. Undefined when there is no home directory to put it in.
+ */
+export const userLedgerPath = ({ env, homedir, platform }: Home): string | undefined => {
+  const path = platform === "win32" ? Path.win32 : Path.posix
+  const xdg = absolute(env.XDG_DATA_HOME, path)
+  if (xdg !== undefined) return path.join(xdg, "comment-dm", userFileName)
+  if (platform === "win32") {
+    const local = absolute(env.LOCALAPPDATA, path)
+    if (local !== undefined) return path.join(local, "comment-dm", userFileName)
+  }
+  if (homedir.trim() === "" || !path.isAbsolute(homedir)) return undefined
+  if (platform === "darwin") return path.join(homedir, "Library", "Application Support", "comment-dm", userFileName)
+  if (platform === "win32") return path.join(homedir, "AppData", "Local", "comment-dm", userFileName)
+  return path.join(homedir, ".local", "share", "comment-dm", userFileName)
+}
+
+/** This process's {@link Home}. */
+const currentHome = (): Home => {
+  let homedir = ""
+  try {
+    homedir = Os.homedir()
+  } catch {
+    // No home directory (a system user without one): the default cannot be used, and the error says what to do.
+  }
+  return { env: process.env, platform: process.platform, homedir }
+}
+
+/** No ledger was named and the user's data directory cannot hold one. */
+export class LedgerLocationError extends Data.TaggedError("LedgerLocationError")<{ readonly why: string }> {
+  override get message() {
+    return `the default ledger cannot be used: ${this.why}; name one with --db or COMMENT_DM_DB`
+  }
+}
 
 /** The setting a location came from, as messages name it. */
 export type Setting = "--db" | "COMMENT_DM_DB"
@@ -40,7 +100,7 @@ const problem = (setting: Setting, value: string): string | undefined => {
   if (value.trim() === "") {
     return `${value === "" ? "an empty" : "a blank"} value would give a ledger in memory, which forgets who was ` +
       `sent; ${fileAdvice}` +
-      (setting === "COMMENT_DM_DB" ? ", or unset COMMENT_DM_DB to use ./comment-dm.sqlite" : "")
+      (setting === "COMMENT_DM_DB" ? ", or unset COMMENT_DM_DB to use the default ledger" : "")
   }
   if (value !== value.trim()) return "whitespace at the start or end; write the path or URL without it"
   if (isPostgres(value)) return undefined
@@ -99,17 +159,66 @@ export const fromEnvironment: Config.Config<Given> = Config.map(
   (value) => ({ setting: "COMMENT_DM_DB", value })
 )
 
-/** The ledger location in force, checked: the one given, else the default. */
-export const resolve = (given: Option.Option<Given>): Effect.Effect<string, DatabaseUrlError> =>
-  Option.match(given, {
-    onNone: () => Effect.succeed(defaultPath),
-    onSome: ({ setting, value }) => check(setting, value)
-  })
-
 export interface LayerOptions {
   /** Open an existing SQLite ledger only; when there is none, use an empty one in memory (dry runs write nothing). */
   readonly readOnlyIntent?: boolean
 }
+
+export interface ResolveOptions extends LayerOptions {
+  /** Where notices go (the working directory's ledger in use); stderr by default, so that `--json` keeps stdout. */
+  readonly notice?: (text: string) => Effect.Effect<void>
+  /** The user's data directory's inputs; this process's by default. */
+  readonly home?: Home
+  /** The directory a relative legacy ledger is looked for in; the working directory by default. */
+  readonly cwd?: string
+}
+
+const stderrNotice = (text: string) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+
+/**
+ * The default ledger: `./comment-dm.sqlite` where one exists (with a notice saying where the ledger now lives and how
+ * to move it there), else the user's ledger, its directory created (private to the user) unless the command only
+ * reads.
+ */
+const defaultLocation = (options: ResolveOptions): Effect.Effect<string, LedgerLocationError> =>
+  Effect.gen(function*() {
+    const user = userLedgerPath(options.home ?? currentHome())
+    const legacy = Path.join(options.cwd ?? process.cwd(), legacyPath)
+    if (statOf(legacy)?.isFile() === true) {
+      const notice = options.notice ?? stderrNotice
+      yield* notice(
+        `using the ledger ./${legacyPath} in the working directory (the default of earlier versions); ` +
+          (user === undefined
+            ? "name it with --db to keep using it"
+            : `the default is now one ledger per user, ${user}, shared by campaigns started from any folder: move ` +
+              `it there (mkdir -p ${JSON.stringify(Path.dirname(user))} && mv ${legacyPath} ${JSON.stringify(user)}` +
+              `, with its -wal and -shm files if any, while no runner uses it) or keep it with --db ${legacyPath}`)
+      )
+      return legacy
+    }
+    if (user === undefined) return yield* new LedgerLocationError({ why: "there is no home directory" })
+    if (options.readOnlyIntent === true) return user
+    return yield* Effect.try({
+      try: () => {
+        Fs.mkdirSync(Path.dirname(user), { recursive: true, mode: 0o700 })
+        return user
+      },
+      catch: (error) =>
+        new LedgerLocationError({
+          why: `could not create ${Path.dirname(user)} (${error instanceof Error ? error.message : String(error)})`
+        })
+    })
+  })
+
+/** The ledger location in force, checked: the one given, else the default. */
+export const resolve = (
+  given: Option.Option<Given>,
+  options: ResolveOptions = {}
+): Effect.Effect<string, DatabaseUrlError | LedgerLocationError> =>
+  Option.match(given, {
+    onNone: () => defaultLocation(options),
+    onSome: ({ setting, value }) => check(setting, value)
+  })
 
 /**
  * The ledger at a location {@link resolve} accepted, and the SQL client under it (the shared pacer keeps the

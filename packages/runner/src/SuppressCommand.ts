@@ -25,7 +25,8 @@ export class SuppressUsageError extends Data.TaggedError("SuppressUsageError")<{
 
 const db = Options.text("db").pipe(
   Options.withDescription(
-    `the ledger: a SQLite file path or a postgres:// URL (default: $COMMENT_DM_DB, else ./${LedgerDatabase.defaultPath})`
+    `the ledger: a SQLite file path or a postgres:// URL (default: $COMMENT_DM_DB, else one ledger per user: ` +
+      `${LedgerDatabase.defaultDescription})`
   ),
   Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
   Options.withFallbackConfig(LedgerDatabase.fromEnvironment),

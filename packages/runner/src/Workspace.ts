@@ -33,10 +33,14 @@ export interface Target {
 export const layer = <P, PE>(target: Target, platform: Layer.Layer<P, PE>, options: LedgerDatabase.LayerOptions = {}) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const spec = yield* CampaignFile.load(target.campaignFile)
-    const location = yield* LedgerDatabase.resolve(target.db)
+    const location = yield* LedgerDatabase.resolve(target.db, options)
     return Layer.mergeAll(
       Layer.succeed(CampaignFile.Campaign, spec),
       LedgerDatabase.layer(location, options),
       platform
     )
   }))
+
+/** The ledger alone, for the subcommands that work on it without a campaign (`forget`, `prune`). */
+export const ledgerOnly = (db: Option.Option<LedgerDatabase.Given>) =>
+  Layer.unwrapEffect(Effect.map(LedgerDatabase.resolve(db), (location) => LedgerDatabase.layer(location)))

@@ -18,6 +18,7 @@ import type * as Errors from "../UploadPostError.js"
 import type { Control } from "./Control.js"
 import type { Gate } from "./DailyLimit.js"
 import * as OptOut from "./OptOut.js"
+import * as Period from "./Period.js"
 import type { Recorder, Result } from "./Recording.js"
 import * as ReplyRetry from "./ReplyRetry.js"
 import * as Step from "./Step.js"
@@ -45,6 +46,8 @@ export interface Deliverer {
   readonly names: StepNames
   /** The campaign version the claims are made under, once the run has recorded it (see `Engine.open`). */
   readonly version: { current: number | undefined }
+  /** The earliest comment time the campaign considers (`since`), once the run has opened the campaign. */
+  readonly cutoff?: { readonly current: number | undefined } | undefined
 }
 
 type Named = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -115,7 +118,7 @@ const deliverOnce = (d: Deliverer, step: Step.Step, target: Target, again: boole
   Effect.gen(function*() {
     if (yield* d.control.halted) return undefined
     const message = step.render(target)
-    const choice = yield* step.choose(target, message)
+    const choice = yield* chooseWithin(d, step, target, message)
     // A settlement known before sending makes no request: the daily limit does not hold it back.
     const turn = choice._tag === "Settle" ? "send" : yield* d.gate.turn
     if (turn === "hold") return undefined
@@ -149,6 +152,27 @@ const ownPace = (d: Deliverer, step: Step.Step): Effect.Effect<boolean> => {
     return Effect.raceFirst(Effect.as(Effect.sleep(at - now), true), Effect.as(d.control.stopSignal, false))
   })
 }
+
+/**
+ * The step's choice, within the campaign's period: a first message not sent by its end (`until`) ends expired, and
+ * one whose comment is older than `since` (a row recorded before `since` was set) is skipped as `comment_too_old`,
+ * judged again when the person comments again.
+ */
+const chooseWithin = (d: Deliverer, step: Step.Step, target: Target, message: string) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Step.Choice> => {
+    if (step.kind !== "first_message") return step.choose(target, message)
+    const halt = Period.haltAt(d.spec, now)
+    if (halt?._tag === "Ended") {
+      return Effect.succeed({
+        _tag: "Settle",
+        settlement: Ledger.Settlement.Expired({ reason: Period.endedReason(halt.at) })
+      })
+    }
+    const cutoff = d.cutoff?.current
+    return cutoff !== undefined && target.commentTime !== undefined && target.commentTime.getTime() < cutoff
+      ? Effect.succeed({ _tag: "Settle", settlement: Ledger.Settlement.Skipped({ reason: "comment_too_old" }) })
+      : step.choose(target, message)
+  })
 
 /** {@link deliver} once the person's turn came: within the caps, claim, send and settle. */
 const inTurn = (d: Deliverer, turn: Turn, choice: Step.Choice, again: boolean) =>

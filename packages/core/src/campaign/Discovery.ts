@@ -10,6 +10,7 @@ import type * as CampaignSpec from "../CampaignSpec.js"
 import type * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
 import * as OwnAccount from "../OwnAccount.js"
+import * as Period from "./Period.js"
 import type { Page } from "./Reading.js"
 import type { Recorder } from "./Recording.js"
 import type { Step, Target } from "./Step.js"
@@ -33,7 +34,11 @@ export interface Discoverer {
    * the newer comment and is pending once more.
    */
   readonly rejudge: boolean
+  /** The earliest comment time considered (`since`), once the run has opened the campaign; older ones are dropped. */
+  readonly cutoff?: { current: number | undefined } | undefined
 }
+
+const forgottenPerson = "a forgotten person (comment-dm forget)"
 
 /** The people a pass has met, with the time of the newest matching comment of each that it handed on. */
 export class Seen {
@@ -67,6 +72,12 @@ export const targetsOf = (discoverer: Discoverer, seen: Seen, page: Page): Array
     }
     if (ownAccount !== undefined && OwnAccount.isOwn(ownAccount, comment)) {
       dropped.push(ownComment)
+      continue
+    }
+    const cutoff = discoverer.cutoff?.current
+    const tooOld = cutoff === undefined ? undefined : Period.droppedFor(cutoff, comment.timestamp)
+    if (tooOld !== undefined) {
+      dropped.push(tooOld)
       continue
     }
     const time = comment.timestamp?.getTime() ?? Number.NEGATIVE_INFINITY
@@ -112,9 +123,10 @@ export const unsettled: (
   targets: Array<Target>,
   seen?: Seen
 ) => Effect.Effect<Unsettled, Ledger.LedgerError> = Effect.fn("Discovery.unsettled")(
-  function*(discoverer: Discoverer, targets: Array<Target>, seen?: Seen) {
-    if (targets.length === 0) return { open: targets, unrecorded: 0 }
+  function*(discoverer: Discoverer, found: Array<Target>, seen?: Seen) {
     const { ledger, recorder, spec, step } = discoverer
+    const targets = yield* withoutForgotten(discoverer, found)
+    if (targets.length === 0) return { open: targets, unrecorded: 0 }
     const states = yield* ledger.states(spec.name, spec.platform, step.kind, targets.map((target) => target.userId))
     const open: Array<Target> = []
     const fresh: Array<Target> = []
@@ -153,3 +165,20 @@ export const unsettled: (
     return { open: open.filter((target) => !refused.has(target.userId)), unrecorded: unrecorded.length }
   }
 )
+
+/** The people `comment-dm forget` left a tombstone for are dropped, counted as such, and never recorded. */
+const withoutForgotten = (discoverer: Discoverer, targets: Array<Target>) =>
+  Effect.map(
+    targets.length === 0
+      ? Effect.succeed(new Set<string>())
+      : discoverer.ledger.forgotten(discoverer.spec.platform, discoverer.spec.user, targets.map((t) => t.userId)),
+    (forgotten) => {
+      if (forgotten.size === 0) return targets
+      const kept = targets.filter((target) => !forgotten.has(target.userId))
+      discoverer.recorder.readPage({
+        comments: 0,
+        dropped: Array.from({ length: targets.length - kept.length }, () => forgottenPerson)
+      })
+      return kept
+    }
+  )

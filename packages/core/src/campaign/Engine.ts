@@ -30,6 +30,7 @@ import * as Edits from "./Edits.js"
 import * as FollowUp from "./FollowUp.js"
 import * as Inbound from "./Inbound.js"
 import * as OptOut from "./OptOut.js"
+import * as Period from "./Period.js"
 import * as Reading from "./Reading.js"
 import { Recorder, type StepTotals, totalsOf } from "./Recording.js"
 import * as ReplyRetry from "./ReplyRetry.js"
@@ -93,6 +94,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
     // A watcher's poll waits at most a minute for a slot of a step's own pace; the rest wait for the next poll.
     const steps = Step.stepsOf(spec, inbound, mode === "watch" ? 60_000 : Number.POSITIVE_INFINITY)
     const ownAccount = options.ownAccount ?? OwnAccount.fromCampaign(spec)
+    /** The earliest comment time discovery considers (`since`), set when the campaign is opened. */
+    const cutoff: { current: number | undefined } = { current: undefined }
     const discoverer: Discovery.Discoverer = {
       spec,
       ledger,
@@ -100,7 +103,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       matcher: Matcher.compile(spec.match),
       step: steps[0],
       ownAccount,
-      rejudge: auto
+      rejudge: auto,
+      cutoff
     }
     /** How people pending under an earlier version's rules are judged again, once the version is recorded. */
     const edited: { judge: Edits.Judge | undefined } = { judge: undefined }
@@ -120,7 +124,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       maxSends: options.maxSends ?? spec.maxSends,
       started: { count: 0 },
       names: yield* Delivery.stepNames,
-      version: { current: undefined }
+      version: { current: undefined },
+      cutoff
     }
     return {
       spec,
@@ -139,7 +144,8 @@ const stages = <R>(spec: CampaignSpec.CampaignSpec, options: Options<R>, mode: D
       steps,
       inbound,
       edited,
-      optOuts: OptOut.make(spec, ledger, ownAccount)
+      optOuts: OptOut.make(spec, ledger, ownAccount),
+      cutoff
     }
   })
 
@@ -158,6 +164,12 @@ const open = Effect.fn("Campaign.open")(function*(s: Stages, postCount: number) 
   yield* recordVersion(s)
   const unusedButtons = Buttons.unusedNotice(CampaignSpec.deliveryOf(spec), spec.buttons)
   if (unusedButtons !== undefined) yield* s.recorder.notice(unusedButtons)
+  // `since: start` counts from the campaign's first run, which the registration above records the first time.
+  s.cutoff.current = Period.cutoffOf(
+    spec,
+    Option.getOrUndefined(yield* ledger.campaignStart(spec.name)),
+    yield* Clock.currentTimeMillis
+  )
   const recovered = yield* Claimant.recoverLeftoverClaims(ledger, spec.name)
   // People in doubt are resolved under the text they were claimed with; those found unsent are then pending, and
   // judged again with the rest before any send.
@@ -456,6 +468,14 @@ export const make = <R = never>(
 
     return {
       emit: s.emit,
+      /** Why the campaign reaches nobody now (paused, or past `until`), told as a notice; none when it goes on. */
+      halt: (mode: "run" | "watch") =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const halt = Period.haltAt(spec, now)
+          return halt === undefined
+            ? Effect.succeed(undefined)
+            : Effect.as(s.recorder.notice(Period.haltNotice(halt, mode)), halt)
+        }),
       progress: () => s.recorder.progress(),
       open: (postCount: number) => open(s, postCount),
       reconcile: reconcile(s),

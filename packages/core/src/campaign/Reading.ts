@@ -38,9 +38,14 @@ export const postRef = (post: PostRef): UploadPost.PostRef =>
 
 export const postKey = (post: PostRef): string => post._tag === "PostId" ? post.id : post.url
 
-/** What a read mark was made under: a mark made under other rules (e.g. other keywords) is not used. */
+/**
+ * What a read mark was made under: a mark made under other rules (other keywords, another `since`) is not used. A
+ * campaign without `since` keeps the key it had before `since` existed.
+ */
 export const matchKeyOf = (spec: CampaignSpec.CampaignSpec): string =>
-  Crypto.createHash("sha256").update(JSON.stringify([spec.platform, spec.user, spec.match])).digest("hex")
+  Crypto.createHash("sha256").update(
+    JSON.stringify([spec.platform, spec.user, spec.match, ...(spec.since === undefined ? [] : [spec.since])])
+  ).digest("hex")
 
 /** A list read answered with the daily limit: a rate limit until the next UTC day, so a watcher polls on later. */
 const limitedRead = (limit: Errors.DailyLimitReached) =>

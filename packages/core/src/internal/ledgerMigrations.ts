@@ -268,6 +268,18 @@ const addCommentsRead = Effect.gen(function*() {
   yield* sql`ALTER TABLE comment_dm_post_reads ADD COLUMN comments BIGINT`
 })
 
+/**
+ * The ledger's own secrets by name: `forget_salt`, the salt of the tombstones' hashes (comment_dm_forgotten), made by
+ * the first `forget` and kept with the ledger, so that a hash names nobody without it.
+ */
+const createLedgerSecrets = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE comment_dm_ledger_secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+  )`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -277,7 +289,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0005_create_conversation_reads": createConversationReads,
   "0006_schema_v2": schemaV2,
   "0007_comment_text_retention": addCommentTextRetention,
-  "0008_report_comments_read": addCommentsRead
+  "0008_report_comments_read": addCommentsRead,
+  "0009_forget_salt": createLedgerSecrets
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
