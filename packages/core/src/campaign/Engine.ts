@@ -266,9 +266,17 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
     }
     yield* s.optOuts.messages(inbound.snapshot)
     if (s.discoverer.rejudge) yield* rejudgeWriters(s, inbound)
-    const followUp = s.spec.followUp
-    if (followUp !== undefined) yield* FollowUp.wake(s.ledger, s.spec, followUp, inbound.snapshot)
+    yield* wakeFollowUps(s)
   })
+
+/** Wakes the follow-ups of the people who wrote, as the last conversations read show (none read: nobody). */
+const wakeFollowUps = (s: Stages): Effect.Effect<void, Ledger.LedgerError> => {
+  const followUp = s.spec.followUp
+  const snapshot = s.inbound?.snapshot
+  return followUp === undefined || snapshot?.readAt === undefined
+    ? Effect.void
+    : Effect.asVoid(FollowUp.wake(s.ledger, s.spec, followUp, snapshot))
+}
 
 /** Judges again the people skipped before who wrote to the account since (`auto`). */
 const rejudgeWriters = (s: Stages, inbound: Inbound.Inbound): Effect.Effect<void, Ledger.LedgerError> =>
@@ -431,11 +439,17 @@ export const make = <R = never>(
       Stream.interruptWhen(s.control.stopSignal),
       (targets) => forEachConcurrently(targets, Delivery.deliver(s.deliverer, first), workers)
     )
-    /** In the order the daily cap goes to: follow-ups, first messages, then the public replies of everyone sent. */
+    /**
+     * Private replies in doubt first: one settled sent there opens a follow-up, woken by the conversations this pass
+     * read. Then in the order the daily cap goes to: follow-ups, first messages, then the public replies of everyone
+     * sent.
+     */
     const retryPending: Effect.Effect<void, Ledger.LedgerError> = Effect.suspend(() =>
       Effect.all([
-        followUp === undefined ? Effect.void : retryStep(followUp),
         retryInDoubt,
+        openLater,
+        wakeFollowUps(s),
+        followUp === undefined ? Effect.void : retryStep(followUp),
         retryStep(first),
         openLater,
         publicReply === undefined ? Effect.void : retryStep(publicReply)

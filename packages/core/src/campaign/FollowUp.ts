@@ -9,6 +9,7 @@ import { Clock, Effect, Either } from "effect"
 import * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import * as Matcher from "../Matcher.js"
+import * as Suppression from "../Suppression.js"
 import * as Template from "../Template.js"
 import * as Inbound from "./Inbound.js"
 import type { Choice, Step } from "./Step.js"
@@ -23,6 +24,7 @@ export const step = (
   inbound?: Inbound.Inbound
 ): Step => {
   const snapshot = () => inbound?.snapshot ?? Inbound.nothingSeen
+  const optOut = Suppression.isOptOut(CampaignSpec.optOutOf(spec))
   return {
     kind: "follow_up",
     render: (target) =>
@@ -42,7 +44,7 @@ export const step = (
             reason: "their message to the account is not in the conversations read; the follow-up waits for them"
           }))
         }
-        if (Inbound.isOptOut(written.text)) {
+        if (optOut(written.text)) {
           return settle(Ledger.Settlement.Suppressed({
             reason: `opted_out: their latest message to the account (${new Date(written.at).toISOString()}) is an ` +
               "opt-out word"
@@ -93,9 +95,8 @@ export const wake = (
 ): Effect.Effect<Woken, Ledger.LedgerError> =>
   Effect.gen(function*() {
     const matches = whenMatcher(spec, followUp)
-    const writers = [...snapshot.latest].filter(([, written]) =>
-      !Inbound.isOptOut(written.text) && matches(written.text)
-    )
+    const optOut = Suppression.isOptOut(CampaignSpec.optOutOf(spec))
+    const writers = [...snapshot.latest].filter(([, written]) => !optOut(written.text) && matches(written.text))
     let woken = 0
     if (writers.length > 0) {
       const states = yield* ledger.states(spec.name, spec.platform, "follow_up", writers.map(([userId]) => userId))

@@ -22,18 +22,19 @@ export const isRetried = (entry: Ledger.LedgerEntry): boolean =>
 export const targets = (ledger: Ledger.Service, campaign: string): Stream.Stream<Target, Ledger.LedgerError> =>
   Stream.fromIterableEffect(ledger.inDoubt(campaign)).pipe(
     Stream.filter(isRetried),
-    Stream.map((entry): Target => ({ ...entry, retryInDoubt: true }))
+    Stream.map((entry): Target => ({ ...entry, retryInDoubt: true, doubtSince: entry.claimedAt }))
   )
 
 /**
- * What a retried private reply's outcome comes to: "already replied" says that the earlier attempt went out; a retry
+ * What a retried private reply's outcome comes to: "already replied" says that the earlier attempt went out (sent as of
+ * its claim, so that a follow-up counts the person's messages from then, not from the retry); a retry
  * that did not get through (the daily limit, a 500, a stop) leaves the person in doubt, never pending, since their
  * earlier reply may have gone out: only a retry of the same reply may follow, never a DM or a reply to another comment.
  */
 export const settlementOf = (target: Target, settlement: Ledger.Settlement, now: Date): Ledger.Settlement => {
   if (target.retryInDoubt !== true) return settlement
   if (settlement._tag === "Refused" && alreadyReplied.test(settlement.reason)) {
-    return Ledger.Settlement.Sent({ messageId: unknownMessageId, at: now })
+    return Ledger.Settlement.Sent({ messageId: unknownMessageId, at: target.doubtSince ?? now })
   }
   return settlement._tag === "Pending"
     ? Ledger.Settlement.InDoubt({ reason: `a private reply in doubt, to retry: ${settlement.reason}` })

@@ -26,6 +26,8 @@ export type Target = Ledger.Candidate & {
   readonly dmRefused?: boolean | undefined
   /** A private reply in doubt, retried: it goes again as a private reply to the row's comment, whatever `delivery`. */
   readonly retryInDoubt?: boolean | undefined
+  /** For a retry: when the attempt that left the reply in doubt was claimed, so no later than it went out. */
+  readonly doubtSince?: Date | undefined
 }
 
 /** Instagram allows one private reply per comment, within 7 days of it. */
