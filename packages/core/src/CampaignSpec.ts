@@ -415,6 +415,36 @@ export const assumedReset = (reset: DailyReset, reachedAt: number): number => {
   return today > reachedAt ? today : today + dayMillis
 }
 
+/** The environment variable a campaign's key is read from when its file names none. */
+export const defaultApiKeyEnv = "UPLOAD_POST_API_KEY"
+
+const apiKeyEnvWanted =
+  "the name of the environment variable that holds the key (capital letters, digits and _, such as " +
+  "UPLOAD_POST_API_KEY_CLIENT_A)"
+
+/**
+ * Whether a value given as a variable name is more likely the key itself: long, with digits, and without the `_` that
+ * joins the words of a name. An uppercase key is rare, but a pasted one must never be taken for a name and logged.
+ */
+const looksLikeKey = (text: string): boolean => text.length >= 24 && /\d/.test(text) && !text.includes("_")
+
+/**
+ * `api_key_env`: the name of an environment variable, never the key itself. The value is never quoted back: a key
+ * pasted here would otherwise end up in every log that shows the error.
+ */
+const ApiKeyEnv = Schema.String.annotations({
+  message: () => `expected ${apiKeyEnvWanted} (the value given is not shown)`
+}).pipe(
+  Schema.filter((text) =>
+    /^[A-Z_][A-Z0-9_]{0,127}$/.test(text) && !looksLikeKey(text)
+      ? undefined
+      : /^[A-Za-z_][A-Za-z_]{0,22}$/.test(text)
+      ? `expected ${apiKeyEnvWanted}; write the name in capitals`
+      : `expected ${apiKeyEnvWanted}, not the key itself: put the key in that variable and never in the campaign ` +
+        "file (the value given is not shown)"
+  )
+)
+
 const fields = Schema.Struct({
   /** The ledger key: the same name is the same campaign, and a rerun resumes it. Trimmed. */
   name: NonEmptyTrimmed,
@@ -436,7 +466,9 @@ const fields = Schema.Struct({
   /** A cap on sends for one run. */
   maxSends: Schema.optionalWith(Schema.NonNegativeInt.annotations(expected("a non-negative integer")), {
     exact: true
-  }).pipe(Schema.fromKey("max_sends"))
+  }).pipe(Schema.fromKey("max_sends")),
+  /** The environment variable that holds the campaign's key (absent: {@link defaultApiKeyEnv}). */
+  apiKeyEnv: Schema.optionalWith(ApiKeyEnv, { exact: true }).pipe(Schema.fromKey("api_key_env"))
 }).annotations(expected("a campaign: an object with name, platform, user, posts and message", isObject))
 
 const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
@@ -505,7 +537,8 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "pace",
     "account",
     "daily_reset",
-    "max_sends"
+    "max_sends",
+    "api_key_env"
   ],
   account: ["user_id", "username"],
   match: ["keywords", "mode", "exclude"],
@@ -581,6 +614,7 @@ export type CodeInput = MessageInput & {
   readonly pace?: { readonly perHour?: number; readonly concurrency?: number }
   readonly dailyReset?: `${string} UTC` | "rolling"
   readonly maxSends?: number
+  readonly apiKeyEnv?: string
   readonly account?: { readonly userId?: string; readonly username?: string }
 }
 
@@ -589,6 +623,7 @@ const codeKeys: Readonly<Record<string, string>> = {
   per_hour: "perHour",
   daily_reset: "dailyReset",
   max_sends: "maxSends",
+  api_key_env: "apiKeyEnv",
   user_id: "userId"
 }
 
@@ -619,7 +654,7 @@ const present = (entries: Record<string, unknown>): Record<string, unknown> =>
 export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, CampaignSpecError> => {
   // Untyped code may pass anything: what is not an object gets the decoder's own message.
   if (!isObject(input)) return decode(input)
-  const { account, dailyReset, maxSends, message, messages, pace, ...rest } = input
+  const { account, apiKeyEnv, dailyReset, maxSends, message, messages, pace, ...rest } = input
   const { concurrency, perHour, ...restPace } = pace ?? {}
   const { userId, ...restAccount } = account ?? {}
   return decode(present({
@@ -628,7 +663,8 @@ export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, Campaign
     pace: isObject(pace) ? present({ ...restPace, per_hour: perHour, concurrency }) : pace,
     account: isObject(account) ? present({ ...restAccount, user_id: userId }) : account,
     daily_reset: dailyReset,
-    max_sends: maxSends
+    max_sends: maxSends,
+    api_key_env: apiKeyEnv
   })).pipe(
     Effect.mapError((error) =>
       new CampaignSpecError({

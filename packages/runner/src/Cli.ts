@@ -4,7 +4,7 @@
  */
 import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from "@comment-dm/core"
 import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
-import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
+import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
@@ -155,7 +155,7 @@ const statusCommand = Command.make("status", { campaignFile, db, json }, (args) 
       "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
         "what `run` would do next. Reads the ledger only."
     ),
-    (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.noPlatform, { readOnlyIntent: true }))
   )
 
 const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
@@ -211,7 +211,7 @@ const exportCommand = Command.make(
     "Write the campaign's ledger (one row per matching commenter) as CSV or JSONL. A CSV cell that starts with =, " +
       "+, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
   ),
-  (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.noPlatform, { readOnlyIntent: true }))
 )
 
 const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
