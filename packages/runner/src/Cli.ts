@@ -13,6 +13,7 @@ import * as HelpOutput from "./HelpOutput.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
+import * as Serve from "./Serve.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
 import { visible, visibleLines } from "./Visible.js"
@@ -230,6 +231,7 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     doctorCommand,
+    Serve.command({ db }),
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
       sandboxCommand,
@@ -281,6 +283,9 @@ const run = (
       // Only a campaign file's problems come in lines of our making.
       CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
+      // `comment-dm serve` given a folder it cannot list, or an --http address it cannot open.
+      FolderError: failure(ExitCode.ExitCode.Configuration),
+      ServeError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.
