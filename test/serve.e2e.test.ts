@@ -316,7 +316,8 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
   )
 
   it(
-    "two files with one name from the start: both refused, neither runs; a bad flag or folder exits 2",
+    "two files with one name from the start: both refused, neither runs; a profile that needs a new login is " +
+      "parked and comes back; a bad flag or folder exits 2",
     async (context) => {
       const { folder, sandbox, serve } = await studio(context)
       const first = writeCampaign(folder, "one.json", campaign("same", postA))
@@ -340,6 +341,22 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
         "both run",
         async () => (await reachedBy(sandbox, "same")).length === 1 && (await reachedBy(sandbox, "same-b")).length === 2
       )
+
+      // The profile's account needs a new login: its campaigns are parked (503) and tried again; once it is
+      // connected again they go on, and a newcomer is reached.
+      await control(sandbox.handle.setFaults({ reauthRequired: true }))
+      await server.until("every campaign parked", async () => {
+        const { body, status } = await server.healthz()
+        return status === 503 && body.campaigns.filter((entry) => entry.state === "parked").length === 3
+      })
+      const parked = await server.healthz()
+      assert.deepStrictEqual(parked.body.parked_profiles, [profile])
+      assert.include(parked.body.campaigns[0]?.reason, "reauth_required")
+      await control(sandbox.handle.setFaults({ reauthRequired: false }))
+      await server.until("running again", async () => (await server.healthz()).status === 200)
+      await addComment(sandbox, postA, comment("c-a-5", "guide", "zoe", 0))
+      await server.until("Zoe reached by same", async () => (await reachedBy(sandbox, "same")).length === 2)
+
       server.child.kill("SIGTERM")
       assertExit(await server.exited, 130)
       await assertNoDuplicates(sandbox)

@@ -9,12 +9,11 @@
  * that campaign, which tries again on a slow schedule (or at once when its file changes); the others go on. Only the
  * ledger failing ends the process.
  */
-import { Campaign, type CampaignSpec, Ledger, StopSignal, UploadPost, Watch } from "@comment-dm/core"
+import { Campaign, type CampaignSpec, Ledger, SharedPacer, StopSignal, UploadPost, Watch } from "@comment-dm/core"
 import type { FileSystem } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
-import { Cause, ConfigError, Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
-import * as LedgerDatabase from "../LedgerDatabase.js"
+import { Cause, ConfigError, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import * as Folder from "./Folder.js"
 import type * as Health from "./Health.js"
 import * as Log from "./Log.js"
@@ -51,25 +50,48 @@ interface Slot {
 type Failure =
   | { readonly _tag: "Park"; readonly reason: string }
   | { readonly _tag: "Retry"; readonly reason: string }
-  | { readonly _tag: "Fatal"; readonly error: Ledger.LedgerError }
+  | { readonly _tag: "Fatal"; readonly cause: Cause.Cause<Ledger.LedgerError> }
+
+/** The profile's account must be connected again in Upload-Post before anything works (`reauth_required`). */
+export class NeedsLogin extends Data.TaggedError("NeedsLogin")<{
+  readonly profile: string
+  readonly platform: string
+}> {
+  override get message() {
+    return `the ${this.platform} account of profile ${this.profile} must be connected again in Upload-Post ` +
+      "(reauth_required): reconnect it in the Upload-Post dashboard"
+  }
+}
+
+/**
+ * Fails when the profile's account needs a new login, or the key is refused; any other failure to read the profile
+ * says nothing here (the watcher meets it if it lasts).
+ */
+const loginCheck = (spec: CampaignSpec.CampaignSpec) =>
+  Effect.gen(function*() {
+    const api = yield* UploadPost.UploadPost
+    const answer = yield* Effect.either(api.profile({ user: spec.user }))
+    if (answer._tag === "Left") {
+      if (answer.left._tag === "Unauthorized") return yield* answer.left
+      return
+    }
+    if (answer.right.accounts?.get(spec.platform)?.reauthRequired === true) {
+      return yield* new NeedsLogin({ profile: spec.user, platform: spec.platform })
+    }
+  })
 
 /** Retries of a watcher that failed for a passing reason come sooner than a parked one's. */
 const passingRetry = Duration.minutes(1)
 
 const classify = (cause: Cause.Cause<unknown>): Failure => {
   const failure = Cause.failureOption(cause)
-  if (Option.isNone(failure)) {
-    // A defect: as unexpected as the ledger failing, and the process ends the same way.
-    return {
-      _tag: "Fatal",
-      error: new Ledger.LedgerError({ operation: "serve a campaign", cause: Cause.squash(cause) })
-    }
-  }
+  // A defect ends the process as the ledger failing does: nothing says the other campaigns are safe.
+  if (Option.isNone(failure)) return { _tag: "Fatal", cause: Cause.die(Cause.squash(cause)) }
   const error = failure.value
-  if (error instanceof Ledger.LedgerError) return { _tag: "Fatal", error }
+  if (error instanceof Ledger.LedgerError) return { _tag: "Fatal", cause: Cause.fail(error) }
   if (ConfigError.isConfigError(error)) return { _tag: "Park", reason: messageOf(error) }
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
-  return ["Unauthorized", "InvalidRequest", "UnrecognisedRefusals"].includes(tag)
+  return ["Unauthorized", "InvalidRequest", "UnrecognisedRefusals", "NeedsLogin"].includes(tag)
     ? { _tag: "Park", reason: messageOf(error) }
     : { _tag: "Retry", reason: messageOf(error) }
 }
@@ -104,34 +126,67 @@ export const run = (
 
     const about = (slot: Slot) => ({ campaign: slot.name, profile: slot.spec.user })
 
-    /** One watcher of the slot's current version, until it is nudged, the process stops, or it fails. */
-    const attempt = (slot: Slot, nudge: Deferred.Deferred<void>) => {
-      const spec = slot.spec
-      const fields = about(slot)
-      const signal = StopSignal.layer({
-        interrupt: Effect.race(stop.interrupt, Deferred.await(halt)),
-        wrapUp: Effect.race(Effect.as(Deferred.await(nudge), "the campaign file changed"), stop.wrapUp)
-      })
-      const api = UploadPost.UploadPost.Default.pipe(
-        Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-          notice: (text) => log.write("warn", text, fields),
-          keyVariable: spec.apiKeyEnv
-        }))
+    /**
+     * The profile's pace: the slowest its campaigns ask for, since every campaign of the profile draws on the one
+     * budget (kept in the ledger by `SharedPacer`).
+     */
+    const profilePace = (spec: CampaignSpec.CampaignSpec) =>
+      Math.min(
+        spec.pace.perHour,
+        ...[...slots.values()].filter((slot) => slot.spec.user === spec.user && slot.spec.platform === spec.platform)
+          .map((slot) => slot.spec.pace.perHour)
       )
-      const onEvent = Log.event(log, fields)
-      return Campaign.ownAccount(spec, (text) => log.write("info", text, fields)).pipe(
-        Effect.flatMap((ownAccount) =>
-          Watch.watch(spec, {
-            ownAccount,
-            every: settings.every,
-            onEvent: (event) => Effect.zipRight(Effect.sync(() => board.record(slot.name, event)), onEvent(event))
-          })
-        ),
-        Effect.provide(LedgerDatabase.sharedPace(spec)),
-        Effect.provide(signal),
-        Effect.provide(api)
+
+    /**
+     * One watcher of the slot's current version, until it is nudged, the process stops, its account needs a new
+     * login (checked before it starts and every `retryParked` while it runs), or it fails.
+     */
+    const attempt = (slot: Slot, nudge: Deferred.Deferred<void>) =>
+      Effect.gen(function*() {
+        const spec = slot.spec
+        const fields = about(slot)
+        yield* loginCheck(spec)
+        const relogin = yield* Deferred.make<NeedsLogin>()
+        yield* Effect.forkScoped(
+          loginCheck(spec).pipe(
+            Effect.catchTag("NeedsLogin", (error) => Deferred.succeed(relogin, error)),
+            Effect.ignore,
+            Effect.delay(settings.retryParked),
+            Effect.forever
+          )
+        )
+        const signal = StopSignal.layer({
+          interrupt: Effect.race(stop.interrupt, Deferred.await(halt)),
+          wrapUp: Effect.raceAll([
+            Effect.as(Deferred.await(nudge), "the campaign file changed"),
+            Effect.map(Deferred.await(relogin), (error) => error.message),
+            stop.wrapUp
+          ])
+        })
+        const onEvent = Log.event(log, fields)
+        const summary = yield* Campaign.ownAccount(spec, (text) => log.write("info", text, fields)).pipe(
+          Effect.flatMap((ownAccount) =>
+            Watch.watch(spec, {
+              ownAccount,
+              every: settings.every,
+              onEvent: (event) => Effect.zipRight(Effect.sync(() => board.record(slot.name, event)), onEvent(event))
+            })
+          ),
+          Effect.provide(SharedPacer.layer({ profile: spec.user, platform: spec.platform, count: profilePace(spec) })),
+          Effect.provide(signal)
+        )
+        const needsLogin = yield* Deferred.poll(relogin)
+        if (Option.isSome(needsLogin)) return yield* yield* needsLogin.value
+        return summary
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(UploadPost.UploadPost.Default.pipe(
+          Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
+            notice: (text) => log.write("warn", text, about(slot)),
+            keyVariable: slot.spec.apiKeyEnv
+          }))
+        ))
       )
-    }
 
     /** The slot's watchers, one after the other, until the campaign is removed or the process stops. */
     const serveSlot = (slot: Slot, after: Fiber.RuntimeFiber<void> | undefined) =>
@@ -166,7 +221,11 @@ export const run = (
           }
           const failure = classify(exit.cause)
           if (failure._tag === "Fatal") {
-            yield* Deferred.fail(fatal, failure.error)
+            yield* log.write("error", `stopping every campaign: ${messageOf(Cause.squash(failure.cause))}`, {
+              ...about(slot),
+              event: "Fatal"
+            })
+            yield* Deferred.failCause(fatal, failure.cause)
             return
           }
           if (yield* isStopping) return
