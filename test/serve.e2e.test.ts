@@ -378,4 +378,20 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
     },
     180_000
   )
+
+  it("run reads the key from the variable api_key_env names, and says which one is missing", async (context) => {
+    const { db, folder, sandbox } = await studio(context)
+    const file = writeCampaign(folder, "own-key.json", campaign("own-key", postB, { api_key_env: "CLIENT_B_KEY" }))
+    const env = { UPLOAD_POST_BASE_URL: sandbox.baseUrl }
+    const missing = await runCli(["run", file, "--db", db], { env: { ...env, UPLOAD_POST_API_KEY: sandbox.apiKey } })
+    assertExit(missing, 2)
+    assert.include(missing.stderr, "CLIENT_B_KEY is not set")
+    const sent = await runCli(["run", file, "--db", db], { env: { ...env, CLIENT_B_KEY: sandbox.apiKey } })
+    assertExit(sent, 0)
+    assert.deepStrictEqual(await reachedBy(sandbox, "own-key"), ids("li", "sara"))
+    const wrong = await runCli(["run", file, "--db", db], { env: { ...env, CLIENT_B_KEY: "wrong-key-b" } })
+    assertExit(wrong, 4)
+    assert.include(wrong.stderr, "CLIENT_B_KEY")
+    assert.notInclude(wrong.stderr + wrong.stdout, "wrong-key-b")
+  }, 120_000)
 })
