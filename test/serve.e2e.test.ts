@@ -319,7 +319,7 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
     "two files with one name from the start: both refused, neither runs; a profile that needs a new login is " +
       "parked and comes back; a bad flag or folder exits 2",
     async (context) => {
-      const { folder, sandbox, serve } = await studio(context)
+      const { db, folder, sandbox, serve } = await studio(context)
       const first = writeCampaign(folder, "one.json", campaign("same", postA))
       const second = writeCampaign(folder, "two.yaml", JSON.stringify(campaign("same", postB)))
       writeCampaign(folder, "other.json", campaign("other", postB))
@@ -360,6 +360,13 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
       server.child.kill("SIGTERM")
       assertExit(await server.exited, 130)
       await assertNoDuplicates(sandbox)
+      const expected = { same: ids("anna", "zoe"), "same-b": ids("li", "sara"), other: ids("li", "sara") }
+      for (const [name, reached] of Object.entries(expected)) {
+        assert.deepStrictEqual(await reachedBy(sandbox, name), reached, name)
+        const entries = await ledgerEntries(db, name)
+        assert.deepStrictEqual(entries.map((entry) => entry.userId).sort(), reached, name)
+        assert.deepStrictEqual([...new Set(entries.map((entry) => entry.state))], ["sent"], name)
+      }
 
       const [missing, notAFolder, badHttp, badEvery] = await Promise.all([
         runCli(["serve", Path.join(folder, "nope")], { env: sandbox.env }),

@@ -67,10 +67,17 @@ export const command = (options: {
         // What the process cannot run without is checked before anything starts.
         yield* Folder.check(args.folder)
         const location = yield* LedgerDatabase.resolve(args.db)
-        yield* Config.string("UPLOAD_POST_BASE_URL").pipe(
+        const baseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(
           Config.withDefault(UploadPost.defaultBaseUrl),
           Effect.flatMap((url) => UploadPost.checkBaseUrl(url, "UPLOAD_POST_BASE_URL"))
         )
+        if (Duration.lessThan(args.every, Duration.seconds(15)) && !UploadPost.isLoopbackUrl(baseUrl)) {
+          yield* log.write(
+            "warn",
+            `polling every ${Duration.format(args.every)}; against the real API an interval under 15s spends the ` +
+              "request-rate budget quickly, and every campaign of a profile draws on the same budget"
+          )
+        }
         const board = new Health.Board()
         yield* signals.stoppable(
           Effect.gen(function*() {

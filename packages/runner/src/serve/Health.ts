@@ -10,7 +10,7 @@ import type { Campaign } from "@comment-dm/core"
  * - `starting`: its watcher is opening (the profile, the posts, people in doubt);
  * - `running`: its watcher follows the posts;
  * - `parked`: the platform refused its key, account or campaign (or its key's variable is not set): it waits and
- *   tries again on the slow schedule, or at once when its file changes;
+ *   tries again on the slow schedule, or at once when its file changes, and stays parked until a watcher starts;
  * - `retrying`: its watcher could not start for a passing reason (the API failing); it tries again sooner.
  */
 export type State = "starting" | "running" | "parked" | "retrying"

@@ -206,8 +206,9 @@ export const run = (
             return taken
           })
           if (next === "remove" || (yield* isStopping)) return
-          board.entry(slot.name, slot.path, slot.spec.user)
-          board.set(slot.name, "starting")
+          // A parked campaign stays parked while it tries again: only its watcher's start says it is well.
+          const health = board.entry(slot.name, slot.path, slot.spec.user)
+          if (health.state !== "parked" && health.state !== "retrying") board.set(slot.name, "starting")
           const exit = yield* Effect.exit(attempt(slot, nudge))
           if (Exit.isSuccess(exit)) {
             const summary = exit.value
@@ -273,6 +274,8 @@ export const run = (
       Effect.gen(function*() {
         const byName = new Map<string, Array<string>>()
         const files = new Map<string, string>()
+        // The files' problems are told once the board shows them, so that a reader of the log finds them there.
+        const told: Array<Effect.Effect<void>> = []
         for (const [path, entry] of listing) {
           if (entry.content._tag === "Good") {
             byName.set(entry.content.spec.name, [...(byName.get(entry.content.spec.name) ?? []), path])
@@ -281,12 +284,12 @@ export const run = (
           files.set(path, entry.content.problem)
           if (!entry.fresh) continue
           const owner = [...slots.values()].find((slot) => slot.path === path)
-          yield* log.write(
+          told.push(log.write(
             "error",
             entry.content.problem +
               (owner === undefined ? "" : `; campaign ${owner.name} keeps running on its last good version`),
             { file: path, campaign: owner?.name, profile: owner?.spec.user, event: "FileBroken" }
-          )
+          ))
         }
         for (const [name, paths] of byName) {
           if (paths.length < 2) {
@@ -299,9 +302,10 @@ export const run = (
           for (const path of paths) files.set(path, problem)
           if (duplicatesTold.get(name) !== paths.join("\n")) {
             duplicatesTold.set(name, paths.join("\n"))
-            yield* log.write("error", problem, { campaign: name, event: "DuplicateName" })
+            told.push(log.write("error", problem, { campaign: name, event: "DuplicateName" }))
           }
         }
+        for (const name of duplicatesTold.keys()) if (!byName.has(name)) duplicatesTold.delete(name)
         board.files = files
 
         for (const slot of [...slots.values()]) {
@@ -345,6 +349,8 @@ export const run = (
           yield* tell(slot, "remove")
           if (slot.fiber !== undefined) leaving.set(slot.name, slot.fiber)
         }
+
+        yield* Effect.all(told, { discard: true })
 
         for (const [name, paths] of byName) {
           const [path] = paths
