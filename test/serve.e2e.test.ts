@@ -11,6 +11,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { type CliResult, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
 import { ledgerEntries } from "./support/e2e-ledger.js"
+import { findPostgres, startPostgres } from "./support/postgres.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
 
 const profile = "serve.studio"
@@ -131,7 +132,18 @@ const studio = async (context: TestContext): Promise<Studio> => {
   const db = Path.join(dir.path, "ledger.sqlite")
   const serve = (args: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}): Server => {
     const child = startCli(
-      ["serve", folder, "--db", db, "--every", "1s", "--retry-parked", "2s", "--log-format", "json", ...args],
+      [
+        "serve",
+        folder,
+        ...(args.includes("--db") ? [] : ["--db", db]),
+        "--every",
+        "1s",
+        "--retry-parked",
+        "2s",
+        "--log-format",
+        "json",
+        ...args
+      ],
       { env: { ...sandbox.env, ...env } }
     )
     children.push(child)
@@ -401,4 +413,33 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
     assert.include(wrong.stderr, "CLIENT_B_KEY")
     assert.notInclude(wrong.stderr + wrong.stdout, "wrong-key-b")
   }, 120_000)
+
+  it.skipIf(findPostgres().install === undefined)(
+    "the ledger gone ends the process: every campaign stops, exit 1 with the ledger's failure",
+    async (context) => {
+      const { folder, sandbox, serve } = await studio(context)
+      const postgres = await startPostgres()
+      context.onTestFinished(() => postgres.stop())
+      writeCampaign(folder, "a.json", campaign("camp-a", postA))
+      writeCampaign(folder, "b.json", campaign("camp-b", postB))
+      const server = serve(["--http", "127.0.0.1:0", "--db", postgres.url])
+      await server.until(
+        "both campaigns' sends",
+        async () =>
+          (await reachedBy(sandbox, "camp-a")).length === 1 && (await reachedBy(sandbox, "camp-b")).length === 2
+      )
+      assert.strictEqual((await server.healthz()).body.ledger, "ok")
+
+      await postgres.stop()
+      const result = await server.exited
+      assertExit(result, 1)
+      assert.include(result.stderr, "comment-dm: ")
+      assert.notInclude(result.stdout + result.stderr, postgres.url)
+      const fatal = server.lines().find((line) => line.event === "Fatal")
+      assert.strictEqual(fatal?.level, "error", server.output())
+      assert.isTrue(server.lines().some((line) => line.event === "Stopping"))
+      await assertNoDuplicates(sandbox)
+    },
+    120_000
+  )
 })
