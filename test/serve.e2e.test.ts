@@ -442,4 +442,29 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
     },
     120_000
   )
+
+  it(
+    "a stop does not wait for the next slot of a slow pace: SIGTERM exits 130 at once, the others pending",
+    async (context) => {
+      const { db, folder, sandbox, serve } = await studio(context)
+      // One send a minute: the second person's slot is a minute after the first's.
+      writeCampaign(folder, "slow.json", campaign("slow", postB, { pace: { per_hour: 60, concurrency: 2 } }))
+      const server = serve()
+      await server.until("the first send", async () => (await reachedBy(sandbox, "slow")).length === 1)
+      const stoppedAt = Date.now()
+      server.child.kill("SIGTERM")
+      const result = await server.exited
+      assertExit(result, 130)
+      assert.isBelow(Date.now() - stoppedAt, 10_000, "the stop waited for a pace slot")
+      const entries = await ledgerEntries(db, "slow")
+      assert.deepStrictEqual(entries.map((entry) => entry.state).sort(), ["pending", "sent"])
+      assert.deepStrictEqual(
+        await reachedBy(sandbox, "slow"),
+        entries.filter((entry) => entry.state === "sent").map((
+          entry
+        ) => entry.userId)
+      )
+    },
+    180_000
+  )
 })
