@@ -467,4 +467,25 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
     },
     180_000
   )
+
+  it("a campaign the API calls invalid (a post it does not know) is parked; the other goes on", async (context) => {
+    const { folder, sandbox, serve } = await studio(context)
+    writeCampaign(folder, "bad-post.json", campaign("bad-post", "17900000000009999"))
+    writeCampaign(folder, "good.json", campaign("good", postB))
+    const server = serve(["--http", "127.0.0.1:0"])
+    await server.until(
+      "bad-post parked",
+      () => server.lines().some((line) => line.event === "Parked" && line.campaign === "bad-post")
+    )
+    await server.until("good's sends", async () => (await reachedBy(sandbox, "good")).length === 2)
+    const { body, status } = await server.healthz()
+    assert.strictEqual(status, 503)
+    const states = Object.fromEntries(body.campaigns.map((entry) => [entry.name, entry]))
+    assert.strictEqual(states["bad-post"]?.state, "parked")
+    assert.include(states["bad-post"]?.reason, "Post not found")
+    assert.strictEqual(states["good"]?.state, "running")
+    server.child.kill("SIGTERM")
+    assertExit(await server.exited, 130)
+    await assertNoDuplicates(sandbox)
+  }, 120_000)
 })
