@@ -199,6 +199,24 @@ const assertNoDuplicates = async (sandbox: RunningSandbox) => {
   assert.deepStrictEqual(keys.filter((key, index) => keys.indexOf(key) !== index), [])
 }
 
+/**
+ * Each campaign reached exactly these people, once each (the sandbox's deliveries), and its ledger holds each of them
+ * as sent and nobody else: everyone accounted for, nothing left claimed.
+ */
+const assertAccounted = async (
+  sandbox: RunningSandbox,
+  db: string,
+  expected: Readonly<Record<string, ReadonlyArray<string>>>
+) => {
+  await assertNoDuplicates(sandbox)
+  for (const [name, reached] of Object.entries(expected)) {
+    assert.deepStrictEqual(await reachedBy(sandbox, name), reached, name)
+    const entries = await ledgerEntries(db, name)
+    assert.deepStrictEqual(entries.map((entry) => entry.userId).sort(), reached, name)
+    assert.isTrue(entries.every((entry) => entry.state === "sent"), name)
+  }
+}
+
 const ids = (...names: ReadonlyArray<Name>) => names.map((name) => people[name]).sort()
 
 const assertExit = (result: CliResult, code: number) =>
@@ -306,23 +324,11 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
       server.child.kill("SIGTERM")
       const result = await server.exited
       assertExit(result, 130)
-      assert.deepStrictEqual(await reachedBy(sandbox, "camp-a"), ids("anna", "ken", "sara"))
-      assert.deepStrictEqual(await reachedBy(sandbox, "camp-b"), ids("li", "sara", "zoe", "ola"))
-      assert.deepStrictEqual(await reachedBy(sandbox, "camp-c"), [])
-      await assertNoDuplicates(sandbox)
-
-      // Everyone accounted for, nothing left claimed.
-      for (
-        const [name, reached] of [["camp-a", ids("anna", "ken", "sara")], [
-          "camp-b",
-          ids("li", "sara", "zoe", "ola")
-        ]] as const
-      ) {
-        const entries = await ledgerEntries(db, name)
-        assert.deepStrictEqual(entries.map((entry) => entry.userId).sort(), reached, name)
-        assert.deepStrictEqual([...new Set(entries.map((entry) => entry.state))], ["sent"], name)
-      }
-      assert.deepStrictEqual(await ledgerEntries(db, "camp-c"), [])
+      await assertAccounted(sandbox, db, {
+        "camp-a": ids("anna", "ken", "sara"),
+        "camp-b": ids("li", "sara", "zoe", "ola"),
+        "camp-c": []
+      })
     },
     180_000
   )
@@ -371,14 +377,11 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
 
       server.child.kill("SIGTERM")
       assertExit(await server.exited, 130)
-      await assertNoDuplicates(sandbox)
-      const expected = { same: ids("anna", "zoe"), "same-b": ids("li", "sara"), other: ids("li", "sara") }
-      for (const [name, reached] of Object.entries(expected)) {
-        assert.deepStrictEqual(await reachedBy(sandbox, name), reached, name)
-        const entries = await ledgerEntries(db, name)
-        assert.deepStrictEqual(entries.map((entry) => entry.userId).sort(), reached, name)
-        assert.deepStrictEqual([...new Set(entries.map((entry) => entry.state))], ["sent"], name)
-      }
+      await assertAccounted(sandbox, db, {
+        same: ids("anna", "zoe"),
+        "same-b": ids("li", "sara"),
+        other: ids("li", "sara")
+      })
 
       const [missing, notAFolder, badHttp, badEvery] = await Promise.all([
         runCli(["serve", Path.join(folder, "nope")], { env: sandbox.env }),
