@@ -23,6 +23,7 @@ const subcommands = [
   "suppress",
   "forget",
   "prune",
+  "serve",
   "sandbox"
 ]
 

@@ -623,6 +623,36 @@ const SinceFromInput = Schema.transformOrFail(Schema.Unknown, Since, {
 /** `until`: a bare date ends with its day (UTC); a date and time ends there. */
 const UntilFromInput = instantFromInput("until", true)
 
+/** The environment variable a campaign's key is read from when its file names none. */
+export const defaultApiKeyEnv = "UPLOAD_POST_API_KEY"
+
+const apiKeyEnvWanted =
+  "the name of the environment variable that holds the key (capital letters, digits and _, such as " +
+  "UPLOAD_POST_API_KEY_CLIENT_A)"
+
+/**
+ * Whether a value given as a variable name is more likely the key itself: long, with digits, and without the `_` that
+ * joins the words of a name. An uppercase key is rare, but a pasted one must never be taken for a name and logged.
+ */
+const looksLikeKey = (text: string): boolean => text.length >= 24 && /\d/.test(text) && !text.includes("_")
+
+/**
+ * `api_key_env`: the name of an environment variable, never the key itself. The value is never quoted back: a key
+ * pasted here would otherwise end up in every log that shows the error.
+ */
+const ApiKeyEnv = Schema.String.annotations({
+  message: () => `expected ${apiKeyEnvWanted} (the value given is not shown)`
+}).pipe(
+  Schema.filter((text) =>
+    /^[A-Z_][A-Z0-9_]{0,127}$/.test(text) && !looksLikeKey(text)
+      ? undefined
+      : /^[A-Za-z_][A-Za-z_]{0,22}$/.test(text)
+      ? `expected ${apiKeyEnvWanted}; write the name in capitals`
+      : `expected ${apiKeyEnvWanted}, not the key itself: put the key in that variable and never in the campaign ` +
+        "file (the value given is not shown)"
+  )
+)
+
 const fields = Schema.Struct({
   /** The ledger key: the same name is the same campaign, and a rerun resumes it. Trimmed. */
   name: NonEmptyTrimmed,
@@ -662,7 +692,9 @@ const fields = Schema.Struct({
    * `false` pauses the campaign: nothing is read or sent until it is `true` again. Absent means `true` (no default is
    * written, so that a file without it keeps its recorded version).
    */
-  active: Schema.optionalWith(Schema.Boolean.annotations(expected("true or false")), { exact: true })
+  active: Schema.optionalWith(Schema.Boolean.annotations(expected("true or false")), { exact: true }),
+  /** The environment variable that holds the campaign's key (absent: {@link defaultApiKeyEnv}). */
+  apiKeyEnv: Schema.optionalWith(ApiKeyEnv, { exact: true }).pipe(Schema.fromKey("api_key_env"))
 }).annotations(expected("a campaign: an object with name, platform, user, posts and message", isObject))
 
 const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
@@ -759,7 +791,8 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "max_sends",
     "since",
     "until",
-    "active"
+    "active",
+    "api_key_env"
   ],
   account: ["user_id", "username"],
   buttons: ["title", "url"],
@@ -842,6 +875,7 @@ export type CodeInput = MessageInput & {
   readonly maxSends?: number
   /** Whole messages or comments that opt a person out (default STOP, UNSUBSCRIBE, REMOVE). */
   readonly optOut?: ReadonlyArray<string>
+  readonly apiKeyEnv?: string
   readonly account?: { readonly userId?: string; readonly username?: string }
   /** `within` as the file writes it ("7d"); a bare message is accepted as `message`. */
   readonly followUp?:
@@ -869,6 +903,7 @@ const codeKeys: Readonly<Record<string, string>> = {
   daily_reset: "dailyReset",
   max_sends: "maxSends",
   opt_out: "optOut",
+  api_key_env: "apiKeyEnv",
   user_id: "userId",
   follow_up: "followUp",
   public_reply: "publicReply"
@@ -901,7 +936,8 @@ const present = (entries: Record<string, unknown>): Record<string, unknown> =>
 export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, CampaignSpecError> => {
   // Untyped code may pass anything: what is not an object gets the decoder's own message.
   if (!isObject(input)) return decode(input)
-  const { account, dailyReset, followUp, maxSends, message, messages, optOut, pace, publicReply, ...rest } = input
+  const { account, apiKeyEnv, dailyReset, followUp, maxSends, message, messages, optOut, pace, publicReply, ...rest } =
+    input
   const { concurrency, perHour, ...restPace } = pace ?? {}
   const { userId, ...restAccount } = account ?? {}
   const replyObject = typeof publicReply === "object" && "message" in publicReply ? publicReply : undefined
@@ -915,7 +951,8 @@ export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, Campaign
     opt_out: optOut,
     max_sends: maxSends,
     follow_up: followUp,
-    public_reply: replyObject === undefined ? publicReply : present({ ...restReply, per_hour: repliesPerHour })
+    public_reply: replyObject === undefined ? publicReply : present({ ...restReply, per_hour: repliesPerHour }),
+    api_key_env: apiKeyEnv
   })).pipe(
     Effect.mapError((error) =>
       new CampaignSpecError({

@@ -71,26 +71,31 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
     )
 
   /**
-   * `UPLOAD_POST_API_KEY` (required) and `UPLOAD_POST_BASE_URL` (default the production API). The key is checked
-   * here, before any request: whitespace around it (a trailing newline from a key file) is removed with a `notice`;
-   * anything else that cannot travel in a header is a configuration error.
+   * `UPLOAD_POST_API_KEY` (required; or the variable `keyVariable` names, such as a campaign's `api_key_env`) and
+   * `UPLOAD_POST_BASE_URL` (default the production API). The key is checked here, before any request: whitespace
+   * around it (a trailing newline from a key file) is removed with a `notice`; anything else that cannot travel in a
+   * header is a configuration error.
    */
-  static readonly fromEnvWith = (options: { readonly notice: (text: string) => Effect.Effect<void> }) =>
+  static readonly fromEnvWith = (options: {
+    readonly notice: (text: string) => Effect.Effect<void>
+    readonly keyVariable?: string | undefined
+  }) =>
     Layer.effect(
       UploadPostConfig,
       Effect.gen(function*() {
+        const variable = options.keyVariable ?? "UPLOAD_POST_API_KEY"
         // Read as an option so that a missing key gets a readable message (a missing redacted value has none).
-        const key = yield* Config.option(Config.redacted("UPLOAD_POST_API_KEY"))
+        const key = yield* Config.option(Config.redacted(variable))
         if (Option.isNone(key) || Redacted.value(key.value).trim().length === 0) {
           return yield* Effect.fail(ConfigError.MissingData(
-            ["UPLOAD_POST_API_KEY"],
-            "UPLOAD_POST_API_KEY is not set: export your Upload-Post API key (or point UPLOAD_POST_BASE_URL at the sandbox and use its key)"
+            [variable],
+            `${variable} is not set: export your Upload-Post API key (or point UPLOAD_POST_BASE_URL at the sandbox and use its key)`
           ))
         }
-        const { apiKey, trimmed } = yield* checkApiKey(key.value, "UPLOAD_POST_API_KEY")
+        const { apiKey, trimmed } = yield* checkApiKey(key.value, variable)
         if (trimmed) {
           yield* options.notice(
-            "notice: UPLOAD_POST_API_KEY has whitespace around the key (e.g. the newline at the end of a key file); " +
+            `notice: ${variable} has whitespace around the key (e.g. the newline at the end of a key file); ` +
               "it was removed"
           )
         }
@@ -101,7 +106,7 @@ export class UploadPostConfig extends Context.Tag("@comment-dm/core/UploadPostCo
           baseUrl,
           requestTimeout: Duration.seconds(30),
           retry: Retry.defaultPolicy,
-          apiKeySetting: "UPLOAD_POST_API_KEY"
+          apiKeySetting: variable
         }
       })
     )

@@ -4,7 +4,7 @@
  */
 import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from "@comment-dm/core"
 import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
-import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
+import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
@@ -15,6 +15,7 @@ import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import * as Report from "./Report.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
+import * as Serve from "./Serve.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
 import { command as suppressCommand } from "./SuppressCommand.js"
@@ -160,7 +161,7 @@ const statusCommand = Command.make("status", { campaignFile, db, json }, (args) 
       "Account for every matching commenter of a campaign (sent, refused with reasons, pending, in doubt) and say " +
         "what `run` would do next. Reads the ledger only."
     ),
-    (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.noPlatform, { readOnlyIntent: true }))
   )
 
 const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
@@ -225,7 +226,7 @@ const exportCommand = Command.make(
     "Write the campaign's ledger (one row per matching commenter) as CSV or JSONL. A CSV cell that starts with =, " +
       "+, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows it as text, not as a formula."
   ),
-  (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.noPlatform, { readOnlyIntent: true }))
 )
 
 const reportCommand = Command.make(
@@ -260,7 +261,7 @@ const reportCommand = Command.make(
       "funnel, outcomes and reasons per step, sends over time, private replies close to their 7-day deadline, the " +
       "keywords that matched, the split between message variants and the settings (never a key). Reads the ledger only."
   ),
-  (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.noPlatform, { readOnlyIntent: true }))
 )
 
 const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
@@ -283,6 +284,7 @@ export const command = Command.make("comment-dm").pipe(
     suppressCommand,
     forgetCommand({ db, json }),
     pruneCommand({ db, json }),
+    Serve.command({ db }),
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
       sandboxCommand,
@@ -340,6 +342,9 @@ const run = (
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
       SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
       LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
+      // `comment-dm serve` given a folder it cannot list, or an --http address it cannot open.
+      FolderError: failure(ExitCode.ExitCode.Configuration),
+      ServeError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.

@@ -63,77 +63,12 @@ export const make = (options: DisplayOptions): Display => {
 
   const onEvent = (event: Campaign.Event): Effect.Effect<void> =>
     Effect.sync(() => {
-      switch (event._tag) {
-        case "Started":
-          line(
-            `campaign ${event.campaign}: reading ${event.posts} post${event.posts === 1 ? "" : "s"}` +
-              (event.recovered > 0 ? `; ${event.recovered} claims left by a stopped run are now in doubt` : "")
-          )
-          break
-        case "Reconciled":
-          line(
-            `reconciled people in doubt: ${event.sent} found sent, ${event.pending} not sent (pending), ` +
-              `${event.unresolved} still in doubt` +
-              (event.uncovered > 0 ? ` (${uncoveredText(event.uncovered, event.conversations)})` : "") +
-              (event.failure === undefined ? "" : ` (the conversations could not be read: ${event.failure})`)
-          )
-          break
-        case "PageRead":
-          if (live) draw(event.progress)
-          else line(`read ${event.comments} comments from post ${event.post} (${event.progress.comments} in all)`)
-          break
-        case "Sent":
-          if (live) draw(event.progress, true)
-          else if (event.messageId === "") {
-            // A private reply retried after it was in doubt, which the platform answered "already replied".
-            line(`sent to ${person(event)}: the platform already had this private reply (an earlier attempt went out)`)
-          } else line(`sent to ${person(event)}: message ${event.messageId}`)
-          break
-        case "WouldSend":
-          line(`would send to ${person(event)} (post ${event.post}): ${JSON.stringify(event.message)}`)
-          break
-        case "Refused":
-          line(`refused ${person(event)}: ${event.reason}`)
-          break
-        case "Skipped":
-          line(`${event.state} ${person(event)}: ${event.reason}`)
-          break
-        case "Notice":
-          line(`notice: ${event.detail}`)
-          break
-        case "Postponed":
-          line(`pending ${person(event)}: ${event.reason}`)
-          break
-        case "InDoubt":
-          line(`in doubt ${person(event)}: ${event.reason}`)
-          break
-        case "DailyLimit":
-          line(
-            `daily DM limit reached (${event.detail}): sends pause` +
-              (event.resumesAt === undefined ? "" : ` until ${event.resumesAt.toISOString()}`) +
-              "; reading goes on and new people are kept pending; sending resumes after one real message is accepted"
-          )
-          break
-        case "DailyLimitLifted":
-          line("the daily DM limit is lifted: the platform accepted a message again; sends go on")
-          break
-        case "Polled":
-          line(
-            `poll ${event.poll}: ${event.pages} page${event.pages === 1 ? "" : "s"}, ${event.comments} comments, ` +
-              `${event.newPeople} new matching people; ${event.progress.sent} sent so far` +
-              (event.nextInMillis > 0 ? `; next poll in ${formatDuration(event.nextInMillis)}` : "")
-          )
-          break
-        case "PollFailed":
-          line(`poll failed: ${event.reason}; next poll in ${formatDuration(event.nextInMillis)}`)
-          break
-        case "Problem":
-          line(`problem: ${event.detail}`)
-          break
-        case "Stopping":
-          line(`stopping new sends: ${event.reason}; settling the sends in flight`)
-          break
+      if (live && (event._tag === "PageRead" || event._tag === "Sent")) {
+        draw(event.progress, event._tag === "Sent")
+        return
       }
+      const text = describe(event)
+      if (text !== undefined) line(text)
     })
 
   const summary = (result: Campaign.Summary): Effect.Effect<void> =>
@@ -159,6 +94,55 @@ export const uncoveredText = (uncovered: number, conversations: number | undefin
   `${uncovered} of them because the conversations answer` +
   (conversations === undefined ? "" : ` (${conversations} conversations)`) +
   " does not show everything sent to them since the claim: it may be incomplete"
+
+/** An event as one line of the log (not yet made visible); `undefined` for those no line tells. */
+export const describe = (event: Campaign.Event): string | undefined => {
+  switch (event._tag) {
+    case "Started":
+      return `campaign ${event.campaign}: reading ${event.posts} post${event.posts === 1 ? "" : "s"}` +
+        (event.recovered > 0 ? `; ${event.recovered} claims left by a stopped run are now in doubt` : "")
+    case "Reconciled":
+      return `reconciled people in doubt: ${event.sent} found sent, ${event.pending} not sent (pending), ` +
+        `${event.unresolved} still in doubt` +
+        (event.uncovered > 0 ? ` (${uncoveredText(event.uncovered, event.conversations)})` : "") +
+        (event.failure === undefined ? "" : ` (the conversations could not be read: ${event.failure})`)
+    case "PageRead":
+      return `read ${event.comments} comments from post ${event.post} (${event.progress.comments} in all)`
+    case "Sent":
+      // An empty id: a private reply retried after it was in doubt, which the platform answered "already replied".
+      return event.messageId === ""
+        ? `sent to ${person(event)}: the platform already had this private reply (an earlier attempt went out)`
+        : `sent to ${person(event)}: message ${event.messageId}`
+    case "WouldSend":
+      return `would send to ${person(event)} (post ${event.post}): ${JSON.stringify(event.message)}`
+    case "Refused":
+      return `refused ${person(event)}: ${event.reason}`
+    case "Skipped":
+      return `${event.state} ${person(event)}: ${event.reason}`
+    case "Notice":
+      return `notice: ${event.detail}`
+    case "Postponed":
+      return `pending ${person(event)}: ${event.reason}`
+    case "InDoubt":
+      return `in doubt ${person(event)}: ${event.reason}`
+    case "DailyLimit":
+      return `daily DM limit reached (${event.detail}): sends pause` +
+        (event.resumesAt === undefined ? "" : ` until ${event.resumesAt.toISOString()}`) +
+        "; reading goes on and new people are kept pending; sending resumes after one real message is accepted"
+    case "DailyLimitLifted":
+      return "the daily DM limit is lifted: the platform accepted a message again; sends go on"
+    case "Polled":
+      return `poll ${event.poll}: ${event.pages} page${event.pages === 1 ? "" : "s"}, ${event.comments} comments, ` +
+        `${event.newPeople} new matching people; ${event.progress.sent} sent so far` +
+        (event.nextInMillis > 0 ? `; next poll in ${formatDuration(event.nextInMillis)}` : "")
+    case "PollFailed":
+      return `poll failed: ${event.reason}; next poll in ${formatDuration(event.nextInMillis)}`
+    case "Problem":
+      return `problem: ${event.detail}`
+    case "Stopping":
+      return `stopping new sends: ${event.reason}; settling the sends in flight`
+  }
+}
 
 export const toJson = (summary: Campaign.Summary) => ({
   campaign: summary.campaign,

@@ -3,7 +3,7 @@
  * preview's first people, and a verdict; with `--json`, the report as one JSON line. Every line is made
  * {@link visible}: the report quotes usernames and the platform's texts.
  */
-import type { UploadPost } from "@comment-dm/core"
+import type { CampaignSpec, UploadPost } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import { ConfigError, Effect, type Layer } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
@@ -52,7 +52,7 @@ export const render = (report: Doctor.Report): string => {
 
 /** The `doctor` subcommand: `api` reaches Upload-Post, `settle` ends the command with the report's exit code. */
 export const command = <E>(options: {
-  readonly api: Layer.Layer<UploadPost.UploadPost, ConfigError.ConfigError>
+  readonly api: (spec: CampaignSpec.CampaignSpec) => Layer.Layer<UploadPost.UploadPost, ConfigError.ConfigError>
   readonly settle: (code: ExitCode) => Effect.Effect<void, E>
 }) =>
   Command.make(
@@ -69,7 +69,7 @@ export const command = <E>(options: {
       Effect.gen(function*() {
         const spec = yield* CampaignFile.load(args.campaignFile)
         const report = yield* Doctor.diagnose(spec).pipe(
-          Effect.provide(options.api),
+          Effect.provide(options.api(spec)),
           Effect.catchIf(
             ConfigError.isConfigError,
             (error) => Effect.succeed(Doctor.unconfigured(spec, error.message))

@@ -1,5 +1,5 @@
 /**
- * `watch --every`: the time between polls, as a number with an optional unit (ms, s, m, h; seconds when none), from one
+ * `watch --every` and serve's intervals: a number with an optional unit (ms, s, m, h; seconds when none), from one
  * second to a day (a longer wait would overflow the runtime's timers, which fire at once past about 24.8 days).
  */
 import { Duration, Option, ParseResult, Schema } from "effect"
@@ -20,18 +20,22 @@ export const parse = (text: string): Option.Option<Duration.Duration> => {
     : Option.none()
 }
 
-/** The text of `--every` decoded into a `Duration`; its one message says what is expected. */
-export const Interval = Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
-  strict: true,
-  decode: (text, _, ast) =>
-    Option.match(parse(text), {
-      onNone: () => ParseResult.fail(new ParseResult.Type(ast, text)),
-      onSome: ParseResult.succeed
-    }),
-  encode: (interval) => ParseResult.succeed(`${Duration.toMillis(interval)}ms`)
-}).annotations({
-  message: (issue) =>
-    `--every "${
-      visible(String(issue.actual))
-    }": expected a duration from 1 second to 24 hours, such as 60s, 10s, 2m or 1h`
-})
+/** The text of an interval flag decoded into a `Duration`; its one message names the flag and says what is expected. */
+export const forFlag = (flag: string) =>
+  Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
+    strict: true,
+    decode: (text, _, ast) =>
+      Option.match(parse(text), {
+        onNone: () => ParseResult.fail(new ParseResult.Type(ast, text)),
+        onSome: ParseResult.succeed
+      }),
+    encode: (interval) => ParseResult.succeed(`${Duration.toMillis(interval)}ms`)
+  }).annotations({
+    message: (issue) =>
+      `${flag} "${
+        visible(String(issue.actual))
+      }": expected a duration from 1 second to 24 hours, such as 60s, 10s, 2m or 1h`
+  })
+
+/** `--every`. */
+export const Interval = forFlag("--every")

@@ -3,21 +3,27 @@
  * ledger, and the Upload-Post client for those that talk to the platform. The one place that says which layer gives
  * each.
  */
-import { KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
+import { type CampaignSpec, KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
 import { Effect, Layer, type Option } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 
 /**
  * The Upload-Post client, straight over Node's http / https with connections kept alive and reused
- * (KeepAliveHttpClient). Notices about the settings go to stderr, so that `--json` keeps stdout to the summary.
+ * (KeepAliveHttpClient), with the key the campaign's `api_key_env` names (default UPLOAD_POST_API_KEY). Notices about
+ * the settings go to stderr, so that `--json` keeps stdout to the summary.
  */
-export const uploadPost = UploadPost.UploadPost.Default.pipe(
-  Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-    notice: (text) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
-  })),
-  Layer.provide(KeepAliveHttpClient.layer())
-)
+export const uploadPost = (spec: CampaignSpec.CampaignSpec) =>
+  UploadPost.UploadPost.Default.pipe(
+    Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({ notice, keyVariable: spec.apiKeyEnv })),
+    Layer.provide(KeepAliveHttpClient.layer())
+  )
+
+/** A notice about the settings, on stderr. */
+export const notice = (text: string) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
+
+/** No platform: for the subcommands that read the ledger only. */
+export const noPlatform = () => Layer.empty
 
 /** The arguments a subcommand's workspace comes from. */
 export interface Target {
@@ -26,18 +32,22 @@ export interface Target {
 }
 
 /**
- * A subcommand's campaign and ledger, and `platform`: {@link uploadPost} for those that talk to it, else
- * `Layer.empty`. Made in this order: a campaign that cannot run opens no ledger, and a ledger setting that cannot be
+ * A subcommand's campaign and ledger, and `platform` for the campaign: {@link uploadPost} for those that talk to it,
+ * else {@link noPlatform}. Made in this order: a campaign that cannot run opens no ledger, and a ledger setting that cannot be
  * used makes no request.
  */
-export const layer = <P, PE>(target: Target, platform: Layer.Layer<P, PE>, options: LedgerDatabase.LayerOptions = {}) =>
+export const layer = <P, PE>(
+  target: Target,
+  platform: (spec: CampaignSpec.CampaignSpec) => Layer.Layer<P, PE>,
+  options: LedgerDatabase.LayerOptions = {}
+) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const spec = yield* CampaignFile.load(target.campaignFile)
     const location = yield* LedgerDatabase.resolve(target.db, options)
     return Layer.mergeAll(
       Layer.succeed(CampaignFile.Campaign, spec),
       LedgerDatabase.layer(location, options),
-      platform
+      platform(spec)
     )
   }))
 

@@ -325,7 +325,9 @@ class Attempts {
       return Effect.gen(this, function*() {
         const before = yield* this.confirm
         if (before !== undefined) return before
-        const slot = yield* this.d.pacer.take
+        // A stop does not wait for a slot that may be minutes away at a slow pace: the person stays pending.
+        const slot = yield* Effect.raceFirst(this.d.pacer.take, Effect.as(this.d.control.stopSignal, undefined))
+        if (slot === undefined) return "halted" as const
         const after = yield* this.confirm
         if (after !== undefined) return after
         if (!(yield* this.stillChosen)) return "changed" as const
