@@ -7,6 +7,8 @@ export const Kind = Schema.Literal("dm", "private_reply", "public_reply")
 export type Kind = typeof Kind.Type
 
 export const Delivery = Schema.Struct({
+  /** The profile that sent it; only when the sandbox serves several profiles. */
+  profile: Schema.optionalWith(Schema.String, { exact: true }),
   kind: Kind,
   /** The person reached; empty for a public reply to a comment whose author has no id. */
   recipientId: Schema.String,
