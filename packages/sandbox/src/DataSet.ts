@@ -121,12 +121,14 @@ export interface Generated {
 
 export type DataSet = Listed | Generated
 
+/** A data set, or a sandbox configuration file (`what`), that cannot be served. */
 export class DataSetError extends Data.TaggedError("DataSetError")<{
   readonly source: string
   readonly reason: string
+  readonly what?: string
 }> {
   override get message(): string {
-    return `The data set ${this.source} is not usable: ${this.reason}. ` +
+    return `The ${this.what ?? "data set"} ${this.source} is not usable: ${this.reason}. ` +
       "See packages/sandbox/README.md for the format."
   }
 }

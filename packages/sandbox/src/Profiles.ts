@@ -4,9 +4,10 @@
  * library options, and the JSON configuration file of the `sandbox` command (`--config`).
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Data, Effect, ParseResult, Schema } from "effect"
+import { Effect, Either, ParseResult, Schema } from "effect"
 import * as DataSet from "./DataSet.js"
 import * as Faults from "./Faults.js"
+import * as Accounts from "./internal/accounts.js"
 import type { Account } from "./internal/store.js"
 
 /** One profile of a sandbox that serves several. */
@@ -54,6 +55,16 @@ export const Arrivals = Schema.Struct({
   posts: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { exact: true })
 })
 export type Arrivals = typeof Arrivals.Type
+
+/** Reads a plan as "PER_MINUTE/PER_TEN_MINUTES", e.g. "250/2500". */
+export const parsePlan = (text: string): Either.Either<Faults.Plan, string> => {
+  const match = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(text)
+  const perMinute = Number(match?.[1])
+  const perTenMinutes = Number(match?.[2])
+  return match !== null && perMinute > 0 && perTenMinutes > 0
+    ? Either.right({ perMinute, perTenMinutes })
+    : Either.left(`plan must be requests per minute and per ten minutes like "250/2500", got "${text}"`)
+}
 
 /** A profile or key name: no white space, nothing invisible. */
 const Name = Schema.String.pipe(
@@ -113,29 +124,19 @@ export type ConfigJson = typeof ConfigJson.Type
 /** What a configuration file sets among the sandbox's options. */
 export interface Config {
   readonly profiles: readonly [Profile, ...Array<Profile>]
-  readonly keys?: ReadonlyArray<Key>
+  readonly keys?: readonly [Key, ...Array<Key>]
   readonly faults: Faults.FaultsPatch
   readonly arrivals?: Arrivals
-}
-
-export class ConfigError extends Data.TaggedError("ConfigError")<{
-  readonly source: string
-  readonly reason: string
-}> {
-  override get message(): string {
-    return `The sandbox configuration ${this.source} is not usable: ${this.reason}. ` +
-      "See packages/sandbox/README.md for the format."
-  }
 }
 
 /** Reads and checks a configuration file; data set paths are read relative to it. */
 export const loadConfig = (
   path: string
-): Effect.Effect<Config, ConfigError, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<Config, DataSet.DataSetError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const paths = yield* Path.Path
-    const failed = (reason: string) => new ConfigError({ source: path, reason })
+    const failed = (reason: string) => new DataSet.DataSetError({ source: path, reason, what: "sandbox configuration" })
     const text = yield* fs.readFileString(path).pipe(Effect.mapError((error) => failed(error.message)))
     const input = yield* Effect.try({
       try: (): unknown => JSON.parse(text),
@@ -165,6 +166,12 @@ export const loadConfig = (
     }
     const [first, ...rest] = profiles
     if (first === undefined) return yield* failed("no profile")
+    const problem = Accounts.check(
+      profiles.map((profile) => profile.name),
+      json.keys ?? [],
+      profiles.flatMap((profile) => profile.data?.posts.map((post) => post.id) ?? [])
+    )
+    if (problem !== undefined) return yield* failed(problem)
     return {
       profiles: [first, ...rest],
       ...(json.keys === undefined ? {} : { keys: json.keys }),
