@@ -239,6 +239,8 @@ describe("several profiles and keys", () => {
         yield* start({ profiles: [{ name: "a", data: listed("p", "x") }, { name: "b", data: listed("p", "y") }] }),
         "post id p belongs to two profiles"
       )
+      assert.include(yield* start({ profiles: [{ name: "" }] }), `profile "" is empty or holds white space`)
+      assert.include(yield* start({ profiles: [{ name: "a" }], keys: [{ key: "k\n" }] }), "holds white space")
       assert.strictEqual(yield* start({ profiles: [{ name: "a" }], keys: [{ key: "k" }] }), "started")
     }))
 })

@@ -80,6 +80,8 @@ export const check = (
   postIds: ReadonlyArray<string>
 ): string | undefined => {
   const twice = (names: ReadonlyArray<string>) => names.find((name, index) => names.indexOf(name) !== index)
+  const blank = profiles.find((name) => name.trim() === "" || /\s/.test(name))
+  if (blank !== undefined) return `profile "${blank}" is empty or holds white space`
   const profile = twice(profiles)
   if (profile !== undefined) return `profile "${profile}" is listed twice`
   const key = twice(keys.map((spec) => spec.key))

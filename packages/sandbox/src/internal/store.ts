@@ -176,6 +176,8 @@ export class Store {
   private readonly privateReplies = new Set<string>()
   private daily: { day: number; count: number }
   private messages = 0
+  /** Deliveries of this profile (the shared list holds every profile's). */
+  private delivered = 0
 
   constructor(options: Options) {
     this.profile = options.profile
@@ -400,6 +402,7 @@ export class Store {
       receivedAt: new Date(receivedAt).toISOString()
     }
     this.deliveries.push(record)
+    this.delivered += 1
     return record
   }
 
@@ -487,9 +490,7 @@ export class Store {
 
   stats(now: number): { readonly deliveries: number; readonly dailyCount: number } {
     return {
-      deliveries:
-        this.deliveries.filter((delivery) => delivery.profile === undefined || delivery.profile === this.profile)
-          .length,
+      deliveries: this.delivered,
       dailyCount: this.dailyCount(now)
     }
   }
