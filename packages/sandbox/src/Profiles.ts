@@ -8,6 +8,7 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import * as DataSet from "./DataSet.js"
 import * as Faults from "./Faults.js"
 import * as Accounts from "./internal/accounts.js"
+import * as ArrivalsCheck from "./internal/arrivals.js"
 import type { Account } from "./internal/store.js"
 
 /** One profile of a sandbox that serves several. */
@@ -166,11 +167,9 @@ export const loadConfig = (
     }
     const [first, ...rest] = profiles
     if (first === undefined) return yield* failed("no profile")
-    const problem = Accounts.check(
-      profiles.map((profile) => profile.name),
-      json.keys ?? [],
-      profiles.flatMap((profile) => profile.data?.posts.map((post) => post.id) ?? [])
-    )
+    const postIds = profiles.flatMap((profile) => profile.data?.posts.map((post) => post.id) ?? [])
+    const problem = Accounts.check(profiles.map((profile) => profile.name), json.keys ?? [], postIds) ??
+      (json.arrivals === undefined ? undefined : ArrivalsCheck.check(json.arrivals, postIds))
     if (problem !== undefined) return yield* failed(problem)
     return {
       profiles: [first, ...rest],

@@ -112,11 +112,9 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
       })
     )
     const [first, ...rest] = stores
-    const problem = Accounts.check(
-      stores.map((store) => store.profile),
-      keys,
-      stores.flatMap((store) => store.postIds())
-    )
+    const postIds = stores.flatMap((store) => store.postIds())
+    const problem = Accounts.check(stores.map((store) => store.profile), keys, postIds) ??
+      (options.arrivals === undefined ? undefined : Arrivals.check(options.arrivals, postIds))
     if (problem !== undefined) return yield* Effect.dieMessage(`The sandbox cannot start: ${problem}`)
     if (first === undefined) return yield* Effect.dieMessage("The sandbox cannot start: no profile")
     const accounts = new Accounts.Accounts([first, ...rest], keys)

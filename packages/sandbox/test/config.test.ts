@@ -94,6 +94,10 @@ describe("Profiles.loadConfig", () => {
         "not both"
       )
       assert.include(yield* refused({ profiles: [profile], extra: 1 }), "extra")
+      assert.include(
+        yield* refused({ profiles: [profile], arrivals: { perPost: { p9: 1 } } }),
+        "arrivals name post p9, which no profile has"
+      )
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it("reads a plan flag as PER_MINUTE/PER_TEN_MINUTES", () => {

@@ -26,6 +26,13 @@ export interface Summary {
 
 export const defaults = { hotShare: 0.1, hotWeight: 0.9, matchRatio: 0.4, people: 1000 } as const
 
+/** Why the arrivals cannot be served (a post they name is not the sandbox's), or undefined when they can. */
+export const check = (spec: Profiles.Arrivals, postIds: ReadonlyArray<string>): string | undefined => {
+  const known = new Set(postIds)
+  const unknown = [...(spec.posts ?? []), ...Object.keys(spec.perPost ?? {})].find((postId) => !known.has(postId))
+  return unknown === undefined ? undefined : `arrivals name post ${unknown}, which no profile has`
+}
+
 /** The posts' rates: `perMinute` split so that `hotShare` of the posts (chosen by seed) get `hotWeight` of it. */
 export const targets = (
   spec: Profiles.Arrivals,
