@@ -121,12 +121,14 @@ export interface Generated {
 
 export type DataSet = Listed | Generated
 
+/** A data set, or a sandbox configuration file (`what`), that cannot be served. */
 export class DataSetError extends Data.TaggedError("DataSetError")<{
   readonly source: string
   readonly reason: string
+  readonly what?: string
 }> {
   override get message(): string {
-    return `The data set ${this.source} is not usable: ${this.reason}. ` +
+    return `The ${this.what ?? "data set"} ${this.source} is not usable: ${this.reason}. ` +
       "See packages/sandbox/README.md for the format."
   }
 }
@@ -150,8 +152,10 @@ export const reelUrl = (id: string): string => {
 export interface GenerateOptions {
   /** Comments per post. */
   readonly comments: number
-  /** Number of posts (default 1), ids from `postId(0)` on. */
+  /** Number of posts (default 1), ids from `postId(firstPost)` on. */
   readonly posts?: number
+  /** Index of the first post's id (default 0), so that several generated profiles have distinct post ids. */
+  readonly firstPost?: number
   /** Size of the commenter pool (default: half the comments, at least 1). */
   readonly people?: number
   readonly matchRatio?: number
@@ -180,7 +184,7 @@ export const generate = (options: GenerateOptions): Generated => {
   const count = Math.max(1, options.posts ?? 1)
   const spanDays = options.spanDays ?? 10
   const posts = Array.from({ length: count }, (_, index): GeneratedPost => {
-    const id = postId(index)
+    const id = postId((options.firstPost ?? 0) + index)
     return {
       id,
       url: reelUrl(id),

@@ -11,6 +11,8 @@ export const Button = Schema.Struct({ title: Schema.String, url: Schema.String }
 export type Button = typeof Button.Type
 
 export const Delivery = Schema.Struct({
+  /** The profile that sent it; only when the sandbox serves several profiles. */
+  profile: Schema.optionalWith(Schema.String, { exact: true }),
   kind: Kind,
   /** The person reached; empty for a public reply to a comment whose author has no id. */
   recipientId: Schema.String,

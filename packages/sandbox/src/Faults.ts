@@ -21,6 +21,16 @@ export const RequestLimit = Schema.Struct({
 export type RequestLimit = typeof RequestLimit.Type
 
 /**
+ * An Upload-Post plan's request limits per API key, in its two fixed windows: a minute and ten minutes (Free 60 and
+ * 300, up to Business 500 and 2,500).
+ */
+export const Plan = Schema.Struct({
+  perMinute: Schema.Int.pipe(Schema.positive()),
+  perTenMinutes: Schema.Int.pipe(Schema.positive())
+})
+export type Plan = typeof Plan.Type
+
+/**
  * Sends refused with an answer of the test's choosing, as a platform would that words its refusals in a way no table
  * knows: `recipients` (or `"all"`) are answered with `status` and `{"success": false, "error": text}`.
  */
@@ -46,6 +56,10 @@ export const Faults = Schema.Struct({
   /** Recipients that cannot be reached by a DM or a private reply. */
   unreachableRecipients: Schema.Array(Schema.String),
   requestLimit: RequestLimit,
+  /** The plan's limits per key (both windows), for every key without a plan of its own; null: none. */
+  plan: Schema.NullOr(Plan),
+  /** Requests per minute per profile, whatever the key (Upload-Post says 2; unconfirmed); null: none. */
+  profileRequestLimit: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
   /** When set, the conversations endpoint answers every call with a 500. */
   conversationsFailing: Schema.Boolean,
   /** When set, these recipients' DMs and private replies get this answer (before any other refusal). */
@@ -84,6 +98,8 @@ export const defaults: Faults = {
   refusedRecipients: [],
   unreachableRecipients: [],
   requestLimit: { requests: 100_000, windowSeconds: 60 },
+  plan: null,
+  profileRequestLimit: null,
   conversationsFailing: false,
   oddRefusal: null,
   cursorLoops: [],

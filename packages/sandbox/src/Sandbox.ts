@@ -8,11 +8,16 @@ import type { Scope } from "effect"
 import * as Http from "node:http"
 import type * as Control from "./Control.js"
 import * as DataSet from "./DataSet.js"
-import * as Faults from "./Faults.js"
+import type * as Faults from "./Faults.js"
+import * as Accounts from "./internal/accounts.js"
 import * as Api from "./internal/api.js"
+import * as Arrivals from "./internal/arrivals.js"
+import { makeControl } from "./internal/control.js"
 import * as ControlApi from "./internal/controlApi.js"
 import { type Env, json } from "./internal/env.js"
-import { type Account, Store, toWire } from "./internal/store.js"
+import { type Account, makeShared, Store } from "./internal/store.js"
+import * as Traffic from "./internal/traffic.js"
+import type * as Profiles from "./Profiles.js"
 
 export type { Account } from "./internal/store.js"
 
@@ -44,6 +49,15 @@ export interface SandboxOptions {
   readonly windows?: "faithful" | "open"
   /** The account behind the profile: its id, @name and plan, and whether the profile's answer tells them. */
   readonly account?: Account
+  /**
+   * Several profiles, each with its own data, account and daily DM cap, instead of `profile`, `data` and `account`;
+   * the first is the one `profile` and `account` of the handle name.
+   */
+  readonly profiles?: readonly [Profiles.Profile, ...Array<Profiles.Profile>]
+  /** The API keys and the profiles each may act for (default: `apiKey` for every profile). */
+  readonly keys?: readonly [Profiles.Key, ...Array<Profiles.Key>]
+  /** Comments arriving over time, on the sandbox clock (default: none). */
+  readonly arrivals?: Profiles.Arrivals
 }
 
 export interface SandboxHandle extends Control.SandboxControl {
@@ -54,6 +68,8 @@ export interface SandboxHandle extends Control.SandboxControl {
   readonly profile: string
   /** The Instagram account behind the profile: its user id (the author id of its own comments) and @handle. */
   readonly account: { readonly id: string; readonly handle: string }
+  /** Every configured key (the first is `apiKey`). */
+  readonly keyNames: ReadonlyArray<string>
 }
 
 export class Sandbox extends Context.Tag("@comment-dm/sandbox/Sandbox")<Sandbox, SandboxHandle>() {}
@@ -69,23 +85,59 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
     const clock = yield* Effect.clock
     const startedAt = yield* clock.currentTimeMillis
     const offset = options.now === undefined ? 0 : new Date(options.now).getTime() - startedAt
-    const now = Effect.map(clock.currentTimeMillis, (millis) => millis + offset)
     const data = options.data ?? DataSet.demo
     const seed = options.seed ?? 1
-    const apiKey = options.apiKey ?? defaultApiKey
-    const store = new Store({
-      profile: options.profile ?? data.profile ?? defaultProfile,
-      seed,
+    const startMillis = startedAt + offset
+    const profiles = options.profiles ?? [{
+      name: options.profile ?? data.profile ?? defaultProfile,
       data,
-      windows: options.windows ?? "faithful",
-      startMillis: startedAt + offset,
-      faults: options.faults ?? {},
       ...(options.account === undefined ? {} : { account: options.account })
+    }]
+    const keys = options.keys ?? [{ key: options.apiKey ?? defaultApiKey }]
+    const shared = makeShared(options.profiles !== undefined)
+    const stores = profiles.map((profile) =>
+      new Store({
+        profile: profile.name,
+        seed,
+        data: profile.data ?? { _tag: "Listed", posts: [] },
+        windows: options.windows ?? "faithful",
+        startMillis,
+        faults: {
+          ...options.faults,
+          ...(profile.dailyDmLimit === undefined ? {} : { dailyDmLimit: profile.dailyDmLimit }),
+          ...(profile.reauthRequired === undefined ? {} : { reauthRequired: profile.reauthRequired })
+        },
+        shared,
+        ...(profile.account === undefined ? {} : { account: profile.account })
+      })
+    )
+    const [first, ...rest] = stores
+    const postIds = stores.flatMap((store) => store.postIds())
+    const problem = Accounts.check(stores.map((store) => store.profile), keys, postIds) ??
+      (options.arrivals === undefined ? undefined : Arrivals.check(options.arrivals, postIds))
+    if (problem !== undefined) return yield* Effect.dieMessage(`The sandbox cannot start: ${problem}`)
+    if (first === undefined) return yield* Effect.dieMessage("The sandbox cannot start: no profile")
+    const accounts = new Accounts.Accounts([first, ...rest], keys)
+    const arrivals = options.arrivals === undefined ? undefined : new Arrivals.Arrivals(
+      options.arrivals,
+      Arrivals.targets(
+        options.arrivals,
+        stores.flatMap((store) => store.postIds().map((postId) => ({ store, postId }))),
+        seed
+      ),
+      seed,
+      startMillis
+    )
+    // Sandbox time passing is what makes comments arrive: every reading of it adds those due by then.
+    const now = Effect.map(clock.currentTimeMillis, (millis) => {
+      arrivals?.advance(millis + offset)
+      return millis + offset
     })
     const random = Random.make(seed)
+    const traffic = new Traffic.Traffic()
     const env: Env = {
-      store,
-      apiKey,
+      accounts,
+      traffic,
       now,
       chance: (share) => share <= 0 ? Effect.succeed(false) : Effect.map(random.next, (uniform) => uniform < share),
       pause: ({ maxMs, minMs }) =>
@@ -94,30 +146,7 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
           (millis) => clock.sleep(Duration.millis(millis))
         )
     }
-    const control: Control.SandboxControl = {
-      deliveries: Effect.sync(() => [...store.deliveries]),
-      addComment: (comment) =>
-        Effect.flatMap(now, (millis) => store.addComment(comment, millis)).pipe(Effect.map(toWire)),
-      addPost: (post) =>
-        Effect.flatMap(now, (millis) => store.addPost(post, millis)).pipe(
-          Effect.map((added) => ({
-            id: added.id,
-            url: added.url,
-            platform: added.platform,
-            comments: store.commentCount(added)
-          }))
-        ),
-      personWrites: (message) => Effect.map(now, (millis) => store.personWrites(message, millis)),
-      resetDaily: Effect.sync(() => store.resetDaily()),
-      faults: Effect.sync(() => store.faults),
-      setFaults: (patch) =>
-        Effect.sync(() => {
-          store.faults = Faults.apply(store.faults, patch)
-          return store.faults
-        }),
-      stats: Effect.map(now, (millis) => store.stats(millis)),
-      postIds: Effect.sync(() => store.postIds())
-    }
+    const control = makeControl(env, arrivals)
     const app = HttpRouter.concat(Api.router(env), ControlApi.router(env, control)).pipe(
       Effect.catchTag("RouteNotFound", () => Effect.succeed(notFound))
     )
@@ -137,9 +166,10 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxHandle,
       ...control,
       baseUrl: `http://${host}:${port}/api`,
       port,
-      apiKey,
-      profile: store.profile,
-      account: store.account
+      apiKey: keys[0].key,
+      profile: accounts.primary.profile,
+      account: accounts.primary.account,
+      keyNames: accounts.keyNames()
     }
   })
 

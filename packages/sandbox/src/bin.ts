@@ -1,12 +1,13 @@
 /**
  * The `sandbox` command: serves the Upload-Post stand-in until SIGINT. On start it prints, one per line, the API
- * base URL, the profile username and the post ids. Run by main.ts (the sandbox's own executable) and, as a
- * subcommand, by `comment-dm sandbox`.
+ * base URL, the profile username and the post ids (with `--config`: the base URL, then one line per profile, its name
+ * and its post ids). Run by main.ts (the sandbox's own executable) and, as a subcommand, by `comment-dm sandbox`.
  */
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import * as DataSet from "./DataSet.js"
 import * as Faults from "./Faults.js"
+import * as Profiles from "./Profiles.js"
 import * as Sandbox from "./Sandbox.js"
 
 /** A number option refused outside `[min, max]`, with a message naming the flag and the range. */
@@ -150,7 +151,33 @@ const options = {
   messagesPerConversation: positive(
     "messages-per-conversation",
     "List at most N messages per conversation, the newest first (default 25)."
-  )
+  ),
+  config: Options.file("config", { exists: "yes" }).pipe(
+    Options.withDescription(
+      "A JSON file of several profiles and API keys, the plan and arrivals (format in packages/sandbox/README.md); " +
+        "it replaces --profile, --data and --comments."
+    ),
+    Options.optional
+  ),
+  plan: Options.text("plan").pipe(
+    Options.mapEffect((text) =>
+      Either.mapLeft(Profiles.parsePlan(text), (message) => ValidationError.invalidValue(HelpDoc.p(message)))
+    ),
+    Options.withDescription(
+      "The plan's request limits per key: PER_MINUTE/PER_TEN_MINUTES, e.g. 250/2500 (default: none)."
+    ),
+    Options.optional
+  ),
+  profileLimit: positive(
+    "profile-limit",
+    "Requests per minute per profile, whatever the key (Upload-Post says 2; unconfirmed; default: none)."
+  ),
+  arrivals: within(Options.float("arrivals"), "arrivals", 0, 1_000_000, "from 0 to 1000000").pipe(
+    Options.withDescription("New comments per minute across the posts, on the sandbox clock (default 0)."),
+    Options.optional
+  ),
+  hotShare: share("hot-share", "Share of the posts that get most new comments (default 0.1)."),
+  hotWeight: share("hot-weight", "Share of the new comments those posts get (default 0.9).")
 }
 
 type Parsed = Command.Command.ParseConfig<typeof options>
@@ -186,8 +213,23 @@ const faultsOf = (parsed: Parsed): Faults.FaultsPatch => ({
   ...Option.match(parsed.messagesPerConversation, {
     onNone: () => ({}),
     onSome: (messagesPerConversation) => ({ messagesPerConversation })
+  }),
+  ...Option.match(parsed.plan, { onNone: () => ({}), onSome: (plan) => ({ plan }) }),
+  ...Option.match(parsed.profileLimit, {
+    onNone: () => ({}),
+    onSome: (profileRequestLimit) => ({ profileRequestLimit })
   })
 })
+
+/** The arrivals of the configuration file, with the flags' values over them; none when neither asks. */
+const arrivalsOf = (parsed: Parsed, config: Profiles.Arrivals | undefined): Profiles.Arrivals | undefined => {
+  const flags: Profiles.Arrivals = {
+    ...Option.match(parsed.arrivals, { onNone: () => ({}), onSome: (perMinute) => ({ perMinute }) }),
+    ...Option.match(parsed.hotShare, { onNone: () => ({}), onSome: (hotShare) => ({ hotShare }) }),
+    ...Option.match(parsed.hotWeight, { onNone: () => ({}), onSome: (hotWeight) => ({ hotWeight }) })
+  }
+  return config === undefined && Object.keys(flags).length === 0 ? undefined : { ...config, ...flags }
+}
 
 const dataOf = (parsed: Parsed) =>
   Option.match(parsed.data, {
@@ -207,20 +249,37 @@ const dataOf = (parsed: Parsed) =>
 
 export const command = Command.make("sandbox", options, (parsed) =>
   Effect.gen(function*() {
+    const config = Option.getOrUndefined(yield* Effect.transposeOption(Option.map(parsed.config, Profiles.loadConfig)))
+    if (
+      config !== undefined &&
+      (Option.isSome(parsed.profile) || Option.isSome(parsed.data) || Option.isSome(parsed.comments))
+    ) {
+      return yield* new DataSet.DataSetError({
+        source: Option.getOrElse(parsed.config, () => ""),
+        reason: "it lists the profiles, so leave out --profile, --data and --comments",
+        what: "sandbox configuration"
+      })
+    }
     const data = yield* dataOf(parsed)
+    const arrivals = arrivalsOf(parsed, config?.arrivals)
     const sandbox = yield* Sandbox.make({
       port: parsed.port,
       host: parsed.host,
       apiKey: parsed.apiKey,
       seed: parsed.seed,
       data,
-      faults: faultsOf(parsed),
+      faults: { ...config?.faults, ...faultsOf(parsed) },
       windows: parsed.openWindows ? "open" : "faithful",
       ...Option.match(parsed.profile, { onNone: () => ({}), onSome: (profile) => ({ profile }) }),
-      ...Option.match(parsed.now, { onNone: () => ({}), onSome: (now) => ({ now }) })
+      ...Option.match(parsed.now, { onNone: () => ({}), onSome: (now) => ({ now }) }),
+      ...(config === undefined ? {} : { profiles: config.profiles }),
+      ...(config?.keys === undefined ? {} : { keys: config.keys }),
+      ...(arrivals === undefined ? {} : { arrivals })
     })
-    const postIds = yield* sandbox.postIds
-    yield* Console.log([sandbox.baseUrl, sandbox.profile, ...postIds].join("\n"))
+    const lines = config === undefined
+      ? [sandbox.profile, ...yield* sandbox.postIds]
+      : (yield* sandbox.profiles).map((profile) => [profile.name, ...profile.postIds].join(" "))
+    yield* Console.log([sandbox.baseUrl, ...lines].join("\n"))
     return yield* Effect.never
   }).pipe(Effect.scoped)).pipe(
     Command.withDescription("A local stand-in for the Upload-Post API, for demos, tests and campaign rehearsals.")

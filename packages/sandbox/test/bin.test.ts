@@ -4,41 +4,8 @@
 import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as ChildProcess from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { Control } from "../src/index.js"
-import { get, post } from "./support.js"
-
-const bin = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-interface Running {
-  readonly lines: ReadonlyArray<string>
-  readonly exited: Promise<number | null>
-  readonly child: ChildProcess.ChildProcess
-}
-
-/** Starts the command and waits until it has printed `lineCount` lines. */
-const start = (args: ReadonlyArray<string>, lineCount: number) =>
-  Effect.acquireRelease(
-    Effect.async<Running, Error>((resume) => {
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      let output = ""
-      let errors = ""
-      child.stderr.on("data", (chunk: Buffer) => {
-        errors += chunk.toString()
-      })
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-        const lines = output.split("\n").filter((line) => line !== "")
-        if (lines.length >= lineCount) resume(Effect.succeed({ lines, exited, child }))
-      })
-      child.on("exit", (code) => resume(Effect.fail(new Error(`sandbox exited with ${code}: ${errors}`))))
-    }),
-    (running) => Effect.sync(() => running.child.kill("SIGKILL"))
-  )
+import { get, post, startCommand as start } from "./support.js"
 
 describe("the sandbox command", () => {
   it.scopedLive("prints its base URL, profile and post ids, serves and stops on SIGINT", () =>

@@ -4,6 +4,8 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import type { HttpClientError } from "@effect/platform"
 import { Effect, Schema } from "effect"
+import * as ChildProcess from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { DataSet } from "../src/index.js"
 
 export interface Answer {
@@ -84,3 +86,35 @@ export const readAll = (target: Target & { readonly profile: string }, postId: s
     } while (after !== null)
     return comments
   })
+
+/** The sandbox command run from source. */
+export const bin = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+export interface Running {
+  readonly lines: ReadonlyArray<string>
+  readonly exited: Promise<number | null>
+  readonly child: ChildProcess.ChildProcess
+}
+
+/** Starts the command and waits until it has printed `lineCount` lines. */
+export const startCommand = (args: ReadonlyArray<string>, lineCount: number) =>
+  Effect.acquireRelease(
+    Effect.async<Running, Error>((resume) => {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      let output = ""
+      let errors = ""
+      child.stderr.on("data", (chunk: Buffer) => {
+        errors += chunk.toString()
+      })
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString()
+        const lines = output.split("\n").filter((line) => line !== "")
+        if (lines.length >= lineCount) resume(Effect.succeed({ lines, exited, child }))
+      })
+      child.on("exit", (code) => resume(Effect.fail(new Error(`sandbox exited with ${code}: ${errors}`))))
+    }),
+    (running) => Effect.sync(() => running.child.kill("SIGKILL"))
+  )

@@ -8,7 +8,8 @@ import type * as DataSet from "../DataSet.js"
 import * as Delivery from "../Delivery.js"
 import * as Cursor from "./cursor.js"
 import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
-import { type Post, type RequestWindow, type Store, toWire } from "./store.js"
+import * as Gate from "./gate.js"
+import { type Post, type Store, toWire } from "./store.js"
 import * as Time from "./time.js"
 
 type Answer =
@@ -18,10 +19,17 @@ type Answer =
 /** Sandbox time the request arrived, before the answer delay. */
 class Arrival extends Context.Tag("@comment-dm/sandbox/Arrival")<Arrival, number>() {}
 
+/** The profile the request acts on and the key's profiles (see `Accounts.resolve`). */
+class Caller extends Context.Tag("@comment-dm/sandbox/Caller")<Caller, Gate.Admission>() {}
+
 type Handler = Effect.Effect<
   Answer,
   never,
-  HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | HttpRouter.RouteContext | Arrival
+  | HttpServerRequest.HttpServerRequest
+  | HttpServerRequest.ParsedSearchParams
+  | HttpRouter.RouteContext
+  | Arrival
+  | Caller
 >
 
 const reply = (status: number, body: unknown): Answer => ({ _tag: "Reply", status, body })
@@ -95,20 +103,27 @@ const checkButtons = (buttons: unknown): Either.Either<ReadonlyArray<typeof Butt
 
 const PublicReply = Schema.Struct({ platform: Field, user: Field, comment_id: Field, message: Field })
 
-export const router = (env: Env): HttpRouter.HttpRouter => {
-  const store: Store = env.store
+/** The profile a request names: the path's, the query's `user` or the body's `user`. */
+const userOf = Effect.gen(function*() {
+  const { username } = yield* HttpRouter.params
+  if (username !== undefined) return username
+  const query = yield* param("user")
+  const request = yield* HttpServerRequest.HttpServerRequest
+  if (query !== undefined || request.method !== "POST") return query
+  const raw = yield* body
+  return typeof raw === "object" && raw !== null && "user" in raw && typeof raw.user === "string" ? raw.user : undefined
+})
 
-  /** Rate limit, key check, latency and injected read errors, in that order, then the handler. */
-  const answer = (
-    window: RequestWindow,
-    key: string | undefined,
-    kind: "read" | "send",
-    handler: Handler
-  ): Handler => {
-    if (window.exceeded) return Effect.succeed(failureMessage(429, "Too many requests, retry after the reset"))
-    if (key !== env.apiKey) return Effect.succeed(reply(401, invalidApiKey))
-    return env.pause(store.faults.latency).pipe(
-      Effect.zipRight(kind === "read" ? env.chance(store.faults.readErrorRate) : Effect.succeed(false)),
+export const router = (env: Env): HttpRouter.HttpRouter => {
+  /** The gate (rate limits, key), latency and injected read errors, in that order, then the handler. */
+  const answer = (admission: Gate.Admission, kind: "read" | "send", handler: Handler): Handler => {
+    if (admission.refusal === "rate") {
+      return Effect.succeed(failureMessage(429, "Too many requests, retry after the reset"))
+    }
+    if (admission.refusal === "key") return Effect.succeed(reply(401, invalidApiKey))
+    const faults = admission.store.faults
+    return env.pause(faults.latency).pipe(
+      Effect.zipRight(kind === "read" ? env.chance(faults.readErrorRate) : Effect.succeed(false)),
       Effect.flatMap((injected) => injected ? Effect.succeed(internalError) : handler)
     )
   }
@@ -116,43 +131,49 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   const endpoint = (name: string, kind: "read" | "send", handler: Handler) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const key = apiKeyOf(request.headers)
       const arrivedAt = yield* env.now
-      const window = store.takeRequest(key ?? "", arrivedAt)
-      store.countRequest(name)
-      const result = yield* answer(window, key, kind, handler).pipe(Effect.provideService(Arrival, arrivedAt))
+      const admission = Gate.admit(env, apiKeyOf(request.headers), yield* userOf, arrivedAt)
+      const window = admission.window
+      env.traffic.countEndpoint(name)
+      const result = yield* answer(admission, kind, handler).pipe(
+        Effect.provideService(Arrival, arrivedAt),
+        Effect.provideService(Caller, admission)
+      )
       if (result._tag === "Drop") {
-        store.countResponse("reset")
+        env.traffic.countStatus("reset")
         NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
         return HttpServerResponse.empty()
       }
-      store.countResponse(String(result.status))
-      return json(result.status, result.body, {
-        "x-ratelimit-limit": String(window.limit),
-        "x-ratelimit-remaining": String(window.remaining),
-        "x-ratelimit-reset": String(window.reset),
-        ...(window.exceeded ? { "retry-after": String(window.retryAfterSeconds) } : {})
-      })
+      env.traffic.countStatus(String(result.status))
+      return json(
+        result.status,
+        result.body,
+        window === undefined ? {} : {
+          "x-ratelimit-limit": String(window.limit),
+          "x-ratelimit-remaining": String(window.remaining),
+          "x-ratelimit-reset": String(window.reset),
+          ...(window.exceeded ? { "retry-after": String(window.retryAfterSeconds) } : {})
+        }
+      )
     })
 
   /** After a delivery: the answer, or (by the reset knob) a destroyed connection. */
-  const delivered = (body: unknown) =>
+  const delivered = (store: Store, body: unknown) =>
     Effect.map(env.chance(store.faults.resetAfterDeliveryRate), (reset) => reset ? drop : reply(200, body))
 
-  const me: Handler = Effect.succeed(
+  const me: Handler = Effect.map(Caller, ({ store }) =>
     reply(200, {
       success: true,
       email: `${store.profile}@sandbox.upload-post.local`,
       plan: store.accountAnswers.plan ?? "sandbox"
-    })
-  )
+    }))
 
   /**
    * The profile and its connected accounts, as the official client's `UserProfile` reads it. For Instagram, `username`
    * is the account's user id (the author id of its own comments) and `handle` its @name, as Upload-Post documents; the
    * `{success, profile}` envelope of the single-profile answer is not confirmed.
    */
-  const profileBody = () => {
+  const profileBody = (store: Store) => {
     const told = store.accountAnswers.told !== false
     const connected = {
       ...(told ? { username: store.account.id, handle: store.account.handle } : {}),
@@ -167,14 +188,22 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
     }
   }
 
-  const profile: Handler = Effect.map(HttpRouter.params, ({ username }) =>
-    username === store.profile
-      ? reply(200, { success: true, profile: profileBody() })
-      : failureMessage(404, "User profile not found"))
+  const profile: Handler = Effect.zipWith(
+    HttpRouter.params,
+    Caller,
+    ({ username }, { store }) =>
+      username === store.profile
+        ? reply(200, { success: true, profile: profileBody(store) })
+        : failureMessage(404, "User profile not found")
+  )
 
-  const profiles: Handler = Effect.sync(() => reply(200, { success: true, profiles: [profileBody()] }))
+  const profiles: Handler = Effect.map(
+    Caller,
+    ({ owned }) => reply(200, { success: true, profiles: owned.map(profileBody) })
+  )
 
   const comments: Handler = Effect.gen(function*() {
+    const { store } = yield* Caller
     const platform = yield* param("platform")
     const user = yield* param("user")
     const postId = yield* param("post_id")
@@ -225,6 +254,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   })
 
   const media: Handler = Effect.gen(function*() {
+    const { store } = yield* Caller
     const platform = yield* param("platform")
     const user = yield* param("user")
     if (platform === undefined || user === undefined) {
@@ -261,6 +291,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   })
 
   const conversations: Handler = Effect.gen(function*() {
+    const { store } = yield* Caller
     const platform = yield* param("platform")
     const user = yield* param("user")
     if (platform === undefined || user === undefined) {
@@ -293,6 +324,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   })
 
   const sendDm: Handler = Effect.gen(function*() {
+    const { store } = yield* Caller
     const input = Schema.decodeUnknownOption(SendDm)(yield* body)
     if (Option.isNone(input)) return failure(400, "Missing required fields: platform, user, recipient_id, message")
     const { message, recipient_id: recipientId, user } = input.value
@@ -307,7 +339,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       return failure(400, "(#551) This person isn't available right now.")
     }
     const delivery = store.deliver({ kind: "dm", recipientId, message }, now, yield* Arrival)
-    return yield* delivered({
+    return yield* delivered(store, {
       success: true,
       recipient_id: recipientId,
       message_id: delivery.messageId,
@@ -316,6 +348,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
   })
 
   const privateReply: Handler = Effect.gen(function*() {
+    const { store } = yield* Caller
     const raw = yield* body
     const platform = typeof raw === "object" && raw !== null && "platform" in raw ? raw.platform : undefined
     if (typeof platform === "string" && platform !== "" && platform !== "instagram") {
@@ -351,10 +384,11 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       now,
       yield* Arrival
     )
-    return yield* delivered({ success: true, recipient_id: recipientId, message_id: delivery.messageId })
+    return yield* delivered(store, { success: true, recipient_id: recipientId, message_id: delivery.messageId })
   })
 
   const publicReply: Handler = Effect.gen(function*() {
+    const { store } = yield* Caller
     const input = Schema.decodeUnknownOption(PublicReply)(yield* body)
     if (Option.isNone(input)) return failure(400, "Missing required fields: platform, user, comment_id, message")
     const { comment_id: commentId, message, user } = input.value
@@ -374,7 +408,7 @@ export const router = (env: Env): HttpRouter.HttpRouter => {
       now,
       yield* Arrival
     )
-    return yield* delivered({ success: true, id: delivery.messageId })
+    return yield* delivered(store, { success: true, id: delivery.messageId })
   })
 
   return HttpRouter.empty.pipe(

@@ -9,7 +9,13 @@ import * as Control from "../Control.js"
 import * as Faults from "../Faults.js"
 import { apiKeyOf, type Env, invalidApiKey, json } from "./env.js"
 
-const errorStatus = { PostNotFound: 404, PostExists: 409, CommentExists: 409 } as const
+const errorStatus = {
+  PostNotFound: 404,
+  PostExists: 409,
+  CommentExists: 409,
+  ProfileNotFound: 404,
+  KeyNotFound: 404
+} as const
 
 export const router = (env: Env, control: SandboxControl): HttpRouter.HttpRouter => {
   const authorized = <E, R>(
@@ -17,7 +23,8 @@ export const router = (env: Env, control: SandboxControl): HttpRouter.HttpRouter
   ) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      if (apiKeyOf(request.headers) !== env.apiKey) return json(401, invalidApiKey)
+      // Any configured key, revoked or not: a test that revokes a key can still drive the sandbox with it.
+      if (env.accounts.key(apiKeyOf(request.headers)) === undefined) return json(401, invalidApiKey)
       return yield* handler.pipe(
         Effect.map((body) => json(200, body)),
         Effect.catchAll((error) =>
@@ -86,6 +93,27 @@ export const router = (env: Env, control: SandboxControl): HttpRouter.HttpRouter
         )
       )
     ),
-    HttpRouter.get("/__sandbox/stats", authorized(control.stats))
+    HttpRouter.get("/__sandbox/stats", authorized(control.stats)),
+    HttpRouter.get("/__sandbox/profiles", authorized(Effect.map(control.profiles, (profiles) => ({ profiles })))),
+    HttpRouter.post(
+      "/__sandbox/profiles/:name",
+      authorized(
+        Effect.all([HttpRouter.params, decodeBody(Control.ProfilePatch)]).pipe(
+          Effect.flatMap(([{ name }, patch]) => control.setProfile(name ?? "", patch)),
+          Effect.map((profile) => ({ profile }))
+        )
+      )
+    ),
+    HttpRouter.get("/__sandbox/keys", authorized(Effect.map(control.keys, (keys) => ({ keys })))),
+    HttpRouter.post(
+      "/__sandbox/keys",
+      authorized(
+        decodeBody(Control.KeyPatch).pipe(
+          Effect.flatMap(control.setKey),
+          Effect.map((key) => ({ key }))
+        )
+      )
+    ),
+    HttpRouter.get("/__sandbox/arrivals", authorized(control.arrivals))
   )
 }

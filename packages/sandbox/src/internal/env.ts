@@ -2,12 +2,13 @@ import { HttpServerResponse } from "@effect/platform"
 import type { Headers } from "@effect/platform"
 import type { Effect } from "effect"
 import type * as Faults from "../Faults.js"
-import type { Store } from "./store.js"
+import type { Accounts } from "./accounts.js"
+import type { Traffic } from "./traffic.js"
 
-/** What the request handlers share: the state, the key, the sandbox clock and the seeded dice. */
+/** What the request handlers share: the profiles and keys, the request accounting, the sandbox clock and the dice. */
 export interface Env {
-  readonly store: Store
-  readonly apiKey: string
+  readonly accounts: Accounts
+  readonly traffic: Traffic
   /** Sandbox time in milliseconds. */
   readonly now: Effect.Effect<number>
   /** True with the given probability, from the seeded generator. */

@@ -44,7 +44,8 @@ export interface Comment {
   readonly asksForGuide: boolean
 }
 
-const matchingTexts: readonly [string, ...Array<string>] = [
+/** Texts that ask for the guide. */
+export const matchingTexts: readonly [string, ...Array<string>] = [
   "GUIDE please",
   "guíde🔥",
   "ＧＵＩＤＥ",
@@ -59,7 +60,8 @@ const matchingTexts: readonly [string, ...Array<string>] = [
   "Guide\u200d🔥"
 ]
 
-const otherTexts: readonly [string, ...Array<string>] = [
+/** Texts that do not (some of them near misses). */
+export const otherTexts: readonly [string, ...Array<string>] = [
   "love this",
   "guidelines?",
   "misguided take",

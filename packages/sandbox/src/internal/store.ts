@@ -53,15 +53,6 @@ export interface Conversation {
   activity: number
 }
 
-export interface RequestWindow {
-  readonly limit: number
-  readonly remaining: number
-  /** Unix seconds when the window ends. */
-  readonly reset: number
-  readonly retryAfterSeconds: number
-  readonly exceeded: boolean
-}
-
 /**
  * How the messaging window is modelled: `faithful` (each person's last message to the account, from the data set or the
  * seed, opens a 24-hour window) or `open` (every person wrote an hour before the start and the window never closes).
@@ -91,7 +82,26 @@ export interface Options {
   /** Sandbox time when it started; generated comments end here. */
   readonly startMillis: number
   readonly faults: Faults.FaultsPatch
+  /** What the profiles of one sandbox share; a store of its own by default. */
+  readonly shared?: Shared
 }
+
+/**
+ * What the profiles of one sandbox share: deliveries in the order they happened, and counters that keep comment ids
+ * (added, public replies) and generated posts' positions (part of their comment ids) unique across profiles.
+ */
+export interface Shared {
+  readonly deliveries: Array<Delivery.Delivery>
+  readonly counters: { comments: number; posts: number }
+  /** Several profiles: each delivery names its profile. */
+  readonly tagDeliveries: boolean
+}
+
+export const makeShared = (tagDeliveries: boolean): Shared => ({
+  deliveries: [],
+  counters: { comments: 0, posts: 0 },
+  tagDeliveries
+})
 
 const defaultSettings: Generator.Settings = {
   people: 1000,
@@ -148,11 +158,14 @@ export class Store {
   /** The ids of the generated people who wrote before the start; computed on the first conversations read. */
   private seededPool: { readonly people: Int32Array; readonly times: Float64Array } | undefined
   faults: Faults.Faults
-  readonly deliveries: Array<Delivery.Delivery> = []
+  readonly deliveries: Array<Delivery.Delivery>
+  private readonly shared: Shared
 
   private readonly posts: Array<Post> = []
   private readonly postsById = new Map<string, Post>()
   private readonly postsByUrl = new Map<string, Post>()
+  /** Generated posts by their position among every profile's posts (the one in their comment ids). */
+  private readonly postsByPlacement = new Map<number, Post>()
   private readonly listedComments = new Map<string, { readonly post: Post; readonly comment: StoredComment }>()
   private readonly usernames = new Map<string, string>()
   private readonly conversations = new Map<string, Conversation>()
@@ -161,15 +174,15 @@ export class Store {
   /** Sandbox time at the start: seeded messages to the account are dated before it. */
   readonly startMillis: number
   private readonly privateReplies = new Set<string>()
-  private readonly requestWindows = new Map<string, { start: number; count: number }>()
-  private readonly requestCounts = new Map<string, number>()
-  private readonly responseCounts = new Map<string, number>()
   private daily: { day: number; count: number }
   private messages = 0
-  private newComments = 0
+  /** Deliveries of this profile (the shared list holds every profile's). */
+  private delivered = 0
 
   constructor(options: Options) {
     this.profile = options.profile
+    this.shared = options.shared ?? makeShared(false)
+    this.deliveries = this.shared.deliveries
     this.accountAnswers = options.account ?? {}
     this.account = {
       id: options.account?.userId ?? options.data.account?.id ??
@@ -203,7 +216,7 @@ export class Store {
           base: {
             _tag: "Generated",
             placement: {
-              postIndex: this.posts.length,
+              postIndex: this.shared.counters.posts++,
               count: post.comments,
               startMillis,
               endMillis: options.startMillis
@@ -223,6 +236,10 @@ export class Store {
 
   postIds(): ReadonlyArray<string> {
     return this.posts.map((post) => post.id)
+  }
+
+  hasPost(id: string): boolean {
+    return this.postsById.has(id)
   }
 
   /** The platforms the posts are on. */
@@ -261,7 +278,7 @@ export class Store {
     const listed = this.listedComments.get(id)
     if (listed !== undefined) return listed
     const generated = Generator.parseCommentId(id)
-    const post = generated === undefined ? undefined : this.posts[generated.postIndex]
+    const post = generated === undefined ? undefined : this.postsByPlacement.get(generated.postIndex)
     if (generated === undefined || post?.base._tag !== "Generated" || generated.index >= post.base.placement.count) {
       return undefined
     }
@@ -315,7 +332,7 @@ export class Store {
       base: {
         _tag: "Generated",
         placement: {
-          postIndex: this.posts.length,
+          postIndex: this.shared.counters.posts++,
           count: input.generatedComments,
           startMillis: timestamp,
           endMillis: Math.max(timestamp, now)
@@ -376,6 +393,7 @@ export class Store {
       })
     }
     const record: Delivery.Delivery = {
+      ...(this.shared.tagDeliveries ? { profile: this.profile } : {}),
       kind: delivery.kind,
       recipientId: delivery.recipientId,
       ...(delivery.commentId === undefined ? {} : { commentId: delivery.commentId }),
@@ -386,6 +404,7 @@ export class Store {
       receivedAt: new Date(receivedAt).toISOString()
     }
     this.deliveries.push(record)
+    this.delivered += 1
     return record
   }
 
@@ -471,40 +490,9 @@ export class Store {
     }))
   }
 
-  // Requests
-
-  /** Counts a request against the key's fixed window and reports the window. */
-  takeRequest(key: string, now: number): RequestWindow {
-    const { requests, windowSeconds } = this.faults.requestLimit
-    const windowMillis = windowSeconds * 1000
-    const start = Math.floor(now / windowMillis) * windowMillis
-    const current = this.requestWindows.get(key)
-    const window = current !== undefined && current.start === start ? current : { start, count: 0 }
-    window.count += 1
-    this.requestWindows.set(key, window)
-    const end = start + windowMillis
+  stats(now: number): { readonly deliveries: number; readonly dailyCount: number } {
     return {
-      limit: requests,
-      remaining: Math.max(0, requests - window.count),
-      reset: Math.ceil(end / 1000),
-      retryAfterSeconds: Math.max(1, Math.ceil((end - now) / 1000)),
-      exceeded: window.count > requests
-    }
-  }
-
-  countRequest(endpoint: string): void {
-    this.requestCounts.set(endpoint, (this.requestCounts.get(endpoint) ?? 0) + 1)
-  }
-
-  countResponse(status: string): void {
-    this.responseCounts.set(status, (this.responseCounts.get(status) ?? 0) + 1)
-  }
-
-  stats(now: number): Control.Stats {
-    return {
-      requests: Object.fromEntries(this.requestCounts),
-      responses: Object.fromEntries(this.responseCounts),
-      deliveries: this.deliveries.length,
+      deliveries: this.delivered,
       dailyCount: this.dailyCount(now)
     }
   }
@@ -528,6 +516,7 @@ export class Store {
     this.posts.push(stored)
     this.postsById.set(stored.id, stored)
     this.postsByUrl.set(normaliseUrl(stored.url), stored)
+    if (stored.base._tag === "Generated") this.postsByPlacement.set(stored.base.placement.postIndex, stored)
     return stored
   }
 
@@ -537,6 +526,8 @@ export class Store {
     const timestamp = post.timestamp === undefined
       ? (firstComment ?? now) - 60 * 60 * 1000
       : Time.parse(post.timestamp) ?? now
+    // Listed posts take a position too, so generated ones keep the ids they had before listed posts were added.
+    this.shared.counters.posts += 1
     const stored = this.insert({
       id: post.id,
       url: post.url ?? `https://www.instagram.com/reel/${post.id}/`,
@@ -661,7 +652,7 @@ export class Store {
   }
 
   private nextCommentId(): string {
-    this.newComments += 1
-    return "19" + String(this.newComments).padStart(15, "0")
+    this.shared.counters.comments += 1
+    return "19" + String(this.shared.counters.comments).padStart(15, "0")
   }
 }
