@@ -1,7 +1,9 @@
 /**
- * `pnpm demo`: the sample campaign (examples/demo-campaign.yaml) against a sandbox started for the occasion,
- * run by the real command (its bundle, built first if missing or stale), then its `status`. No API key needed; the
- * ledger goes to a fresh temporary file.
+ * `pnpm demo`: the sample campaign (examples/demo-campaign.yaml) against a sandbox started for the occasion, run by
+ * the real command (its bundle, built first if missing or stale). Then three people who got a private reply write to
+ * the account (two ask for more, one says STOP) and the campaign runs again: the follow-ups go out, the STOP is
+ * honoured. Then its `status` and its report. No API key needed; the ledger and the report go to a fresh temporary
+ * directory.
  */
 import { Sandbox } from "@comment-dm/sandbox"
 import { NodeRuntime } from "@effect/platform-node"
@@ -40,9 +42,21 @@ const program = Effect.gen(function*() {
     })
 
   const code = yield* command(["run", campaign, "--db", ledger])
-  yield* command(["run", campaign, "--db", ledger, "--json"])
+  if (code !== 0) return code
+  // Three people who got a private reply write back: the first two ask for more (the follow-up's `when`), the third
+  // opts out.
+  const replied = (yield* sandbox.deliveries).filter((delivery) => delivery.kind === "private_reply").slice(0, 3)
+  const messages = ["yes please!", "can I have more?", "STOP"]
+  for (const [index, delivery] of replied.entries()) {
+    const text = messages[index] ?? "yes"
+    yield* sandbox.personWrites({ userId: delivery.recipientId, text })
+    yield* Effect.sync(() => process.stdout.write(`(the sandbox: ${delivery.recipientId} writes "${text}")\n`))
+  }
+  yield* Effect.sync(() => process.stdout.write("\n"))
+  const again = yield* command(["run", campaign, "--db", ledger, "--json"])
   yield* command(["status", campaign, "--db", ledger])
-  return code
+  yield* command(["report", campaign, "--db", ledger, "--out", Path.join(ledgerDir, "report.html")])
+  return again
 })
 
 NodeRuntime.runMain(
