@@ -6,6 +6,7 @@ import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from
 import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
 import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
+import * as Dashboard from "./Dashboard.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
@@ -250,6 +251,48 @@ const reportCommand = Command.make(
   (self) => Command.provide(self, (args) => Workspace.layer(args, Layer.empty, { readOnlyIntent: true }))
 )
 
+const dashboardCommand = Command.make(
+  "dashboard",
+  {
+    db,
+    http: Options.text("http").pipe(
+      Options.withDescription(
+        `the address to serve on, HOST:PORT (default ${Dashboard.defaultAddress}); any address but a loopback one ` +
+          "needs a token"
+      ),
+      Options.withDefault(Dashboard.defaultAddress)
+    ),
+    tokenFile: Options.file("token-file").pipe(
+      Options.withDescription("a file whose first line is the token (default: $COMMENT_DM_DASHBOARD_TOKEN)"),
+      Options.optional
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const address = yield* Dashboard.parseAddress(args.http)
+      const environment = yield* Effect.orElseSucceed(Config.string("COMMENT_DM_DASHBOARD_TOKEN"), () => undefined)
+      const token = yield* Dashboard.tokenFrom(environment, Option.getOrUndefined(args.tokenFile))
+      yield* Dashboard.serve({
+        address,
+        token,
+        announce: (url) => Effect.sync(() => process.stdout.write(`dashboard: ${url}\n`))
+      })
+    })
+).pipe(
+  Command.withDescription(
+    "Serve a read-only web page over the ledger: every campaign with the report's views and each profile's health " +
+      "(the watchers' heartbeats, the daily-limit pause, rate-limit slow-downs, people in doubt), kept live while " +
+      "`run` or `watch` write to the same ledger. Bound to a non-loopback address it asks for the token " +
+      "(COMMENT_DM_DASHBOARD_TOKEN or --token-file) once, as ?token= or a header, then keeps a cookie."
+  ),
+  (self) =>
+    Command.provide(self, (args) =>
+      Layer.unwrapEffect(
+        Effect.map(LedgerDatabase.resolve(args.db), (location) =>
+          LedgerDatabase.layer(location, { readOnlyIntent: true }))
+      ))
+)
+
 const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
 
 export const command = Command.make("comment-dm").pipe(
@@ -266,6 +309,7 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     reportCommand,
+    dashboardCommand,
     doctorCommand,
     // Ctrl-C stops the sandbox quietly: it holds no claims to speak of.
     Command.transformHandler(
@@ -320,6 +364,11 @@ const run = (
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
       // `report --out` names a place that cannot be written.
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
+      // `dashboard`: an address, or a token, that cannot be used.
+      AddressError: failure(ExitCode.ExitCode.Configuration),
+      TokenError: failure(ExitCode.ExitCode.Configuration),
+      TokenMissing: failure(ExitCode.ExitCode.Configuration),
+      ServeError: failure(ExitCode.ExitCode.Failure),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.
