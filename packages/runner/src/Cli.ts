@@ -2,7 +2,7 @@
  * The `comment-dm` command: `run`, `watch`, `status`, `reconcile` and `export` over a campaign file, and the exit code
  * each outcome and failure gives ({@link main}).
  */
-import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from "@comment-dm/core"
+import { Campaign, Claimant, DryRun, Ledger, Reconcile, type Run, UploadPost, Watch } from "@comment-dm/core"
 import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
 import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
@@ -18,6 +18,8 @@ import { command as sandboxCommand } from "./SandboxCommand.js"
 import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
 import { visible, visibleLines } from "./Visible.js"
+import * as WatchHealth from "./watch/Health.js"
+import * as WatchHttp from "./watch/Http.js"
 import * as Workspace from "./Workspace.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -106,7 +108,11 @@ const watchCommand = Command.make(
     ),
     db,
     json,
-    once: Options.boolean("once").pipe(Options.withDescription("poll once, send, and exit"))
+    once: Options.boolean("once").pipe(Options.withDescription("poll once, send, and exit")),
+    http: Options.text("http").pipe(
+      Options.withDescription("serve /healthz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464"),
+      Options.optional
+    )
   },
   (args) =>
     Effect.gen(function*() {
@@ -123,17 +129,26 @@ const watchCommand = Command.make(
             "the request-rate budget quickly"
         )
       }
+      // The watcher's health: its heartbeat in the ledger (for the dashboard), and --http's /healthz and /metrics.
+      const health = yield* WatchHealth.make(spec, args.every)
+      yield* Effect.forkScoped(WatchHealth.beat(health))
+      if (Option.isSome(args.http)) {
+        const bound = yield* WatchHttp.serve(yield* Dashboard.parseAddress(args.http.value), health)
+        yield* display.note(`serving /healthz and /metrics on http://${bound}/`)
+      }
+      const onEvent = (event: Run.Event) => Effect.zipRight(WatchHealth.observe(health)(event), display.onEvent(event))
       yield* signals.stoppable(Effect.gen(function*() {
         const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
           Effect.flatMap((ownAccount) =>
-            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent: display.onEvent })
+            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent })
           ),
+          Effect.tapErrorTag("Unauthorized", (error) => WatchHealth.refuseKey(health, error.message)),
           Effect.provide(LedgerDatabase.sharedPace(spec))
         )
         yield* display.summary(summary)
         yield* ExitCode.settle(ExitCode.ofOutcome(summary.outcome))
       }))
-    })
+    }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription(
     "Follow a campaign's posts: poll every --every, message new matching commenters with the same ledger, pacing and " +
