@@ -134,7 +134,7 @@ const watchCommand = Command.make(
       yield* Effect.forkScoped(WatchHealth.beat(health))
       if (Option.isSome(args.http)) {
         const bound = yield* WatchHttp.serve(yield* Dashboard.parseAddress(args.http.value), health)
-        yield* display.note(`serving /healthz and /metrics on http://${bound}/`)
+        yield* display.note(`serving /healthz and /metrics on ${bound}/`)
       }
       const onEvent = (event: Run.Event) => Effect.zipRight(WatchHealth.observe(health)(event), display.onEvent(event))
       yield* signals.stoppable(Effect.gen(function*() {

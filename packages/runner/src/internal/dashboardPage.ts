@@ -18,10 +18,11 @@ a{color:#2f6fde}
 `
 
 /** Swaps the views in when the server's mark for them changed; the address is the page's own `data-live`. */
-const script = `(()=>{const live=document.body.dataset.live;let mark=document.body.dataset.mark;
+const script = `(()=>{const go=()=>{const body=document.body;const live=body.dataset.live;
 const tick=async()=>{try{const r=await fetch(live,{credentials:"same-origin",cache:"no-store"});
-if(r.ok){const d=await r.json();if(d.mark!==mark){mark=d.mark;document.getElementById("views").innerHTML=d.html;
-document.body.dataset.mark=mark}}}catch(e){}setTimeout(tick,2000)};setTimeout(tick,2000)})();`
+if(r.ok){const d=await r.json();if(d.mark!==body.dataset.mark){document.getElementById("views").innerHTML=d.html;
+body.dataset.mark=d.mark}}}catch(e){}setTimeout(tick,2000)};setTimeout(tick,2000)};
+if(document.readyState==="loading")document.addEventListener("DOMContentLoaded",go);else go()})();`
 
 const utc = (date: Date): string => `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`
 
