@@ -147,6 +147,16 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
       const served = yield* serve(file)
       const page = `${served.url}campaign?name=${campaign}`
       const first = yield* timedGet(page)
+      // The page counts every person of the ledger, or its times mean nothing.
+      const text = yield* Effect.tryPromise(() => fetch(page).then((response) => response.text()))
+      const matched = /data-key="matched"><span class="label muted">Matching people<\/span><span class="value">([\d,]+)/
+        .exec(text)?.[1]
+      if (matched !== people.toLocaleString("en-US")) {
+        return yield* new BenchError.BenchError({
+          benchmark: "dashboard",
+          reason: `the page shows ${matched} matching people of ${people}`
+        })
+      }
       const pages: Array<number> = []
       const live: Array<number> = []
       for (let i = 0; i < requests; i++) {

@@ -12,7 +12,7 @@ import { type CliResult, finished, runCli, startCli } from "./support/cli.js"
 
 const exitOf = (result: CliResult) => `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`
 
-const subcommands = ["run", "watch", "status", "reconcile", "export", "report", "doctor", "sandbox"]
+const subcommands = ["run", "watch", "status", "reconcile", "export", "report", "dashboard", "doctor", "sandbox"]
 
 /** What @effect/cli writes under options and arguments, whatever their kind. */
 const filler = [
