@@ -32,7 +32,7 @@ const spec = {
 }
 
 /** Writes a ledger of `people` first messages of one campaign, in one statement (a recursive count). */
-const buildLedger = (file: string, people: number) =>
+export const buildLedger = (file: string, people: number) =>
   Effect.gen(function*() {
     const encoded = yield* Schema.decodeUnknown(CampaignSpec.CampaignSpec)(spec).pipe(
       Effect.flatMap(Schema.encode(CampaignSpec.CampaignSpec))
@@ -93,6 +93,8 @@ const plans = (file: string) =>
 
 interface Served {
   readonly url: string
+  /** When the process was started (performance.now()). */
+  readonly spawnedAt: number
   readonly stop: () => void
 }
 
@@ -100,6 +102,7 @@ interface Served {
 const serve = (file: string) =>
   Effect.acquireRelease(
     Effect.async<Served, BenchError.BenchError>((resume) => {
+      const spawnedAt = performance.now()
       const child = spawn(process.execPath, [CommandRun.bin, "dashboard", "--db", file, "--http", "127.0.0.1:0"], {
         stdio: ["ignore", "pipe", "pipe"]
       })
@@ -107,7 +110,7 @@ const serve = (file: string) =>
       const take = (chunk: string) => {
         output += chunk
         const url = /dashboard: (http:\/\/\S+\/)/.exec(output)?.[1]
-        if (url !== undefined) resume(Effect.succeed({ url, stop: () => child.kill("SIGTERM") }))
+        if (url !== undefined) resume(Effect.succeed({ url, spawnedAt, stop: () => child.kill("SIGTERM") }))
       }
       child.stdout.setEncoding("utf8").on("data", take)
       child.stderr.setEncoding("utf8").on("data", take)
@@ -127,8 +130,18 @@ const timedGet = (url: string) =>
     return performance.now() - started
   })
 
+/** Marks one person as written now: the dashboard gathers the campaign's figures again. */
+const touch = (file: string) =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* sql`UPDATE comment_dm_recipients SET updated_at = ${Date.now()}
+      WHERE campaign = ${campaign} AND user_id = '17841400000000000'`
+  }).pipe(Effect.provide(SqliteLedger.layerClient({ filename: file })))
+
 interface Measured {
   readonly people: number
+  /** Page times while the dashboard gathers the figures again after a write. */
+  readonly duringGather: ReadonlyArray<number>
   readonly build: number
   readonly first: number
   readonly pages: ReadonlyArray<number>
@@ -146,7 +159,8 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
     return yield* Effect.scoped(Effect.gen(function*() {
       const served = yield* serve(file)
       const page = `${served.url}campaign?name=${campaign}`
-      const first = yield* timedGet(page)
+      yield* timedGet(page)
+      const first = performance.now() - served.spawnedAt
       // The page counts every person of the ledger, or its times mean nothing.
       const text = yield* Effect.tryPromise(() => fetch(page).then((response) => response.text()))
       const matched = /data-key="matched"><span class="label muted">Matching people<\/span><span class="value">([\d,]+)/
@@ -163,7 +177,16 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
         pages.push(yield* timedGet(page))
         live.push(yield* timedGet(`${served.url}campaign/live?name=${campaign}`))
       }
-      return { people, build, first, pages, live, plans: queryPlans } satisfies Measured
+      // A write, then a page every 100 ms for as long as a gathering takes and more: the pages answered meanwhile.
+      yield* Effect.sleep("1200 millis")
+      yield* touch(file)
+      const duringGather: Array<number> = []
+      const until = performance.now() + Math.max(3_000, 2 * first)
+      while (performance.now() < until) {
+        duringGather.push(yield* timedGet(page))
+        yield* Effect.sleep("100 millis")
+      }
+      return { people, build, first, pages, live, duringGather, plans: queryPlans } satisfies Measured
     }))
   })
 
@@ -203,8 +226,24 @@ export const run = (mode: Settings.Mode) =>
           value: `${Report.millis(Stats.median(big.live))} / ${Report.millis(Stats.median(small.live))}`
         },
         {
-          label: `first answer (gathers the figures), ${Report.count(big.people)} / 1,000 people`,
+          label: `first answer, from the process's start, ${Report.count(big.people)} / 1,000 people`,
           value: `${Report.millis(big.first)} / ${Report.millis(small.first)}`
+        },
+        {
+          label: `campaign page while the figures are gathered again after a write, p95 / max, ${
+            Report.count(big.people)
+          } people`,
+          value: `${Report.millis(Stats.quantile(big.duringGather, 0.95))} / ${
+            Report.millis(Math.max(...big.duringGather))
+          }`,
+          target: `p95 under ${pageLimitMillis} ms`,
+          met: Stats.quantile(big.duringGather, 0.95) < pageLimitMillis
+        },
+        {
+          label: "campaign page while the figures are gathered again, p95 / max, 1,000 people",
+          value: `${Report.millis(Stats.quantile(small.duringGather, 0.95))} / ${
+            Report.millis(Math.max(...small.duringGather))
+          }`
         },
         {
           label: "the run's pending page stays on its index",
@@ -216,7 +255,10 @@ export const run = (mode: Settings.Mode) =>
       notes: [
         "A page answers from the figures the dashboard gathered last; it gathers them again (the report's aggregate " +
         "queries) only when the campaign's newest write changed, looked up on the (campaign, updated_at) index. The " +
-        "first answer, and the first after a write, wait for the gathering: that is the \"first answer\" figure.",
+        "first answer waits for the first gathering. SQLite's driver is synchronous: while the figures are gathered " +
+        "(seconds on a million people: the report's queries and the variant split's pages of ids), a page waits for the " +
+        "query running then, so the dashboard gathers a campaign again no sooner than ten times its last gathering " +
+        "took; the figure \"while the figures are gathered again\" shows what a page waits then.",
         `Query plans on the ${Report.count(big.people)}-people ledger:`,
         "",
         ...Object.entries(big.plans ?? {}).map(([query, plan]) => `- ${query}: \`${plan}\``)

@@ -3,9 +3,10 @@
  * lists every campaign of the ledger and shows each with the report's views (the same renderer) and the health the
  * watchers write (Heartbeat), kept live while `run` or `watch` write to the same ledger.
  *
- * A campaign's figures are gathered by the report's aggregate queries, which take a while on a ledger of a million
+ * A campaign's figures are gathered by the report's aggregate queries, which take seconds on a ledger of a million
  * people: they are kept per campaign and gathered again only when the campaign's last write changed (a look-up on the
- * (campaign, updated_at) index), by a fiber that checks every second, so a page answers from what was gathered.
+ * (campaign, updated_at) index), and no sooner than ten times the last gathering took, by a fiber that checks every
+ * second, so a page answers from what was gathered.
  */
 import { CampaignSpec, Heartbeat, type Ledger, ReportData } from "@comment-dm/core"
 import { HttpRouter, HttpServer, type HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
@@ -59,7 +60,17 @@ const inDoubtListed = 20
 interface Snapshot {
   readonly mark: string
   readonly model: Report.Model | undefined
+  /** When it was gathered, and how long that took. */
+  readonly at: number
+  readonly took: number
 }
+
+/**
+ * The least time between two gatherings of a campaign's figures: ten times what the last one took, so that the
+ * dashboard spends at most a tenth of its time gathering (SQLite's driver answers on the one thread that also serves
+ * the pages: a million people take seconds to count).
+ */
+const regatherAfter = (snapshot: Snapshot) => Math.max(1_000, 10 * snapshot.took)
 
 const decodeSpec = Schema.decodeUnknownOption(CampaignSpec.CampaignSpec)
 
@@ -69,12 +80,15 @@ const makeSnapshots = Effect.gen(function*() {
   const lock = yield* Effect.makeSemaphore(1)
   const refresh = (campaign: ReportData.LedgerCampaign) =>
     lock.withPermits(1)(Effect.gen(function*() {
-      const mark = yield* ReportData.lastChange(campaign.name)
+      const started = yield* Clock.currentTimeMillis
       const known = cache.get(campaign.name)
+      if (known !== undefined && started - known.at < regatherAfter(known)) return known
+      const mark = yield* ReportData.lastChange(campaign.name)
       if (known !== undefined && known.mark === mark) return known
       const spec = campaign.spec === undefined ? Option.none() : decodeSpec(campaign.spec)
       const model = Option.isNone(spec) ? undefined : yield* Report.gather(spec.value, { anonymize: false })
-      const made: Snapshot = { mark, model }
+      const at = yield* Clock.currentTimeMillis
+      const made: Snapshot = { mark, model, at, took: at - started }
       cache.set(campaign.name, made)
       return made
     }))
