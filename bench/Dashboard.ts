@@ -121,6 +121,17 @@ const serve = (file: string) =>
       Effect.sync(served.stop)
   )
 
+/** A GET's text; a failure says why (the fetch's cause). */
+const getText = (url: string) =>
+  Effect.tryPromise({
+    try: () => fetch(url).then((response) => response.text()),
+    catch: (error) =>
+      new BenchError.BenchError({
+        benchmark: "dashboard",
+        reason: `GET ${url}: ${String(error)} ${String((error as { cause?: unknown }).cause ?? "")}`
+      })
+  })
+
 const timedGet = (url: string) =>
   Effect.tryPromise(async () => {
     const started = performance.now()
@@ -169,7 +180,7 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
       yield* timedGet(page)
       const first = performance.now() - served.spawnedAt
       // The page counts every person of the ledger, or its times mean nothing.
-      const text = yield* Effect.tryPromise(() => fetch(page).then((response) => response.text()))
+      const text = yield* getText(page)
       const matched = tile(text, "matched")
       if (matched !== people.toLocaleString("en-US")) {
         return yield* new BenchError.BenchError({
@@ -193,7 +204,7 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
       let shownAt: number | undefined
       while (shownAt === undefined || performance.now() < shownAt + 1_000) {
         const started = performance.now()
-        const answer = yield* Effect.tryPromise(() => fetch(page).then((response) => response.text()))
+        const answer = yield* getText(page)
         duringGather.push(performance.now() - started)
         if (shownAt === undefined && tile(answer, "reached") === (reached + 1).toLocaleString("en-US")) {
           shownAt = performance.now()
@@ -262,8 +273,8 @@ export const run = (mode: Settings.Mode) =>
           value: `${Report.millis(Stats.quantile(big.duringGather, 0.95))} / ${
             Report.millis(Math.max(...big.duringGather))
           }`,
-          target: `p95 under ${pageLimitMillis} ms`,
-          met: Stats.quantile(big.duringGather, 0.95) < pageLimitMillis
+          target: `max under ${pageLimitMillis} ms`,
+          met: Math.max(...big.duringGather) < pageLimitMillis
         },
         {
           label: `a write shows on the page after, ${Report.count(big.people)} / 1,000 people`,
