@@ -296,10 +296,10 @@ export const run = (mode: Settings.Mode) =>
       notes: [
         "A page answers from the figures the dashboard gathered last; it gathers them again (the report's aggregate " +
         "queries) only when the campaign's newest write changed, looked up on the (campaign, updated_at) index. The " +
-        "first answer waits for the first gathering. SQLite's driver is synchronous: while the figures are gathered " +
-        "(seconds on a million people: the report's queries and the variant split's pages of ids), a page waits for the " +
-        "query running then, so the dashboard gathers a campaign again no sooner than ten times its last gathering " +
-        "took; the figure \"while the figures are gathered again\" shows what a page waits then.",
+        "first answer waits for the first gathering, which runs as `comment-dm report --json` in a process of its own " +
+        "(SQLite's driver would hold up the thread that serves the pages for seconds on a million people), no sooner " +
+        "than the last gathering took after it: the figure \"while the figures are gathered again\" shows what a page " +
+        "waits then, and \"a write shows on the page after\" how soon a send appears.",
         `Query plans on the ${Report.count(big.people)}-people ledger:`,
         "",
         ...Object.entries(big.plans ?? {}).map(([query, plan]) => `- ${query}: \`${plan}\``)

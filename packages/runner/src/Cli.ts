@@ -289,6 +289,7 @@ const dashboardCommand = Command.make(
       const token = yield* Dashboard.tokenFrom(environment, Option.getOrUndefined(args.tokenFile))
       yield* Dashboard.serve({
         address,
+        location: yield* LedgerDatabase.resolve(args.db),
         token,
         announce: (url) => Effect.sync(() => process.stdout.write(`dashboard: ${url}\n`))
       })

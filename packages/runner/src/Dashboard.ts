@@ -13,8 +13,11 @@ import { HttpRouter, HttpServer, type HttpServerError, HttpServerRequest, HttpSe
 import { NodeHttpServer } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import { Clock, Data, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Gate from "./dashboard/Gate.js"
 import {
   type Beat,
@@ -54,6 +57,51 @@ export const parseAddress = (given: string): Effect.Effect<Address, AddressError
     : Effect.succeed({ host, port })
 }
 
+/** The figures could not be gathered. */
+export class GatherError extends Data.TaggedError("GatherError")<{ readonly detail: string }> {
+  override get message(): string {
+    return `the campaign's figures could not be gathered: ${this.detail}`
+  }
+}
+
+/**
+ * The report's figures of a campaign, gathered by \`comment-dm report --json\` in a process of its own: SQLite's driver
+ * answers on the thread that runs it, and a million people take seconds to count, which would hold up every page
+ * meanwhile. The campaign file is the one the ledger recorded; the ledger is named in the child's environment, so
+ * that a PostgreSQL password is not on its command line.
+ */
+const gatherApart = (spec: unknown, location: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "comment-dm-dashboard-"))),
+      (made) => Effect.sync(() => Fs.rmSync(made, { recursive: true, force: true }))
+    )
+    const file = Path.join(dir, "campaign.json")
+    yield* Effect.sync(() => Fs.writeFileSync(file, JSON.stringify(spec)))
+    const args = [...process.execArgv, process.argv[1] ?? "", "report", file, "--out", Path.join(dir, "report.html")]
+    const output = yield* Effect.async<string, GatherError>((resume) => {
+      const child = ChildProcess.spawn(process.execPath, [...args, "--json"], {
+        env: { ...process.env, COMMENT_DM_DB: location },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+      child.on("error", (error) => resume(Effect.fail(new GatherError({ detail: error.message }))))
+      child.on("close", (code) =>
+        resume(
+          code === 0
+            ? Effect.succeed(stdout)
+            : Effect.fail(new GatherError({ detail: stderr.trim() || `exit ${code}` }))
+        ))
+      return Effect.sync(() => child.kill())
+    })
+    return yield* Schema.decodeUnknown(Schema.parseJson(Report.ModelJson))(output.trim().split("\n").at(-1) ?? "").pipe(
+      Effect.mapError((error) => new GatherError({ detail: error.message }))
+    )
+  }))
+
 /** How many people in doubt a campaign page names. */
 const inDoubtListed = 20
 
@@ -65,45 +113,42 @@ interface Snapshot {
   readonly took: number
 }
 
-/**
- * The least time between two gatherings of a campaign's figures: ten times what the last one took, so that the
- * dashboard spends at most a tenth of its time gathering (SQLite's driver answers on the one thread that also serves
- * the pages: a million people take seconds to count).
- */
-const regatherAfter = (snapshot: Snapshot) => Math.max(1_000, 10 * snapshot.took)
+/** The least time between two gatherings of a campaign's figures: what the last one took, and at least a second. */
+const regatherAfter = (snapshot: Snapshot) => Math.max(1_000, snapshot.took)
 
 const decodeSpec = Schema.decodeUnknownOption(CampaignSpec.CampaignSpec)
 
 /** The figures of every campaign, gathered again when the campaign changed. */
-const makeSnapshots = Effect.gen(function*() {
-  const cache = new Map<string, Snapshot>()
-  const lock = yield* Effect.makeSemaphore(1)
-  const refresh = (campaign: ReportData.LedgerCampaign) =>
-    lock.withPermits(1)(Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const known = cache.get(campaign.name)
-      if (known !== undefined && started - known.at < regatherAfter(known)) return known
-      const mark = yield* ReportData.lastChange(campaign.name)
-      if (known !== undefined && known.mark === mark) return known
-      const spec = campaign.spec === undefined ? Option.none() : decodeSpec(campaign.spec)
-      const model = Option.isNone(spec) ? undefined : yield* Report.gather(spec.value, { anonymize: false })
-      const at = yield* Clock.currentTimeMillis
-      const made: Snapshot = { mark, model, at, took: at - started }
-      cache.set(campaign.name, made)
-      return made
-    }))
-  const refreshAll = Effect.flatMap(ReportData.campaigns, Effect.forEach(refresh, { discard: true }))
-  return {
-    /** What was gathered last, gathering it first when nothing was yet. */
-    get: (campaign: ReportData.LedgerCampaign) =>
-      Effect.suspend(() => {
+const makeSnapshots = (location: string) =>
+  Effect.gen(function*() {
+    const cache = new Map<string, Snapshot>()
+    const lock = yield* Effect.makeSemaphore(1)
+    const refresh = (campaign: ReportData.LedgerCampaign) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
         const known = cache.get(campaign.name)
-        return known === undefined ? refresh(campaign) : Effect.succeed(known)
-      }),
-    peek: (name: string) => cache.get(name),
-    refreshAll
-  }
-})
+        if (known !== undefined && started - known.at < regatherAfter(known)) return known
+        const mark = yield* ReportData.lastChange(campaign.name)
+        if (known !== undefined && known.mark === mark) return known
+        const spec = campaign.spec === undefined ? Option.none() : decodeSpec(campaign.spec)
+        const model = Option.isNone(spec) ? undefined : yield* gatherApart(campaign.spec, location)
+        const at = yield* Clock.currentTimeMillis
+        const made: Snapshot = { mark, model, at, took: at - started }
+        cache.set(campaign.name, made)
+        return made
+      }))
+    const refreshAll = Effect.flatMap(ReportData.campaigns, Effect.forEach(refresh, { discard: true }))
+    return {
+      /** What was gathered last, gathering it first when nothing was yet. */
+      get: (campaign: ReportData.LedgerCampaign) =>
+        Effect.suspend(() => {
+          const known = cache.get(campaign.name)
+          return known === undefined ? refresh(campaign) : Effect.succeed(known)
+        }),
+      peek: (name: string) => cache.get(name),
+      refreshAll
+    }
+  })
 
 const beatsOf = (heartbeats: ReadonlyArray<Heartbeat.Heartbeat>, now: Date): ReadonlyArray<Beat> =>
   heartbeats.map((heartbeat) => ({
@@ -154,7 +199,7 @@ interface Views {
   readonly mark: string
 }
 
-const router = (snapshots: Effect.Effect.Success<typeof makeSnapshots>) => {
+const router = (snapshots: Effect.Effect.Success<ReturnType<typeof makeSnapshots>>) => {
   const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
   const nameParam = Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
     const name = params["name"]
@@ -223,6 +268,8 @@ const hash = (text: string): string => {
 
 export interface Options {
   readonly address: Address
+  /** The ledger, as `--db` gave it: the gathering process opens it too. */
+  readonly location: string
   readonly token: Redacted.Redacted<string> | undefined
   /** Told the address once the server listens. */
   readonly announce: (url: string) => Effect.Effect<void>
@@ -245,9 +292,9 @@ const failedPage = (error: Ledger.LedgerError | unknown) =>
  * The app: the token gate first, then the router; a route that is not one gets a 404 page, a failure a 500 page,
  * every answer the security headers.
  */
-export const app = (gate: Gate.Gate) =>
+export const app = (gate: Gate.Gate, location: string) =>
   Effect.gen(function*() {
-    const snapshots = yield* makeSnapshots
+    const snapshots = yield* makeSnapshots(location)
     yield* snapshots.refreshAll.pipe(
       Effect.catchAll(() => Effect.void),
       Effect.repeat(Schedule.spaced("1 second")),
@@ -269,7 +316,7 @@ export const serve = (
   Effect.gen(function*() {
     const { host, port } = options.address
     if (!Gate.isLoopback(host) && options.token === undefined) return yield* new Gate.TokenMissing({ host })
-    const handler = yield* app({ token: Gate.isLoopback(host) ? undefined : options.token })
+    const handler = yield* app({ token: Gate.isLoopback(host) ? undefined : options.token }, options.location)
     const announce = Layer.effectDiscard(
       HttpServer.addressFormattedWith((address) => options.announce(`${address}/`))
     )
