@@ -190,6 +190,33 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm dashboard in a
     }
   })
 
+  it("shows a watcher paused at the daily DM limit as its profile's health, with until when", async () => {
+    const limited = await startSandbox({ data: dataSet(Date.now()), faults: { dailyDmLimit: 1 } })
+    const pausedDb = Path.join(dir.path, "paused.sqlite")
+    const paused = await startServed(["dashboard", "--db", pausedDb, "--http", "127.0.0.1:0"], dashboardAt)
+    const watch = await startServed(
+      ["watch", file, "--db", pausedDb, "--every", "1s", "--http", "127.0.0.1:0"],
+      /serving \/healthz and \/metrics on (http:\/\/\S+\/)/,
+      { env: limited.env }
+    )
+    try {
+      await until(async () => /daily DM limit reached/.test(watch.output()), 30_000)
+      const { page } = await BrowserSupport.openUrl(browser, paused.url, 375)
+      await until(async () => (await page.locator("#profiles .beat[data-health=paused]").count()) === 1, 15_000)
+      assert.include(
+        await page.locator("#profiles [data-key=paused]").innerText(),
+        "paused at the daily DM limit until"
+      )
+      const metrics = await (await fetch(`${watch.url}metrics`)).text()
+      assert.include(metrics, `comment_dm_paused{campaign="dashboard-e2e"} 1\n`)
+      await BrowserSupport.screenshot(page, "dashboard-paused-phone.png")
+    } finally {
+      await watch.stop()
+      await paused.stop()
+      await limited.close()
+    }
+  })
+
   it("bound off loopback, refuses to start without a token, then asks for it once and keeps a cookie", async () => {
     const refused = await runCli(["dashboard", "--db", db, "--http", "0.0.0.0:0"], { timeoutMs: 30_000 })
     assertExit(refused, 2)

@@ -304,8 +304,8 @@ const dashboardCommand = Command.make(
   (self) =>
     Command.provide(self, (args) =>
       Layer.unwrapEffect(
-        Effect.map(LedgerDatabase.resolve(args.db), (location) =>
-          LedgerDatabase.layer(location, { readOnlyIntent: true }))
+        // Not read-only intent: a dashboard started before the first run shows the ledger that run then writes.
+        Effect.map(LedgerDatabase.resolve(args.db), (location) => LedgerDatabase.layer(location))
       ))
 )
 
