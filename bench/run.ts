@@ -3,7 +3,7 @@
  * bench/RESULTS.md.
  *
  * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 12 on 2 cores)
- * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch; the results file is
+ * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch, dashboard; the results file is
  *            then only written with an explicit --out, so that a partial run never replaces the full results
  * --profile  run the comment-dm processes of the scale benchmark under `node --cpu-prof`, keep the profiles in DIR
  *            and summarise them in the results
@@ -20,6 +20,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import * as BenchError from "./BenchError.js"
+import * as Dashboard from "./Dashboard.js"
 import * as Machine from "./Machine.js"
 import * as Overhead from "./Overhead.js"
 import * as Pacing from "./Pacing.js"
@@ -41,7 +42,8 @@ const benchmarks: ReadonlyArray<readonly [string, Benchmark]> = [
   ["pacing", Pacing.run],
   ["scale", Scale.run],
   ["startup", Startup.run],
-  ["watch", (mode) => Watch.run(mode).pipe(BenchError.within("watch"))]
+  ["watch", (mode) => Watch.run(mode).pipe(BenchError.within("watch"))],
+  ["dashboard", Dashboard.run]
 ]
 
 const { values } = parseArgs({

@@ -19,6 +19,7 @@ const subcommands = [
   "reconcile",
   "export",
   "report",
+  "dashboard",
   "doctor",
   "suppress",
   "forget",

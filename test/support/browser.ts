@@ -53,3 +53,40 @@ export const screenshot = async (page: Page, name: string): Promise<string> => {
   await page.screenshot({ path, fullPage: true })
   return path
 }
+
+export interface OpenedUrl {
+  readonly page: Page
+  /** What the console said (errors, Content-Security-Policy refusals). */
+  readonly console: ReadonlyArray<string>
+  /** Every request the page made. */
+  readonly requests: ReadonlyArray<string>
+}
+
+/**
+ * Opens a served page (the dashboard) at a viewport width in a fresh context (no cookies), recording its requests and
+ * console; a request to any other origin is aborted, so that a page that would load something cannot succeed quietly.
+ */
+export const openUrl = async (browser: Browser, url: string, width: number): Promise<OpenedUrl> => {
+  const context = await browser.newContext({ viewport: { width, height: 800 } })
+  const origin = new URL(url).origin
+  const requests: Array<string> = []
+  const console: Array<string> = []
+  await context.route(
+    "**/*",
+    (route) => new URL(route.request().url()).origin === origin ? route.continue() : route.abort()
+  )
+  const page = await context.newPage()
+  page.on("request", (request) => requests.push(request.url()))
+  page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`))
+  page.on("pageerror", (error) => console.push(`pageerror: ${error.message}`))
+  await page.goto(url, { waitUntil: "load" })
+  return { page, requests, console }
+}
+
+/** Whether the page scrolls sideways (this project's TypeScript has no DOM types: the expression runs in the page). */
+export const scrollsSideways = async (page: Page): Promise<boolean> => {
+  const width = await page.evaluate<{ scroll: number; client: number }>(
+    "({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })"
+  )
+  return width.scroll > width.client
+}

@@ -308,3 +308,96 @@ export const variantSplit = <A>(
     }
     return variants.map((variant, index) => ({ variant, sent: sent[index]! }))
   }).pipe(failWith(`count the message variants of campaign ${campaign}`))
+
+/** A campaign of the ledger, with the campaign file of its latest recorded version (JSON, as encoded). */
+export interface LedgerCampaign {
+  readonly name: string
+  readonly platform: string
+  readonly profile: string
+  /** Undefined for a campaign last run by a version of comment-dm that did not record its file. */
+  readonly spec: unknown
+}
+
+const CampaignRow = Schema.Struct({
+  name: Schema.String,
+  platform: Schema.String,
+  profile_user: Schema.String,
+  spec: Schema.NullOr(Schema.String)
+})
+
+/** Every campaign of the ledger, by name. */
+export const campaigns: Effect.Effect<ReadonlyArray<LedgerCampaign>, LedgerError, SqlClient.SqlClient> = Effect
+  .flatMap(
+    sqlClient,
+    (sql) =>
+      sql`SELECT c.name, c.platform, c.profile_user, v.spec FROM comment_dm_campaigns c
+      LEFT JOIN comment_dm_campaign_versions v ON v.campaign = c.name
+        AND v.version = (SELECT MAX(version) FROM comment_dm_campaign_versions w WHERE w.campaign = c.name)
+      ORDER BY c.name`
+  ).pipe(
+    Effect.flatMap(Schema.decodeUnknown(Schema.Array(CampaignRow))),
+    Effect.map((rows) =>
+      rows.map((row): LedgerCampaign => ({
+        name: row.name,
+        platform: row.platform,
+        profile: row.profile_user,
+        spec: row.spec === null ? undefined : JSON.parse(row.spec)
+      }))
+    ),
+    failWith("list the campaigns of the ledger")
+  )
+
+const ChangeRow = Schema.Struct({ changed: Schema.NullOr(Integer), people: Integer })
+
+/**
+ * A mark that changes whenever a person of the campaign is written, a post read or a person left unrecorded: the
+ * newest write is read from the (campaign, updated_at) index in a few steps, so that a page kept live recomputes its
+ * figures only then. (Rows deleted by `forget` without another write go unnoticed until the next write.)
+ */
+export const lastChange = (campaign: string): Effect.Effect<string, LedgerError, SqlClient.SqlClient> =>
+  Effect.flatMap(sqlClient, (sql) =>
+    Effect.all([
+      sql`SELECT MAX(updated_at) AS changed, 0 AS people FROM comment_dm_recipients WHERE campaign = ${campaign}`,
+      sql`SELECT COUNT(*) AS changed, COALESCE(SUM(comments), 0) AS people FROM comment_dm_post_reads
+        WHERE campaign = ${campaign}`,
+      sql`SELECT COUNT(*) AS changed, 0 AS people FROM comment_dm_unrecorded WHERE campaign = ${campaign}`
+    ])).pipe(
+      Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Array(ChangeRow)))),
+      Effect.map((results) => results.map(([row]) => `${row?.changed ?? ""}/${row?.people ?? ""}`).join(":")),
+      failWith(`read when campaign ${campaign} last changed`)
+    )
+
+/** A person in doubt: a send that may have gone out, which `reconcile` resolves. */
+export interface InDoubt {
+  readonly userId: string
+  readonly username: string | undefined
+  readonly step: StepKind
+  readonly reason: string | undefined
+}
+
+const InDoubtRow = Schema.Struct({
+  user_id: Schema.String,
+  username: Schema.NullOr(Schema.String),
+  step: StepKind,
+  reason: Schema.NullOr(Schema.String)
+})
+
+/** The first `limit` people in doubt of the campaign, longest in doubt first (from the (state, campaign) index). */
+export const inDoubt = (
+  campaign: string,
+  limit: number
+): Effect.Effect<ReadonlyArray<InDoubt>, LedgerError, SqlClient.SqlClient> =>
+  Effect.flatMap(sqlClient, (sql) =>
+    sql`SELECT user_id, username, step, reason FROM comment_dm_recipients
+      WHERE state = 'in_doubt' AND campaign = ${campaign} ORDER BY updated_at, user_id LIMIT ${limit}`).pipe(
+      Effect.flatMap(Schema.decodeUnknown(Schema.Array(InDoubtRow))),
+      Effect.map((rows) =>
+        rows.map((row): InDoubt => ({
+          userId: row.user_id,
+          username: row.username ?? undefined,
+          step: row.step,
+          reason: row.reason ?? undefined
+        }))
+      ),
+      failWith(`list the people in doubt of campaign ${campaign}`)
+    )

@@ -1,7 +1,8 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, TestClock } from "effect"
+import * as Heartbeat from "../src/Heartbeat.js"
 import { Ledger, type MessagePath, type RecipientKey, Settlement } from "../src/Ledger.js"
 import * as PgLedger from "../src/PgLedger.js"
 import * as ReportData from "../src/ReportData.js"
@@ -183,6 +184,41 @@ const contract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlClient>) => {
       )
       assert.deepStrictEqual(split.map((v) => [v.variant, v.sent]), variants.map((v, i) => [v, expected[i]]))
       assert.strictEqual(split.reduce((sum, v) => sum + v.sent, 0), 3)
+    }))
+
+  it.effect("the dashboard's reads: the campaigns, a mark that changes with a write, people in doubt, heartbeats", () =>
+    Effect.gen(function*() {
+      const campaign = yield* campaignOfEleven
+      const listed = (yield* ReportData.campaigns).find((c) => c.name === campaign)
+      assert.deepStrictEqual(listed, { name: campaign, platform, profile: campaign, spec: undefined })
+      const before = yield* ReportData.lastChange(campaign)
+      assert.strictEqual(yield* ReportData.lastChange(campaign), before)
+      yield* TestClock.adjust("1 minute")
+      yield* settled(key(campaign, 7), Settlement.Refused({ reason: "later" }), "dm")
+      assert.notStrictEqual(yield* ReportData.lastChange(campaign), before)
+      assert.deepStrictEqual((yield* ReportData.inDoubt(campaign, 5)).map((p) => p.userId), [
+        candidate(campaign, 8).userId
+      ])
+      const beat: Heartbeat.Heartbeat = {
+        campaign,
+        runner: "host/1/abc",
+        platform,
+        profile: campaign,
+        kind: "watch",
+        beatAt: new Date(1_000),
+        everyMillis: 60_000,
+        lastPollAt: undefined,
+        nextPollMillis: 120_000,
+        pausedUntil: new Date(2_000),
+        lastError: "rate limited",
+        lastErrorAt: new Date(1_500)
+      }
+      yield* Heartbeat.write(beat)
+      yield* Heartbeat.write({ ...beat, beatAt: new Date(3_000), lastError: undefined, lastErrorAt: undefined })
+      assert.deepStrictEqual((yield* Heartbeat.list).filter((b) => b.campaign === campaign), [
+        { ...beat, beatAt: new Date(3_000), lastError: undefined, lastErrorAt: undefined }
+      ])
+      assert.isTrue(Heartbeat.isSlowed(beat))
     }))
 }
 

@@ -2,10 +2,11 @@
  * The `comment-dm` command: `run`, `watch`, `status`, `reconcile` and `export` over a campaign file, and the exit code
  * each outcome and failure gives ({@link main}).
  */
-import { Campaign, Claimant, DryRun, Ledger, Reconcile, UploadPost, Watch } from "@comment-dm/core"
+import { Campaign, Claimant, DryRun, Ledger, Reconcile, type Run, UploadPost, Watch } from "@comment-dm/core"
 import { Args, type CliApp, Command, Options, ValidationError } from "@effect/cli"
-import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Option, Predicate, Stream } from "effect"
+import { Cause, Chunk, Config, ConfigError, Console, Duration, Effect, Layer, Option, Predicate, Stream } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
+import * as Dashboard from "./Dashboard.js"
 import * as Display from "./Display.js"
 import * as DoctorDisplay from "./DoctorDisplay.js"
 import * as ExitCode from "./ExitCode.js"
@@ -20,6 +21,8 @@ import { Signals } from "./Signals.js"
 import * as Status from "./Status.js"
 import { command as suppressCommand } from "./SuppressCommand.js"
 import { visible, visibleLines } from "./Visible.js"
+import * as WatchHealth from "./watch/Health.js"
+import * as WatchHttp from "./watch/Http.js"
 import * as Workspace from "./Workspace.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -110,7 +113,11 @@ const watchCommand = Command.make(
     ),
     db,
     json,
-    once: Options.boolean("once").pipe(Options.withDescription("poll once, send, and exit"))
+    once: Options.boolean("once").pipe(Options.withDescription("poll once, send, and exit")),
+    http: Options.text("http").pipe(
+      Options.withDescription("serve /healthz and /metrics (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464"),
+      Options.optional
+    )
   },
   (args) =>
     Effect.gen(function*() {
@@ -127,17 +134,26 @@ const watchCommand = Command.make(
             "the request-rate budget quickly"
         )
       }
+      // The watcher's health: its heartbeat in the ledger (for the dashboard), and --http's /healthz and /metrics.
+      const health = yield* WatchHealth.make(spec, args.every)
+      yield* Effect.forkScoped(WatchHealth.beat(health))
+      if (Option.isSome(args.http)) {
+        const bound = yield* WatchHttp.serve(yield* Dashboard.parseAddress(args.http.value), health)
+        yield* display.note(`serving /healthz and /metrics on ${bound}/`)
+      }
+      const onEvent = (event: Run.Event) => Effect.zipRight(WatchHealth.observe(health)(event), display.onEvent(event))
       yield* signals.stoppable(Effect.gen(function*() {
         const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
           Effect.flatMap((ownAccount) =>
-            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent: display.onEvent })
+            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent })
           ),
+          Effect.tapErrorTag("Unauthorized", (error) => WatchHealth.refuseKey(health, error.message)),
           Effect.provide(LedgerDatabase.sharedPace(spec))
         )
         yield* display.summary(summary)
         yield* ExitCode.settle(ExitCode.ofOutcome(summary.outcome))
       }))
-    })
+    }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription(
     "Follow a campaign's posts: poll every --every, message new matching commenters with the same ledger, pacing and " +
@@ -264,6 +280,49 @@ const reportCommand = Command.make(
   (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.noPlatform, { readOnlyIntent: true }))
 )
 
+const dashboardCommand = Command.make(
+  "dashboard",
+  {
+    db,
+    http: Options.text("http").pipe(
+      Options.withDescription(
+        `the address to serve on, HOST:PORT (default ${Dashboard.defaultAddress}); any address but a loopback one ` +
+          "needs a token"
+      ),
+      Options.withDefault(Dashboard.defaultAddress)
+    ),
+    tokenFile: Options.file("token-file").pipe(
+      Options.withDescription("a file whose first line is the token (default: $COMMENT_DM_DASHBOARD_TOKEN)"),
+      Options.optional
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const address = yield* Dashboard.parseAddress(args.http)
+      const environment = yield* Effect.orElseSucceed(Config.string("COMMENT_DM_DASHBOARD_TOKEN"), () => undefined)
+      const token = yield* Dashboard.tokenFrom(environment, Option.getOrUndefined(args.tokenFile))
+      yield* Dashboard.serve({
+        address,
+        location: yield* LedgerDatabase.resolve(args.db),
+        token,
+        announce: (url) => Effect.sync(() => process.stdout.write(`dashboard: ${url}\n`))
+      })
+    })
+).pipe(
+  Command.withDescription(
+    "Serve a read-only web page over the ledger: every campaign with the report's views and each profile's health " +
+      "(the watchers' heartbeats, the daily-limit pause, rate-limit slow-downs, people in doubt), kept live while " +
+      "`run` or `watch` write to the same ledger. Bound to a non-loopback address it asks for the token " +
+      "(COMMENT_DM_DASHBOARD_TOKEN or --token-file) once, as ?token= or a header, then keeps a cookie."
+  ),
+  (self) =>
+    Command.provide(self, (args) =>
+      Layer.unwrapEffect(
+        // Not read-only intent: a dashboard started before the first run shows the ledger that run then writes.
+        Effect.map(LedgerDatabase.resolve(args.db), (location) => LedgerDatabase.layer(location))
+      ))
+)
+
 const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
 
 export const command = Command.make("comment-dm").pipe(
@@ -280,6 +339,7 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     reportCommand,
+    dashboardCommand,
     doctorCommand,
     suppressCommand,
     forgetCommand({ db, json }),
@@ -342,9 +402,13 @@ const run = (
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
       SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
       LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
-      // `comment-dm serve` given a folder it cannot list, or an --http address it cannot open.
+      // `comment-dm serve` given a folder it cannot list; serve or dashboard given an --http address it cannot open.
       FolderError: failure(ExitCode.ExitCode.Configuration),
       ServeError: failure(ExitCode.ExitCode.Configuration),
+      // `dashboard`: an address, or a token, that cannot be used.
+      AddressError: failure(ExitCode.ExitCode.Configuration),
+      TokenError: failure(ExitCode.ExitCode.Configuration),
+      TokenMissing: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm sandbox` given a data set it cannot read.
       DataSetError: failure(ExitCode.ExitCode.Configuration),
       // A read outside a run (the account's identity) answered with the daily limit.

@@ -94,6 +94,59 @@ export interface Model {
   readonly settings: Readonly<Record<string, unknown>>
 }
 
+const Count = Schema.Struct({ reason: Schema.String, count: Schema.Number })
+const Bucket = Schema.Struct({
+  start: Schema.String,
+  dm: Schema.Number,
+  private_reply: Schema.Number,
+  follow_up: Schema.Number,
+  public_reply: Schema.Number
+})
+
+/** {@link Model} as `report --json` prints it, read back by the dashboard (which gathers it in another process). */
+export const ModelJson = Schema.Struct({
+  campaign: Schema.String,
+  platform: Schema.String,
+  profile: Schema.String,
+  generated_at: Schema.String,
+  anonymized: Schema.Boolean,
+  funnel: Schema.Struct({
+    comments_read: Schema.NullOr(Schema.Number),
+    matched: Schema.Number,
+    reached: Schema.Number,
+    dm: Schema.Number,
+    private_reply: Schema.Number,
+    unknown_path: Schema.Number,
+    follow_up: Schema.Number,
+    public_reply: Schema.Number
+  }),
+  unrecorded: Schema.Number,
+  steps: Schema.Array(Schema.Struct({
+    step: Ledger.StepKind,
+    people: Schema.Number,
+    states: Schema.Array(
+      Schema.Struct({ state: Ledger.DeliveryState, count: Schema.Number, reasons: Schema.Array(Count) })
+    )
+  })),
+  sends_over_time: Schema.Struct({ unit: Schema.Literal("hour", "day"), buckets: Schema.Array(Bucket) }),
+  private_replies_at_risk: Schema.NullOr(Schema.Struct({
+    at_risk: Schema.Number,
+    past_deadline: Schema.Number,
+    people: Schema.Array(Schema.Struct({
+      who: Schema.String,
+      user_id: Schema.NullOr(Schema.String),
+      comment: Schema.NullOr(Schema.String),
+      comment_time: Schema.String,
+      deadline: Schema.String
+    }))
+  })),
+  keywords: Schema.Array(
+    Schema.Struct({ keyword: Schema.NullOr(Schema.String), matched: Schema.Number, sent: Schema.Number })
+  ),
+  variants: Schema.Array(Schema.Struct({ step: Ledger.StepKind, text: Schema.String, sent: Schema.Number })),
+  settings: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+
 /** The order states are shown in: outcomes first, then what is still open. */
 const stateOrder: ReadonlyArray<Ledger.DeliveryState> = [
   "sent",

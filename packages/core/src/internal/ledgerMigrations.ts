@@ -280,6 +280,31 @@ const createLedgerSecrets = Effect.gen(function*() {
   )`
 })
 
+/**
+ * The heartbeats of the processes that follow a campaign (`watch`): one row per campaign and runner, rewritten every
+ * few seconds with its health, for the dashboard. An index for the dashboard's "has anything changed" question, so that
+ * it recomputes a campaign's figures only when a row of it was written.
+ */
+const createHeartbeats = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE comment_dm_heartbeats (
+    campaign TEXT NOT NULL,
+    runner TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    beat_at BIGINT NOT NULL,
+    every_ms BIGINT NOT NULL,
+    last_poll_at BIGINT,
+    next_poll_ms BIGINT,
+    paused_until BIGINT,
+    last_error TEXT,
+    last_error_at BIGINT,
+    PRIMARY KEY (campaign, runner)
+  )`
+  yield* sql`CREATE INDEX comment_dm_recipients_campaign_updated ON comment_dm_recipients (campaign, updated_at)`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -290,7 +315,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0006_schema_v2": schemaV2,
   "0007_comment_text_retention": addCommentTextRetention,
   "0008_report_comments_read": addCommentsRead,
-  "0009_forget_salt": createLedgerSecrets
+  "0009_forget_salt": createLedgerSecrets,
+  "0010_dashboard_heartbeats": createHeartbeats
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -47,6 +47,18 @@ export interface Document {
   /** The page's one style sheet, inlined and allowed by its hash. */
   readonly style: string
   readonly body: Html
+  /** A script of the page's own, inlined and allowed by its hash; it may fetch from the page's origin only. */
+  readonly script?: string
+  /** Attributes of `<body>` (escaped), e.g. the data a script reads. */
+  readonly bodyAttributes?: Readonly<Record<string, string>>
+}
+
+/** The Content-Security-Policy of a page: nothing but its own inline style sheet and script (and fetches to itself). */
+export const policyOf = (document: Pick<Document, "style" | "script">): string => {
+  const script = document.script === undefined
+    ? ""
+    : `; script-src ${hashSource(document.script)}; connect-src 'self'`
+  return `default-src 'none'; style-src ${hashSource(document.style)}${script}; base-uri 'none'; form-action 'none'`
 }
 
 /**
@@ -54,7 +66,7 @@ export interface Document {
  * hash), so no script runs and no image, font or frame is fetched, whatever the page holds.
  */
 export const page = (document: Document): string => {
-  const policy = `default-src 'none'; style-src ${hashSource(document.style)}; base-uri 'none'; form-action 'none'`
+  const policy = policyOf(document)
   return `<!doctype html>\n${
     html`<html lang="en">
 <head>
@@ -63,9 +75,11 @@ export const page = (document: Document): string => {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${document.title}</title>
-<style>${new Html(document.style)}</style>
+<style>${new Html(document.style)}</style>${
+      document.script === undefined ? undefined : html`\n<script>${new Html(document.script)}</script>`
+    }
 </head>
-<body>
+<body${Object.entries(document.bodyAttributes ?? {}).map(([name, value]) => html` ${name}="${value}"`)}>
 ${document.body}
 </body>
 </html>

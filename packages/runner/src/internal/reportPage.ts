@@ -7,7 +7,7 @@ import type { Model, StepReport } from "../Report.js"
 import { bar, columns, type Segment } from "./charts.js"
 import { foreign, type Html, html, page } from "./html.js"
 
-const style = `
+export const style = `
 :root{color-scheme:light;--ink:#1d2330;--muted:#5b6474;--line:#e3e6ec;--bg:#f4f5f8;--card:#fff}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
@@ -314,31 +314,36 @@ const settingValue = (value: unknown): Html => {
 const settings = (model: Model): Html =>
   html`<section id="settings"><h2>Campaign settings</h2>${settingValue(model.settings)}</section>`
 
-export const renderPage = (model: Model): string => {
+/** The report's views, without the page around them: the dashboard shows the same, and keeps it live. */
+export const renderViews = (model: Model, extra?: Html): Html => {
   const first = model.steps.find((step) => step.step === "first_message")
   const state = (name: Ledger.DeliveryState) => first?.states.find((s) => s.state === name)?.count ?? 0
-  return page({
-    title: `${model.campaign}: campaign report`,
-    style,
-    body: html`<main>
-<header><h1>${model.campaign}</h1>
+  return html`<header><h1>${model.campaign}</h1>
 <p class="muted">Campaign report · ${model.platform} · profile ${foreign(model.profile)} · ${utc(model.generated_at)}${
-      model.anonymized ? " · anonymized" : ""
-    }</p></header>
+    model.anonymized ? " · anonymized" : ""
+  }</p></header>
 <div class="tiles">
 ${tile("matched", "Matching people", model.funnel.matched)}
 ${tile("reached", "Reached", model.funnel.reached)}
 ${tile("pending", "Pending", state("pending"))}
 ${tile("in_doubt", "In doubt", state("in_doubt"))}
 </div>
+${extra}
 ${funnel(model)}
 ${outcomes(model)}
 ${sendsOverTime(model)}
 ${atRisk(model)}
 ${keywords(model)}
 ${variants(model)}
-${settings(model)}
+${settings(model)}`
+}
+
+export const renderPage = (model: Model): string =>
+  page({
+    title: `${model.campaign}: campaign report`,
+    style,
+    body: html`<main>
+${renderViews(model)}
 <footer class="muted">Made by comment-dm from its ledger. Times are in UTC.</footer>
 </main>`
   })
-}
