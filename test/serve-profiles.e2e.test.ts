@@ -6,8 +6,8 @@
  * The sandbox's deliveries (per profile) are the ground truth for what was sent; the ledger and `status --json` for
  * who is accounted for.
  */
-import type { DataSet } from "@comment-dm/sandbox"
-import { assert, describe, it } from "@effect/vitest"
+import type { DataSet, Profiles } from "@comment-dm/sandbox"
+import { assert, describe, it, type TestContext } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
@@ -77,7 +77,11 @@ const data = (client: Client): DataSet.Listed => ({
 })
 
 /** A campaign file in YAML; its message starts with the campaign's name, so deliveries tell campaigns apart. */
-const campaignYaml = (client: Client, message = `${client.campaign}: hi @{{username}}, here is your guide`) =>
+const campaignYaml = (
+  client: Pick<Client, "campaign" | "profile" | "post"> & { readonly env: string },
+  message = `${client.campaign}: hi @{{username}}, here is your guide`,
+  pace = "  per_hour: 360000\n  concurrency: 2"
+) =>
   [
     `name: ${client.campaign}`,
     "platform: instagram",
@@ -90,8 +94,7 @@ const campaignYaml = (client: Client, message = `${client.campaign}: hi @{{usern
     `message: "${message}"`,
     "delivery: dm",
     "pace:",
-    "  per_hour: 360000",
-    "  concurrency: 2",
+    pace,
     ""
   ].join("\n")
 
@@ -100,74 +103,116 @@ const ids = (...names: ReadonlyArray<Name>) => names.map((name) => people[name])
 const assertExit = (result: CliResult, code: number) =>
   assert.strictEqual(result.code, code, `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`)
 
+interface AgencyOptions {
+  /** Each profile's daily DM cap. */
+  readonly dailyCaps?: readonly [number, number, number]
+  /** `--retry-parked`. */
+  readonly retryParked?: string
+  /** `campaignYaml`'s options per campaign. */
+  readonly pace?: string
+  /** Keys beside the three, owning profiles of the three (a client's second key). */
+  readonly moreKeys?: ReadonlyArray<{ readonly key: string; readonly env: string; readonly profile: string }>
+}
+
+/**
+ * The sandbox with the three profiles and their keys, a folder with the three campaign files, and `comment-dm serve`
+ * on it, whose environment holds each client's key in its variable.
+ */
+const agency = async (context: TestContext, options: AgencyOptions = {}) => {
+  const [capOne, capTwo, capThree] = options.dailyCaps ?? [500, 500, 500]
+  const sandbox = await startSandbox({
+    seed: 3,
+    windows: "open",
+    profiles: [
+      { name: one.profile, data: data(one), dailyDmLimit: capOne },
+      { name: two.profile, data: data(two), dailyDmLimit: capTwo },
+      { name: three.profile, data: data(three), dailyDmLimit: capThree }
+    ],
+    keys: [
+      { key: one.key, profiles: [one.profile] },
+      { key: two.key, profiles: [two.profile] },
+      { key: three.key, profiles: [three.profile] },
+      ...(options.moreKeys ?? []).map((more): Profiles.Key => ({ key: more.key, profiles: [more.profile] }))
+    ]
+  })
+  const dir = tempDir("comment-dm-serve-profiles-")
+  context.onTestFinished(async () => {
+    await sandbox.close()
+    dir.cleanup()
+  })
+  const folder = Path.join(dir.path, "campaigns")
+  Fs.mkdirSync(folder)
+  const db = Path.join(dir.path, "ledger.sqlite")
+  const files = Object.fromEntries(
+    clients.map((client) => [
+      client.campaign,
+      writeCampaign(folder, `${client.campaign}.yaml`, campaignYaml(client, undefined, options.pace))
+    ])
+  ) as Record<Client["campaign"], string>
+
+  const server = startServe(
+    [
+      folder,
+      "--db",
+      db,
+      "--http",
+      "127.0.0.1:0",
+      "--every",
+      "1s",
+      "--retry-parked",
+      options.retryParked ?? "2s",
+      "--log-format",
+      "json"
+    ],
+    {
+      UPLOAD_POST_BASE_URL: sandbox.baseUrl,
+      // Every campaign names its own key: a default key the sandbox refuses proves none falls back to it.
+      UPLOAD_POST_API_KEY: "not-a-key-of-the-sandbox",
+      ...Object.fromEntries(clients.map((client) => [client.env, client.key])),
+      ...Object.fromEntries((options.moreKeys ?? []).map((more) => [more.env, more.key]))
+    }
+  )
+  context.onTestFinished(async () => {
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill("SIGKILL")
+      await server.exited
+    }
+  })
+
+  const deliveries = () => control(sandbox.handle.deliveries)
+  /** Who a campaign reached on its profile: recipient ids, sorted. */
+  const reached = async (client: Client) =>
+    (await deliveries()).filter((delivery) =>
+      delivery.profile === client.profile && delivery.message.startsWith(`${client.campaign}:`)
+    ).map((delivery) => delivery.recipientId).sort()
+  /** No person got two messages from one campaign, and every delivery names the profile of its campaign. */
+  const assertNoDuplicates = async () => {
+    const all = await deliveries()
+    const keys = all.map((delivery) => `${delivery.profile} ${delivery.message.split(":")[0]} ${delivery.recipientId}`)
+    assert.deepStrictEqual(keys.filter((key, index) => keys.indexOf(key) !== index), [], "duplicates")
+    for (const delivery of all) {
+      const client = clients.find((candidate) => delivery.message.startsWith(`${candidate.campaign}:`))
+      assert.strictEqual(delivery.profile, client?.profile, delivery.message)
+    }
+  }
+  /** The last line of `status --json` for the campaign's file. */
+  const status = async (client: Client) => {
+    const result = await runCli(["status", files[client.campaign], "--db", db, "--json"])
+    assertExit(result, 0)
+    return JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "")
+  }
+  return { sandbox, db, files, server, deliveries, reached, assertNoDuplicates, status }
+}
+
 describe("comment-dm serve over three profiles and keys", () => {
   it(
     "an edit, a broken file and a revoked key while serving: the healthy campaigns go on, the revoked profile's is " +
       "parked alone and comes back, each person reached once per campaign and profile, everyone accounted for",
     async (context) => {
-      const sandbox = await startSandbox({
-        seed: 3,
-        windows: "open",
-        profiles: [
-          // One's cap is reached in the last step; the others' caps are their own.
-          { name: one.profile, data: data(one), dailyDmLimit: 3 },
-          { name: two.profile, data: data(two), dailyDmLimit: 50 },
-          { name: three.profile, data: data(three), dailyDmLimit: 60 }
-        ],
-        keys: [
-          { key: one.key, profiles: [one.profile] },
-          { key: two.key, profiles: [two.profile] },
-          { key: three.key, profiles: [three.profile] }
-        ]
+      // One's cap is reached in the last step; the others' caps are their own.
+      const { assertNoDuplicates, db, deliveries, files, reached, sandbox, server, status } = await agency(context, {
+        dailyCaps: [3, 50, 60]
       })
-      const dir = tempDir("comment-dm-serve-profiles-")
-      context.onTestFinished(async () => {
-        await sandbox.close()
-        dir.cleanup()
-      })
-      const folder = Path.join(dir.path, "campaigns")
-      Fs.mkdirSync(folder)
-      const db = Path.join(dir.path, "ledger.sqlite")
-      const files = Object.fromEntries(
-        clients.map((
-          client
-        ) => [client.campaign, writeCampaign(folder, `${client.campaign}.yaml`, campaignYaml(client))])
-      ) as Record<Client["campaign"], string>
-
-      const server = startServe(
-        [folder, "--db", db, "--http", "127.0.0.1:0", "--every", "1s", "--retry-parked", "2s", "--log-format", "json"],
-        {
-          UPLOAD_POST_BASE_URL: sandbox.baseUrl,
-          // Every campaign names its own key: a default key the sandbox refuses proves none falls back to it.
-          UPLOAD_POST_API_KEY: "not-a-key-of-the-sandbox",
-          ...Object.fromEntries(clients.map((client) => [client.env, client.key]))
-        }
-      )
-      context.onTestFinished(async () => {
-        if (server.child.exitCode === null && server.child.signalCode === null) {
-          server.child.kill("SIGKILL")
-          await server.exited
-        }
-      })
-
-      const deliveries = () => control(sandbox.handle.deliveries)
-      /** Who a campaign reached on its profile: recipient ids, sorted. */
-      const reached = async (client: Client) =>
-        (await deliveries()).filter((delivery) =>
-          delivery.profile === client.profile && delivery.message.startsWith(`${client.campaign}:`)
-        ).map((delivery) => delivery.recipientId).sort()
-      /** No person got two messages from one campaign, and every delivery names the profile of its campaign. */
-      const assertNoDuplicates = async () => {
-        const all = await deliveries()
-        const keys = all.map((delivery) =>
-          `${delivery.profile} ${delivery.message.split(":")[0]} ${delivery.recipientId}`
-        )
-        assert.deepStrictEqual(keys.filter((key, index) => keys.indexOf(key) !== index), [], "duplicates")
-        for (const delivery of all) {
-          const client = clients.find((candidate) => delivery.message.startsWith(`${candidate.campaign}:`))
-          assert.strictEqual(delivery.profile, client?.profile, delivery.message)
-        }
-      }
 
       // The first step: each campaign reaches Anna and Li on its own profile.
       await server.until("every campaign's first sends", async () => {
@@ -296,9 +341,7 @@ describe("comment-dm serve over three profiles and keys", () => {
           sent,
           client.campaign
         )
-        const status = await runCli(["status", files[client.campaign], "--db", db, "--json"])
-        assertExit(status, 0)
-        const report = JSON.parse(status.stdout.trim().split("\n").at(-1) ?? "")
+        const report = await status(client)
         assert.strictEqual(report.unaccounted, 0, client.campaign)
         assert.strictEqual(report.matched, everyone.length, client.campaign)
         // Nothing left claimed or in doubt; the states sum to the people matched.
@@ -316,9 +359,113 @@ describe("comment-dm serve over three profiles and keys", () => {
           client.profile
         )
       }
-      // Three's revoked key was refused while it was parked; the others' keys never were.
-      assert.isAbove(stats.keys[three.key]?.requests ?? 0, 0)
     },
     180_000
+  )
+
+  it(
+    "a key revoked between two sends of a step: the rest stay pending, none claimed; its file naming the client's " +
+      "other key starts it at once, not at the next retry; each newcomer reached once",
+    async (context) => {
+      const second = { key: "key-three-second-5d0", env: "CLIENT_THREE_SECOND_KEY", profile: three.profile }
+      // One send every 2 s per profile, so that the key is revoked while three's step still has people to reach;
+      // a retry far later than the test waits, so that only the file's change can start three again.
+      const { assertNoDuplicates, db, files, reached, sandbox, server, status } = await agency(context, {
+        pace: "  per_hour: 1800\n  concurrency: 1",
+        retryParked: "10m",
+        moreKeys: [second]
+      })
+      await server.until("every campaign's first sends", async () => {
+        for (const client of clients) if ((await reached(client)).length < 2) return false
+        return true
+      })
+      const newcomers = ["ken", "zoe", "sara", "tim"] as const
+      for (const name of newcomers) {
+        await control(sandbox.handle.addComment({ postId: three.post, ...comment("guide", name) }))
+      }
+      await control(sandbox.handle.addComment({ postId: one.post, ...comment("guide", "ken") }))
+      await server.until("three's first newcomer", async () => (await reached(three)).length === 3)
+      await control(sandbox.handle.setKey({ key: three.key, revoked: true }))
+      await server.until(
+        "three parked",
+        () => server.lines().some((line) => line.event === "Parked" && line.campaign === three.campaign)
+      )
+      const parked = await server.healthz()
+      assert.strictEqual(parked.status, 503, parked.text)
+      assert.deepStrictEqual(parked.body.parked_profiles, [three.profile])
+      // Nobody left claimed or in doubt while parked: the newcomers not reached wait as pending.
+      const whileParked = await status(three)
+      assert.deepInclude(whileParked, { unaccounted: 0, matched: 6 })
+      assert.deepStrictEqual(whileParked.counts, { pending: 3, claimed: 0, sent: 3, refused: 0, in_doubt: 0 })
+      await server.until("Ken reached by one", async () => (await reached(one)).includes(people.ken))
+
+      // The client gives the campaign its other key: the file's change starts it at once.
+      const changedAt = Date.now()
+      Fs.writeFileSync(
+        files[three.campaign],
+        campaignYaml({ ...three, env: second.env }, undefined, "  per_hour: 1800\n  concurrency: 1")
+      )
+      await server.until(
+        "every newcomer reached by three",
+        async () => (await reached(three)).length === 2 + newcomers.length,
+        30_000
+      )
+      assert.isBelow(Date.now() - changedAt, 20_000)
+      assert.strictEqual((await server.healthz()).status, 200)
+      server.child.kill("SIGTERM")
+      assertExit(await server.exited, 130)
+
+      await assertNoDuplicates()
+      assert.deepStrictEqual(await reached(three), ids("anna", "li", ...newcomers))
+      const after = await status(three)
+      assert.deepInclude(after, { unaccounted: 0, matched: 6 })
+      assert.deepStrictEqual(after.counts, { pending: 0, claimed: 0, sent: 6, refused: 0, in_doubt: 0 })
+      assert.deepStrictEqual(
+        (await ledgerEntries(db, three.campaign)).map((entry) => entry.userId).sort(),
+        ids("anna", "li", ...newcomers)
+      )
+      const stats = await control(sandbox.handle.stats)
+      assert.isAbove(stats.keys[second.key]?.requests ?? 0, 0, "the second key in use")
+      assert.deepInclude(stats.profiles[three.profile], { deliveries: 6, dailyCount: 6 })
+      assert.deepInclude(stats.profiles[one.profile], { deliveries: 3, dailyCount: 3 })
+    },
+    180_000
+  )
+
+  it(
+    "one profile's account needs a new login: its campaign alone is parked, the others go on, and it comes back",
+    async (context) => {
+      const { assertNoDuplicates, reached, sandbox, server } = await agency(context)
+      await server.until("every campaign's first sends", async () => {
+        for (const client of clients) if ((await reached(client)).length < 2) return false
+        return true
+      })
+      await control(sandbox.handle.setProfile(two.profile, { reauthRequired: true }))
+      await server.until("two parked", async () => (await server.healthz()).status === 503)
+      const parked = await server.healthz()
+      assert.deepStrictEqual(parked.body.parked_profiles, [two.profile])
+      assert.deepStrictEqual(
+        parked.body.campaigns.map((entry) => [entry.name, entry.state]),
+        [[one.campaign, "running"], [three.campaign, "running"], [two.campaign, "parked"]]
+      )
+      assert.include(parked.body.campaigns.find((entry) => entry.name === two.campaign)?.reason, "reauth_required")
+      for (const client of clients) {
+        await control(sandbox.handle.addComment({ postId: client.post, ...comment("guide", "sara") }))
+      }
+      await server.until(
+        "Sara reached by one and three",
+        async () => (await reached(one)).includes(people.sara) && (await reached(three)).includes(people.sara)
+      )
+      assert.deepStrictEqual(await reached(two), ids("anna", "li"))
+
+      await control(sandbox.handle.setProfile(two.profile, { reauthRequired: false }))
+      await server.until("Sara reached by two", async () => (await reached(two)).includes(people.sara), 20_000)
+      assert.strictEqual((await server.healthz()).status, 200)
+      server.child.kill("SIGTERM")
+      assertExit(await server.exited, 130)
+      await assertNoDuplicates()
+      for (const client of clients) assert.deepStrictEqual(await reached(client), ids("anna", "li", "sara"))
+    },
+    120_000
   )
 })
