@@ -9,10 +9,11 @@ import { assert, describe, it, type TestContext } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { type CliResult, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
+import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { ledgerEntries } from "./support/e2e-ledger.js"
 import { findPostgres, startPostgres } from "./support/postgres.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
+import { type ServeChild, startServe } from "./support/serve-child.js"
 
 const profile = "serve.studio"
 const postA = "17900000000000401"
@@ -63,46 +64,10 @@ const campaign = (name: string, post: string, extra: Record<string, unknown> = {
   ...extra
 })
 
-interface LogLine {
-  readonly time: string
-  readonly level: string
-  readonly message: string
-  readonly campaign?: string
-  readonly profile?: string
-  readonly file?: string
-  readonly person?: string
-  readonly event?: string
-}
-
-interface Server {
-  readonly child: ChildProcess
-  readonly lines: () => ReadonlyArray<LogLine>
-  readonly output: () => string
-  readonly until: (what: string, done: () => boolean | Promise<boolean>, timeoutMs?: number) => Promise<void>
-  /** The `/healthz` answer: status code and body. */
-  readonly healthz: () => Promise<{ readonly status: number; readonly body: Healthz }>
+/** A serve process of a test, with its `/metrics`. */
+interface Server extends ServeChild {
   readonly metrics: () => Promise<string>
-  readonly exited: Promise<CliResult>
 }
-
-interface Healthz {
-  readonly status: string
-  readonly ledger: string
-  readonly parked_profiles: ReadonlyArray<string>
-  readonly campaigns: ReadonlyArray<{
-    readonly name: string
-    readonly file: string
-    readonly profile: string
-    readonly state: string
-    readonly reason: string | null
-    readonly retry_at: string | null
-    readonly file_problem: string | null
-    readonly sent: number
-  }>
-  readonly files: ReadonlyArray<{ readonly path: string; readonly problem: string }>
-}
-
-const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
 interface Studio {
   readonly sandbox: RunningSandbox
@@ -131,9 +96,8 @@ const studio = async (context: TestContext): Promise<Studio> => {
   })
   const db = Path.join(dir.path, "ledger.sqlite")
   const serve = (args: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}): Server => {
-    const child = startCli(
+    const server = startServe(
       [
-        "serve",
         folder,
         ...(args.includes("--db") ? [] : ["--db", db]),
         "--every",
@@ -144,41 +108,11 @@ const studio = async (context: TestContext): Promise<Studio> => {
         "json",
         ...args
       ],
-      { env: { ...sandbox.env, ...env } }
+      { ...sandbox.env, ...env }
     )
-    children.push(child)
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-    const exited = new Promise<CliResult>((resolve) =>
-      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
-    )
-    const output = () => `stdout:\n${stdout}\nstderr:\n${stderr}`
-    const lines = () =>
-      stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as LogLine)
-    const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 60_000) => {
-      const deadline = Date.now() + timeoutMs
-      while (!(await done())) {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Error(`serve exited (${child.exitCode ?? child.signalCode}) before ${what}\n${output()}`)
-        }
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output()}`)
-        await sleep(50)
-      }
-    }
-    const address = () => {
-      const listening = lines().find((line) => line.event === "Listening")
-      const found = listening === undefined ? null : /(http:\/\/[^/\s]+)\/healthz/.exec(listening.message)
-      if (found === null) throw new Error(`no --http address in the log\n${output()}`)
-      return found[1]
-    }
-    const healthz = async () => {
-      const answer = await fetch(`${address()}/healthz`)
-      return { status: answer.status, body: await answer.json() as Healthz }
-    }
-    const metrics = async () => (await fetch(`${address()}/metrics`)).text()
-    return { child, lines, output, until, healthz, metrics, exited }
+    children.push(server.child)
+    const metrics = async () => (await fetch(`${server.address()}/metrics`)).text()
+    return { ...server, metrics }
   }
   return { sandbox, folder, db, serve }
 }
