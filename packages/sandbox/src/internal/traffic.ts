@@ -72,40 +72,71 @@ const slide = (window: { start: number; count: number }, start: number) => {
   return window.count
 }
 
+/** The longest window a limit may have that is counted in full: a day (longer ones count the last day's requests). */
+const keptMillis = 86_400_000
+
+/** Request times of one scope over the last day, oldest first (the sandbox's clock only moves forward). */
+class RequestLog {
+  private times: Array<number> = []
+  private first = 0
+
+  add(now: number): void {
+    this.times.push(now)
+    while (this.first < this.times.length && (this.times[this.first] ?? now) <= now - keptMillis) this.first++
+    // Drop the expired part now and then, not on every request.
+    if (this.first > 4096 && this.first * 2 > this.times.length) {
+      this.times = this.times.slice(this.first)
+      this.first = 0
+    }
+  }
+
+  /** How many requests came at or after `start`: a binary search over the times. */
+  countSince(start: number): number {
+    let low = this.first
+    let high = this.times.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if ((this.times[middle] ?? 0) < start) low = middle + 1
+      else high = middle
+    }
+    return this.times.length - low
+  }
+}
+
 export class Traffic {
-  private readonly windows = new Map<string, { start: number; count: number }>()
+  private readonly logs = new Map<string, RequestLog>()
   private readonly endpoints = new Map<string, number>()
   private readonly statuses = new Map<string, number>()
   private readonly keys = new Map<string, KeyTally>()
   private readonly profiles = new Map<string, Tally>()
 
   /**
-   * Counts a request in the scope's windows (once per window length: limits of the same length share a count, as
-   * they count the same requests) and reports each limit's window.
+   * Counts a request in the scope and reports each limit's fixed window (aligned on the clock): the requests of the
+   * scope since the window started, whenever the limit was set.
    */
   take(scope: string, limits: ReadonlyArray<Limit>, now: number): ReadonlyArray<RequestWindow> {
-    const counted = new Map<number, { start: number; count: number }>()
-    for (const { windowSeconds } of limits) {
-      if (counted.has(windowSeconds)) continue
+    const log = this.requestLog(scope, now)
+    return limits.map(({ requests, windowSeconds }) => {
       const windowMillis = windowSeconds * 1000
       const start = Math.floor(now / windowMillis) * windowMillis
-      const name = `${scope}\u0000${windowSeconds}`
-      const window = this.windows.get(name) ?? { start, count: 0 }
-      slide(window, start)
-      this.windows.set(name, window)
-      counted.set(windowSeconds, window)
-    }
-    return limits.map(({ requests, windowSeconds }) => {
-      const window = counted.get(windowSeconds) ?? { start: now, count: 0 }
-      const end = window.start + windowSeconds * 1000
+      const count = log.countSince(start)
+      const end = start + windowMillis
       return {
         limit: requests,
-        remaining: Math.max(0, requests - window.count),
+        remaining: Math.max(0, requests - count),
         reset: Math.ceil(end / 1000),
         retryAfterSeconds: Math.max(1, Math.ceil((end - now) / 1000)),
-        exceeded: window.count > requests
+        exceeded: count > requests
       }
     })
+  }
+
+  /** The scope's request times with this one added, so that a limit set later counts the requests before it too. */
+  private requestLog(scope: string, now: number): RequestLog {
+    const log = this.logs.get(scope) ?? new RequestLog()
+    this.logs.set(scope, log)
+    log.add(now)
+    return log
   }
 
   countEndpoint(endpoint: string): void {
