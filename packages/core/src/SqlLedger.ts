@@ -350,7 +350,7 @@ const confirmClaim: Operation<"confirmClaim"> = ({ commit, sql }) => (key, runne
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const held = sql`${whereKey(sql, key)} AND claimed_by = ${runner}`
-    return yield* commit.write({
+    const confirmed = yield* commit.write({
       order: orderOf(key),
       untilDurable: true,
       statements: [
@@ -361,6 +361,17 @@ const confirmClaim: Operation<"confirmClaim"> = ({ commit, sql }) => (key, runne
       ],
       answer: 1
     })
+    // A person listed between the two statements (each sees the database anew on PostgreSQL) is not confirmed, and the
+    // runner will not send: its claim is settled `suppressed` now instead of waiting for recovery.
+    if (!confirmed) {
+      yield* commit.write({
+        order: orderOf(key),
+        untilDurable: false,
+        statements: [Suppression.settleListed(sql, held, ["claimed"], now)],
+        answer: 0
+      })
+    }
+    return confirmed
   }).pipe(failWith(`confirm the claim on ${describeKey(key)}`))
 
 const settle: Operation<"settle"> = ({ commit, sql }) => (key, runner, settlement) =>
