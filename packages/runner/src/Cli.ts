@@ -395,12 +395,13 @@ const run = (
     Effect.catchIf(ConfigError.isConfigError, failure(ExitCode.ExitCode.Configuration)),
     Effect.catchTags({
       Unsettled: (unsettled) => Effect.succeed(unsettled.code),
-      // Only a campaign file's problems come in lines of our making.
+      // Only a campaign file's problems and a suppress command's (one a row or argument, each quoted) come in lines
+      // of our making.
       CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
+      SuppressUsageError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
       // `report --out` names a place that cannot be written.
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
-      SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
       LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm serve` given a folder it cannot list; serve or dashboard given an --http address it cannot open.
       FolderError: failure(ExitCode.ExitCode.Configuration),
