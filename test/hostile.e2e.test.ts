@@ -6,6 +6,7 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
+import { startServed } from "./support/served.js"
 
 const cleanups: Array<() => void> = []
 afterEach(() => {
@@ -93,5 +94,16 @@ describe("a hostile user", () => {
     const lines = writeCampaign(dir, "lines.json", { ...base, message: "Hi,\n\there is\r\nthe guide" })
     const fine = await runCli(["run", lines, "--dry-run", "--db", db])
     assert.notInclude(fine.stderr, "control character", "line breaks and tabs are a message's own")
+  })
+
+  it("dashboard --http [::1]:0 announces a URL that opens (the IPv6 host in brackets)", async () => {
+    const { db } = workspace()
+    const served = await startServed(["dashboard", "--db", db, "--http", "[::1]:0"], /^dashboard: (\S+)$/m)
+    try {
+      assert.match(served.url, /^http:\/\/\[::1\]:\d+\/$/)
+      assert.strictEqual((await fetch(served.url)).status, 200)
+    } finally {
+      await served.stop()
+    }
   })
 })

@@ -317,8 +317,15 @@ export const serve = (
     const { host, port } = options.address
     if (!Gate.isLoopback(host) && options.token === undefined) return yield* new Gate.TokenMissing({ host })
     const handler = yield* app({ token: Gate.isLoopback(host) ? undefined : options.token }, options.location)
+    // Formatted here: the platform's formatter leaves an IPv6 host without the brackets a URL needs.
     const announce = Layer.effectDiscard(
-      HttpServer.addressFormattedWith((address) => options.announce(`${address}/`))
+      HttpServer.addressWith((address) =>
+        options.announce(
+          address._tag === "UnixAddress"
+            ? `unix://${address.path}/`
+            : `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}/`
+        )
+      )
     )
     return yield* Layer.launch(
       Layer.merge(HttpServer.serve(handler), announce).pipe(
