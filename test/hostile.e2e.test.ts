@@ -106,4 +106,17 @@ describe("a hostile user", () => {
       await served.stop()
     }
   })
+
+  it("serve --http [::1]:0 logs health and metrics URLs that open (the IPv6 host in brackets)", async () => {
+    const { db, dir } = workspace()
+    const folder = Path.join(dir, "campaigns")
+    Fs.mkdirSync(folder)
+    const served = await startServed(["serve", folder, "--db", db, "--http", "[::1]:0"], /health on (\S+)\/healthz/)
+    try {
+      assert.match(served.url, /^http:\/\/\[::1\]:\d+$/)
+      assert.strictEqual((await fetch(`${served.url}/metrics`)).status, 200)
+    } finally {
+      await served.stop()
+    }
+  })
 })
