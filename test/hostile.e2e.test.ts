@@ -119,4 +119,28 @@ describe("a hostile user", () => {
       await served.stop()
     }
   })
+
+  it("report --out naming the ledger or the campaign file (a slip of the shell) is refused; both stay intact", async () => {
+    const { db, dir } = workspace()
+    ok(await runCli(["suppress", "add", "17841000000000001", "--profile", "p", "--db", db]))
+    const file = writeCampaign(dir, "c.json", {
+      name: "hostile",
+      platform: "instagram",
+      user: "p",
+      posts: ["17900000000000001"],
+      match: { keywords: ["guide"] },
+      message: "Hi"
+    })
+    const campaignText = Fs.readFileSync(file, "utf8")
+    for (const out of [db, file]) {
+      const result = refused(await runCli(["report", file, "--db", db, "--out", out]))
+      assert.include(result.stderr, "not a report", result.stderr)
+    }
+    assert.strictEqual(Fs.readFileSync(file, "utf8"), campaignText)
+    const listed = ok(await runCli(["suppress", "list", "--profile", "p", "--json", "--db", db]))
+    assert.strictEqual(JSON.parse(listed.stdout.trim().split("\n").at(-1) ?? "null").count, 1)
+    const html = Path.join(dir, "report.html")
+    ok(await runCli(["report", file, "--db", db, "--out", html]))
+    ok(await runCli(["report", file, "--db", db, "--out", html]))
+  })
 })

@@ -251,7 +251,9 @@ const reportCommand = Command.make(
     campaignFile,
     db,
     out: Options.text("out").pipe(
-      Options.withDescription("the HTML file to write (default report.html); an existing file is replaced"),
+      Options.withDescription(
+        "the HTML file to write (default report.html); an earlier report there is replaced, any other file is refused"
+      ),
       Options.withDefault("report.html"),
       Options.filterMap(
         (path) => path.trim() === "" ? Option.none() : Option.some(path),
