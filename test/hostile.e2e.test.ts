@@ -25,6 +25,16 @@ const refused = (result: CliResult) => {
   return result
 }
 
+/** A campaign that needs no platform to be refused or reported on. */
+const base = {
+  name: "hostile",
+  platform: "instagram",
+  user: "p",
+  posts: ["17900000000000001"],
+  match: { keywords: ["guide"] },
+  message: "Hi"
+}
+
 const ok = (result: CliResult) => {
   assert.strictEqual(result.code, 0, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`)
   return result
@@ -70,14 +80,6 @@ describe("a hostile user", () => {
 
   it("a message, follow-up or public reply holding NUL or ESC is refused with the key that holds it", async () => {
     const { db, dir } = workspace()
-    const base = {
-      name: "hostile",
-      platform: "instagram",
-      user: "p",
-      posts: ["17900000000000001"],
-      match: { keywords: ["guide"] },
-      message: "Hi"
-    }
     const cases: ReadonlyArray<readonly [string, object]> = [
       ["message", { message: "Hi\u0000 there" }],
       ["message[1]", { message: ["Hi", "Hi \u001b[2J"] }],
@@ -123,14 +125,7 @@ describe("a hostile user", () => {
   it("report --out naming the ledger or the campaign file (a slip of the shell) is refused; both stay intact", async () => {
     const { db, dir } = workspace()
     ok(await runCli(["suppress", "add", "17841000000000001", "--profile", "p", "--db", db]))
-    const file = writeCampaign(dir, "c.json", {
-      name: "hostile",
-      platform: "instagram",
-      user: "p",
-      posts: ["17900000000000001"],
-      match: { keywords: ["guide"] },
-      message: "Hi"
-    })
+    const file = writeCampaign(dir, "c.json", base)
     const campaignText = Fs.readFileSync(file, "utf8")
     for (const out of [db, file]) {
       const result = refused(await runCli(["report", file, "--db", db, "--out", out]))
