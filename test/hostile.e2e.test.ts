@@ -138,4 +138,16 @@ describe("a hostile user", () => {
     ok(await runCli(["report", file, "--db", db, "--out", html]))
     ok(await runCli(["report", file, "--db", db, "--out", html]))
   })
+
+  it("forget and prune on a --db that does not exist (a typo) are refused instead of forgetting in a new, empty ledger", async () => {
+    const { dir } = workspace()
+    const typo = Path.join(dir, "ledgr.sqlite")
+    const forgot = refused(await runCli(["forget", "17841000000000001", "--db", typo]))
+    assert.include(forgot.stderr, "no ledger", forgot.stderr)
+    const pruned = refused(await runCli(["prune", "--older-than", "90d", "--db", typo]))
+    assert.include(pruned.stderr, "no ledger", pruned.stderr)
+    const fromEnvironment = refused(await runCli(["forget", "17841000000000001"], { env: { COMMENT_DM_DB: typo } }))
+    assert.include(fromEnvironment.stderr, "COMMENT_DM_DB", fromEnvironment.stderr)
+    assert.isFalse(Fs.existsSync(typo), "no ledger was made")
+  })
 })
