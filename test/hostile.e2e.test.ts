@@ -150,4 +150,13 @@ describe("a hostile user", () => {
     assert.include(fromEnvironment.stderr, "COMMENT_DM_DB", fromEnvironment.stderr)
     assert.isFalse(Fs.existsSync(typo), "no ledger was made")
   })
+
+  it("report --out in a folder that does not exist says so, without the name of a temporary file", async () => {
+    const { db, dir } = workspace()
+    const file = writeCampaign(dir, "c.json", base)
+    const out = Path.join(dir, "no-such-folder", "report.html")
+    const result = refused(await runCli(["report", file, "--db", db, "--out", out]))
+    assert.include(result.stderr, `cannot write the report to ${out}: its folder does not exist`)
+    assert.notInclude(result.stderr, ".tmp")
+  })
 })

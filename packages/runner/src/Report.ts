@@ -349,6 +349,14 @@ export const write = (path: string, model: Model): Effect.Effect<void, ReportFil
     yield* fs.writeFileString(temporary, renderPage(model)).pipe(
       Effect.zipRight(fs.rename(temporary, path)),
       Effect.tapError(() => Effect.ignore(fs.remove(temporary))),
-      Effect.mapError((error) => new ReportFileError({ path, detail: error.message }))
+      Effect.mapError((error) =>
+        new ReportFileError({
+          path,
+          // Not the platform's words: they name the temporary file, which the user never gave.
+          detail: error._tag === "SystemError" && error.reason === "NotFound"
+            ? "its folder does not exist"
+            : error.message
+        })
+      )
     )
   })
