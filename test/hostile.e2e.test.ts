@@ -159,4 +159,13 @@ describe("a hostile user", () => {
     assert.include(result.stderr, `cannot write the report to ${out}: its folder does not exist`)
     assert.notInclude(result.stderr, ".tmp")
   })
+
+  it("Ctrl-C stops the dashboard (exit 130) without speaking of claims it never holds", async () => {
+    const { db } = workspace()
+    const served = await startServed(["dashboard", "--db", db, "--http", "127.0.0.1:0"], /^dashboard: (\S+)$/m)
+    served.child.kill("SIGINT")
+    const code = await new Promise((resolve) => served.child.on("close", resolve))
+    assert.strictEqual(code, 130, served.output())
+    assert.notInclude(served.output(), "claims")
+  })
 })

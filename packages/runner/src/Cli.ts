@@ -341,7 +341,11 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     reportCommand,
-    dashboardCommand,
+    // Ctrl-C is how a dashboard ends; it only reads, so it has no claims to speak of either.
+    Command.transformHandler(
+      dashboardCommand,
+      (effect) => Effect.flatMap(Signals, (signals) => signals.withoutClaims(effect))
+    ),
     doctorCommand,
     suppressCommand,
     forgetCommand({ db, json }),
