@@ -249,6 +249,9 @@ const MatchFromInput = Schema.transformOrFail(MatchInput, Matcher.ValidMatchSpec
 
 const TemplateType = Schema.typeSchema(Template.FromString)
 
+/** The control characters a message may not hold: all but tab, line feed and carriage return. */
+const messageControl = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
+
 const MessageFromInput = Schema.transformOrFail(
   Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations(
     expected("a message (a string) or a list of message variants (strings)")
@@ -267,6 +270,18 @@ const MessageFromInput = Schema.transformOrFail(
         const path = typeof input === "string" ? [] : [index]
         if (source.trim() === "") {
           issues.push(pointer(path, source, ast, "is empty; write the message to send"))
+          return
+        }
+        // Pasted text can carry NUL or a terminal escape; sent, it reaches the person as garbage or not at all.
+        if (messageControl.test(source)) {
+          issues.push(
+            pointer(
+              path,
+              source,
+              ast,
+              "contains a control character (NUL, ESC...); a message may hold line breaks and tabs only"
+            )
+          )
           return
         }
         const parsed = Template.parse(source)

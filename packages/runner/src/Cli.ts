@@ -251,7 +251,9 @@ const reportCommand = Command.make(
     campaignFile,
     db,
     out: Options.text("out").pipe(
-      Options.withDescription("the HTML file to write (default report.html); an existing file is replaced"),
+      Options.withDescription(
+        "the HTML file to write (default report.html); an earlier report there is replaced, any other file is refused"
+      ),
       Options.withDefault("report.html"),
       Options.filterMap(
         (path) => path.trim() === "" ? Option.none() : Option.some(path),
@@ -339,7 +341,11 @@ export const command = Command.make("comment-dm").pipe(
     reconcileCommand,
     exportCommand,
     reportCommand,
-    dashboardCommand,
+    // Ctrl-C is how a dashboard ends; it only reads, so it has no claims to speak of either.
+    Command.transformHandler(
+      dashboardCommand,
+      (effect) => Effect.flatMap(Signals, (signals) => signals.withoutClaims(effect))
+    ),
     doctorCommand,
     suppressCommand,
     forgetCommand({ db, json }),
@@ -395,12 +401,13 @@ const run = (
     Effect.catchIf(ConfigError.isConfigError, failure(ExitCode.ExitCode.Configuration)),
     Effect.catchTags({
       Unsettled: (unsettled) => Effect.succeed(unsettled.code),
-      // Only a campaign file's problems come in lines of our making.
+      // Only a campaign file's problems and a suppress command's (one a row or argument, each quoted) come in lines
+      // of our making.
       CampaignFileError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
+      SuppressUsageError: (error) => stoppedBy(ExitCode.ExitCode.Configuration, visibleLines(error.message)),
       DatabaseUrlError: failure(ExitCode.ExitCode.Configuration),
       // `report --out` names a place that cannot be written.
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
-      SuppressUsageError: failure(ExitCode.ExitCode.Configuration),
       LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
       // `comment-dm serve` given a folder it cannot list; serve or dashboard given an --http address it cannot open.
       FolderError: failure(ExitCode.ExitCode.Configuration),

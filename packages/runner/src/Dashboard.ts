@@ -31,6 +31,7 @@ import {
   unknownCampaignViews
 } from "./internal/dashboardPage.js"
 import { type Html, html } from "./internal/html.js"
+import { urlOf } from "./internal/url.js"
 import * as Report from "./Report.js"
 
 export const defaultAddress = "127.0.0.1:8642"
@@ -317,9 +318,7 @@ export const serve = (
     const { host, port } = options.address
     if (!Gate.isLoopback(host) && options.token === undefined) return yield* new Gate.TokenMissing({ host })
     const handler = yield* app({ token: Gate.isLoopback(host) ? undefined : options.token }, options.location)
-    const announce = Layer.effectDiscard(
-      HttpServer.addressFormattedWith((address) => options.announce(`${address}/`))
-    )
+    const announce = Layer.effectDiscard(HttpServer.addressWith((address) => options.announce(`${urlOf(address)}/`)))
     return yield* Layer.launch(
       Layer.merge(HttpServer.serve(handler), announce).pipe(
         Layer.provide(NodeHttpServer.layer(() => Http.createServer(), { host, port }))

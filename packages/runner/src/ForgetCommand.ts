@@ -87,7 +87,11 @@ export const forgetCommand = (shared: Shared) =>
       Effect.gen(function*() {
         const problem = problemOf(args.person)
         if (problem !== undefined) return yield* stop(ExitCode.ExitCode.Configuration, problem)
-        const profile = args.profile._tag === "Some" ? args.profile.value : undefined
+        const profile = args.profile._tag === "Some" ? args.profile.value.trim() : undefined
+        // `--profile "$PROFILE"` with the variable unset would forget in a profile nobody sends from, and say so with 0.
+        if (profile === "") {
+          return yield* stop(ExitCode.ExitCode.Configuration, "--profile is empty: name the Upload-Post profile")
+        }
         const given = args.person.trim()
         const found = yield* whoIs(given, profile)
         if (found.kind === "username") {

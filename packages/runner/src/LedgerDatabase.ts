@@ -87,7 +87,7 @@ export class DatabaseUrlError extends Data.TaggedError("DatabaseUrlError")<{
   }
 }
 
-const isPostgres = (location: string) => /^postgres(ql)?:\/\//i.test(location)
+export const isPostgres = (location: string) => /^postgres(ql)?:\/\//i.test(location)
 
 const fileAdvice = "name the ledger file (e.g. ./comment-dm.sqlite) or a postgres:// URL"
 

@@ -7,6 +7,7 @@ import { Campaign, CampaignSpec, Ledger, ReportData } from "@comment-dm/core"
 import { FileSystem } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
 import { Clock, Data, Duration, Effect, Schema } from "effect"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { renderPage } from "./internal/reportPage.js"
 
@@ -308,6 +309,23 @@ export class ReportFileError extends Data.TaggedError("ReportFileError")<{
   }
 }
 
+/** Whether the file at `path` begins as an HTML page does (read: its first bytes only, however large the file). */
+const startsAsHtml = (path: string): boolean => {
+  try {
+    const descriptor = Fs.openSync(path, "r")
+    try {
+      const head = Buffer.alloc(256)
+      const read = Fs.readSync(descriptor, head, 0, head.length, 0)
+      return read === 0 || /^(\uFEFF)?\s*(<!doctype html|<html)/i.test(head.subarray(0, read).toString("utf8"))
+    } finally {
+      Fs.closeSync(descriptor)
+    }
+  } catch {
+    // What cannot be read cannot be told to be a report: left as it is.
+    return false
+  }
+}
+
 /**
  * Writes the page next to `path` first and then moves it there, so that a report being written never leaves half a
  * file where a previous one was.
@@ -319,10 +337,26 @@ export const write = (path: string, model: Model): Effect.Effect<void, ReportFil
     if (existing._tag === "Some" && existing.value.type === "Directory") {
       return yield* new ReportFileError({ path, detail: "it is a directory; name the HTML file to write" })
     }
+    // Only an earlier report (an HTML page) is replaced: `--out` swapped with `--db` would otherwise overwrite the
+    // ledger, and with it the record of who was already messaged.
+    if (existing._tag === "Some" && existing.value.type === "File" && !startsAsHtml(path)) {
+      return yield* new ReportFileError({
+        path,
+        detail: "the file there is not a report (an HTML page) and is left as it is; name another file"
+      })
+    }
     const temporary = Path.join(Path.dirname(path), `.${Path.basename(path)}.${process.pid}.tmp`)
     yield* fs.writeFileString(temporary, renderPage(model)).pipe(
       Effect.zipRight(fs.rename(temporary, path)),
       Effect.tapError(() => Effect.ignore(fs.remove(temporary))),
-      Effect.mapError((error) => new ReportFileError({ path, detail: error.message }))
+      Effect.mapError((error) =>
+        new ReportFileError({
+          path,
+          // Not the platform's words: they name the temporary file, which the user never gave.
+          detail: error._tag === "SystemError" && error.reason === "NotFound"
+            ? "its folder does not exist"
+            : error.message
+        })
+      )
     )
   })

@@ -10,7 +10,7 @@ import type { Ledger } from "@comment-dm/core"
 import { Suppression } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import type { SqlClient } from "@effect/sql"
-import { Data, Effect, Option } from "effect"
+import { Data, Effect, Either, Option } from "effect"
 import * as Fs from "node:fs"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 import { csvField } from "./Status.js"
@@ -94,14 +94,16 @@ const scopeOf = (
       return yield* new SuppressUsageError({
         detail: profiles.length === 0
           ? "the ledger knows no profile yet: name it with --profile (a campaign's `user`)"
-          : `the ledger holds several profiles (${profiles.join(", ")}): name one with --profile`
+          : `the ledger holds several profiles (${visible(profiles.join(", "))}): name one with --profile`
       })
     }
     const platforms = [...new Set(known.filter((scope) => scope.profile === name).map((scope) => scope.platform))]
     const chosen = Option.getOrUndefined(common.platform)?.trim()
     if (chosen === undefined && platforms.length > 1) {
       return yield* new SuppressUsageError({
-        detail: `profile ${name} sends on several platforms (${platforms.join(", ")}): name one with --platform`
+        detail: `profile ${visible(name)} sends on several platforms (${
+          visible(platforms.join(", "))
+        }): name one with --platform`
       })
     }
     return { profile: name, platform: chosen ?? platforms[0] ?? "instagram" }
@@ -230,12 +232,17 @@ const exportCommand = Command.make(
     "`suppress import` or a spreadsheet; with --json, as `list --json` writes it."
 ))
 
-/** A minimal RFC 4180 reader: quoted fields may hold commas, quotes ("") and line breaks. */
-export const parseCsv = (text: string): Array<Array<string>> => {
+/**
+ * A minimal RFC 4180 reader: quoted fields may hold commas, quotes ("") and line breaks. A quote left open (a hand
+ * edit gone wrong) is the line it opened on: read on, it would swallow the rest of the file into one field.
+ */
+export const parseCsv = (text: string): Either.Either<Array<Array<string>>, number> => {
   const rows: Array<Array<string>> = []
   let row: Array<string> = []
   let field = ""
   let quoted = false
+  let line = 1
+  let quoteLine = 1
   const body = text.replace(/^\uFEFF/, "")
   for (let i = 0; i < body.length; i++) {
     const char = body[i]
@@ -245,19 +252,23 @@ export const parseCsv = (text: string): Array<Array<string>> => {
         i++
       } else if (char === "\"") quoted = false
       else field += char
-    } else if (char === "\"") quoted = true
-    else if (char === ",") {
+    } else if (char === "\"") {
+      quoted = true
+      quoteLine = line
+    } else if (char === ",") {
       row.push(field)
       field = ""
     } else if (char === "\n" || char === "\r") {
       if (char === "\r" && body[i + 1] === "\n") i++
+      line++
       rows.push([...row, field])
       row = []
       field = ""
     } else field += char
   }
+  if (quoted) return Either.left(quoteLine)
   if (field !== "" || row.length > 0) rows.push([...row, field])
-  return rows.filter((cells) => cells.some((cell) => cell.trim() !== ""))
+  return Either.right(rows.filter((cells) => cells.some((cell) => cell.trim() !== "")))
 }
 
 /** A cell as written by an export: the leading ' that kept a spreadsheet from running it goes. */
@@ -266,7 +277,13 @@ const cellValue = (cell: string): string => cell.replace(/^'(?=[=+\-@\t\r])/, ""
 /** The people of an imported CSV (with a header naming user_id and/or username), or why it cannot be used. */
 export const peopleOfCsv = (text: string): Effect.Effect<Array<Suppression.Person>, SuppressUsageError> =>
   Effect.gen(function*() {
-    const [header, ...rows] = parseCsv(text)
+    const parsed = parseCsv(text)
+    if (Either.isLeft(parsed)) {
+      return yield* new SuppressUsageError({
+        detail: `nothing imported: the quote opened on line ${parsed.left} is never closed`
+      })
+    }
+    const [header, ...rows] = parsed.right
     const names = (header ?? []).map((name) => name.trim().toLowerCase())
     const idAt = names.indexOf("user_id")
     const nameAt = names.indexOf("username")
@@ -315,8 +332,9 @@ const importCommand = Command.make(
       const text = yield* Effect.try({
         try: () => Fs.readFileSync(args.file === "-" ? 0 : args.file, "utf8"),
         catch: (error) =>
+          // One line, whatever the path holds: the command shows this error's lines as they are.
           new SuppressUsageError({
-            detail: `cannot read ${args.file}: ${error instanceof Error ? error.message : String(error)}`
+            detail: visible(`cannot read ${args.file}: ${error instanceof Error ? error.message : String(error)}`)
           })
       })
       const persons = yield* peopleOfCsv(text)

@@ -4,7 +4,8 @@
  * each.
  */
 import { type CampaignSpec, KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
-import { Effect, Layer, type Option } from "effect"
+import { Effect, Layer, Option } from "effect"
+import * as Fs from "node:fs"
 import * as CampaignFile from "./CampaignFile.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
 
@@ -51,6 +52,20 @@ export const layer = <P, PE>(
     )
   }))
 
-/** The ledger alone, for the subcommands that work on it without a campaign (`forget`, `prune`). */
+/**
+ * The ledger alone, for the subcommands that work on it without a campaign (`forget`, `prune`). A ledger file named
+ * with --db or COMMENT_DM_DB must exist: a mistyped path would otherwise get a new, empty ledger, and `forget` would
+ * report a person forgotten whose data stays in the real one.
+ */
 export const ledgerOnly = (db: Option.Option<LedgerDatabase.Given>) =>
-  Layer.unwrapEffect(Effect.map(LedgerDatabase.resolve(db), (location) => LedgerDatabase.layer(location)))
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const location = yield* LedgerDatabase.resolve(db)
+    if (Option.isSome(db) && !LedgerDatabase.isPostgres(location) && !Fs.existsSync(location)) {
+      return yield* new LedgerDatabase.DatabaseUrlError({
+        setting: db.value.setting,
+        shown: location,
+        why: "no ledger there (nothing to work on); check the path"
+      })
+    }
+    return LedgerDatabase.layer(location)
+  }))

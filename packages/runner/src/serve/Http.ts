@@ -2,11 +2,12 @@
  * `--http HOST:PORT`: `/healthz` (JSON, 503 while a campaign is parked or the ledger does not answer) and `/metrics`
  * (Prometheus text), with @effect/platform's HTTP server. Port 0 takes a free port; the log says which.
  */
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Option, ParseResult, Schema } from "effect"
 import * as Http from "node:http"
+import { urlOf } from "../internal/url.js"
 import { visible } from "../Visible.js"
 import type * as Health from "./Health.js"
 
@@ -70,5 +71,5 @@ export const serve = (address: Address, board: Health.Board) =>
       )
     )
     yield* server.serve(app)
-    return HttpServer.formatAddress(server.address)
+    return urlOf(server.address)
   })

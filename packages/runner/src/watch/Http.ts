@@ -5,12 +5,13 @@
  * Shaped like `serve`'s serve/Http.ts (an address, a health source, `serve` in a scope) so the two can merge.
  */
 import { ReportData } from "@comment-dm/core"
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect } from "effect"
 import * as Http from "node:http"
 import type { Address } from "../Dashboard.js"
+import { urlOf } from "../internal/url.js"
 import * as Health from "./Health.js"
 
 /** Whether the ledger answers a trivial query within two seconds. */
@@ -103,5 +104,5 @@ export const serve = (address: Address, tracker: Health.Tracker) =>
       Effect.catchTag("RouteNotFound", () => HttpServerResponse.text("not found", { status: 404 }))
     )
     yield* server.serve(app)
-    return HttpServer.formatAddress(server.address)
+    return urlOf(server.address)
   })
