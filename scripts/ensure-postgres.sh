@@ -16,21 +16,11 @@ if has_server; then
   exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  as_root=(sudo -n)
-else
-  echo "ensure-postgres: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin, and installing them needs root." >&2
-  echo "ensure-postgres: run 'apt-get install postgresql' as root; the PostgreSQL tests are skipped until then." >&2
+. "$(dirname "$0")/apt-install.sh"
+if ! apt_install ensure-postgres postgresql; then
+  echo "ensure-postgres: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; the PostgreSQL tests are skipped until they are installed." >&2
   exit 1
 fi
-
-echo "ensure-postgres: installing Debian's postgresql package" >&2
-# Through env, since sudo does not pass the environment on.
-${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 
 if ! has_server; then
   echo "ensure-postgres: the postgresql package is installed but no initdb/pg_ctl is under /usr/lib/postgresql/*/bin" >&2
