@@ -4,8 +4,9 @@
  * DMs says so); a file with bad buttons stops before any request; the sandbox refuses bad buttons as the API documents.
  */
 import type { DataSet } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
 
@@ -25,11 +26,6 @@ const buttons = [
   { title: "Get the guide", url: "https://example.com/g?u={{user_id}}&n={{username}}" },
   { title: "Shop 🛍️", url: "https://shop.example.com/{{comment_id}}" }
 ]
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 const stage = async (comments: ReadonlyArray<DataSet.Comment>, faults: Record<string, unknown> = {}) => {
   const sandbox = await startSandbox({

@@ -7,9 +7,10 @@
  * comment text while they are pending and drops it once they are settled, unless a template uses `{{comment}}`.
  */
 import type { DataSet, Delivery } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, jsonSummary, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { KillPoint, runAndKill } from "./support/crash-kill.js"
 import { byUser, deliveriesPerRecipient, duplicates, ledgerEntries } from "./support/e2e-ledger.js"
@@ -29,11 +30,6 @@ const comment = (n: number, text: string, ago = n * 60_000): DataSet.Comment => 
   text,
   timestamp: new Date(Date.now() - ago).toISOString(),
   user: { id: userId(n), username: `viewer.${n}` }
-})
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 interface Stage {

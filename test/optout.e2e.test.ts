@@ -5,8 +5,9 @@
  * contains such a word ("how do I remove the watermark? guide") is still a lead.
  */
 import type { DataSet, Delivery } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, finished, jsonSummary, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
 import { parseCsv } from "./support/e2e-csv.js"
 import { serverForBlock } from "./support/e2e-postgres.js"
@@ -24,11 +25,6 @@ const comment = (n: number, ago: number, text = "GUIDE please", id = `c${n}`): D
   text,
   timestamp: new Date(Date.now() - ago).toISOString(),
   user: { id: userId(n), username: `viewer.${n}` }
-})
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 interface Stage {

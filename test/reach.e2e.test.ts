@@ -9,8 +9,9 @@
  * before (closed); `maxConversations: 0` lists no conversation at all (nobody seen writing).
  */
 import type { DataSet, Delivery } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
 import { listedSandbox } from "./support/e2e-listed.js"
 import { control, type RunningSandbox } from "./support/sandbox.js"
@@ -28,11 +29,6 @@ const comment = (n: number, ago: number): DataSet.Comment => ({
   user: { id: `1784170000000000${n}`, username: `viewer.${n}` }
 })
 const userId = (n: number) => `1784170000000000${n}`
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 interface Stage {
   readonly sandbox: RunningSandbox

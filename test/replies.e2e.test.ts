@@ -10,9 +10,10 @@
 import { Ledger } from "@comment-dm/core"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { DataSet } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, finished, jsonSummary, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
 import { ledgerEntries } from "./support/e2e-ledger.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
@@ -29,11 +30,6 @@ const comment = (n: number): DataSet.Comment => ({
   user: { id: userId(n), username: `viewer.${n}` }
 })
 const comments = (count: number) => Array.from({ length: count }, (_, i) => comment(i + 1))
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 const stage = async (
   people: ReadonlyArray<DataSet.Comment>,

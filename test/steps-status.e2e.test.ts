@@ -6,9 +6,10 @@
 import { Ledger } from "@comment-dm/core"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
 import type { DataSet } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { startSandbox } from "./support/sandbox.js"
 
@@ -23,11 +24,6 @@ const comment = (n: number): DataSet.Comment => ({
   text: "GUIDE please",
   timestamp: new Date(Date.now() - hour).toISOString(),
   user: { id: userId(n), username: `viewer.${n}` }
-})
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 /** Adds a row of `step` for each person, claimed and settled as given (none: left pending). */

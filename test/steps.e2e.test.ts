@@ -6,9 +6,10 @@
  * replies of a kind and nobody two follow-ups.
  */
 import type { DataSet, Delivery } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { KillPoint, runAndKill } from "./support/crash-kill.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
@@ -25,11 +26,6 @@ const comment = (n: number): DataSet.Comment => ({
   text: "GUIDE please",
   timestamp: new Date(Date.now() - hour).toISOString(),
   user: { id: userId(n), username: `viewer.${n}` }
-})
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 interface Stage {

@@ -5,9 +5,10 @@
  * nobody.
  */
 import type { DataSet } from "@comment-dm/sandbox"
-import { afterEach, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { cleanups } from "./support/cleanups.js"
 import { type CliResult, jsonSummary, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { parseCsv } from "./support/e2e-csv.js"
 import { control, startSandbox } from "./support/sandbox.js"
@@ -21,11 +22,6 @@ const comment = (n: number): DataSet.Comment => ({
   text: "guide please",
   timestamp: new Date(Date.now() - (10 - n) * 60_000).toISOString(),
   user: { id: userId(n), username: `Viewer.${n}` }
-})
-
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 const ledger = () => {
