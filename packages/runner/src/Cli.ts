@@ -409,8 +409,10 @@ const run = (
       // `report --out` names a place that cannot be written.
       ReportFileError: failure(ExitCode.ExitCode.Configuration),
       LedgerLocationError: failure(ExitCode.ExitCode.Configuration),
-      // `comment-dm serve` given a folder it cannot list; serve or dashboard given an --http address it cannot open.
+      // `comment-dm serve` given a folder it cannot list, or an --http address it cannot open.
       FolderError: failure(ExitCode.ExitCode.Configuration),
+      EndpointError: failure(ExitCode.ExitCode.Configuration),
+      // `dashboard` given an --http address it cannot open (@effect/platform's own error).
       ServeError: failure(ExitCode.ExitCode.Configuration),
       // `dashboard`: an address, or a token, that cannot be used.
       AddressError: failure(ExitCode.ExitCode.Configuration),

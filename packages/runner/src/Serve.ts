@@ -18,7 +18,7 @@ import * as Supervisor from "./serve/Supervisor.js"
 import { Signals } from "./Signals.js"
 
 /** The HTTP endpoint could not be opened (the port taken, the address not this machine's). */
-export class ServeError extends Data.TaggedError("ServeError")<{ readonly detail: string }> {
+export class EndpointError extends Data.TaggedError("EndpointError")<{ readonly detail: string }> {
   override get message() {
     return this.detail
   }
@@ -84,7 +84,7 @@ export const command = (options: {
             if (Option.isSome(args.http)) {
               const address = yield* Http.serve(args.http.value, board).pipe(
                 Effect.mapError((error) =>
-                  new ServeError({
+                  new EndpointError({
                     detail: `--http ${
                       args.http.pipe(
                         Option.map(Http.format),
