@@ -59,6 +59,30 @@ export const isStale = (bundle: Bundle): boolean => {
   })
 }
 
+/** The module that reads uPlot's files at run time from source, and the same text inlined in the bundle. */
+const uplotModule = /[\\/]packages[\\/]runner[\\/]src[\\/]internal[\\/]uplot\.ts$/
+
+/**
+ * Puts uPlot's browser script and style sheet into the bundle as strings, in place of internal/uplot.ts, which reads
+ * them from node_modules: the packed command has no node_modules of its own for them.
+ */
+const inlineUplot: Esbuild.Plugin = {
+  name: "inline-uplot",
+  setup: (build) => {
+    build.onLoad({ filter: uplotModule }, (args) => {
+      const dist = Path.join(Path.dirname(args.path), "..", "..", "node_modules", "uplot", "dist")
+      const files = { script: "uPlot.iife.min.js", style: "uPlot.min.css" }
+      return {
+        loader: "js",
+        contents: Object.entries(files).map(([name, file]) =>
+          `export const ${name} = ${JSON.stringify(Fs.readFileSync(Path.join(dist, file), "utf8"))}`
+        ).join("\n"),
+        watchFiles: Object.values(files).map((file) => Path.join(dist, file))
+      }
+    })
+  }
+}
+
 const build = async (bundle: Bundle): Promise<void> => {
   const result = await Esbuild.build({
     entryPoints: [bundle.entry],
@@ -75,6 +99,7 @@ const build = async (bundle: Bundle): Promise<void> => {
       js:
         "import { createRequire as __createRequire } from \"node:module\"\nconst require = __createRequire(import.meta.url)"
     },
+    plugins: [inlineUplot],
     metafile: true,
     write: false,
     logLevel: "warning"
