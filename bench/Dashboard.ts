@@ -3,7 +3,8 @@
  * of 1,000,000 (quick: 20,000), in the same run, the ratio between them, and the first answer (which gathers the
  * figures). The ledgers are written straight into SQLite (states, reasons, paths, keywords and send times spread as a
  * campaign's are); the dashboard runs as the real command in its own process and is asked over HTTP. The query plans
- * of the run's page reads are checked on the large ledger: they must stay on their indexes.
+ * of the run's page reads are checked on the large ledger: they must stay on their indexes. `comment-dm status --json`
+ * is timed on both ledgers too (its counts are the database's aggregates, as the dashboard's are).
  */
 import { CampaignSpec } from "@comment-dm/core"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
@@ -21,6 +22,8 @@ import * as Stats from "./Stats.js"
 const campaign = "bench-dashboard"
 const pageLimitMillis = 200
 const requests = 20
+/** Runs of `comment-dm status --json` per ledger (wall time of the whole command). */
+const statusRuns = 3
 
 const spec = {
   name: campaign,
@@ -165,7 +168,34 @@ interface Measured {
   readonly pages: ReadonlyArray<number>
   readonly live: ReadonlyArray<number>
   readonly plans: Readonly<Record<string, string>> | undefined
+  /** Wall times of `comment-dm status --json`. */
+  readonly status: ReadonlyArray<number>
 }
+
+/**
+ * `comment-dm status --json` on the ledger, `statusRuns` times; it must count every person of the ledger, or its times
+ * mean nothing.
+ */
+const timeStatus = (dir: string, file: string, people: number) =>
+  Effect.gen(function*() {
+    const campaignFile = CommandRun.writeCampaign(dir, "campaign.json", spec)
+    const times: Array<number> = []
+    for (let i = 0; i < statusRuns; i++) {
+      const result = yield* CommandRun.run(["status", campaignFile, "--db", file, "--json"])
+      const matched = (JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}") as { matched?: unknown }).matched
+      if (result.code !== 0 || matched !== people) {
+        return yield* new BenchError.BenchError({
+          benchmark: "dashboard",
+          reason: `status counted ${String(matched)} of ${people} people: ${CommandRun.failure(result)}`
+        })
+      }
+      times.push(result.wallMillis)
+    }
+    return times
+  }).pipe(
+    Effect.catchTag("ProcessError", (error) =>
+      Effect.fail(new BenchError.BenchError({ benchmark: "dashboard", reason: error.message })))
+  )
 
 const measure = (dir: string, people: number, withPlans: boolean) =>
   Effect.gen(function*() {
@@ -174,6 +204,7 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
     yield* buildLedger(file, people)
     const build = performance.now() - started
     const queryPlans = withPlans ? yield* plans(file) : undefined
+    const status = yield* timeStatus(dir, file, people)
     return yield* Effect.scoped(Effect.gen(function*() {
       const served = yield* serve(file)
       const page = `${served.url}campaign?name=${campaign}`
@@ -222,7 +253,8 @@ const measure = (dir: string, people: number, withPlans: boolean) =>
         live,
         duringGather,
         shownAfter: (shownAt ?? 0) - sentAt,
-        plans: queryPlans
+        plans: queryPlans,
+        status
       } satisfies Measured
     }))
   })
@@ -243,7 +275,9 @@ export const run = (mode: Settings.Mode) =>
         `one campaign of ${Report.count(small.people)} and of ${Report.count(big.people)} people (60% sent, 20% ` +
         "pending, 10% refused by 3 reasons, 8% skipped, 2% in doubt; 3 keywords; sends over 30 days), SQLite",
         `\`comment-dm dashboard\` in its own process; ${requests} GETs of the campaign page and of its live JSON ` +
-        "after the first"
+        "after the first",
+        `\`comment-dm status --json\` ${statusRuns} times on each ledger before the dashboard starts (wall time of the ` +
+        "command, start-up included)"
       ],
       figures: [
         {
@@ -285,6 +319,12 @@ export const run = (mode: Settings.Mode) =>
           value: `${Report.millis(Stats.quantile(small.duringGather, 0.95))} / ${
             Report.millis(Math.max(...small.duringGather))
           }`
+        },
+        {
+          label: `\`status --json\`, median of ${statusRuns}, ${Report.count(big.people)} / 1,000 people`,
+          value: `${Report.millis(Stats.median(big.status))} / ${Report.millis(Stats.median(small.status))} (${
+            Report.ratio(Stats.median(big.status) / Stats.median(small.status))
+          })`
         },
         {
           label: "the run's pending page stays on its index",

@@ -59,7 +59,37 @@ export const isStale = (bundle: Bundle): boolean => {
   })
 }
 
+/** The module that reads uPlot's files at run time from source, and the same text inlined in the bundle. */
+const uplotModule = /[\\/]packages[\\/]runner[\\/]src[\\/]internal[\\/]uplot\.ts$/
+
+/**
+ * Puts uPlot's browser script and style sheet into the bundle as strings, in place of internal/uplot.ts, which reads
+ * them from node_modules: the packed command has no node_modules of its own for them. The files read go into `inlined`
+ * (they are not modules of esbuild's metafile), which `isStale` compares too.
+ */
+const inlineUplot = (inlined: Set<string>): Esbuild.Plugin => ({
+  name: "inline-uplot",
+  setup: (build) => {
+    build.onLoad({ filter: uplotModule }, (args) => {
+      const dist = Path.join(Path.dirname(args.path), "..", "..", "node_modules", "uplot", "dist")
+      const files = { script: "uPlot.iife.min.js", style: "uPlot.min.css" }
+      return {
+        loader: "js",
+        contents: Object.entries(files).map(([name, file]) =>
+          `export const ${name} = ${JSON.stringify(Fs.readFileSync(Path.join(dist, file), "utf8"))}`
+        ).join("\n"),
+        watchFiles: Object.values(files).map((file) => {
+          const path = Path.join(dist, file)
+          inlined.add(Path.relative(repositoryRoot, path))
+          return path
+        })
+      }
+    })
+  }
+})
+
 const build = async (bundle: Bundle): Promise<void> => {
+  const inlined = new Set<string>()
   const result = await Esbuild.build({
     entryPoints: [bundle.entry],
     outfile: bundle.outfile,
@@ -75,6 +105,7 @@ const build = async (bundle: Bundle): Promise<void> => {
       js:
         "import { createRequire as __createRequire } from \"node:module\"\nconst require = __createRequire(import.meta.url)"
     },
+    plugins: [inlineUplot(inlined)],
     metafile: true,
     write: false,
     logLevel: "warning"
@@ -87,7 +118,7 @@ const build = async (bundle: Bundle): Promise<void> => {
     Fs.renameSync(temporary, file.path)
   }
   const temporaryInputs = `${inputsFile(bundle)}.${process.pid}.tmp`
-  Fs.writeFileSync(temporaryInputs, JSON.stringify(Object.keys(result.metafile.inputs)))
+  Fs.writeFileSync(temporaryInputs, JSON.stringify([...Object.keys(result.metafile.inputs), ...inlined]))
   Fs.renameSync(temporaryInputs, inputsFile(bundle))
 }
 

@@ -5,37 +5,28 @@
  * reload, it fits a phone's width, and off loopback it asks for its token. `watch --http`'s /healthz and /metrics are
  * read over HTTP. Screenshots go to .test-results/.
  */
-import type { DataSet } from "@comment-dm/sandbox"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Path from "node:path"
 import type { Browser, Page } from "playwright-core"
 import * as BrowserSupport from "./support/browser.js"
 import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
+import { onePost } from "./support/e2e-commenters.js"
 import { type RunningSandbox, startSandbox } from "./support/sandbox.js"
 import { type Served, startServed } from "./support/served.js"
 
 const postId = "17900000000000931"
-const hour = 3_600_000
 const people = 6
 
-const dataSet = (now: number): DataSet.Listed => ({
-  _tag: "Listed",
-  profile: "studio",
-  messages: [],
-  posts: [{
-    id: postId,
-    platform: "instagram",
-    caption: "Comment GUIDE",
-    timestamp: new Date(now - 24 * hour).toISOString(),
-    comments: Array.from({ length: people }, (_, n) => ({
-      id: `1785889327000${String(n).padStart(4, "0")}`,
-      // The last commenter's name is markup: the dashboard shows it as text.
-      text: n === 0 ? "<b>guide</b>" : "guide please",
-      timestamp: new Date(now - (n + 1) * hour).toISOString(),
-      user: { id: `1784140000000093${n}`, username: n === 0 ? "<img src=x onerror=alert(1)>" : `person.${n}` }
-    }))
-  }]
-})
+const dataSet = (now: number) =>
+  onePost({
+    postId,
+    people,
+    commentIdPrefix: "1785889327000",
+    userIdPrefix: "1784140000000093",
+    // The last commenter's name is markup: the dashboard shows it as text.
+    text: (n) => n === 0 ? "<b>guide</b>" : "guide please",
+    username: (n) => n === 0 ? "<img src=x onerror=alert(1)>" : `person.${n}`
+  }, now)
 
 const campaign = {
   name: "dashboard-e2e",
@@ -142,6 +133,7 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm dashboard in a
   it("shows a new send without a reload while a run writes to the same ledger", async () => {
     const { console, page } = await BrowserSupport.openUrl(browser, campaignUrl(), 1000)
     assert.strictEqual(await shown(page, ".tile[data-key=reached] .value"), 2)
+    assert.strictEqual((await BrowserSupport.chartOf(page, "#sends")).total, 2, "uPlot's chart shows the two sends")
     // A mark on the page's window: a reload would drop it.
     await page.evaluate("window.keptAcrossUpdates = true")
     assertExit(await cli(["run", file, "--db", db, "--json"]), 0)
@@ -151,6 +143,10 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm dashboard in a
     await until(async () => (await shown(page, ".tile[data-key=reached] .value")) === people, 15_000)
     assert.strictEqual(await shown(page, ".tile[data-key=pending] .value"), expected.counts["pending"])
     assert.isTrue(await page.evaluate<boolean>("window.keptAcrossUpdates === true"), "the page was not reloaded")
+    // The chart was drawn again from the swapped-in views' data.
+    const chart = await BrowserSupport.chartOf(page, "#sends")
+    assert.strictEqual(chart.total, expected.counts["sent"])
+    assert.isTrue(chart.painted)
     await BrowserSupport.screenshot(page, "dashboard-desktop.png")
     assert.deepStrictEqual(console, [])
   })

@@ -262,6 +262,18 @@ describe("packaging: the tarballs installed with npm outside the workspace", () 
     assert.isAbove(summary.counts.sent ?? 0, 0)
     assert.strictEqual(summary.counts.sent, summary.counts.matched)
     assert.strictEqual(await deliveries(sandbox), before + (summary.counts.sent ?? 0))
+    // The report carries its charting library (uPlot) in the file, from the bundle: the install has no copy of it.
+    succeeded(
+      await run(installed(".bin", "comment-dm"), ["report", campaign, "--db", "command.sqlite", "--out", "r.html"], {
+        cwd: project
+      }),
+      "comment-dm report"
+    )
+    assert.isFalse(
+      Fs.existsSync(Path.join(project, "node_modules", "uplot")),
+      "uplot is not installed with the package"
+    )
+    assert.include(Fs.readFileSync(Path.join(project, "r.html"), "utf8"), "var uPlot=function()")
   }, 60_000)
 
   it("type-checks a consumer and the package README's example with a plain strict NodeNext tsconfig", async () => {

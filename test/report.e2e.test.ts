@@ -203,6 +203,12 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm report in a re
     await page.locator("#sends summary").click()
     const cells = await page.locator("#sends tbody td.n").allInnerTexts()
     assert.strictEqual(cells.reduce((sum, text) => sum + Number(text.replaceAll(",", "")), 0), status.counts["sent"])
+    // And uPlot drew them: its chart holds the hours, its topmost stack the sends of each, which add up to the same.
+    const chart = await BrowserSupport.chartOf(page, "#sends")
+    assert.isAbove(chart.times, 0)
+    assert.strictEqual(chart.total, status.counts["sent"])
+    assert.isTrue(chart.painted, "the chart's canvas has something drawn on it")
+    assert.isAtMost(chart.width, 375, "the chart fits the phone's width")
 
     assert.strictEqual(await shown(page, "#at-risk [data-key=at_risk]"), 2)
     assert.strictEqual(await page.locator("#at-risk tr.person").count(), 2)
@@ -213,7 +219,7 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm report in a re
     assert.deepStrictEqual(console, [], "no error, and no load the Content-Security-Policy refused")
   })
 
-  it("shows a username and a comment that are markup as text, and runs nothing", async () => {
+  it("shows a username and a comment that are markup as text, and runs only its own scripts", async () => {
     const { page, requests } = await BrowserSupport.openFile(browser, reportPath, 1000)
     await BrowserSupport.screenshot(page, "report-desktop.png")
     if (process.env["COMMENT_DM_UPDATE_SCREENSHOTS"] === "1") {
@@ -227,12 +233,18 @@ describe.skipIf(BrowserSupport.missing !== undefined)("comment-dm report in a re
     assert.include(atRisk, scriptComment)
     assert.include(atRisk, person.script)
     assert.deepStrictEqual(
-      await page.evaluate<[number, number]>("[document.scripts.length, document.images.length]"),
-      [0, 0],
-      "no script or image element came from the data"
+      await page.evaluate<[ReadonlyArray<string>, number]>(
+        "[[...document.scripts].map((s) => s.type), document.images.length]"
+      ),
+      [["", "", "application/json"], 0],
+      "no script or image element came from the data: the page's own two scripts and the chart's data"
     )
     const policy = await page.locator("meta[http-equiv=Content-Security-Policy]").getAttribute("content")
-    assert.match(policy ?? "", /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+';/)
+    assert.match(
+      policy ?? "",
+      /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; script-src 'sha256-[A-Za-z0-9+/=]+' 'sha256-[A-Za-z0-9+/=]+'; base-uri 'none'; form-action 'none'$/,
+      "the page's own scripts by their hashes, and nothing to fetch"
+    )
     assert.deepStrictEqual(requests, [page.url()])
     // The settings are the campaign file's, and never the key.
     const settings = await page.locator("#settings").innerText()

@@ -247,6 +247,9 @@ describe.concurrent("comment-dm serve against the sandbox", () => {
       const metrics = await server.metrics()
       assert.match(metrics, /^comment_dm_people_total\{campaign="camp-a",outcome="sent"\} 2$/m)
       assert.match(metrics, /^comment_dm_campaign_state\{campaign="camp-c",profile="serve.studio",state="parked"\} 1$/m)
+      // The API requests of every campaign served, by endpoint: the comments read and the DMs sent.
+      assert.match(metrics, /^comment_dm_requests_total\{endpoint="GET \/uploadposts\/comments"\} [1-9]\d*$/m)
+      assert.match(metrics, /^comment_dm_requests_total\{endpoint="POST \/uploadposts\/dms\/send"\} [1-9]\d*$/m)
 
       // A slow API: SIGTERM while a send is in flight; it settles before the process exits 130.
       await control(sandbox.handle.setFaults({ latency: { minMs: 1500, maxMs: 1500 } }))

@@ -90,3 +90,39 @@ export const scrollsSideways = async (page: Page): Promise<boolean> => {
   )
   return width.scroll > width.client
 }
+
+export interface DrawnChart {
+  /** The hours or days it has bars for. */
+  readonly times: number
+  /** The sum of its topmost stack over every time: every send it shows. */
+  readonly total: number
+  /** Whether its canvas has a pixel drawn that is not transparent. */
+  readonly painted: boolean
+  /** Its canvas's width in CSS pixels. */
+  readonly width: number
+}
+
+/**
+ * The uPlot chart of over-time data under `selector`, as the page drew it: the instance the page keeps on the chart's
+ * box (`chart`), its data and its canvas. Fails when no chart was drawn.
+ */
+export const chartOf = async (page: Page, selector: string): Promise<DrawnChart> => {
+  const drawn = await page.evaluate<DrawnChart | null>(`(() => {
+    const box = document.querySelector(${JSON.stringify(`${selector} [data-chart=time]`)})
+    const chart = box && box.chart
+    const canvas = box && box.querySelector(".uplot canvas")
+    if (!chart || !canvas) return null
+    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data
+    let painted = false
+    for (let i = 3; i < pixels.length && !painted; i += 4) painted = pixels[i] !== 0
+    return {
+      // The last time only closes the axis.
+      times: chart.data[0].length - 1,
+      total: chart.data[1].reduce((sum, n) => sum + n, 0),
+      painted,
+      width: canvas.getBoundingClientRect().width
+    }
+  })()`)
+  if (drawn === null) throw new Error(`no uPlot chart drawn under ${selector}`)
+  return drawn
+}

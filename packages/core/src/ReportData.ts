@@ -22,6 +22,8 @@ export interface Outcome {
   /** Grouped only for the states whose reasons are few (see {@link reasonStates}); undefined for the others. */
   readonly reason: string | undefined
   readonly count: number
+  /** The earliest first sighting of its people (epoch millis): `status` lists groups of equal count in that order. */
+  readonly firstSeenAt: number
 }
 
 /**
@@ -42,7 +44,8 @@ const OutcomeRow = Schema.Struct({
   state: DeliveryState,
   path: Schema.NullOr(MessagePath),
   reason: Schema.NullOr(Schema.String),
-  n: Integer
+  n: Integer,
+  first_seen_at: Integer
 })
 
 const failWith = (operation: string) =>
@@ -58,7 +61,8 @@ export const outcomes = (campaign: string): Effect.Effect<ReadonlyArray<Outcome>
   Effect.flatMap(
     sqlClient,
     (sql) =>
-      sql`SELECT step, state, path, CASE WHEN state IN ${sql.in(reasonStates)} THEN reason END AS reason, COUNT(*) AS n
+      sql`SELECT step, state, path, CASE WHEN state IN ${sql.in(reasonStates)} THEN reason END AS reason, COUNT(*) AS n,
+        MIN(first_seen_at) AS first_seen_at
       FROM comment_dm_recipients
       WHERE state IN ${sql.in(DeliveryState.literals)} AND campaign = ${campaign}
       GROUP BY 1, 2, 3, 4`.pipe(
@@ -69,7 +73,8 @@ export const outcomes = (campaign: string): Effect.Effect<ReadonlyArray<Outcome>
             state: row.state,
             path: row.path ?? undefined,
             reason: row.reason ?? undefined,
-            count: row.n
+            count: row.n,
+            firstSeenAt: row.first_seen_at
           }))
         ),
         failWith(`count the people of campaign ${campaign} by step, state and reason`)
@@ -382,6 +387,20 @@ const InDoubtRow = Schema.Struct({
   reason: Schema.NullOr(Schema.String)
 })
 
+const decodeInDoubt = (campaign: string) => <R>(query: Effect.Effect<ReadonlyArray<unknown>, SqlError, R>) =>
+  query.pipe(
+    Effect.flatMap(Schema.decodeUnknown(Schema.Array(InDoubtRow))),
+    Effect.map((rows) =>
+      rows.map((row): InDoubt => ({
+        userId: row.user_id,
+        username: row.username ?? undefined,
+        step: row.step,
+        reason: row.reason ?? undefined
+      }))
+    ),
+    failWith(`list the people in doubt of campaign ${campaign}`)
+  )
+
 /** The first `limit` people in doubt of the campaign, longest in doubt first (from the (state, campaign) index). */
 export const inDoubt = (
   campaign: string,
@@ -390,14 +409,60 @@ export const inDoubt = (
   Effect.flatMap(sqlClient, (sql) =>
     sql`SELECT user_id, username, step, reason FROM comment_dm_recipients
       WHERE state = 'in_doubt' AND campaign = ${campaign} ORDER BY updated_at, user_id LIMIT ${limit}`).pipe(
-      Effect.flatMap(Schema.decodeUnknown(Schema.Array(InDoubtRow))),
-      Effect.map((rows) =>
-        rows.map((row): InDoubt => ({
-          userId: row.user_id,
-          username: row.username ?? undefined,
-          step: row.step,
-          reason: row.reason ?? undefined
-        }))
-      ),
-      failWith(`list the people in doubt of campaign ${campaign}`)
+      decodeInDoubt(campaign)
     )
+
+/**
+ * The first `limit` people in doubt of one step, in the ledger's first-seen order (as `Ledger.entries` reads them),
+ * from the (state, campaign, step, first_seen_at, platform, user_id) index: what `status` names.
+ */
+export const firstInDoubt = (
+  campaign: string,
+  step: StepKind,
+  limit: number
+): Effect.Effect<ReadonlyArray<InDoubt>, LedgerError, SqlClient.SqlClient> =>
+  Effect.flatMap(sqlClient, (sql) =>
+    sql`SELECT user_id, username, step, reason FROM comment_dm_recipients
+      WHERE state = 'in_doubt' AND campaign = ${campaign} AND step = ${step}
+      ORDER BY first_seen_at, platform, user_id LIMIT ${limit}`).pipe(
+      decodeInDoubt(campaign)
+    )
+
+/** Of the pending first messages with a comment time, how many would miss the private-reply deadline. */
+export interface DeadlineForecast {
+  readonly pending: number
+  /** Reached after their deadline at the pace: the i-th oldest comment is sent at now + i x (1 hour / perHour). */
+  readonly wouldMiss: number
+  /** Already past the deadline. */
+  readonly alreadyExpired: number
+}
+
+const ForecastRow = Schema.Struct({
+  pending: Integer,
+  would_miss: Schema.NullOr(Integer),
+  expired: Schema.NullOr(Integer)
+})
+
+/**
+ * {@link DeadlineForecast} counted in the database: each pending person's place in comment-time order comes from a
+ * window function, so no comment time is read out. Compared in whole milliseconds x per hour (no fractions, which
+ * PostgreSQL would not take as a parameter beside a BIGINT).
+ */
+export const deadlineForecast = (
+  campaign: string,
+  options: { readonly now: Date; readonly window: Duration.DurationInput; readonly perHour: number }
+): Effect.Effect<DeadlineForecast, LedgerError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* sqlClient
+    const now = options.now.getTime()
+    const window = Duration.toMillis(options.window)
+    const [row] = yield* sql`SELECT COUNT(*) AS pending,
+        SUM(CASE WHEN comment_time + ${window} <= ${now} THEN 1 ELSE 0 END) AS expired,
+        SUM(CASE WHEN comment_time + ${window} > ${now}
+          AND (place - 1) * 3600000 > (comment_time + ${window} - ${now}) * ${options.perHour} THEN 1 ELSE 0 END)
+          AS would_miss
+      FROM (SELECT comment_time, ROW_NUMBER() OVER (ORDER BY comment_time) AS place FROM comment_dm_recipients
+        WHERE state = 'pending' AND campaign = ${campaign} AND step = 'first_message' AND comment_time IS NOT NULL) p`
+      .pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(ForecastRow))))
+    return { pending: row?.pending ?? 0, wouldMiss: row?.would_miss ?? 0, alreadyExpired: row?.expired ?? 0 }
+  }).pipe(failWith(`forecast the private replies of campaign ${campaign} against their deadline`))

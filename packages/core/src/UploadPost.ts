@@ -25,6 +25,7 @@ import {
 import * as ErrorTable from "./internal/errorTable.js"
 import * as RequestDeadline from "./internal/requestDeadline.js"
 import * as WireJson from "./internal/wireJson.js"
+import * as RequestMetrics from "./RequestMetrics.js"
 import * as Retry from "./Retry.js"
 import * as Errors from "./UploadPostError.js"
 import * as Wire from "./UploadPostSchema.js"
@@ -347,7 +348,9 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
       { endpoint, request }: Call,
       decode: Decoder<A>
     ): Effect.Effect<A, AnswerError> =>
-      client.execute(request).pipe(
+      // Counted where every request is made, answered or not, and 429s by their answer (for `/metrics`).
+      Effect.zipRight(RequestMetrics.countRequest(endpoint), client.execute(request)).pipe(
+        Effect.tap((response) => response.status === 429 ? RequestMetrics.countRateLimited(endpoint) : Effect.void),
         Effect.flatMap((response) =>
           Effect.map(response.text, (text): Answer => ({ status: response.status, headers: response.headers, text }))
         ),

@@ -169,6 +169,22 @@ const contract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlClient>) => {
       )
     }))
 
+  it.effect("forecasts the pending comments that the pace reaches after their deadline, oldest comment first", () =>
+    Effect.gen(function*() {
+      const campaign = yield* campaignOfEleven
+      // Pending with a comment time, oldest first: 8 days (past the deadline), 6 days (due in 30 minutes, second in
+      // line), 5.5 days (due in 12.5 hours, third), 1 day; the one without a comment time is not counted.
+      const forecast = (perHour: number) =>
+        ReportData.deadlineForecast(campaign, { now, window: Duration.minutes(6 * 24 * 60 + 30), perHour })
+      assert.deepStrictEqual(yield* forecast(1), { pending: 4, wouldMiss: 1, alreadyExpired: 1 })
+      // At 2 an hour the second in line is sent exactly at its deadline, which is still within it.
+      assert.deepStrictEqual(yield* forecast(2), { pending: 4, wouldMiss: 0, alreadyExpired: 1 })
+      assert.deepStrictEqual(
+        yield* ReportData.deadlineForecast(campaign, { now, window: Duration.days(7), perHour: 1 }),
+        { pending: 4, wouldMiss: 0, alreadyExpired: 1 }
+      )
+    }))
+
   it.effect("counts the people and the sent of each keyword, and the sent of each variant as Template.pick picks", () =>
     Effect.gen(function*() {
       const campaign = yield* campaignOfEleven

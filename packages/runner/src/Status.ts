@@ -1,9 +1,10 @@
 /**
  * `status` and `export`: the account of every matching commenter, read from the ledger alone.
  */
-import { Campaign, Ledger } from "@comment-dm/core"
+import { Campaign, Ledger, ReportData } from "@comment-dm/core"
 import type { CampaignSpec } from "@comment-dm/core"
-import { Clock, Duration, Effect, Option, Stream } from "effect"
+import type { SqlClient } from "@effect/sql"
+import { Clock, Effect, Option } from "effect"
 import * as StepStatus from "./StepStatus.js"
 import { visible } from "./Visible.js"
 
@@ -59,42 +60,55 @@ export interface Report {
 
 const shownInDoubt = 20
 
-const group = (reasons: Map<string, number>): Array<ReasonCount> =>
-  [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count)
+/** Reasons with their counts, most people first; equal counts in the order their first person was seen. */
+const group = (
+  rows: ReadonlyArray<ReportData.Outcome>,
+  reasonOf: (row: ReportData.Outcome) => string
+): Array<ReasonCount> => {
+  const reasons = new Map<string, { count: number; firstSeenAt: number }>()
+  for (const row of rows) {
+    const reason = reasonOf(row)
+    const known = reasons.get(reason)
+    reasons.set(reason, {
+      count: (known?.count ?? 0) + row.count,
+      firstSeenAt: Math.min(known?.firstSeenAt ?? Infinity, row.firstSeenAt)
+    })
+  }
+  return [...reasons].sort(([, a], [, b]) => b.count - a.count || a.firstSeenAt - b.firstSeenAt)
+    .map(([reason, { count }]) => ({ reason, count }))
+}
 
-export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, Ledger.LedgerError, Ledger.Ledger> =>
+const orNone = (row: ReportData.Outcome) => row.reason ?? "(no reason recorded)"
+
+/**
+ * The account of a campaign from aggregate queries (people grouped by state, path and reason in the database, the
+ * people in doubt and the deadline forecast read from the (state, campaign, step, ...) index), never its rows one by
+ * one: a ledger of a million people answers in about a second.
+ */
+export const report = (
+  spec: CampaignSpec.CampaignSpec
+): Effect.Effect<Report, Ledger.LedgerError, Ledger.Ledger | SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
-    const refused = new Map<string, number>()
-    const skipped = new Map<string, number>()
-    const paths: Record<string, number> = {}
-    const pending = new Map<string, number>()
-    const inDoubt: Array<Report["in_doubt"][number]> = []
-    const counts = Ledger.noCounts()
-    let matched = 0
-    let repliesInDoubt = 0
-    const pendingCommentTimes: Array<number> = []
     // `counts` and `matched` are of the first message, whose base is every matching person.
-    const firstMessages = Stream.filter(ledger.entries(spec.name), (entry) => entry.step === "first_message")
-    yield* Stream.runForEach(firstMessages, (entry) =>
-      Effect.sync(() => {
-        matched++
-        if (entry.state === "pending" && entry.commentTime !== undefined) {
-          pendingCommentTimes.push(entry.commentTime.getTime())
-        }
-        counts[entry.state]++
-        const reason = entry.reason ?? "(no reason recorded)"
-        if (entry.state === "refused") refused.set(reason, (refused.get(reason) ?? 0) + 1)
-        if (entry.state === "skipped") skipped.set(reason, (skipped.get(reason) ?? 0) + 1)
-        if (entry.state === "sent" && entry.path !== undefined) paths[entry.path] = (paths[entry.path] ?? 0) + 1
-        if (entry.state === "pending") {
-          pending.set(entry.reason ?? "not sent yet", (pending.get(entry.reason ?? "not sent yet") ?? 0) + 1)
-        }
-        if (entry.state === "in_doubt" && entry.path === "private_reply") repliesInDoubt++
-        if (entry.state === "in_doubt" && inDoubt.length < shownInDoubt) {
-          inDoubt.push({ user_id: entry.userId, username: entry.username ?? null, reason })
-        }
-      }))
+    const rows = (yield* ReportData.outcomes(spec.name)).filter((row) => row.step === "first_message")
+    const ofState = (state: Ledger.DeliveryState) => rows.filter((row) => row.state === state)
+    const counts = Ledger.noCounts()
+    for (const row of rows) counts[row.state] += row.count
+    let matched = rows.reduce((sum, row) => sum + row.count, 0)
+    // By path, in the order each path was first taken (as the rows were once read one by one).
+    const paths: Record<string, number> = {}
+    const sent = ofState("sent").flatMap((row) => row.path === undefined ? [] : [{ ...row, path: row.path }])
+    for (const row of [...sent].sort((a, b) => a.firstSeenAt - b.firstSeenAt)) {
+      paths[row.path] = (paths[row.path] ?? 0) + row.count
+    }
+    const repliesInDoubt = ofState("in_doubt").filter((row) => row.path === "private_reply")
+      .reduce((sum, row) => sum + row.count, 0)
+    const inDoubt = (yield* ReportData.firstInDoubt(spec.name, "first_message", shownInDoubt)).map((person) => ({
+      user_id: person.userId,
+      username: person.username ?? null,
+      reason: person.reason ?? "(no reason recorded)"
+    }))
     const unrecorded = yield* ledger.unrecorded(spec.name)
     const conversationsRead = yield* ledger.conversationsRead(spec.name)
     matched += unrecorded.length
@@ -106,19 +120,33 @@ export const report = (spec: CampaignSpec.CampaignSpec): Effect.Effect<Report, L
       sentByPrivateReply: paths["private_reply"] ?? 0
     })
     const now = yield* Clock.currentTimeMillis
+    const forecast = spec.delivery === "private_reply"
+      ? yield* ReportData.deadlineForecast(spec.name, {
+        now: new Date(now),
+        window: Campaign.privateReplyWindow,
+        perHour: spec.pace.perHour
+      })
+      : undefined
     return {
-      ...(spec.delivery === "private_reply"
-        ? { private_reply_forecast: forecast(pendingCommentTimes, spec.pace.perHour, now) }
-        : {}),
+      ...(forecast === undefined ? {} : {
+        private_reply_forecast: {
+          pending: forecast.pending,
+          would_miss: forecast.wouldMiss,
+          already_expired: forecast.alreadyExpired,
+          per_hour: spec.pace.perHour
+        }
+      }),
       campaign: spec.name,
       matched,
       counts: shownCounts(counts),
       unaccounted: matched - accounted,
-      unrecorded_reasons: group(notRecorded),
-      refused_reasons: group(refused),
-      skipped_reasons: group(skipped),
+      unrecorded_reasons: [...notRecorded].map(([reason, count]) => ({ reason, count })).sort((a, b) =>
+        b.count - a.count
+      ),
+      refused_reasons: group(ofState("refused"), orNone),
+      skipped_reasons: group(ofState("skipped"), orNone),
       sent_by_path: paths,
-      pending_reasons: group(pending),
+      pending_reasons: group(ofState("pending"), (row) => row.reason ?? "not sent yet"),
       in_doubt: inDoubt,
       next: nextStep(matched, counts, repliesInDoubt),
       steps,
@@ -139,23 +167,6 @@ const shownCounts = (counts: Ledger.Counts): ReportCounts => {
     in_doubt,
     ...Object.fromEntries(Object.entries(later).filter(([, n]) => n > 0))
   }
-}
-
-/**
- * Sends go oldest comment first, one every hour / per_hour: the i-th pending person is reached at
- * now + i x spacing, and misses the private-reply window if that is past their comment + 7 days.
- */
-export const forecast = (commentTimes: Array<number>, perHour: number, now: number) => {
-  const spacing = 3_600_000 / perHour
-  const window = Duration.toMillis(Campaign.privateReplyWindow)
-  const sorted = [...commentTimes].sort((a, b) => a - b)
-  let wouldMiss = 0
-  let alreadyExpired = 0
-  sorted.forEach((commentTime, index) => {
-    if (commentTime + window <= now) alreadyExpired++
-    else if (now + index * spacing > commentTime + window) wouldMiss++
-  })
-  return { pending: sorted.length, would_miss: wouldMiss, already_expired: alreadyExpired, per_hour: perHour }
 }
 
 const nextStep = (matched: number, counts: Ledger.Counts, repliesInDoubt: number): string => {

@@ -1,7 +1,7 @@
-import { CampaignSpec, Ledger } from "@comment-dm/core"
+import { CampaignSpec, Ledger, SqlLedger } from "@comment-dm/core"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as Status from "../src/Status.js"
 
 const entry = (fields: Partial<Ledger.LedgerEntry>): Ledger.LedgerEntry => ({
@@ -139,5 +139,5 @@ describe("Status.report", () => {
       const text = Status.render(report)
       assert.include(text, "  skipped    1")
       assert.include(text, "  expired    1")
-    }).pipe(Effect.provide(SqliteLedger.layerMemory())))
+    }).pipe(Effect.provide(SqlLedger.layer.pipe(Layer.provideMerge(SqliteLedger.layerClientMemory())))))
 })

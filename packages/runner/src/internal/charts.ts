@@ -1,9 +1,10 @@
 /**
- * The report's charts as plain inline SVG, drawn here when the report is written: nothing to load or run when it is
- * viewed. Colours come from the page's style sheet through class names; sizes are SVG attributes (the page's
- * Content-Security-Policy allows no inline style attribute).
+ * The report's charts. Bars of a count against its whole are plain inline SVG, drawn here when the report is written;
+ * colours come from the page's style sheet through class names, sizes are SVG attributes (the page's
+ * Content-Security-Policy allows no inline style attribute). Counts over time are drawn in the browser by uPlot, a kept
+ * charting library inlined in the page (internal/uplot.ts), from data inlined as JSON.
  */
-import { type Html, html } from "./html.js"
+import { type Html, html, jsonScript } from "./html.js"
 
 /** One coloured part of a bar: its value and the class that colours it. */
 export interface Segment {
@@ -29,60 +30,63 @@ export const bar = (segments: ReadonlyArray<Segment>, total: number, label: stri
 <rect class="empty" width="1000" height="10"></rect>${rects}</svg>`
 }
 
-export interface Column {
-  /** Shown under some columns (the first, the last and every so many between). */
+/** One series of a chart over time: its name, the class that colours its key, its value at each time. */
+export interface Series {
   readonly label: string
-  readonly segments: ReadonlyArray<Segment>
+  readonly kind: string
+  readonly values: ReadonlyArray<number>
 }
 
-const chartWidth = 520
-const chartHeight = 200
-const left = 44
-const bottom = 28
-const top = 10
-
-/** A round scale top at or above `max`: 1, 2 or 5 times a power of ten. */
-export const scaleTop = (max: number): number => {
-  if (max <= 1) return 1
-  const power = 10 ** Math.floor(Math.log10(max))
-  return [1, 2, 5, 10].map((step) => step * power).find((candidate) => candidate >= max) ?? 10 * power
+export interface TimeChart {
+  /** The chart's accessible name. */
+  readonly label: string
+  readonly unit: "hour" | "day"
+  /** The start of each hour or day, epoch seconds (UTC). */
+  readonly times: ReadonlyArray<number>
+  /** Stacked in this order, the first at the bottom. */
+  readonly series: ReadonlyArray<Series>
 }
 
-/** A scale's top in the few characters the axis has room for: 500, 20k, 1M. */
-export const compact = (n: number): string =>
-  n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n)
+/**
+ * A chart over time drawn in the browser by uPlot ({@link chartScript}) from the data inlined beside it as JSON. The
+ * figures are also in the page as a table, for a reader without scripts.
+ */
+export const timeChart = (chart: TimeChart): Html =>
+  html`<div class="chart" data-chart="time" role="img" aria-label="${chart.label}"><div class="plot"></div>${
+    jsonScript("chart-data", chart)
+  }</div>`
 
-/** Stacked columns over time, with the scale's top and the labels of a few columns. */
-export const columns = (items: ReadonlyArray<Column>, label: string): Html => {
-  const max = Math.max(0, ...items.map((item) => item.segments.reduce((sum, segment) => sum + segment.value, 0)))
-  const scale = scaleTop(max)
-  const plotWidth = chartWidth - left - 4
-  const plotHeight = chartHeight - bottom - top
-  // A few columns stay narrow rather than fill the width.
-  const slot = Math.min(plotWidth / Math.max(1, items.length), 48)
-  const gap = slot > 6 ? slot * 0.2 : 0
-  const every = Math.max(1, Math.ceil(items.length / 4))
-  const drawn = items.map((item, index) => {
-    const x = left + index * slot + gap / 2
-    let y = top + plotHeight
-    const rects = item.segments.filter((segment) => segment.value > 0).map((segment) => {
-      const height = (segment.value / scale) * plotHeight
-      y -= height
-      return html`<rect class="${segment.kind}" x="${round(x)}" y="${round(y)}" width="${round(slot - gap)}" height="${
-        round(height)
-      }"></rect>`
-    })
-    const tick = index % every === 0 || index === items.length - 1
-      ? html`<text class="axis" x="${round(x + (slot - gap) / 2)}" y="${chartHeight - 4}" text-anchor="${
-        index === 0 ? "start" : index === items.length - 1 ? "end" : "middle"
-      }">${item.label}</text>`
-      : undefined
-    return html`${rects}${tick}`
-  })
-  return html`<svg class="chart" viewBox="0 0 ${chartWidth} ${chartHeight}" role="img" aria-label="${label}">
-<line class="grid" x1="${left}" y1="${top}" x2="${chartWidth - 4}" y2="${top}"></line>
-<line class="grid" x1="${left}" y1="${top + plotHeight}" x2="${chartWidth - 4}" y2="${top + plotHeight}"></line>
-<text class="axis" x="${left - 6}" y="${top + 5}" text-anchor="end">${compact(scale)}</text>
-<text class="axis" x="${left - 6}" y="${top + plotHeight}" text-anchor="end">0</text>
-${drawn}</svg>`
+/** The colour of each kind of series, as the style sheet gives it to the keys (canvas takes no CSS class). */
+const colours: Record<string, string> = {
+  dm: "#2f6fde",
+  private_reply: "#8a4fd6",
+  follow_up: "#1f9d74",
+  public_reply: "#e08a1e"
 }
+
+/**
+ * Draws every `[data-chart=time]` of the page with uPlot as stacked bars (each series drawn at its running total, the
+ * topmost first), each from the start of its hour or day to the next (an empty time after the last closes the axis,
+ * which a single time would leave without a span), with times on the axis in UTC, as wide as its box; again when the window's width changes, and when
+ * `window.commentDmCharts()` is called (the dashboard, after it swapped fresh views in). The uPlot instance is kept on
+ * its box as `chart` (its data, the stacked totals, is what a test reads back).
+ */
+export const chartScript = `(()=>{const colours=${JSON.stringify(colours)};
+const draw=(box)=>{const source=box.querySelector("script.chart-data");const plot=box.querySelector(".plot");
+if(source===null||plot===null)return;const d=JSON.parse(source.textContent);if(box.chart)box.chart.destroy();
+let total=d.times.map(()=>0);const stacked=d.series.map((s)=>(total=total.map((t,i)=>t+s.values[i])));
+const top=Math.max(1,...total);const step=d.unit==="hour"?3600:86400;
+const end=(d.times.length===0?0:d.times[d.times.length-1])+step;const order=d.series.map((s,i)=>i).reverse();
+const bars=uPlot.paths.bars({size:[0.7,48],align:1});
+const series=[{},...order.map((i)=>({label:d.series[i].label,fill:colours[d.series[i].kind]||"#5b6474",
+stroke:colours[d.series[i].kind]||"#5b6474",width:0,paths:bars,points:{show:false},
+value:(u,v,si,idx)=>idx==null?"":String(d.series[i].values[idx])}))];
+const width=Math.max(200,Math.floor(box.clientWidth));
+box.chart=new uPlot({width,height:220,legend:{show:false},cursor:{drag:{x:false,y:false},points:{show:false}},
+tzDate:(ts)=>uPlot.tzDate(new Date(ts*1e3),"Etc/UTC"),
+scales:{x:{time:true,range:(u,min,max)=>[min,max]},y:{range:()=>[0,Math.ceil(top*1.1)]}},
+axes:[{space:70,size:50},{size:44,space:30,values:(u,splits)=>splits.map((v)=>Number.isInteger(v)?String(v):"")}],
+series},[[...d.times,end],...order.map((i)=>[...stacked[i],null])],plot)};
+const drawAll=()=>document.querySelectorAll("[data-chart=time]").forEach(draw);window.commentDmCharts=drawAll;
+let width=window.innerWidth;window.addEventListener("resize",()=>{if(window.innerWidth!==width){width=window.innerWidth;
+drawAll()}});if(document.readyState==="loading")document.addEventListener("DOMContentLoaded",drawAll);else drawAll()})();`

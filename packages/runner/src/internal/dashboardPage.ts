@@ -1,12 +1,13 @@
 /**
  * The dashboard's pages: the report's views (reportPage.ts, the same renderer) with each campaign's health above
- * them, and an index of the ledger's campaigns and profiles. One small inline script, allowed by its hash, fetches the
- * page's views again every two seconds from the same origin and swaps them in when they changed.
+ * them, and an index of the ledger's campaigns and profiles. The report's scripts (uPlot and the charts' code) are
+ * inlined as in the report; one small script more, all allowed by their hashes, fetches the page's views again every
+ * two seconds from the same origin, swaps them in when they changed and has their charts drawn again.
  */
 import type { Heartbeat, ReportData } from "@comment-dm/core"
 import type { Model } from "../Report.js"
 import { foreign, type Html, html, page, policyOf } from "./html.js"
-import { number, renderViews, style as reportStyle } from "./reportPage.js"
+import { number, renderViews, scripts as reportScripts, style as reportStyle } from "./reportPage.js"
 
 const style = `${reportStyle}
 nav{padding:4px 4px 0;font-size:.9rem}
@@ -17,11 +18,14 @@ nav a{color:var(--muted)}
 a{color:#2f6fde}
 `
 
-/** Swaps the views in when the server's mark for them changed; the address is the page's own `data-live`. */
+/**
+ * Swaps the views in when the server's mark for them changed, and has their charts drawn again (the charts' script
+ * defines `commentDmCharts`); the address is the page's own `data-live`.
+ */
 const script = `(()=>{const go=()=>{const body=document.body;const live=body.dataset.live;
 const tick=async()=>{try{const r=await fetch(live,{credentials:"same-origin",cache:"no-store"});
 if(r.ok){const d=await r.json();if(d.mark!==body.dataset.mark){document.getElementById("views").innerHTML=d.html;
-body.dataset.mark=d.mark}}}catch(e){}setTimeout(tick,2000)};setTimeout(tick,2000)};
+body.dataset.mark=d.mark;if(window.commentDmCharts)window.commentDmCharts()}}}catch(e){}setTimeout(tick,2000)};setTimeout(tick,2000)};
 if(document.readyState==="loading")document.addEventListener("DOMContentLoaded",go);else go()})();`
 
 const utc = (date: Date): string => `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`
@@ -172,11 +176,14 @@ export const dashboardPage = (title: string, views: Html, live: string, mark: st
   page({
     title,
     style,
-    script,
+    scripts: [...reportScripts, script],
+    connect: true,
     bodyAttributes: { "data-live": live, "data-mark": mark },
     body: html`<main><nav><a href="/">All campaigns</a></nav><div id="views">${views}</div>
 <footer class="muted">comment-dm dashboard: read-only, kept live from the ledger. Times are in UTC.</footer></main>`
   })
 
 /** The policy every answer of the dashboard carries as a header too: the pages' own, and no framing. */
-export const headerPolicy = `${policyOf({ style, script })}; frame-ancestors 'none'`
+export const headerPolicy = `${
+  policyOf({ style, scripts: [...reportScripts, script], connect: true })
+}; frame-ancestors 'none'`

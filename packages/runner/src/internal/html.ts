@@ -47,23 +47,45 @@ export interface Document {
   /** The page's one style sheet, inlined and allowed by its hash. */
   readonly style: string
   readonly body: Html
-  /** A script of the page's own, inlined and allowed by its hash; it may fetch from the page's origin only. */
-  readonly script?: string
+  /** Scripts of the page's own, inlined in this order and each allowed by its hash. */
+  readonly scripts?: ReadonlyArray<string>
+  /** Whether the scripts may fetch from the page's origin (the dashboard's live views); else they fetch nothing. */
+  readonly connect?: boolean
   /** Attributes of `<body>` (escaped), e.g. the data a script reads. */
   readonly bodyAttributes?: Readonly<Record<string, string>>
 }
 
-/** The Content-Security-Policy of a page: nothing but its own inline style sheet and script (and fetches to itself). */
-export const policyOf = (document: Pick<Document, "style" | "script">): string => {
-  const script = document.script === undefined
-    ? ""
-    : `; script-src ${hashSource(document.script)}; connect-src 'self'`
-  return `default-src 'none'; style-src ${hashSource(document.style)}${script}; base-uri 'none'; form-action 'none'`
+/**
+ * The Content-Security-Policy of a page: nothing but its own inline style sheet and scripts, by their hashes (no
+ * 'unsafe-inline', no 'unsafe-eval', no origin), and fetches to itself where it says so.
+ */
+export const policyOf = (document: Pick<Document, "style" | "scripts" | "connect">): string => {
+  const scripts = document.scripts ?? []
+  const script = scripts.length === 0 ? "" : `; script-src ${scripts.map(hashSource).join(" ")}`
+  const connect = document.connect === true ? "; connect-src 'self'" : ""
+  return `default-src 'none'; style-src ${
+    hashSource(document.style)
+  }${script}${connect}; base-uri 'none'; form-action 'none'`
 }
 
+/** Characters that could end or hide a script element's text, or end a line in older JavaScript. */
+const scriptUnsafe = /[<>&\u2028\u2029]/g
+
 /**
- * A whole page that loads nothing: the Content-Security-Policy allows no source but the inline style sheet (by its
- * hash), so no script runs and no image, font or frame is fetched, whatever the page holds.
+ * Data for a page's script, as JSON in an inert `<script type="application/json">` that the script parses. JSON
+ * escapes quotes, controls (NUL included) and lone surrogates; `<`, `>`, `&` and the line separators are written as
+ * \u escapes too, so that no text (a campaign named `</script><!--`) can close the element or open a comment in it.
+ */
+export const jsonScript = (className: string, value: unknown): Html =>
+  new Html(
+    `<script type="application/json" class="${escape(className)}">${
+      JSON.stringify(value).replace(scriptUnsafe, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
+    }</script>`
+  )
+
+/**
+ * A whole page that loads nothing: the Content-Security-Policy allows no source but the inline style sheet and
+ * scripts (by their hashes), so no other script runs and no image, font or frame is fetched, whatever the page holds.
  */
 export const page = (document: Document): string => {
   const policy = policyOf(document)
@@ -76,7 +98,7 @@ export const page = (document: Document): string => {
 <meta name="referrer" content="no-referrer">
 <title>${document.title}</title>
 <style>${new Html(document.style)}</style>${
-      document.script === undefined ? undefined : html`\n<script>${new Html(document.script)}</script>`
+      (document.scripts ?? []).map((script) => html`\n<script>${new Html(script)}</script>`)
     }
 </head>
 <body${Object.entries(document.bodyAttributes ?? {}).map(([name, value]) => html` ${name}="${value}"`)}>

@@ -1,13 +1,15 @@
 /**
- * The report's page: one HTML file with its style sheet inline and its charts as SVG, no script, readable from a
- * phone's width (375 px) up. Everything from the platform or the ledger goes in through `html`, which escapes it.
+ * The report's page: one HTML file with its style sheet and scripts inline (uPlot and the code that draws the chart of
+ * sends over time with it; the other charts are SVG), loading nothing, readable from a phone's width (375 px) up.
+ * Everything from the platform or the ledger goes in through `html` (or `jsonScript`), which escapes it.
  */
 import type { Ledger } from "@comment-dm/core"
 import type { Model, StepReport } from "../Report.js"
-import { bar, columns, type Segment } from "./charts.js"
+import { bar, chartScript, type Segment, timeChart } from "./charts.js"
 import { foreign, type Html, html, page } from "./html.js"
+import * as Uplot from "./uplot.js"
 
-export const style = `
+export const style = `${Uplot.style}
 :root{color-scheme:light;--ink:#1d2330;--muted:#5b6474;--line:#e3e6ec;--bg:#f4f5f8;--card:#fff}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
@@ -29,13 +31,12 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 .value{font-variant-numeric:tabular-nums;white-space:nowrap}
 svg{display:block;width:100%;height:auto}
 svg.bar{height:10px;border-radius:3px;margin-top:3px}
-svg.chart{max-width:560px}
+.chart{margin:4px 0;min-width:0;overflow:hidden}
 .empty{fill:#eceef3}
 .dm{fill:#2f6fde}.private_reply{fill:#8a4fd6}.follow_up{fill:#1f9d74}.public_reply{fill:#e08a1e}
 .matched{fill:#5b6474}.sent{fill:#1f9d74}.refused{fill:#d0453a}.skipped{fill:#9aa3b2}.expired{fill:#b3702a}
 .suppressed{fill:#6b4f9a}.unconfirmed{fill:#c9a227}.no_reply{fill:#b8c0cc}.awaiting_reply{fill:#7fb3e6}
 .pending{fill:#f0b43c}.in_doubt{fill:#e0662c}.claimed{fill:#3fa7c9}
-.axis{font-size:18px;fill:#5b6474}.grid{stroke:#e3e6ec}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:8px 0 0;padding:0;list-style:none;font-size:.9rem}
 svg.swatch{display:inline-block;width:10px;height:10px;margin-right:6px;vertical-align:-1px}
 table{width:100%;border-collapse:collapse}
@@ -198,8 +199,6 @@ const legendItem = (kind: string, label: string) => html`<li>${swatch(kind)}${la
 
 const sendsOverTime = (model: Model): Html => {
   const { buckets, unit } = model.sends_over_time
-  const label = (start: string) =>
-    unit === "hour" ? `${start.slice(5, 10)} ${start.slice(11, 13)}h` : start.slice(5, 10)
   const total = buckets.reduce((sum, b) => sum + paths.reduce((s, p) => s + b[p], 0), 0)
   return html`<section id="sends"><h2>Sends over time</h2>
 ${
@@ -207,10 +206,12 @@ ${
       ? html`<p class="muted">Nothing sent yet.</p>`
       : html`<p class="muted">${number(total)} messages by the ${unit} (UTC) they were accepted.</p>
 ${
-        columns(
-          buckets.map((b) => ({ label: label(b.start), segments: paths.map((p) => ({ value: b[p], kind: p })) })),
-          `Sends per ${unit}`
-        )
+        timeChart({
+          label: `Sends per ${unit} (UTC), ${model.campaign}`,
+          unit,
+          times: buckets.map((b) => Date.parse(b.start) / 1000),
+          series: paths.map((p) => ({ label: pathNames[p], kind: p, values: buckets.map((b) => b[p]) }))
+        })
       }
 <ul class="legend">${paths.map((p) => legendItem(p, pathNames[p]))}</ul>
 <details><summary>The numbers</summary><table><thead><tr><th>${unit === "hour" ? "Hour" : "Day"} (UTC)</th>${
@@ -338,10 +339,14 @@ ${variants(model)}
 ${settings(model)}`
 }
 
+/** The scripts of a page with the views: uPlot, then what draws the charts with it. */
+export const scripts: ReadonlyArray<string> = [Uplot.script, chartScript]
+
 export const renderPage = (model: Model): string =>
   page({
     title: `${model.campaign}: campaign report`,
     style,
+    scripts,
     body: html`<main>
 ${renderViews(model)}
 <footer class="muted">Made by comment-dm from its ledger. Times are in UTC.</footer>

@@ -1,12 +1,14 @@
 /**
  * `--http HOST:PORT`: `/healthz` (JSON, 503 while a campaign is parked or the ledger does not answer) and `/metrics`
- * (Prometheus text), with @effect/platform's HTTP server. Port 0 takes a free port; the log says which.
+ * (Prometheus text: the board's figures, and the API requests made by endpoint with their 429 answers), with
+ * @effect/platform's HTTP server. Port 0 takes a free port; the log says which.
  */
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Option, ParseResult, Schema } from "effect"
 import * as Http from "node:http"
+import * as RequestMetricsText from "../internal/requestMetrics.js"
 import { urlOf } from "../internal/url.js"
 import { visible } from "../Visible.js"
 import type * as Health from "./Health.js"
@@ -66,8 +68,10 @@ export const serve = (address: Address, board: Health.Board) =>
       ),
       HttpRouter.get(
         "/metrics",
-        Effect.map(ledgerAnswers, (answers) =>
-          HttpServerResponse.text(board.metrics(answers), { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+        Effect.map(Effect.zip(ledgerAnswers, RequestMetricsText.lines), ([answers, requests]) =>
+          HttpServerResponse.text(`${board.metrics(answers)}${requests.join("\n")}\n`, {
+            contentType: "text/plain; version=0.0.4; charset=utf-8"
+          }))
       )
     )
     yield* server.serve(app)

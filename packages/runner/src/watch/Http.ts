@@ -1,7 +1,8 @@
 /**
  * `watch --http HOST:PORT`: `/healthz` (JSON; 503 when the last poll is older than three intervals, the ledger does not
  * answer, or the key was refused) and `/metrics` (Prometheus text: the campaign's people by step and state from the
- * ledger, pending and in doubt, polls, failed and rate-limited polls, poll lag), with @effect/platform's HTTP server.
+ * ledger, pending and in doubt, polls, failed and rate-limited polls, poll lag, the API requests made by endpoint and
+ * their 429 answers), with @effect/platform's HTTP server.
  * Shaped like `serve`'s serve/Http.ts (an address, a health source, `serve` in a scope) so the two can merge.
  */
 import { ReportData } from "@comment-dm/core"
@@ -11,6 +12,7 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect } from "effect"
 import * as Http from "node:http"
 import type { Address } from "../Dashboard.js"
+import * as RequestMetricsText from "../internal/requestMetrics.js"
 import { urlOf } from "../internal/url.js"
 import * as Health from "./Health.js"
 
@@ -91,6 +93,7 @@ const metrics = (tracker: Health.Tracker) =>
     metric("comment_dm_ledger_up", "gauge", "1 when the ledger answered this scrape.", [
       `comment_dm_ledger_up{${campaign}} ${ledgerUp ? 1 : 0}`
     ])
+    lines.push(...yield* RequestMetricsText.lines)
     return HttpServerResponse.text(`${lines.join("\n")}\n`, { contentType: "text/plain; version=0.0.4" })
   })
 
