@@ -1,0 +1,489 @@
+/**
+ * The request budget of one Upload-Post API key: every read and send made with the key takes from it before it goes
+ * out, so that the key's plan (requests a minute, requests per 10 minutes, and optionally requests a minute per
+ * profile) is never exceeded by our own traffic.
+ *
+ * The windows are counted sliding: at most `perMinute` requests in any minute and `perTenMinutes` in any 10 minutes.
+ * That also keeps within windows the API may count fixed (any fixed window is one of the sliding ones). Each window
+ * is counted a second longer than it is ({@link windowMargin}), so that a request that takes a while to arrive is
+ * still counted where the API counts it.
+ *
+ * Each answer's `X-RateLimit-*` headers are observed: when the API has counted more requests in its window than we
+ * did (another program, another host with its own ledger), the difference is taken from the budget as well; a
+ * request-rate 429 holds the key until its reset. Where the plan is not configured, its per-minute limit is learned
+ * from `X-RateLimit-Limit` (the 10 minutes then allow 5 × a minute, the documented plans' ratio), starting from the
+ * smallest documented plan (Free: 60 a minute, 300 per 10 minutes) until the first answer says.
+ *
+ * Two stores: {@link layerMemory} (one process) and {@link layerLedger} (the ledger's database, SQLite or PostgreSQL),
+ * which several processes on one ledger share; the rows name the key by a digest, never the key.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Ref, Schema } from "effect"
+import * as Crypto from "node:crypto"
+import * as ErrorTable from "./internal/errorTable.js"
+
+/** A plan's request limits as a campaign file's `api_plan` gives them; each absent one is learned or defaulted. */
+export interface Plan {
+  readonly perMinute?: number | undefined
+  readonly perTenMinutes?: number | undefined
+  /** Requests a minute per profile (Upload-Post says 2; unconfirmed): none unless configured. */
+  readonly perProfilePerMinute?: number | undefined
+}
+
+/** The limits in force. */
+export interface Limits {
+  readonly perMinute: number
+  readonly perTenMinutes: number
+  readonly perProfilePerMinute: number | undefined
+}
+
+/** The smallest documented plan (Free), assumed until an answer tells the key's limit. */
+export const cautious: Limits = { perMinute: 60, perTenMinutes: 300, perProfilePerMinute: undefined }
+
+/** The documented plans allow 5 times a minute's requests in 10 minutes (Free 60/300, Business 500/2,500). */
+export const tenMinutesPerMinute = 5
+
+/** Added to each window, so that a request's travel time cannot move it into a window of the API we did not count. */
+export const windowMargin = Duration.seconds(1)
+
+const minuteMillis = 60_000
+const tenMinutesMillis = 600_000
+const marginMillis = Duration.toMillis(windowMargin)
+
+/** What a request is: sends go before reads that wait; `profile` is the request's `user`. */
+export interface Ticket {
+  readonly priority: "send" | "read"
+  readonly profile?: string | undefined
+}
+
+/** An answer as the budget reads it: header names in lower case; `text` tells a daily DM limit from a rate limit. */
+export interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly text?: string
+}
+
+/** What the polling planner reads: how fast the key may go for good, and what is spent now. */
+export interface Snapshot {
+  /** Requests a minute the key can sustain: min(per minute, per 10 minutes / 10). */
+  readonly sustainablePerMinute: number
+  /** Requests taken (with what the API counted beyond ours) in the last minute and 10 minutes. */
+  readonly spentLastMinute: number
+  readonly spentLastTenMinutes: number
+  readonly limits: Limits
+}
+
+/** Counters for `/metrics`. */
+export interface Stats {
+  readonly taken: number
+  readonly sends: number
+  readonly reads: number
+  /** Time requests spent waiting for the budget, all together. */
+  readonly waitedMillis: number
+  /** Request-rate 429s observed. */
+  readonly rateLimited: number
+  /** Requests the API counted beyond ours, taken from the budget. */
+  readonly heldBack: number
+}
+
+export interface Service {
+  /**
+   * Waits until one request may go out under every window (and, for a request naming a profile, the per-profile one
+   * when configured), and counts it. Reads wait while a send waits for the key.
+   */
+  readonly take: (ticket: Ticket) => Effect.Effect<void>
+  /** Learns from the answer of a request taken (`undefined`: none came, e.g. a timeout). */
+  readonly observe: (ticket: Ticket, answer: Answer | undefined) => Effect.Effect<void>
+  /** {@link take}, the request, {@link observe} of its answer (or of none, when it fails without one). */
+  readonly metered: <A extends Answer, E, R>(ticket: Ticket, request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** {@link Snapshot.sustainablePerMinute}. */
+  readonly sustainablePerMinute: Effect.Effect<number>
+  readonly snapshot: Effect.Effect<Snapshot>
+  readonly stats: Effect.Effect<Stats>
+}
+
+export class RequestBudget extends Context.Tag("@comment-dm/core/RequestBudget")<RequestBudget, Service>() {}
+
+/** Requests a minute that neither window runs out of in the long run. */
+export const sustainable = (limits: Limits): number =>
+  Math.min(limits.perMinute, Math.floor(limits.perTenMinutes / 10))
+
+/** The tightest of several plans, limit by limit (campaigns that share a key share its plan). */
+export const tightest = (plans: ReadonlyArray<Plan | undefined>): Plan => {
+  const least = (pick: (plan: Plan) => number | undefined) => {
+    const values = plans.flatMap((plan) => plan === undefined ? [] : [pick(plan)]).filter((value) =>
+      value !== undefined
+    )
+    return values.length === 0 ? undefined : Math.min(...values)
+  }
+  return {
+    perMinute: least((plan) => plan.perMinute),
+    perTenMinutes: least((plan) => plan.perTenMinutes),
+    perProfilePerMinute: least((plan) => plan.perProfilePerMinute)
+  }
+}
+
+/** The limits of a plan, with what the API told filling what it leaves out. */
+export const limitsOf = (plan: Plan, learned: Learned): Limits => {
+  const perMinute = plan.perMinute ?? learned.perMinute ?? cautious.perMinute
+  return {
+    perMinute,
+    perTenMinutes: plan.perTenMinutes ?? learned.perTenMinutes ?? perMinute * tenMinutesPerMinute,
+    perProfilePerMinute: plan.perProfilePerMinute
+  }
+}
+
+/** Limits the answers told: the largest seen of each window (a per-profile window's header tells a smaller one). */
+export interface Learned {
+  readonly perMinute?: number | undefined
+  readonly perTenMinutes?: number | undefined
+}
+
+/** One request counted (`weight` 1), or what the API counted beyond ours (`weight` the difference), at `at`. */
+export interface Entry {
+  readonly at: number
+  readonly profile: string
+  readonly weight: number
+}
+
+export type Verdict =
+  | { readonly _tag: "Taken" }
+  | { readonly _tag: "Wait"; readonly until: number; readonly forKey: boolean }
+
+/**
+ * Whether one more request of `profile` fits at `now`, given the entries of the last 10 minutes (oldest first) and
+ * a hold; else when it will.
+ */
+export const verdict = (
+  entries: ReadonlyArray<Entry>,
+  heldUntil: number,
+  now: number,
+  profile: string,
+  limits: Limits
+): Verdict => {
+  /** When the window's count falls to `limit - 1`: the time the entry that makes it so leaves the window. */
+  const freeAt = (window: number, limit: number, counts: (entry: Entry) => boolean): number => {
+    const inWindow = entries.filter((entry) => counts(entry) && entry.at > now - window)
+    let excess = inWindow.reduce((sum, entry) => sum + entry.weight, 0) + 1 - limit
+    if (excess <= 0) return now
+    for (const entry of inWindow) {
+      excess -= entry.weight
+      if (excess <= 0) return entry.at + window
+    }
+    return now + window
+  }
+  const keyFree = Math.max(
+    heldUntil,
+    freeAt(minuteMillis + marginMillis, limits.perMinute, () => true),
+    freeAt(tenMinutesMillis + marginMillis, limits.perTenMinutes, () => true)
+  )
+  const profileFree = profile === "" || limits.perProfilePerMinute === undefined
+    ? now
+    : freeAt(minuteMillis + marginMillis, limits.perProfilePerMinute, (entry) => entry.profile === profile)
+  if (keyFree <= now && profileFree <= now) return { _tag: "Taken" }
+  return { _tag: "Wait", until: Math.max(keyFree, profileFree), forKey: keyFree > now }
+}
+
+/** Where a budget keeps its entries: in memory, or in the ledger's database. Database failures are defects. */
+export interface Store {
+  /** Counts one request of `profile` at `now` if it fits, atomically. */
+  readonly tryTake: (now: number, profile: string, limits: Limits) => Effect.Effect<Verdict>
+  /** Counts what the API counted beyond ours. */
+  readonly add: (now: number, weight: number) => Effect.Effect<void>
+  /** No request of the key before `until`. */
+  readonly hold: (until: number) => Effect.Effect<void>
+  /** The weight counted at or after `since` (every profile). */
+  readonly spentSince: (since: number) => Effect.Effect<number>
+}
+
+/** A store in this process's memory. */
+export const memoryStore: Effect.Effect<Store> = Effect.sync(() => {
+  let entries: Array<Entry> = []
+  let heldUntil = 0
+  const prune = (now: number) => {
+    const first = entries.findIndex((entry) => entry.at > now - tenMinutesMillis - marginMillis)
+    if (first !== 0) entries = first < 0 ? [] : entries.slice(first)
+  }
+  return {
+    tryTake: (now, profile, limits) =>
+      Effect.sync(() => {
+        prune(now)
+        const answer = verdict(entries, heldUntil, now, profile, limits)
+        if (answer._tag === "Taken") entries.push({ at: now, profile, weight: 1 })
+        return answer
+      }),
+    add: (now, weight) => Effect.sync(() => void entries.push({ at: now, profile: "", weight })),
+    hold: (until) => Effect.sync(() => void (heldUntil = Math.max(heldUntil, until))),
+    spentSince: (since) =>
+      Effect.sync(() => entries.reduce((sum, entry) => entry.at >= since ? sum + entry.weight : sum, 0))
+  }
+})
+
+/** The rows' name of a key: a digest, so that the ledger never holds the key. */
+export const keyDigest = (apiKey: Redacted.Redacted<string>): string =>
+  Crypto.createHash("sha256").update(`comment-dm request budget\u0000${Redacted.value(apiKey)}`).digest("hex")
+
+/** SQLite returns integers as numbers; PostgreSQL returns BIGINT and SUM as strings. */
+const Integer = Schema.Union(Schema.Number, Schema.NumberFromString)
+const decodeTaken = Schema.decodeUnknown(Schema.Array(Schema.Struct({ taken_at: Integer })))
+const decodeEntries = Schema.decodeUnknown(Schema.Array(Schema.Struct({
+  taken_at: Integer,
+  profile: Schema.String,
+  weight: Integer
+})))
+const decodeHeld = Schema.decodeUnknown(Schema.Array(Schema.Struct({ held_until: Integer })))
+const decodeSpent = Schema.decodeUnknown(Schema.Array(Schema.Struct({ spent: Schema.NullOr(Integer) })))
+
+/**
+ * A store in the ledger's database (`comment_dm_request_log`, `comment_dm_request_keys`), shared by every process on
+ * the ledger. A request is counted by one statement that inserts it only if every window has room; on PostgreSQL
+ * that statement runs under a transaction-scoped advisory lock of the key, so that two hosts cannot both see the
+ * last free place (SQLite runs one writing statement at a time anyway).
+ */
+export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<Store, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const key = keyDigest(apiKey)
+    // The advisory lock's number: 52 bits of the digest, an integer JavaScript holds exactly.
+    const lock = Number.parseInt(key.slice(0, 13), 16)
+    const orDie = <A>(effect: Effect.Effect<A, SqlError | import("effect/ParseResult").ParseError>) =>
+      Effect.orDie(effect)
+    let prunedAt = 0
+
+    const sum = (since: number, profile?: string) =>
+      sql`SELECT COALESCE(SUM(weight), 0) AS spent FROM comment_dm_request_log
+        WHERE key_digest = ${key} AND taken_at > ${since} ${
+        profile === undefined ? sql`` : sql`AND profile = ${profile}`
+      }`
+
+    const insert = (now: number, profile: string, limits: Limits) =>
+      sql`INSERT INTO comment_dm_request_log (key_digest, profile, taken_at, weight)
+        SELECT ${key}, ${profile}, ${now}, 1
+        WHERE NOT EXISTS (SELECT 1 FROM comment_dm_request_keys WHERE key_digest = ${key} AND held_until > ${now})
+        AND (${sum(now - minuteMillis - marginMillis)}) < ${limits.perMinute}
+        AND (${sum(now - tenMinutesMillis - marginMillis)}) < ${limits.perTenMinutes}
+        ${
+        profile === "" || limits.perProfilePerMinute === undefined
+          ? sql``
+          : sql`AND (${sum(now - minuteMillis - marginMillis, profile)}) < ${limits.perProfilePerMinute}`
+      }
+        RETURNING taken_at`.pipe(Effect.flatMap(decodeTaken))
+
+    const locked = <A, E>(effect: Effect.Effect<A, E>) =>
+      sql.onDialectOrElse({
+        pg: () =>
+          sql.withTransaction(Effect.zipRight(sql`SELECT pg_advisory_xact_lock(${lock}::bigint)`, effect)),
+        orElse: () => effect
+      })
+
+    /** Why a request did not fit: the rows of the last 10 minutes, read again, and the hold. */
+    const why = (now: number, profile: string, limits: Limits) =>
+      Effect.gen(function*() {
+        const rows = yield* sql`SELECT taken_at, profile, weight FROM comment_dm_request_log
+          WHERE key_digest = ${key} AND taken_at > ${now - tenMinutesMillis - marginMillis}
+          ORDER BY taken_at`.pipe(Effect.flatMap(decodeEntries))
+        const held = yield* sql`SELECT held_until FROM comment_dm_request_keys WHERE key_digest = ${key}`.pipe(
+          Effect.flatMap(decodeHeld)
+        )
+        const entries = rows.map((row) => ({ at: row.taken_at, profile: row.profile, weight: row.weight }))
+        const answer = verdict(entries, held[0]?.held_until ?? 0, now, profile, limits)
+        // Another process freed a place between the two reads: try again at once.
+        return answer._tag === "Taken" ? { _tag: "Wait", until: now + 1, forKey: true } as const : answer
+      })
+
+    const prune = (now: number) =>
+      now - prunedAt < minuteMillis ? Effect.void : Effect.zipRight(
+        Effect.sync(() => {
+          prunedAt = now
+        }),
+        sql`DELETE FROM comment_dm_request_log
+          WHERE key_digest = ${key} AND taken_at <= ${now - tenMinutesMillis - marginMillis}`
+      )
+
+    const store: Store = {
+      tryTake: (now, profile, limits) =>
+        orDie(Effect.gen(function*() {
+          yield* prune(now)
+          const taken = yield* locked(insert(now, profile, limits))
+          if (taken.length > 0) return { _tag: "Taken" } as const
+          return yield* why(now, profile, limits)
+        })),
+      add: (now, weight) =>
+        orDie(sql`INSERT INTO comment_dm_request_log (key_digest, profile, taken_at, weight)
+          VALUES (${key}, '', ${now}, ${weight})`),
+      hold: (until) => {
+        const later = sql.onDialectOrElse({
+          pg: () => sql`GREATEST(comment_dm_request_keys.held_until, ${until})`,
+          orElse: () => sql`MAX(comment_dm_request_keys.held_until, ${until})`
+        })
+        return orDie(sql`INSERT INTO comment_dm_request_keys (key_digest, held_until) VALUES (${key}, ${until})
+          ON CONFLICT (key_digest) DO UPDATE SET held_until = ${later}`)
+      },
+      spentSince: (since) =>
+        orDie(Effect.map(
+          Effect.flatMap(sum(since - 1), decodeSpent),
+          (rows) => rows[0]?.spent ?? 0
+        ))
+    }
+    return store
+  })
+
+/** The three `X-RateLimit-*` headers, when all three are numbers. */
+const rateLimitHeaders = (answer: Answer) => {
+  const limit = Number(answer.headers["x-ratelimit-limit"])
+  const remaining = Number(answer.headers["x-ratelimit-remaining"])
+  const reset = Number(answer.headers["x-ratelimit-reset"])
+  return Number.isFinite(limit) && Number.isFinite(remaining) && Number.isFinite(reset) && limit > 0 &&
+      answer.headers["x-ratelimit-limit"] !== undefined && answer.headers["x-ratelimit-remaining"] !== undefined &&
+      answer.headers["x-ratelimit-reset"] !== undefined
+    ? Option.some({ limit, remaining: Math.max(0, remaining), resetMillis: reset * 1000 })
+    : Option.none()
+}
+
+export interface Options {
+  /** The plan, as configured; read before every request, so that a supervisor can tighten it. */
+  readonly plan: Effect.Effect<Plan>
+}
+
+/** A budget over a store. */
+export const make = (store: Store, options: Options): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const learned = yield* Ref.make<Learned>({})
+    const stats = yield* Ref.make<Stats>({ taken: 0, sends: 0, reads: 0, waitedMillis: 0, rateLimited: 0, heldBack: 0 })
+    /** Requests taken and not yet answered, and the sends waiting for the key with the earliest time they retry. */
+    const state = { inFlight: 0, sendsWaiting: 0, sendsRetryAt: 0 }
+    const limits = Effect.zipWith(options.plan, Ref.get(learned), limitsOf)
+    const sleepUntil = (at: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Duration.millis(Math.max(1, at - now))))
+
+    /** A read waits while a send waits for the key: it retries after the send does. */
+    const yieldToSends = Effect.whileLoop({
+      while: () => state.sendsWaiting > 0,
+      body: () => sleepUntil(state.sendsRetryAt + 1),
+      step: () => {}
+    })
+
+    const take = (ticket: Ticket) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const profile = ticket.profile ?? ""
+        let waiting = false
+        yield* Effect.gen(function*() {
+          while (true) {
+            if (ticket.priority === "read") yield* yieldToSends
+            const now = yield* Clock.currentTimeMillis
+            const answer = yield* store.tryTake(now, profile, yield* limits)
+            if (answer._tag === "Taken") return
+            if (ticket.priority === "send" && answer.forKey) {
+              if (!waiting) state.sendsWaiting += 1
+              waiting = true
+              state.sendsRetryAt = state.sendsWaiting === 1 ? answer.until : Math.min(state.sendsRetryAt, answer.until)
+            }
+            yield* sleepUntil(answer.until)
+          }
+        }).pipe(Effect.ensuring(Effect.sync(() => {
+          if (waiting) state.sendsWaiting -= 1
+        })))
+        state.inFlight += 1
+        const waited = (yield* Clock.currentTimeMillis) - started
+        yield* Ref.update(stats, (now) => ({
+          ...now,
+          taken: now.taken + 1,
+          sends: now.sends + (ticket.priority === "send" ? 1 : 0),
+          reads: now.reads + (ticket.priority === "read" ? 1 : 0),
+          waitedMillis: now.waitedMillis + waited
+        }))
+      })
+
+    /**
+     * The headers tell the window that binds (its limit, what remains, when it resets): one that resets within a
+     * minute is the minute's. What the API counted in it beyond ours (with our requests still in flight, which it
+     * may not have counted yet) is taken from the budget, so that we stay within what the API says remains.
+     */
+    const learnFrom = (answer: Answer, now: number, plan: Plan) =>
+      Option.match(rateLimitHeaders(answer), {
+        onNone: () => Effect.void,
+        onSome: ({ limit, remaining, resetMillis }) =>
+          Effect.gen(function*() {
+            const minute = resetMillis - now <= minuteMillis + marginMillis
+            const configured = minute ? plan.perMinute : plan.perTenMinutes
+            if (configured === undefined && limit !== plan.perProfilePerMinute) {
+              // The 10 minutes' window, in its last minute, also resets within a minute: its known limit tells it.
+              yield* Ref.update(learned, (known) =>
+                minute && (known.perTenMinutes === undefined || limit < known.perTenMinutes)
+                  ? { ...known, perMinute: Math.max(known.perMinute ?? 0, limit) }
+                  : minute
+                  ? known
+                  : { ...known, perTenMinutes: Math.max(known.perTenMinutes ?? 0, limit) })
+            }
+            const windowStart = resetMillis - (minute ? minuteMillis : tenMinutesMillis)
+            const ours = yield* store.spentSince(windowStart)
+            const beyond = limit - remaining + state.inFlight - ours
+            if (beyond > 0) {
+              yield* store.add(now, beyond)
+              yield* Ref.update(stats, (known) => ({ ...known, heldBack: known.heldBack + beyond }))
+            }
+          })
+      })
+
+    const observe = (_ticket: Ticket, answer: Answer | undefined) =>
+      Effect.gen(function*() {
+        state.inFlight = Math.max(0, state.inFlight - 1)
+        if (answer === undefined) return
+        const now = yield* Clock.currentTimeMillis
+        yield* learnFrom(answer, now, yield* options.plan)
+        const wait = ErrorTable.requestRateWait({ ...answer, now })
+        if (wait !== undefined) {
+          yield* store.hold(now + Duration.toMillis(wait))
+          yield* Ref.update(stats, (known) => ({ ...known, rateLimited: known.rateLimited + 1 }))
+        }
+      })
+
+    const snapshot = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const current = yield* limits
+      return {
+        sustainablePerMinute: sustainable(current),
+        spentLastMinute: yield* store.spentSince(now - minuteMillis),
+        spentLastTenMinutes: yield* store.spentSince(now - tenMinutesMillis),
+        limits: current
+      }
+    })
+
+    const service: Service = {
+      take,
+      observe,
+      metered: (ticket, request) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.zipRight(
+            restore(take(ticket)),
+            restore(request).pipe(
+              Effect.tapBoth({
+                onSuccess: (answer) => observe(ticket, answer),
+                onFailure: () => observe(ticket, undefined)
+              }),
+              Effect.onInterrupt(() => observe(ticket, undefined))
+            )
+          )
+        ),
+      sustainablePerMinute: Effect.map(limits, sustainable),
+      snapshot,
+      stats: Ref.get(stats)
+    }
+    return service
+  })
+
+/** A budget in this process's memory, for a plan (absent limits learned from the answers). */
+export const layerMemory = (plan: Plan = {}): Layer.Layer<RequestBudget> =>
+  Layer.effect(RequestBudget, Effect.flatMap(memoryStore, (store) => make(store, { plan: Effect.succeed(plan) })))
+
+/**
+ * A budget of the key kept in the ledger's database, shared by every process on the ledger that uses the key (over
+ * the client of `SqliteLedger.layerClient` or `PgLedger.layerClient`, which create its tables).
+ */
+export const layerLedger = (
+  apiKey: Redacted.Redacted<string>,
+  plan: Plan = {}
+): Layer.Layer<RequestBudget, never, SqlClient.SqlClient> =>
+  Layer.effect(RequestBudget, Effect.flatMap(ledgerStore(apiKey), (store) => make(store, { plan: Effect.succeed(plan) })))
