@@ -19,7 +19,8 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Ref, Schema } from "effect"
+import { Clock, Context, Duration, Effect, FiberRef, Layer, Option, Redacted, Ref, Schema, type Scope } from "effect"
+import type * as ParseResult from "effect/ParseResult"
 import * as Crypto from "node:crypto"
 import * as ErrorTable from "./internal/errorTable.js"
 
@@ -95,7 +96,10 @@ export interface Service {
   readonly take: (ticket: Ticket) => Effect.Effect<void>
   /** Learns from the answer of a request taken (`undefined`: none came, e.g. a timeout). */
   readonly observe: (ticket: Ticket, answer: Answer | undefined) => Effect.Effect<void>
-  /** {@link take}, the request, {@link observe} of its answer (or of none, when it fails without one). */
+  /**
+   * {@link take}, the request, {@link observe} of its answer (or of none, when it fails without one). A request
+   * {@link prepay} paid for takes nothing more.
+   */
   readonly metered: <A extends Answer, E, R>(ticket: Ticket, request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** {@link Snapshot.sustainablePerMinute}. */
   readonly sustainablePerMinute: Effect.Effect<number>
@@ -106,8 +110,7 @@ export interface Service {
 export class RequestBudget extends Context.Tag("@comment-dm/core/RequestBudget")<RequestBudget, Service>() {}
 
 /** Requests a minute that neither window runs out of in the long run. */
-export const sustainable = (limits: Limits): number =>
-  Math.min(limits.perMinute, Math.floor(limits.perTenMinutes / 10))
+export const sustainable = (limits: Limits): number => Math.min(limits.perMinute, Math.floor(limits.perTenMinutes / 10))
 
 /** The tightest of several plans, limit by limit (campaigns that share a key share its plan). */
 export const tightest = (plans: ReadonlyArray<Plan | undefined>): Plan => {
@@ -247,8 +250,7 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
     const key = keyDigest(apiKey)
     // The advisory lock's number: 52 bits of the digest, an integer JavaScript holds exactly.
     const lock = Number.parseInt(key.slice(0, 13), 16)
-    const orDie = <A>(effect: Effect.Effect<A, SqlError | import("effect/ParseResult").ParseError>) =>
-      Effect.orDie(effect)
+    const orDie = <A>(effect: Effect.Effect<A, SqlError | ParseResult.ParseError>) => Effect.orDie(effect)
     let prunedAt = 0
 
     const sum = (since: number, profile?: string) =>
@@ -272,8 +274,7 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
 
     const locked = <A, E>(effect: Effect.Effect<A, E>) =>
       sql.onDialectOrElse({
-        pg: () =>
-          sql.withTransaction(Effect.zipRight(sql`SELECT pg_advisory_xact_lock(${lock}::bigint)`, effect)),
+        pg: () => sql.withTransaction(Effect.zipRight(sql`SELECT pg_advisory_xact_lock(${lock}::bigint)`, effect)),
         orElse: () => effect
       })
 
@@ -346,6 +347,23 @@ export interface Options {
   readonly plan: Effect.Effect<Plan>
 }
 
+/** The budget whose {@link Service.take} a request already made (see {@link prepay}). */
+const prepaid = FiberRef.unsafeMake<Service | undefined>(undefined)
+
+/** Marks the one request of an effect as paid for. */
+export type Paid = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * Takes a request's place in the budget of the context (when there is one) ahead of the request, and succeeds with
+ * what marks the request as paid for: a send waits for its place where it waits for its pace, before its claim is
+ * confirmed again, rather than inside the request, where a long wait could outlast the claim.
+ */
+export const prepay = (ticket: Ticket): Effect.Effect<Paid> =>
+  Effect.flatMap(Effect.serviceOption(RequestBudget), (budget): Effect.Effect<Paid> =>
+    Option.isNone(budget)
+      ? Effect.succeed((self) => self)
+      : Effect.as(budget.value.take(ticket), (self) => Effect.locally(self, prepaid, budget.value)))
+
 /** A budget over a store. */
 export const make = (store: Store, options: Options): Effect.Effect<Service> =>
   Effect.gen(function*() {
@@ -385,7 +403,6 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
         }).pipe(Effect.ensuring(Effect.sync(() => {
           if (waiting) state.sendsWaiting -= 1
         })))
-        state.inFlight += 1
         const waited = (yield* Clock.currentTimeMillis) - started
         yield* Ref.update(stats, (now) => ({
           ...now,
@@ -457,7 +474,13 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
       metered: (ticket, request) =>
         Effect.uninterruptibleMask((restore) =>
           Effect.zipRight(
-            restore(take(ticket)),
+            Effect.flatMap(FiberRef.getAndSet(prepaid, undefined), (paid) =>
+              Effect.zipRight(
+                paid === service ? Effect.void : restore(take(ticket)),
+                Effect.sync(() => {
+                  state.inFlight += 1
+                })
+              )),
             restore(request).pipe(
               Effect.tapBoth({
                 onSuccess: (answer) => observe(ticket, answer),
@@ -486,4 +509,70 @@ export const layerLedger = (
   apiKey: Redacted.Redacted<string>,
   plan: Plan = {}
 ): Layer.Layer<RequestBudget, never, SqlClient.SqlClient> =>
-  Layer.effect(RequestBudget, Effect.flatMap(ledgerStore(apiKey), (store) => make(store, { plan: Effect.succeed(plan) })))
+  Layer.effect(
+    RequestBudget,
+    Effect.flatMap(ledgerStore(apiKey), (store) => make(store, { plan: Effect.succeed(plan) }))
+  )
+
+/** A plan as a campaign file writes it, for messages. */
+export const describePlan = (plan: Plan): string => {
+  const parts = [
+    plan.perMinute === undefined ? [] : [`per_minute ${plan.perMinute}`],
+    plan.perTenMinutes === undefined ? [] : [`per_10_minutes ${plan.perTenMinutes}`],
+    plan.perProfilePerMinute === undefined ? [] : [`per_profile_per_minute ${plan.perProfilePerMinute}`]
+  ].flat()
+  return parts.length === 0 ? "none (learned from the answers)" : parts.join(", ")
+}
+
+/** The budgets of the keys a process uses for several campaigns (`serve`): one a key, whichever campaign asks. */
+export interface Registry<R> {
+  /**
+   * The budget of the key, with `campaign`'s plan joined to those of the other campaigns on the key until the scope
+   * ends: the budget holds the tightest of them. `notice` says so when the campaigns state different plans (it names
+   * the campaigns, never the key).
+   */
+  readonly join: (
+    apiKey: Redacted.Redacted<string>,
+    campaign: string,
+    plan: Plan | undefined
+  ) => Effect.Effect<{ readonly budget: Service; readonly notice: string | undefined }, never, R | Scope.Scope>
+}
+
+/** A registry whose budgets keep their entries in the stores `storeOf` makes (one a key). */
+export const makeRegistry = <R>(
+  storeOf: (apiKey: Redacted.Redacted<string>) => Effect.Effect<Store, never, R>
+): Effect.Effect<Registry<R>> =>
+  Effect.sync(() => {
+    const keys = new Map<string, { readonly budget: Service; readonly plans: Map<string, Plan | undefined> }>()
+    const lock = Effect.unsafeMakeSemaphore(1)
+    const entry = (apiKey: Redacted.Redacted<string>) =>
+      Effect.gen(function*() {
+        const digest = keyDigest(apiKey)
+        const known = keys.get(digest)
+        if (known !== undefined) return known
+        const plans = new Map<string, Plan | undefined>()
+        const budget = yield* make(yield* storeOf(apiKey), {
+          plan: Effect.sync(() => tightest([...plans.values()]))
+        })
+        const made = { budget, plans }
+        keys.set(digest, made)
+        return made
+      })
+    return {
+      join: (apiKey, campaign, plan) =>
+        Effect.gen(function*() {
+          const { budget, plans } = yield* lock.withPermits(1)(entry(apiKey))
+          yield* Effect.acquireRelease(
+            Effect.sync(() => plans.set(campaign, plan)),
+            () => Effect.sync(() => plans.delete(campaign))
+          )
+          const stated = [...plans].filter(([, each]) => each !== undefined)
+          const shown = new Set(stated.map(([, each]) => describePlan(each ?? {})))
+          const notice = shown.size > 1
+            ? `campaigns ${stated.map(([name]) => name).join(", ")} share an API key with different api_plan ` +
+              `settings: the key's budget holds the tightest of them (${describePlan(tightest([...plans.values()]))})`
+            : undefined
+          return { budget, notice }
+        })
+    }
+  })

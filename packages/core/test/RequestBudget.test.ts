@@ -90,7 +90,11 @@ describe("RequestBudget in memory", () => {
     Effect.gen(function*() {
       const budget = yield* inMemory({ perMinute: 100 })
       yield* budget.take(send)
-      yield* budget.observe(send, { ...answer(429, 100, 50, 0), headers: { "retry-after": "5" }, text: "Daily DM limit exceeded." })
+      yield* budget.observe(send, {
+        ...answer(429, 100, 50, 0),
+        headers: { "retry-after": "5" },
+        text: "Daily DM limit exceeded."
+      })
       yield* budget.take(read)
       yield* budget.observe(read, { status: 429, headers: { "retry-after": "20" }, text: "Too many requests" })
       const next = yield* Effect.fork(budget.take(send))
@@ -164,11 +168,24 @@ describe("RequestBudget in memory", () => {
       // A window that resets in more than a minute is the 10 minutes'.
       yield* budget.take(read)
       yield* budget.observe(read, answer(200, 1000, 900, now + 300_000))
-      assert.strictEqual((yield* budget.sustainablePerMinute), 100)
+      assert.strictEqual(yield* budget.sustainablePerMinute, 100)
       // A per-profile window's smaller limit does not lower the key's.
       yield* budget.take(read)
       yield* budget.observe(read, answer(200, 2, 1, now + 30_000))
       assert.strictEqual((yield* budget.snapshot).limits.perMinute, 250)
+    }))
+
+  it.effect("a request paid for ahead (a send at its pace) takes nothing more; the next request does", () =>
+    Effect.gen(function*() {
+      const budget = yield* inMemory({ perMinute: 10 })
+      const ok = Effect.succeed({ status: 200, headers: {} })
+      const paid = yield* Effect.provideService(RequestBudget.prepay(send), RequestBudget.RequestBudget, budget)
+      assert.strictEqual((yield* budget.stats).taken, 1)
+      yield* paid(Effect.zipRight(budget.metered(send, ok), budget.metered(send, ok)))
+      assert.strictEqual((yield* budget.stats).taken, 2)
+      // Without a budget in the context there is nothing to pay.
+      yield* (yield* RequestBudget.prepay(send))(budget.metered(send, ok))
+      assert.strictEqual((yield* budget.stats).taken, 3)
     }))
 
   it.effect("a request interrupted while it waits is not counted", () =>
@@ -216,7 +233,10 @@ const twoProcesses = (plan: RequestBudget.Plan) =>
     const key = Redacted.make(`key-${crypto.randomUUID()}`)
     const one = (client: SqlClient.SqlClient) =>
       Effect.provideService(
-        Effect.flatMap(RequestBudget.ledgerStore(key), (store) => RequestBudget.make(store, { plan: Effect.succeed(plan) })),
+        Effect.flatMap(
+          RequestBudget.ledgerStore(key),
+          (store) => RequestBudget.make(store, { plan: Effect.succeed(plan) })
+        ),
         SqlClient.SqlClient,
         client
       )
@@ -277,7 +297,8 @@ const sharedContract = (it: Vitest.MethodsNonLive<Database>) => {
       const { first } = yield* Database
       const key = Redacted.make("secret-key-that-must-not-be-stored-0123456789")
       const budget = yield* Effect.provideService(
-        Effect.flatMap(RequestBudget.ledgerStore(key), (store) => RequestBudget.make(store, { plan: Effect.succeed({}) })),
+        Effect.flatMap(RequestBudget.ledgerStore(key), (store) =>
+          RequestBudget.make(store, { plan: Effect.succeed({}) })),
         SqlClient.SqlClient,
         first
       )
@@ -289,7 +310,12 @@ const sharedContract = (it: Vitest.MethodsNonLive<Database>) => {
       const digest = RequestBudget.keyDigest(key)
       assert.match(digest, /^[0-9a-f]{64}$/)
       // The request taken, and the hold.
-      assert.strictEqual(rows.filter((row) => row["key_digest"] === digest).length, 2)
+      assert.strictEqual(
+        rows.filter((row) =>
+          row["key_digest"] === digest
+        ).length,
+        2
+      )
     }))
 }
 
