@@ -12,7 +12,8 @@
  * did (another program, another host with its own ledger), the difference is taken from the budget as well; a
  * request-rate 429 holds the key until its reset. Where the plan is not configured, its per-minute limit is learned
  * from `X-RateLimit-Limit` (the 10 minutes then allow 5 × a minute, the documented plans' ratio), starting from the
- * smallest documented plan (Free: 60 a minute, 300 per 10 minutes) until the first answer says.
+ * smallest documented plan (Free: 60 a minute, 300 per 10 minutes) until the first answer says, and never below it
+ * (a smaller limit is a per-profile window's; what remains of it still holds the budget back).
  *
  * Two stores: {@link layerMemory} (one process) and {@link layerLedger} (the ledger's database, SQLite or PostgreSQL),
  * which several processes on one ledger share; the rows name the key by a digest, never the key.
@@ -425,7 +426,10 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
           Effect.gen(function*() {
             const minute = resetMillis - now <= minuteMillis + marginMillis
             const configured = minute ? plan.perMinute : plan.perTenMinutes
-            if (configured === undefined && limit !== plan.perProfilePerMinute) {
+            // A limit below the smallest documented plan's is a per-profile window's (or a shorter one's): the key's
+            // own limit shows in other answers.
+            const plausible = limit >= (minute ? cautious.perMinute : cautious.perTenMinutes)
+            if (configured === undefined && plausible) {
               // The 10 minutes' window, in its last minute, also resets within a minute: its known limit tells it.
               yield* Ref.update(learned, (known) =>
                 minute && (known.perTenMinutes === undefined || limit < known.perTenMinutes)

@@ -173,6 +173,11 @@ describe("RequestBudget in memory", () => {
       yield* budget.take(read)
       yield* budget.observe(read, answer(200, 2, 1, now + 30_000))
       assert.strictEqual((yield* budget.snapshot).limits.perMinute, 250)
+      // Nor is one below the smallest documented plan learned first.
+      const fresh = yield* inMemory({})
+      yield* fresh.take(read)
+      yield* fresh.observe(read, answer(200, 12, 11, now + 1_000))
+      assert.deepStrictEqual((yield* fresh.snapshot).limits, RequestBudget.cautious)
     }))
 
   it.effect("a request paid for ahead (a send at its pace) takes nothing more; the next request does", () =>
