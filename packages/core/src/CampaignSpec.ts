@@ -356,7 +356,9 @@ export type Pace = typeof Pace.Type
 
 const defaultPace: Pace = { perHour: 200, concurrency: 4 }
 
-const PlanLimit = Schema.Int.pipe(Schema.positive()).annotations(expected("a positive integer"))
+const PlanLimit = Schema.Int.pipe(Schema.between(1, 1_000_000)).annotations(
+  expected("a positive integer (at most 1000000)")
+)
 
 /**
  * `api_plan`: the Upload-Post plan's request limits of the campaign's key (see `RequestBudget`); each one absent is

@@ -331,15 +331,25 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
     return store
   })
 
-/** The three `X-RateLimit-*` headers, when all three are numbers. */
+/** The most requests a window of a plan may allow; a header beyond it says nothing we can use. */
+export const largestLimit = 1_000_000
+
+/** The longest a 429 holds the key: the longest window (a `Retry-After` beyond it is no request-rate limit of ours). */
+const longestHold = tenMinutesMillis + marginMillis
+
+/** A header as a whole number, or `undefined` (absent, empty, not a number, or beyond any plan). */
+const wholeNumber = (text: string | undefined): number | undefined => {
+  if (text === undefined || !/^\s*\d{1,12}\s*$/.test(text)) return undefined
+  return Number(text)
+}
+
+/** The three `X-RateLimit-*` headers, when all three are whole numbers and the limit one a plan may have. */
 const rateLimitHeaders = (answer: Answer) => {
-  const limit = Number(answer.headers["x-ratelimit-limit"])
-  const remaining = Number(answer.headers["x-ratelimit-remaining"])
-  const reset = Number(answer.headers["x-ratelimit-reset"])
-  return Number.isFinite(limit) && Number.isFinite(remaining) && Number.isFinite(reset) && limit > 0 &&
-      answer.headers["x-ratelimit-limit"] !== undefined && answer.headers["x-ratelimit-remaining"] !== undefined &&
-      answer.headers["x-ratelimit-reset"] !== undefined
-    ? Option.some({ limit, remaining: Math.max(0, remaining), resetMillis: reset * 1000 })
+  const limit = wholeNumber(answer.headers["x-ratelimit-limit"])
+  const remaining = wholeNumber(answer.headers["x-ratelimit-remaining"])
+  const reset = wholeNumber(answer.headers["x-ratelimit-reset"])
+  return limit !== undefined && remaining !== undefined && reset !== undefined && limit > 0 && limit <= largestLimit
+    ? Option.some({ limit, remaining: Math.min(remaining, limit), resetMillis: reset * 1000 })
     : Option.none()
 }
 
@@ -456,7 +466,7 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
         yield* learnFrom(answer, now, yield* options.plan)
         const wait = ErrorTable.requestRateWait({ ...answer, now })
         if (wait !== undefined) {
-          yield* store.hold(now + Duration.toMillis(wait))
+          yield* store.hold(now + Math.min(Duration.toMillis(wait), longestHold))
           yield* Ref.update(stats, (known) => ({ ...known, rateLimited: known.rateLimited + 1 }))
         }
       })

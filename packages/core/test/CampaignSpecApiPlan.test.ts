@@ -34,9 +34,9 @@ describe("CampaignSpec api_plan", () => {
   it.effect("refuses wrong values and unknown keys with the path of each", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* problemsOf({ per_minute: 0, per_10_minutes: 2.5, per_profile_per_minute: "2" }), [
-        "api_plan.per_minute: expected a positive integer, got 0",
-        "api_plan.per_10_minutes: expected a positive integer, got 2.5",
-        "api_plan.per_profile_per_minute: expected a positive integer, got \"2\""
+        "api_plan.per_minute: expected a positive integer (at most 1000000), got 0",
+        "api_plan.per_10_minutes: expected a positive integer (at most 1000000), got 2.5",
+        "api_plan.per_profile_per_minute: expected a positive integer (at most 1000000), got \"2\""
       ])
       assert.deepStrictEqual(yield* problemsOf({ per_minutes: 60 }), [
         "api_plan: unknown key \"per_minutes\" (did you mean \"per_minute\"?)"
@@ -44,10 +44,14 @@ describe("CampaignSpec api_plan", () => {
       assert.deepStrictEqual(yield* problemsOf("business"), [
         "api_plan: expected an object with per_minute, per_10_minutes and per_profile_per_minute, got \"business\""
       ])
-      assert.deepStrictEqual(yield* problemsOf({ per_minute: -5, per_10_minutes: null }), [
-        "api_plan.per_minute: expected a positive integer, got -5",
-        "api_plan.per_10_minutes: expected a positive integer, got null"
-      ])
+      assert.deepStrictEqual(
+        yield* problemsOf({ per_minute: -5, per_10_minutes: null, per_profile_per_minute: 1e30 }),
+        [
+          "api_plan.per_minute: expected a positive integer (at most 1000000), got -5",
+          "api_plan.per_10_minutes: expected a positive integer (at most 1000000), got null",
+          "api_plan.per_profile_per_minute: expected a positive integer (at most 1000000), got 1e+30"
+        ]
+      )
     }))
 
   it.effect("code gets the problems under its own names", () =>
@@ -56,7 +60,7 @@ describe("CampaignSpec api_plan", () => {
         CampaignSpec.fromCode({ ...minimal, platform: "instagram", apiPlan: { perTenMinutes: 0 } })
       )
       assert.deepStrictEqual(error.issues.map((issue) => `${issue.path}: ${issue.message}`), [
-        "apiPlan.perTenMinutes: expected a positive integer, got 0"
+        "apiPlan.perTenMinutes: expected a positive integer (at most 1000000), got 0"
       ])
     }))
 })
