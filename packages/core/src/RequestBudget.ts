@@ -20,6 +20,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Clock, Context, Duration, Effect, FiberRef, Layer, Option, Redacted, Ref, Schema, type Scope } from "effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Crypto from "node:crypto"
@@ -144,12 +145,22 @@ export interface Learned {
   readonly perTenMinutes?: number | undefined
 }
 
-/** One request counted (`weight` 1), or what the API counted beyond ours (`weight` the difference), at `at`. */
+/**
+ * The requests of one profile (`""`: what the API counted beyond ours) in one second, `bucket` (epoch seconds): the
+ * stores count by the second, so that a window's count costs at most one entry a second and profile, however fast
+ * the requests go. A bucket counts in a window as long as any part of its second does (the safe side).
+ */
 export interface Entry {
-  readonly at: number
+  readonly bucket: number
   readonly profile: string
   readonly weight: number
 }
+
+/** The first bucket a window of `window` milliseconds ending at `now` counts. */
+export const firstBucket = (now: number, window: number): number => Math.floor((now - window) / 1000)
+
+/** The first bucket wholly at or after `since`: what was spent since then, counted on the low side. */
+const bucketsSince = (since: number): number => Math.ceil(since / 1000)
 
 export type Verdict =
   | { readonly _tag: "Taken" }
@@ -168,12 +179,14 @@ export const verdict = (
 ): Verdict => {
   /** When the window's count falls to `limit - 1`: the time the entry that makes it so leaves the window. */
   const freeAt = (window: number, limit: number, counts: (entry: Entry) => boolean): number => {
-    const inWindow = entries.filter((entry) => counts(entry) && entry.at > now - window)
+    const first = firstBucket(now, window)
+    const inWindow = entries.filter((entry) => counts(entry) && entry.bucket >= first)
     let excess = inWindow.reduce((sum, entry) => sum + entry.weight, 0) + 1 - limit
     if (excess <= 0) return now
     for (const entry of inWindow) {
       excess -= entry.weight
-      if (excess <= 0) return entry.at + window
+      // The first moment the window no longer counts the entry's second.
+      if (excess <= 0) return (entry.bucket + 1) * 1000 + window
     }
     return now + window
   }
@@ -201,26 +214,44 @@ export interface Store {
   readonly spentSince: (since: number) => Effect.Effect<number>
 }
 
+/** The longest window as counted: entries before its first bucket are dropped. */
+const longestWindow = tenMinutesMillis + marginMillis
+
 /** A store in this process's memory. */
 export const memoryStore: Effect.Effect<Store> = Effect.sync(() => {
-  let entries: Array<Entry> = []
+  let entries: Array<{ bucket: number; readonly profile: string; weight: number }> = []
   let heldUntil = 0
   const prune = (now: number) => {
-    const first = entries.findIndex((entry) => entry.at > now - tenMinutesMillis - marginMillis)
+    const kept = firstBucket(now, longestWindow)
+    const first = entries.findIndex((entry) => entry.bucket >= kept)
     if (first !== 0) entries = first < 0 ? [] : entries.slice(first)
+  }
+  /** Adds to the entry of the second and profile (the entries stay in bucket order: the clock only moves on). */
+  const count = (now: number, profile: string, weight: number) => {
+    const bucket = Math.floor(now / 1000)
+    for (let index = entries.length - 1; index >= 0 && entries[index]!.bucket === bucket; index--) {
+      if (entries[index]!.profile === profile) {
+        entries[index]!.weight += weight
+        return
+      }
+    }
+    entries.push({ bucket, profile, weight })
   }
   return {
     tryTake: (now, profile, limits) =>
       Effect.sync(() => {
         prune(now)
         const answer = verdict(entries, heldUntil, now, profile, limits)
-        if (answer._tag === "Taken") entries.push({ at: now, profile, weight: 1 })
+        if (answer._tag === "Taken") count(now, profile, 1)
         return answer
       }),
-    add: (now, weight) => Effect.sync(() => void entries.push({ at: now, profile: "", weight })),
+    add: (now, weight) => Effect.sync(() => count(now, "", weight)),
     hold: (until) => Effect.sync(() => void (heldUntil = Math.max(heldUntil, until))),
     spentSince: (since) =>
-      Effect.sync(() => entries.reduce((sum, entry) => entry.at >= since ? sum + entry.weight : sum, 0))
+      Effect.sync(() => {
+        const first = bucketsSince(since)
+        return entries.reduce((sum, entry) => entry.bucket >= first ? sum + entry.weight : sum, 0)
+      })
   }
 })
 
@@ -230,9 +261,9 @@ export const keyDigest = (apiKey: Redacted.Redacted<string>): string =>
 
 /** SQLite returns integers as numbers; PostgreSQL returns BIGINT and SUM as strings. */
 const Integer = Schema.Union(Schema.Number, Schema.NumberFromString)
-const decodeTaken = Schema.decodeUnknown(Schema.Array(Schema.Struct({ taken_at: Integer })))
+const decodeTaken = Schema.decodeUnknown(Schema.Array(Schema.Struct({ weight: Integer })))
 const decodeEntries = Schema.decodeUnknown(Schema.Array(Schema.Struct({
-  taken_at: Integer,
+  bucket: Integer,
   profile: Schema.String,
   weight: Integer
 })))
@@ -241,9 +272,9 @@ const decodeSpent = Schema.decodeUnknown(Schema.Array(Schema.Struct({ spent: Sch
 
 /**
  * A store in the ledger's database (`comment_dm_request_log`, `comment_dm_request_keys`), shared by every process on
- * the ledger. A request is counted by one statement that inserts it only if every window has room; on PostgreSQL
- * that statement runs under a transaction-scoped advisory lock of the key, so that two hosts cannot both see the
- * last free place (SQLite runs one writing statement at a time anyway).
+ * the ledger. A request is counted by one statement that adds it to its second's row only if every window has room;
+ * on PostgreSQL that statement runs under a transaction-scoped advisory lock of the key, so that two hosts cannot
+ * both see the last free place (SQLite runs one writing statement at a time anyway).
  */
 export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<Store, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
@@ -254,24 +285,35 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
     const orDie = <A>(effect: Effect.Effect<A, SqlError | ParseResult.ParseError>) => Effect.orDie(effect)
     let prunedAt = 0
 
-    const sum = (since: number, profile?: string) =>
+    /** The weight of the key's buckets from `first` on (of one profile, when given). */
+    const sum = (first: number, profile?: string) =>
       sql`SELECT COALESCE(SUM(weight), 0) AS spent FROM comment_dm_request_log
-        WHERE key_digest = ${key} AND taken_at > ${since} ${
+        WHERE key_digest = ${key} AND bucket >= ${first} ${
         profile === undefined ? sql`` : sql`AND profile = ${profile}`
       }`
 
+    /** Adds `weight` to the row of the second and profile, when `condition` holds. */
+    const count = (now: number, profile: string, weight: number, condition: Statement.Fragment) =>
+      sql`INSERT INTO comment_dm_request_log (key_digest, profile, bucket, weight)
+        SELECT ${key}, ${profile}, ${Math.floor(now / 1000)}, ${weight} WHERE ${condition}
+        ON CONFLICT (key_digest, profile, bucket) DO UPDATE SET weight = comment_dm_request_log.weight + ${weight}
+        RETURNING weight`.pipe(Effect.flatMap(decodeTaken))
+
+    const minute = minuteMillis + marginMillis
     const insert = (now: number, profile: string, limits: Limits) =>
-      sql`INSERT INTO comment_dm_request_log (key_digest, profile, taken_at, weight)
-        SELECT ${key}, ${profile}, ${now}, 1
-        WHERE NOT EXISTS (SELECT 1 FROM comment_dm_request_keys WHERE key_digest = ${key} AND held_until > ${now})
-        AND (${sum(now - minuteMillis - marginMillis)}) < ${limits.perMinute}
-        AND (${sum(now - tenMinutesMillis - marginMillis)}) < ${limits.perTenMinutes}
+      count(
+        now,
+        profile,
+        1,
+        sql`NOT EXISTS (SELECT 1 FROM comment_dm_request_keys WHERE key_digest = ${key} AND held_until > ${now})
+        AND (${sum(firstBucket(now, minute))}) < ${limits.perMinute}
+        AND (${sum(firstBucket(now, longestWindow))}) < ${limits.perTenMinutes}
         ${
-        profile === "" || limits.perProfilePerMinute === undefined
-          ? sql``
-          : sql`AND (${sum(now - minuteMillis - marginMillis, profile)}) < ${limits.perProfilePerMinute}`
-      }
-        RETURNING taken_at`.pipe(Effect.flatMap(decodeTaken))
+          profile === "" || limits.perProfilePerMinute === undefined
+            ? sql``
+            : sql`AND (${sum(firstBucket(now, minute), profile)}) < ${limits.perProfilePerMinute}`
+        }`
+      )
 
     const locked = <A, E>(effect: Effect.Effect<A, E>) =>
       sql.onDialectOrElse({
@@ -282,14 +324,13 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
     /** Why a request did not fit: the rows of the last 10 minutes, read again, and the hold. */
     const why = (now: number, profile: string, limits: Limits) =>
       Effect.gen(function*() {
-        const rows = yield* sql`SELECT taken_at, profile, weight FROM comment_dm_request_log
-          WHERE key_digest = ${key} AND taken_at > ${now - tenMinutesMillis - marginMillis}
-          ORDER BY taken_at`.pipe(Effect.flatMap(decodeEntries))
+        const rows = yield* sql`SELECT bucket, profile, weight FROM comment_dm_request_log
+          WHERE key_digest = ${key} AND bucket >= ${firstBucket(now, longestWindow)}
+          ORDER BY bucket`.pipe(Effect.flatMap(decodeEntries))
         const held = yield* sql`SELECT held_until FROM comment_dm_request_keys WHERE key_digest = ${key}`.pipe(
           Effect.flatMap(decodeHeld)
         )
-        const entries = rows.map((row) => ({ at: row.taken_at, profile: row.profile, weight: row.weight }))
-        const answer = verdict(entries, held[0]?.held_until ?? 0, now, profile, limits)
+        const answer = verdict(rows, held[0]?.held_until ?? 0, now, profile, limits)
         // Another process freed a place between the two reads: try again at once.
         return answer._tag === "Taken" ? { _tag: "Wait", until: now + 1, forKey: true } as const : answer
       })
@@ -299,8 +340,9 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
         Effect.sync(() => {
           prunedAt = now
         }),
-        sql`DELETE FROM comment_dm_request_log
-          WHERE key_digest = ${key} AND taken_at <= ${now - tenMinutesMillis - marginMillis}`
+        sql`DELETE FROM comment_dm_request_log WHERE key_digest = ${key} AND bucket < ${
+          firstBucket(now, longestWindow)
+        }`
       )
 
     const store: Store = {
@@ -311,9 +353,7 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
           if (taken.length > 0) return { _tag: "Taken" } as const
           return yield* why(now, profile, limits)
         })),
-      add: (now, weight) =>
-        orDie(sql`INSERT INTO comment_dm_request_log (key_digest, profile, taken_at, weight)
-          VALUES (${key}, '', ${now}, ${weight})`),
+      add: (now, weight) => orDie(count(now, "", weight, sql`1 = 1`)),
       hold: (until) => {
         const later = sql.onDialectOrElse({
           pg: () => sql`GREATEST(comment_dm_request_keys.held_until, ${until})`,
@@ -324,7 +364,7 @@ export const ledgerStore = (apiKey: Redacted.Redacted<string>): Effect.Effect<St
       },
       spentSince: (since) =>
         orDie(Effect.map(
-          Effect.flatMap(sum(since - 1), decodeSpent),
+          Effect.flatMap(sum(bucketsSince(since)), decodeSpent),
           (rows) => rows[0]?.spent ?? 0
         ))
     }

@@ -306,19 +306,20 @@ const createHeartbeats = Effect.gen(function*() {
 })
 
 /**
- * The request budget of each API key (see `RequestBudget`), shared by the processes on the ledger: every request
- * taken (and what the API counted beyond ours, as a weight) with its time, and a hold after a request-rate 429. A key
- * is named by a digest, never by itself.
+ * The request budget of each API key (see `RequestBudget`), shared by the processes on the ledger: the requests taken
+ * per second (epoch seconds) and profile (`''`: what the API counted beyond ours), and a hold after a request-rate
+ * 429. A key is named by a digest, never by itself.
  */
 const createRequestBudget = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql`CREATE TABLE comment_dm_request_log (
     key_digest TEXT NOT NULL,
     profile TEXT NOT NULL,
-    taken_at BIGINT NOT NULL,
-    weight INTEGER NOT NULL
+    bucket BIGINT NOT NULL,
+    weight BIGINT NOT NULL,
+    PRIMARY KEY (key_digest, profile, bucket)
   )`
-  yield* sql`CREATE INDEX comment_dm_request_log_key_time ON comment_dm_request_log (key_digest, taken_at)`
+  yield* sql`CREATE INDEX comment_dm_request_log_key_bucket ON comment_dm_request_log (key_digest, bucket)`
   yield* sql`CREATE TABLE comment_dm_request_keys (
     key_digest TEXT PRIMARY KEY NOT NULL,
     held_until BIGINT NOT NULL
