@@ -96,12 +96,9 @@ export interface Service {
    * when configured), and counts it. Reads wait while a send waits for the key.
    */
   readonly take: (ticket: Ticket) => Effect.Effect<void>
-  /** Learns from the answer of a request taken (`undefined`: none came, e.g. a timeout). */
-  readonly observe: (ticket: Ticket, answer: Answer | undefined) => Effect.Effect<void>
-  /**
-   * {@link take}, the request, {@link observe} of its answer (or of none, when it fails without one). A request
-   * {@link prepay} paid for takes nothing more.
-   */
+  /** Learns from the answer of a request taken. */
+  readonly observe: (ticket: Ticket, answer: Answer) => Effect.Effect<void>
+  /** {@link take}, the request, {@link observe} of its answer. A request {@link prepay} paid for takes nothing more. */
   readonly metered: <A extends Answer, E, R>(ticket: Ticket, request: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** {@link Snapshot.sustainablePerMinute}. */
   readonly sustainablePerMinute: Effect.Effect<number>
@@ -159,8 +156,8 @@ export interface Entry {
 /** The first bucket a window of `window` milliseconds ending at `now` counts. */
 export const firstBucket = (now: number, window: number): number => Math.floor((now - window) / 1000)
 
-/** The first bucket wholly at or after `since`: what was spent since then, counted on the low side. */
-const bucketsSince = (since: number): number => Math.ceil(since / 1000)
+/** The bucket of `since`: what was spent since then, counted with the whole of its first second. */
+const bucketsSince = (since: number): number => Math.floor(since / 1000)
 
 export type Verdict =
   | { readonly _tag: "Taken" }
@@ -420,8 +417,10 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const learned = yield* Ref.make<Learned>({})
     const stats = yield* Ref.make<Stats>({ taken: 0, sends: 0, reads: 0, waitedMillis: 0, rateLimited: 0, heldBack: 0 })
-    /** Requests taken and not yet answered, and the sends waiting for the key with the earliest time they retry. */
-    const state = { inFlight: 0, sendsWaiting: 0, sendsRetryAt: 0 }
+    /** The sends waiting for the key, and the earliest time they retry. */
+    const state = { sendsWaiting: 0, sendsRetryAt: 0 }
+    /** What this process took (and learned of others), so that an answer needs no look at a shared store to agree. */
+    const local = yield* memoryStore
     const limits = Effect.zipWith(options.plan, Ref.get(learned), limitsOf)
     const sleepUntil = (at: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Duration.millis(Math.max(1, at - now))))
@@ -443,7 +442,7 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
             if (ticket.priority === "read") yield* yieldToSends
             const now = yield* Clock.currentTimeMillis
             const answer = yield* store.tryTake(now, profile, yield* limits)
-            if (answer._tag === "Taken") return
+            if (answer._tag === "Taken") return yield* local.add(now, 1)
             if (ticket.priority === "send" && answer.forKey) {
               if (!waiting) state.sendsWaiting += 1
               waiting = true
@@ -466,8 +465,9 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
 
     /**
      * The headers tell the window that binds (its limit, what remains, when it resets): one that resets within a
-     * minute is the minute's. What the API counted in it beyond ours (with our requests still in flight, which it
-     * may not have counted yet) is taken from the budget, so that we stay within what the API says remains.
+     * minute is the minute's. What the API counted in it beyond what we took (another program on the key, a host on
+     * another ledger) is taken from the budget too, so that we stay within what the API says remains. The store is
+     * only asked when this process alone took fewer than the API counted.
      */
     const learnFrom = (answer: Answer, now: number, plan: Plan) =>
       Option.match(rateLimitHeaders(answer), {
@@ -489,19 +489,19 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
                   : { ...known, perTenMinutes: Math.max(known.perTenMinutes ?? 0, limit) })
             }
             const windowStart = resetMillis - (minute ? minuteMillis : tenMinutesMillis)
-            const ours = yield* store.spentSince(windowStart)
-            const beyond = limit - remaining + state.inFlight - ours
+            const counted = limit - remaining
+            if (counted <= (yield* local.spentSince(windowStart))) return
+            const beyond = counted - (yield* store.spentSince(windowStart))
             if (beyond > 0) {
               yield* store.add(now, beyond)
+              yield* local.add(now, beyond)
               yield* Ref.update(stats, (known) => ({ ...known, heldBack: known.heldBack + beyond }))
             }
           })
       })
 
-    const observe = (_ticket: Ticket, answer: Answer | undefined) =>
+    const observe = (_ticket: Ticket, answer: Answer) =>
       Effect.gen(function*() {
-        state.inFlight = Math.max(0, state.inFlight - 1)
-        if (answer === undefined) return
         const now = yield* Clock.currentTimeMillis
         yield* learnFrom(answer, now, yield* options.plan)
         const wait = ErrorTable.requestRateWait({ ...answer, now })
@@ -526,23 +526,12 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
       take,
       observe,
       metered: (ticket, request) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.zipRight(
-            Effect.flatMap(FiberRef.getAndSet(prepaid, undefined), (paid) =>
-              Effect.zipRight(
-                paid === service ? Effect.void : restore(take(ticket)),
-                Effect.sync(() => {
-                  state.inFlight += 1
-                })
-              )),
-            restore(request).pipe(
-              Effect.tapBoth({
-                onSuccess: (answer) => observe(ticket, answer),
-                onFailure: () => observe(ticket, undefined)
-              }),
-              Effect.onInterrupt(() => observe(ticket, undefined))
-            )
-          )
+        Effect.zipRight(
+          Effect.flatMap(
+            FiberRef.getAndSet(prepaid, undefined),
+            (paid) => paid === service ? Effect.void : take(ticket)
+          ),
+          Effect.tap(request, (answer) => observe(ticket, answer))
         ),
       sustainablePerMinute: Effect.map(limits, sustainable),
       snapshot,
