@@ -329,8 +329,9 @@ class Attempts {
         // A stop does not wait for a slot that may be minutes away at a slow pace: the person stays pending.
         const slot = yield* Effect.raceFirst(this.d.pacer.take, Effect.as(this.d.control.stopSignal, undefined))
         if (slot === undefined) return "halted" as const
-        // And the request's place in the key's budget (see `RequestBudget.prepay`), before the claim is confirmed again.
-        const paid = yield* Effect.raceFirst(
+        // And the request's place in the key's budget (see `RequestBudget.prepay`), before the claim is confirmed again;
+        // a rehearsal makes no request and takes no place.
+        const paid = this.d.sender.rehearsal ? unpaid : yield* Effect.raceFirst(
           RequestBudget.prepay({ priority: "send", profile: this.d.spec.user }),
           Effect.as(this.d.control.stopSignal, undefined)
         )
@@ -345,6 +346,9 @@ class Attempts {
     }
   )
 }
+
+/** A request that takes its place in the key's budget itself, if it makes one. */
+const unpaid: RequestBudget.Paid = (self) => self
 
 /** How the attempts of one send ended. */
 interface Ended {
