@@ -4,7 +4,7 @@
  * them). The sandbox's own per-key counts are the ground truth: no 429, and never more requests in one of its minutes
  * or 10 minutes than the plan allows, also with two watchers on one ledger and one key.
  */
-import type { DataSet } from "@comment-dm/sandbox"
+import type { DataSet, Faults } from "@comment-dm/sandbox"
 import { assert, describe, it, type TestContext } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import * as Path from "node:path"
@@ -33,7 +33,10 @@ const data = (): DataSet.Listed => ({
   }))
 })
 
-const campaign = (name: string) => ({
+const campaign = (
+  name: string,
+  apiPlan: object = { per_minute: plan.perMinute, per_10_minutes: plan.perTenMinutes }
+) => ({
   name,
   platform: "instagram",
   user: profile,
@@ -41,7 +44,7 @@ const campaign = (name: string) => ({
   match: { keywords: ["guide"] },
   message: "Hi @{{username}}, here is your guide: https://example.com/guide",
   pace: { per_hour: 360_000, concurrency: 4 },
-  api_plan: { per_minute: plan.perMinute, per_10_minutes: plan.perTenMinutes }
+  api_plan: apiPlan
 })
 
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
@@ -51,9 +54,9 @@ interface Watcher {
   readonly exited: Promise<CliResult>
 }
 
-/** A sandbox with the tight plan, a ledger, and watchers killed when the test ends. */
-const studio = async (context: TestContext) => {
-  const sandbox = await startSandbox({ seed: 1, windows: "open", data: data(), faults: { plan } })
+/** A sandbox with the tight plan (or other limits), a ledger, and watchers killed when the test ends. */
+const studio = async (context: TestContext, faults: Faults.FaultsPatch = { plan }) => {
+  const sandbox = await startSandbox({ seed: 1, windows: "open", data: data(), faults })
   const dir = tempDir("comment-dm-budget-")
   const children: Array<ChildProcess> = []
   context.onTestFinished(async () => {
@@ -69,8 +72,8 @@ const studio = async (context: TestContext) => {
     dir.cleanup()
   })
   const db = Path.join(dir.path, "ledger.sqlite")
-  const watch = (name: string): Watcher => {
-    const file = writeCampaign(dir.path, `${name}.json`, campaign(name))
+  const watch = (name: string, apiPlan?: object): Watcher => {
+    const file = writeCampaign(dir.path, `${name}.json`, campaign(name, apiPlan))
     const child = startCli(["watch", file, "--db", db, "--json", "--every", "1s"], { env: sandbox.env })
     children.push(child)
     let stdout = ""
@@ -129,5 +132,22 @@ describe.concurrent("the request budget of an API key against the sandbox's plan
     const { sandbox, watch } = await studio(context)
     const results = await runWatchers(sandbox, [watch("budget-first"), watch("budget-second")])
     await assertWithinPlan(sandbox, results)
+  }, 90_000)
+
+  it("a per-profile limit stated in api_plan keeps the profile's requests within it", async (context) => {
+    const perProfile = 5
+    const { sandbox, watch } = await studio(context, { profileRequestLimit: perProfile })
+    const watcher = watch("budget-profile", { per_profile_per_minute: perProfile })
+    const profileTraffic = async () => (await control(sandbox.handle.stats)).profiles[profile]
+    const deadline = Date.now() + 20_000
+    while (((await profileTraffic())?.requests ?? 0) < perProfile && Date.now() < deadline) await sleep(100)
+    await sleep(4_000)
+    watcher.child.kill("SIGINT")
+    const result = await watcher.exited
+    const traffic = await profileTraffic()
+    const shown = `profile traffic ${JSON.stringify(traffic)}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`
+    assert.strictEqual(traffic?.rateLimited, 0, `no 429\n${shown}`)
+    assert.strictEqual(traffic?.requests, perProfile, shown)
+    assert.strictEqual(result.code, 130, shown)
   }, 90_000)
 })

@@ -329,9 +329,9 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const key = Redacted.value(settings.apiKey)
     /** A platform that echoes the key in an error must not put it into messages, logs or the ledger. */
     const hideKey = (text: string): string => key.length === 0 ? text : text.split(key).join("[API key]")
-    const get = (path: string, query: Readonly<Record<string, string>>): Call => ({
+    const get = (path: string, query: Readonly<Record<string, string>>, profile = query["user"]): Call => ({
       endpoint: `GET ${path}`,
-      profile: query["user"],
+      profile,
       request: HttpClientRequest.get(settings.baseUrl + path, { headers, urlParams: query })
     })
     const post = (path: string, body: Readonly<Record<string, unknown>> & { readonly user: string }): Call => ({
@@ -573,7 +573,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const profile = (request: { readonly user: string }): Effect.Effect<Profile, Errors.ReadError> =>
       call(
         "read",
-        get(`/uploadposts/users/${encodeURIComponent(request.user)}`, {}),
+        get(`/uploadposts/users/${encodeURIComponent(request.user)}`, {}, request.user),
         decodeProfileAnswer
       ).pipe(Effect.map(profileOf), narrowRead)
 
