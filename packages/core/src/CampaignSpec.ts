@@ -356,6 +356,22 @@ export type Pace = typeof Pace.Type
 
 const defaultPace: Pace = { perHour: 200, concurrency: 4 }
 
+const PlanLimit = Schema.Int.pipe(Schema.between(1, 1_000_000)).annotations(
+  expected("a positive integer (at most 1000000)")
+)
+
+/**
+ * `api_plan`: the Upload-Post plan's request limits of the campaign's key (see `RequestBudget`); each one absent is
+ * learned from the answers' `X-RateLimit-Limit` (10 minutes: 5 × a minute), and there is no per-profile limit unless
+ * given. Campaigns that share a key share one budget, under the tightest of their plans.
+ */
+export const ApiPlan = Schema.Struct({
+  perMinute: Schema.optionalWith(PlanLimit, { exact: true }).pipe(Schema.fromKey("per_minute")),
+  perTenMinutes: Schema.optionalWith(PlanLimit, { exact: true }).pipe(Schema.fromKey("per_10_minutes")),
+  perProfilePerMinute: Schema.optionalWith(PlanLimit, { exact: true }).pipe(Schema.fromKey("per_profile_per_minute"))
+}).annotations(expected("an object with per_minute, per_10_minutes and per_profile_per_minute", isObject))
+export type ApiPlan = typeof ApiPlan.Type
+
 /**
  * When the platform's daily DM count is assumed to start over (Upload-Post does not document it): at a time of day in
  * UTC (`"00:00 UTC"`, the default), or `rolling`, 24 hours after the limit was reached.
@@ -709,7 +725,9 @@ const fields = Schema.Struct({
    */
   active: Schema.optionalWith(Schema.Boolean.annotations(expected("true or false")), { exact: true }),
   /** The environment variable that holds the campaign's key (absent: {@link defaultApiKeyEnv}). */
-  apiKeyEnv: Schema.optionalWith(ApiKeyEnv, { exact: true }).pipe(Schema.fromKey("api_key_env"))
+  apiKeyEnv: Schema.optionalWith(ApiKeyEnv, { exact: true }).pipe(Schema.fromKey("api_key_env")),
+  /** The key's request limits (absent: learned from the answers). */
+  apiPlan: Schema.optionalWith(ApiPlan, { exact: true }).pipe(Schema.fromKey("api_plan"))
 }).annotations(expected("a campaign: an object with name, platform, user, posts and message", isObject))
 
 const crossChecks = (spec: typeof fields.Type): Array<Schema.FilterIssue> => {
@@ -807,14 +825,16 @@ const knownKeys: Record<string, ReadonlyArray<string>> = {
     "since",
     "until",
     "active",
-    "api_key_env"
+    "api_key_env",
+    "api_plan"
   ],
   account: ["user_id", "username"],
   buttons: ["title", "url"],
   match: ["keywords", "mode", "exclude"],
   follow_up: ["message", "within", "when"],
   public_reply: ["message", "per_hour"],
-  pace: ["per_hour", "concurrency"]
+  pace: ["per_hour", "concurrency"],
+  api_plan: ["per_minute", "per_10_minutes", "per_profile_per_minute"]
 }
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -891,6 +911,11 @@ export type CodeInput = MessageInput & {
   /** Whole messages or comments that opt a person out (default STOP, UNSUBSCRIBE, REMOVE). */
   readonly optOut?: ReadonlyArray<string>
   readonly apiKeyEnv?: string
+  readonly apiPlan?: {
+    readonly perMinute?: number
+    readonly perTenMinutes?: number
+    readonly perProfilePerMinute?: number
+  }
   readonly account?: { readonly userId?: string; readonly username?: string }
   /** `within` as the file writes it ("7d"); a bare message is accepted as `message`. */
   readonly followUp?:
@@ -919,12 +944,16 @@ const codeKeys: Readonly<Record<string, string>> = {
   max_sends: "maxSends",
   opt_out: "optOut",
   api_key_env: "apiKeyEnv",
+  api_plan: "apiPlan",
+  per_minute: "perMinute",
+  per_10_minutes: "perTenMinutes",
+  per_profile_per_minute: "perProfilePerMinute",
   user_id: "userId",
   follow_up: "followUp",
   public_reply: "publicReply"
 }
 
-const codeNames = (text: string): string => text.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (key) => codeKeys[key] ?? key)
+const codeNames = (text: string): string => text.replace(/\b[a-z]+(?:_[a-z0-9]+)+\b/g, (key) => codeKeys[key] ?? key)
 
 /**
  * A problem as code names it: its path and the keys its words name (an unknown key's hint, "expected an object with
@@ -951,8 +980,21 @@ const present = (entries: Record<string, unknown>): Record<string, unknown> =>
 export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, CampaignSpecError> => {
   // Untyped code may pass anything: what is not an object gets the decoder's own message.
   if (!isObject(input)) return decode(input)
-  const { account, apiKeyEnv, dailyReset, followUp, maxSends, message, messages, optOut, pace, publicReply, ...rest } =
-    input
+  const {
+    account,
+    apiKeyEnv,
+    apiPlan,
+    dailyReset,
+    followUp,
+    maxSends,
+    message,
+    messages,
+    optOut,
+    pace,
+    publicReply,
+    ...rest
+  } = input
+  const { perMinute, perProfilePerMinute, perTenMinutes, ...restPlan } = apiPlan ?? {}
   const { concurrency, perHour, ...restPace } = pace ?? {}
   const { userId, ...restAccount } = account ?? {}
   const replyObject = typeof publicReply === "object" && "message" in publicReply ? publicReply : undefined
@@ -967,7 +1009,15 @@ export const fromCode = (input: CodeInput): Effect.Effect<CampaignSpec, Campaign
     max_sends: maxSends,
     follow_up: followUp,
     public_reply: replyObject === undefined ? publicReply : present({ ...restReply, per_hour: repliesPerHour }),
-    api_key_env: apiKeyEnv
+    api_key_env: apiKeyEnv,
+    api_plan: isObject(apiPlan)
+      ? present({
+        ...restPlan,
+        per_minute: perMinute,
+        per_10_minutes: perTenMinutes,
+        per_profile_per_minute: perProfilePerMinute
+      })
+      : apiPlan
   })).pipe(
     Effect.mapError((error) =>
       new CampaignSpecError({

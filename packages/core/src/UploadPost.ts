@@ -25,6 +25,7 @@ import {
 import * as ErrorTable from "./internal/errorTable.js"
 import * as RequestDeadline from "./internal/requestDeadline.js"
 import * as WireJson from "./internal/wireJson.js"
+import * as RequestBudget from "./RequestBudget.js"
 import * as RequestMetrics from "./RequestMetrics.js"
 import * as Retry from "./Retry.js"
 import * as Errors from "./UploadPostError.js"
@@ -314,6 +315,8 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const settings = yield* UploadPostConfig
     const timeout = Duration.decode(settings.requestTimeout)
     const client = yield* HttpClient.HttpClient
+    // The key's request budget when the program provides one (the commands do); without one, requests go at once.
+    const budget = yield* Effect.serviceOption(RequestBudget.RequestBudget)
     // The timeout as a timer in the client where it can (`KeepAliveHttpClient`), else the general timeout around it.
     const withinTimeout: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | typeof timedOut> =
       RequestDeadline.isApplied(client)
@@ -327,12 +330,14 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const key = Redacted.value(settings.apiKey)
     /** A platform that echoes the key in an error must not put it into messages, logs or the ledger. */
     const hideKey = (text: string): string => key.length === 0 ? text : text.split(key).join("[API key]")
-    const get = (path: string, query: Readonly<Record<string, string>>): Call => ({
+    const get = (path: string, query: Readonly<Record<string, string>>, profile = query["user"]): Call => ({
       endpoint: `GET ${path}`,
+      profile,
       request: HttpClientRequest.get(settings.baseUrl + path, { headers, urlParams: query })
     })
-    const post = (path: string, body: unknown): Call => ({
+    const post = (path: string, body: Readonly<Record<string, unknown>> & { readonly user: string }): Call => ({
       endpoint: `POST ${path}`,
+      profile: body.user,
       request: HttpClientRequest.post(settings.baseUrl + path, {
         headers,
         body: HttpBody.text(JSON.stringify(body), "application/json")
@@ -341,15 +346,16 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
 
     /**
      * One request, one answer read whole within the timeout: failures without an answer (the client's
-     * `HttpClientError`s, the timeout), statuses and bodies all end up typed.
+     * `HttpClientError`s, the timeout), statuses and bodies all end up typed. The request takes from the key's budget
+     * before it goes out (the wait is not part of its timeout), and the budget reads its answer.
      */
     const call = <A>(
       operation: ErrorTable.Operation,
-      { endpoint, request }: Call,
+      { endpoint, profile, request }: Call,
       decode: Decoder<A>
-    ): Effect.Effect<A, AnswerError> =>
+    ): Effect.Effect<A, AnswerError> => {
       // Counted where every request is made, answered or not, and 429s by their answer (for `/metrics`).
-      Effect.zipRight(RequestMetrics.countRequest(endpoint), client.execute(request)).pipe(
+      const exchange = Effect.zipRight(RequestMetrics.countRequest(endpoint), client.execute(request)).pipe(
         Effect.tap((response) => response.status === 429 ? RequestMetrics.countRateLimited(endpoint) : Effect.void),
         Effect.flatMap((response) =>
           Effect.map(response.text, (text): Answer => ({ status: response.status, headers: response.headers, text }))
@@ -361,9 +367,13 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
               ? ErrorTable.classifyTransport(endpoint, operation, undefined, true)
               : ErrorTable.classifyTransport(endpoint, operation, failure, false)
           )
-        ),
-        Effect.flatMap((answer) => interpret(endpoint, operation, answer, decode))
+        )
       )
+      return Option.match(budget, {
+        onNone: () => exchange,
+        onSome: (key) => key.metered({ priority: operation, profile }, exchange)
+      }).pipe(Effect.flatMap((answer) => interpret(endpoint, operation, answer, decode)))
+    }
 
     const interpret = <A>(
       endpoint: string,
@@ -566,7 +576,7 @@ export class UploadPost extends Effect.Service<UploadPost>()("@comment-dm/core/U
     const profile = (request: { readonly user: string }): Effect.Effect<Profile, Errors.ReadError> =>
       call(
         "read",
-        get(`/uploadposts/users/${encodeURIComponent(request.user)}`, {}),
+        get(`/uploadposts/users/${encodeURIComponent(request.user)}`, {}, request.user),
         decodeProfileAnswer
       ).pipe(Effect.map(profileOf), narrowRead)
 
@@ -604,6 +614,8 @@ type AnswerError = Errors.ReadError | Errors.SendError
 /** A request and how errors name it: method and path, as the API reference does. */
 interface Call {
   readonly endpoint: string
+  /** The profile the request names as `user`, which the per-profile request limit counts. */
+  readonly profile: string | undefined
   readonly request: HttpClientRequest.HttpClientRequest
 }
 

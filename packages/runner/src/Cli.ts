@@ -99,7 +99,10 @@ const runCommand = Command.make(
       "5 some people pending or in doubt, 130 interrupted, 1 anything else."
   ),
   (self) =>
-    Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost, { readOnlyIntent: args.dryRun }))
+    Command.provide(
+      self,
+      (args) => Workspace.layer(args, Workspace.budgetedUploadPost, { readOnlyIntent: args.dryRun })
+    )
 )
 
 const watchCommand = Command.make(
@@ -162,7 +165,7 @@ const watchCommand = Command.make(
       "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
       "1. SIGINT/SIGTERM settle sends in flight and exit 130."
   ),
-  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
+  (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.budgetedUploadPost))
 )
 
 const statusCommand = Command.make("status", { campaignFile, db, json }, (args) =>
@@ -213,7 +216,7 @@ const reconcileCommand = Command.make("reconcile", { campaignFile, db }, () =>
         "otherwise they stay in doubt (the answer may be incomplete). Private replies in doubt are left to `run`, " +
         "which retries them. Runs automatically at the start of every `run`."
     ),
-    (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
+    (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.budgetedUploadPost))
   )
 
 const exportCommand = Command.make(

@@ -3,7 +3,8 @@
  * ledger, and the Upload-Post client for those that talk to the platform. The one place that says which layer gives
  * each.
  */
-import { type CampaignSpec, KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
+import { type CampaignSpec, KeepAliveHttpClient, RequestBudget, UploadPost } from "@comment-dm/core"
+import type { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as CampaignFile from "./CampaignFile.js"
@@ -20,6 +21,23 @@ export const uploadPost = (spec: CampaignSpec.CampaignSpec) =>
     Layer.provide(KeepAliveHttpClient.layer())
   )
 
+/**
+ * {@link uploadPost} with the key's request budget kept in the ledger's database (`RequestBudget.layerLedger`), so
+ * that every process on the ledger that uses the key holds its plan (`api_plan`) together.
+ */
+export const budgetedUploadPost = (spec: CampaignSpec.CampaignSpec) => {
+  const config = UploadPost.UploadPostConfig.fromEnvWith({ notice, keyVariable: spec.apiKeyEnv })
+  const budget = Layer.unwrapEffect(
+    Effect.map(UploadPost.UploadPostConfig, (settings) => RequestBudget.layerLedger(settings.apiKey, spec.apiPlan))
+  )
+  // The budget stays in the context too: a send takes its place in it where it waits for its pace.
+  return UploadPost.UploadPost.Default.pipe(
+    Layer.provideMerge(budget),
+    Layer.provide(config),
+    Layer.provide(KeepAliveHttpClient.layer())
+  )
+}
+
 /** A notice about the settings, on stderr. */
 export const notice = (text: string) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
 
@@ -33,22 +51,22 @@ export interface Target {
 }
 
 /**
- * A subcommand's campaign and ledger, and `platform` for the campaign: {@link uploadPost} for those that talk to it,
- * else {@link noPlatform}. Made in this order: a campaign that cannot run opens no ledger, and a ledger setting that cannot be
+ * A subcommand's campaign and ledger, and `platform` for the campaign: {@link budgetedUploadPost} for those that talk
+ * to it, else {@link noPlatform}. Made in this order: a campaign that cannot run opens no ledger, and a ledger setting that cannot be
  * used makes no request.
  */
 export const layer = <P, PE>(
   target: Target,
-  platform: (spec: CampaignSpec.CampaignSpec) => Layer.Layer<P, PE>,
+  platform: (spec: CampaignSpec.CampaignSpec) => Layer.Layer<P, PE, SqlClient.SqlClient>,
   options: LedgerDatabase.LayerOptions = {}
 ) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const spec = yield* CampaignFile.load(target.campaignFile)
     const location = yield* LedgerDatabase.resolve(target.db, options)
-    return Layer.mergeAll(
+    return Layer.merge(
       Layer.succeed(CampaignFile.Campaign, spec),
-      LedgerDatabase.layer(location, options),
-      platform(spec)
+      // The platform may keep the key's request budget in the ledger's database.
+      Layer.provideMerge(platform(spec), LedgerDatabase.layer(location, options))
     )
   }))
 

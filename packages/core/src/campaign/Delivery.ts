@@ -11,6 +11,7 @@ import { Clock, Effect, Exit, Option } from "effect"
 import type * as CampaignSpec from "../CampaignSpec.js"
 import * as Ledger from "../Ledger.js"
 import type * as Pacer from "../Pacer.js"
+import * as RequestBudget from "../RequestBudget.js"
 import * as Retry from "../Retry.js"
 import type * as Sender from "../Sender.js"
 import type * as UploadPost from "../UploadPost.js"
@@ -328,16 +329,26 @@ class Attempts {
         // A stop does not wait for a slot that may be minutes away at a slow pace: the person stays pending.
         const slot = yield* Effect.raceFirst(this.d.pacer.take, Effect.as(this.d.control.stopSignal, undefined))
         if (slot === undefined) return "halted" as const
+        // And the request's place in the key's budget (see `RequestBudget.prepay`), before the claim is confirmed again;
+        // a rehearsal makes no request and takes no place.
+        const paid = this.d.sender.rehearsal ? unpaid : yield* Effect.raceFirst(
+          RequestBudget.prepay({ priority: "send", profile: this.d.spec.user }),
+          Effect.as(this.d.control.stopSignal, undefined)
+        )
+        if (paid === undefined) return "halted" as const
         const after = yield* this.confirm
         if (after !== undefined) return after
         if (!(yield* this.stillChosen)) return "changed" as const
-        const delivered = yield* this.send
+        const delivered = yield* paid(this.send)
         yield* slot.answered
         return delivered
       })
     }
   )
 }
+
+/** A request that takes its place in the key's budget itself, if it makes one. */
+const unpaid: RequestBudget.Paid = (self) => self
 
 /** How the attempts of one send ended. */
 interface Ended {

@@ -87,6 +87,17 @@ export const rateLimitWait = (answer: Answer): Duration.Duration => {
   return defaultRateLimitWait
 }
 
+/**
+ * The wait a request-rate 429 asks for, or `undefined` for any other answer (a 429 that names the daily DM limit
+ * limits sends, not requests): what the request budget holds the key for.
+ */
+export const requestRateWait = (
+  answer: { readonly status: number; readonly headers: Answer["headers"]; readonly text?: string; readonly now: number }
+): Duration.Duration | undefined =>
+  answer.status === 429 && !dailyLimitText.test(answer.text ?? "")
+    ? rateLimitWait({ ...answer, endpoint: "", operation: "read", detail: "" })
+    : undefined
+
 const isClientError = (status: number) => status >= 400 && status < 500
 
 export const table: ReadonlyArray<Row> = [

@@ -305,6 +305,27 @@ const createHeartbeats = Effect.gen(function*() {
   yield* sql`CREATE INDEX comment_dm_recipients_campaign_updated ON comment_dm_recipients (campaign, updated_at)`
 })
 
+/**
+ * The request budget of each API key (see `RequestBudget`), shared by the processes on the ledger: the requests taken
+ * per second (epoch seconds) and profile (`''`: what the API counted beyond ours), and a hold after a request-rate
+ * 429. A key is named by a digest, never by itself.
+ */
+const createRequestBudget = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE comment_dm_request_log (
+    key_digest TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    bucket BIGINT NOT NULL,
+    weight BIGINT NOT NULL,
+    PRIMARY KEY (key_digest, profile, bucket)
+  )`
+  yield* sql`CREATE INDEX comment_dm_request_log_key_bucket ON comment_dm_request_log (key_digest, bucket)`
+  yield* sql`CREATE TABLE comment_dm_request_keys (
+    key_digest TEXT PRIMARY KEY NOT NULL,
+    held_until BIGINT NOT NULL
+  )`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -316,7 +337,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0007_comment_text_retention": addCommentTextRetention,
   "0008_report_comments_read": addCommentsRead,
   "0009_forget_salt": createLedgerSecrets,
-  "0010_dashboard_heartbeats": createHeartbeats
+  "0010_dashboard_heartbeats": createHeartbeats,
+  "0011_request_budget": createRequestBudget
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -9,7 +9,16 @@
  * that campaign, which tries again on a slow schedule (or at once when its file changes); the others go on. Only the
  * ledger failing ends the process.
  */
-import { Campaign, type CampaignSpec, Ledger, SharedPacer, StopSignal, UploadPost, Watch } from "@comment-dm/core"
+import {
+  Campaign,
+  type CampaignSpec,
+  Ledger,
+  RequestBudget,
+  SharedPacer,
+  StopSignal,
+  UploadPost,
+  Watch
+} from "@comment-dm/core"
 import type { FileSystem } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
@@ -127,6 +136,31 @@ export const run = (
     const about = (slot: Slot) => ({ campaign: slot.name, profile: slot.spec.user })
 
     /**
+     * One request budget per API key, kept in the ledger (shared with other processes on it), for every campaign
+     * that uses the key, under the tightest of their `api_plan`s while they run.
+     */
+    const budgets = yield* RequestBudget.makeRegistry(RequestBudget.ledgerStore)
+    const budgetOf = (slot: Slot) =>
+      Layer.scoped(
+        RequestBudget.RequestBudget,
+        Effect.gen(function*() {
+          const { apiKey } = yield* UploadPost.UploadPostConfig
+          const { budget, notice } = yield* budgets.join(apiKey, slot.name, slot.spec.apiPlan)
+          if (notice !== undefined) yield* log.write("warn", notice, about(slot))
+          return budget
+        })
+      )
+    /** The campaign's client: its key (`api_key_env`) and the key's budget. */
+    const platformOf = (slot: Slot) => {
+      const config = UploadPost.UploadPostConfig.fromEnvWith({
+        notice: (text) => log.write("warn", text, about(slot)),
+        keyVariable: slot.spec.apiKeyEnv
+      })
+      // The budget stays in the context too: a send takes its place in it where it waits for its pace.
+      return UploadPost.UploadPost.Default.pipe(Layer.provideMerge(budgetOf(slot)), Layer.provide(config))
+    }
+
+    /**
      * The profile's pace: the slowest its campaigns ask for, since every campaign of the profile draws on the one
      * budget (kept in the ledger by `SharedPacer`).
      */
@@ -180,12 +214,7 @@ export const run = (
         return summary
       }).pipe(
         Effect.scoped,
-        Effect.provide(UploadPost.UploadPost.Default.pipe(
-          Layer.provide(UploadPost.UploadPostConfig.fromEnvWith({
-            notice: (text) => log.write("warn", text, about(slot)),
-            keyVariable: slot.spec.apiKeyEnv
-          }))
-        ))
+        Effect.provide(platformOf(slot))
       )
 
     /** The slot's watchers, one after the other, until the campaign is removed or the process stops. */
