@@ -681,6 +681,9 @@ const pendingEntries: Operation<"pendingEntries"> = (db) => (campaign, step) =>
 const suppress: Operation<"suppress"> = ({ sql }) => (scope, people, source) =>
   Effect.provideService(Suppression.add(scope, people, source), SqlClient.SqlClient, sql)
 
+const listed: Operation<"listed"> = ({ batchSize, sql }) => (scope, people) =>
+  Effect.provideService(Suppression.listedAmong(scope, people, batchSize), SqlClient.SqlClient, sql)
+
 /**
  * The ledger over the context's SqlClient; its group-commit writer lives as long as the scope, and with a
  * {@link CommitSync} answers claims and confirmations only once their group is synced.
@@ -722,7 +725,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       openSteps: openSteps(db),
       wakeFollowUp: wakeFollowUp(db),
       endAwaiting: endAwaiting(db),
-      suppress: suppress(db)
+      suppress: suppress(db),
+      listed: listed(db)
     })
   })
 

@@ -31,15 +31,7 @@ import * as Workspace from "./Workspace.js"
 const campaignFile = Args.text({ name: "campaign-file" }).pipe(
   Args.withDescription("the campaign, as a JSON or YAML file (see the README for its keys)")
 )
-const db = Options.text("db").pipe(
-  Options.withDescription(
-    `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
-      `(default: $COMMENT_DM_DB, else one ledger per user: ${LedgerDatabase.defaultDescription})`
-  ),
-  Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
-  Options.withFallbackConfig(LedgerDatabase.fromEnvironment),
-  Options.optional
-)
+const db = LedgerDatabase.option
 const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
@@ -50,7 +42,10 @@ const runCommand = Command.make(
     campaignFile,
     db,
     dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("read the comments and print who would get which message; send and write nothing")
+      Options.withDescription(
+        "read the comments and print who would get which message (people on the suppression list count as " +
+          "suppressed); send and write nothing"
+      )
     ),
     json,
     maxSends: Options.integer("max-sends").pipe(
@@ -325,7 +320,7 @@ const dashboardCommand = Command.make(
       ))
 )
 
-const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
+const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle, db })
 
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(
