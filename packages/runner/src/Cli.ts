@@ -23,6 +23,7 @@ import { command as suppressCommand } from "./SuppressCommand.js"
 import { visible, visibleLines } from "./Visible.js"
 import * as WatchHealth from "./watch/Health.js"
 import * as WatchHttp from "./watch/Http.js"
+import * as Paused from "./watch/Paused.js"
 import * as Workspace from "./Workspace.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -138,12 +139,18 @@ const watchCommand = Command.make(
       }
       const onEvent = (event: Run.Event) => Effect.zipRight(WatchHealth.observe(health)(event), display.onEvent(event))
       yield* signals.stoppable(Effect.gen(function*() {
-        const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+        // A paused campaign keeps the watcher up, reading and sending nothing, until its file says active again.
+        const watched = args.once ? spec : yield* Paused.untilActive(args.campaignFile, spec, {
+          every: args.every,
+          note: display.note,
+          onPaused: (paused) => WatchHealth.pause(health, paused)
+        })
+        const summary = yield* Campaign.ownAccount(watched, display.note).pipe(
           Effect.flatMap((ownAccount) =>
-            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent })
+            Watch.watch(watched, { ownAccount, every: args.every, once: args.once, onEvent })
           ),
           Effect.tapErrorTag("Unauthorized", (error) => WatchHealth.refuseKey(health, error.message)),
-          Effect.provide(LedgerDatabase.sharedPace(spec))
+          Effect.provide(LedgerDatabase.sharedPace(watched))
         )
         yield* display.summary(summary)
         yield* ExitCode.settle(ExitCode.ofOutcome(summary.outcome))
@@ -155,7 +162,8 @@ const watchCommand = Command.make(
       "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses " +
       "sends until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the " +
       "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
-      "1. SIGINT/SIGTERM settle sends in flight and exit 130."
+      "1. A paused campaign (active: false) keeps the watcher up, reading and sending nothing, until its file says " +
+      "active again. SIGINT/SIGTERM settle sends in flight and exit 130."
   ),
   (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.uploadPost))
 )
