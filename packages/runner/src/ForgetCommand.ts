@@ -3,7 +3,7 @@
  * people after a retention period. The work is core's `Forget`; this module reads the command line, asks for
  * confirmation where a username may name someone else, and says what was done.
  */
-import { Forget } from "@comment-dm/core"
+import { Forget, Suppression } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import type { Option } from "effect"
 import { Effect } from "effect"
@@ -91,6 +91,18 @@ export const forgetCommand = (shared: Shared) =>
         // `--profile "$PROFILE"` with the variable unset would forget in a profile nobody sends from, and say so with 0.
         if (profile === "") {
           return yield* stop(ExitCode.ExitCode.Configuration, "--profile is empty: name the Upload-Post profile")
+        }
+        // A mistyped profile would forget the person where nobody sends from, and say so with 0, their data kept.
+        if (profile !== undefined) {
+          const known = [...new Set((yield* Suppression.scopes).map((scope) => scope.profile))]
+          if (!known.includes(profile)) {
+            return yield* stop(
+              ExitCode.ExitCode.Configuration,
+              `--profile ${JSON.stringify(profile)}: no campaign or suppression list of the ledger has this profile (` +
+                (known.length === 0 ? "it knows none yet" : `it knows ${known.join(", ")}`) +
+                "); nothing was forgotten (leave --profile out to forget the person in every profile)"
+            )
+          }
         }
         const given = args.person.trim()
         const found = yield* whoIs(given, profile)
