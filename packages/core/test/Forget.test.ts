@@ -112,6 +112,27 @@ const contract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlClient>) => {
       })
   )
 
+  it.effect(
+    "a person recorded again after their forget (by a runner that looked the tombstones up before it) is dropped by " +
+      "the claim and never claimed; in a profile they were not forgotten in, they are claimed as usual",
+    () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger
+        const { first, profileOne, second } = yield* scenario
+        const anna = idOf(first, 1)
+        yield* Forget.forget([anna], { profile: profileOne })
+        // The runner read the page before the forget committed, and records her now, under her id.
+        const added = yield* ledger.discover([candidate(first, 1, { userId: anna, username: "Person_1" })])
+        assert.strictEqual(added, 1, "the forget renamed her row, so she is recorded anew")
+        const key = { campaign: first, platform, userId: anna, step: "first_message" } as const
+        assert.isFalse(yield* ledger.claim(key, claimBy("r")), "the claim checks the tombstones")
+        const rows = yield* allEntries(first)
+        assert.isFalse(rows.some((row) => row.userId === anna || row.username === "Person_1"), "and drops her row")
+        assert.strictEqual(rows.length, 3)
+        assert.isTrue(yield* ledger.claim({ ...key, campaign: second }, claimBy("r")), "another profile's campaign")
+      })
+  )
+
   it.effect("prune drops the texts of people settled before the cutoff, and only theirs", () =>
     Effect.gen(function*() {
       const { first } = yield* scenario
