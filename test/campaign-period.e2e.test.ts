@@ -157,7 +157,8 @@ describe("active: false", () => {
       assert.strictEqual(jsonSummary(run).counts.sent, 0)
       assert.strictEqual(jsonSummary(run).counts.pending, 1, "the pending person waits for the campaign to resume")
       assert.strictEqual(run.code, 5, exitOf(run))
-      const watch = await studio.cli(["watch", file, "--db", studio.db, "--every", "1s"])
+      // Without --once the watcher stays up while paused (test/consent-paused.e2e.test.ts).
+      const watch = await studio.cli(["watch", file, "--db", studio.db, "--once"])
       assert.strictEqual(watch.code, 5, exitOf(watch))
       assert.include(
         watch.stdout,

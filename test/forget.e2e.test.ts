@@ -133,18 +133,30 @@ describe("comment-dm forget", () => {
   )
 
   it(
-    "refuses while the person is in doubt, saying to reconcile, and forgets nothing",
+    "settles a person in doubt first: unconfirmed, their texts gone, never sent again, nothing left to reconcile",
     withStudio([anna, li], async (studio) => {
       const file = studio.write()
       await studio.cli(["run", file, "--db", studio.db, "--max-sends", "0"])
       await execute(studio.db, `UPDATE comment_dm_recipients SET state = 'in_doubt' WHERE user_id = '${anna.id}'`)
-      const refused = await studio.cli(["forget", anna.id, "--db", studio.db])
-      assert.strictEqual(refused.code, 5, exitOf(refused))
-      assert.include(refused.stderr, "nothing was forgotten")
-      assert.include(refused.stderr, "comment-dm reconcile")
-      assert.isTrue(byUser(await ledgerEntries(studio.db, "consent-data")).has(anna.id))
-      const tombstones = await execute(studio.db, "SELECT COUNT(*) AS n FROM comment_dm_forgotten")
-      assert.deepStrictEqual(tombstones, [{ n: 0 }], "no tombstone either")
+      const forgot = await studio.cli(["forget", anna.id, "--db", studio.db, "--json"])
+      assert.strictEqual(forgot.code, 0, exitOf(forgot))
+      assert.deepInclude(JSON.parse(forgot.stdout.trim()), { rows: 1, settled: 1, stopped: 0 })
+      const rows = await ledgerEntries(studio.db, "consent-data")
+      assert.isFalse(byUser(rows).has(anna.id))
+      const settled = rows.find((row) => row.userId.startsWith("forgotten:"))
+      assert.deepStrictEqual([settled?.state, settled?.message, settled?.username], [
+        "unconfirmed",
+        undefined,
+        undefined
+      ])
+      for (const text of forgottenBytes) assert.isFalse(holds(rawBytes(studio.db), text), text)
+
+      const run = await studio.cli(["run", file, "--db", studio.db, "--json"])
+      assert.strictEqual(run.code, 0, exitOf(run))
+      assert.deepStrictEqual(await recipients(studio), [li.id], "Anna is never sent")
+      const reconcile = await studio.cli(["reconcile", file, "--db", studio.db])
+      assert.strictEqual(reconcile.code, 0, exitOf(reconcile))
+      assert.include(reconcile.stdout, "0 still in doubt")
     }),
     120_000
   )

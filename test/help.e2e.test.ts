@@ -106,6 +106,21 @@ describe("comment-dm --help", () => {
     }
   })
 
+  it("gives every command of the suppression list and of forgetting --help naming --json and the shared --db", async () => {
+    const commands = [
+      ...["add", "remove", "list", "import", "export"].map((sub) => ["suppress", sub]),
+      ["forget"],
+      ["prune"]
+    ]
+    for (const words of commands) {
+      const text = (await help([...words, "--help"], { NO_COLOR: "1" })).replace(/\s+/g, " ")
+      assert.include(text, `$ comment-dm ${words.join(" ")}`, words.join(" "))
+      assert.include(text, "--json", words.join(" "))
+      assert.include(text, "--db text the ledger: a SQLite file path or a postgres:// URL shared by several runners")
+      assert.include(text, "(default: $COMMENT_DM_DB, else one ledger per user:", words.join(" "))
+    }
+  })
+
   it("keeps --db's note that COMMENT_DM_DB sets it", async () => {
     const text = (await help(["status", "--help"])).replace(/\s+/g, " ")
     assert.include(text, "--db text the ledger: a SQLite file path or a postgres:// URL")

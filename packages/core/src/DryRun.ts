@@ -2,7 +2,8 @@
  * A dry run as layers: the same engine, with services that send nothing and write nothing.
  *
  * - the ledger reads the real one and keeps every change in memory: people found are pending there, claims succeed
- *   there, settlements stay there; read marks, registration, crash recovery and reconciliation do nothing;
+ *   there (a person on the profile's suppression list is settled `suppressed` instead, as a real claim would),
+ *   settlements stay there; read marks, registration, crash recovery and reconciliation do nothing;
  * - the sender makes no request, and tells the run that it rehearses (each send told as one it would make, the
  *   outcome `dry_run`);
  * - no pace, and no daily budget shared with the profile's other runners.
@@ -43,6 +44,13 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
   /** Stored states read so far (undefined: no row), so that a claim needs no statement of its own. */
   const read = new Map<string, Ledger.DeliveryState | undefined>()
   const changed = new Map<string, Changed>()
+  /** The profile of each campaign registered, and the usernames of the people met: what the list is checked by. */
+  const profiles = new Map<string, string>()
+  const usernames = new Map<string, string | undefined>()
+  const meet = (person: Ledger.Candidate) => usernames.set(idOf(person), person.username)
+  /** Who opted out in what the rehearsal read (platform, profile, user id): the list as a real run would leave it. */
+  const optedOut = new Set<string>()
+  const listKey = (platform: string, profile: string, userId: string) => JSON.stringify([platform, profile, userId])
 
   const storedState = (
     key: Ledger.RecipientKey
@@ -73,12 +81,20 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     const change = changed.get(idOf(key))
     return change?.state === "claimed" && change.runner === runner
   }
+  /** A claim of a listed person settles them `suppressed` in memory and fails, as the real claim's statement does. */
+  const listed = (key: Ledger.RecipientKey) => {
+    const profile = profiles.get(key.campaign)
+    if (profile === undefined) return Effect.succeed(false)
+    const person = { userId: key.userId, username: usernames.get(idOf(key)) }
+    if (optedOut.has(listKey(key.platform, profile, key.userId))) return Effect.succeed(true)
+    return Effect.map(stored.listed({ platform: key.platform, profile }, [person]), (found) => found.size > 0)
+  }
   const record = (candidates: ReadonlyArray<Ledger.Candidate>) =>
     Effect.reduce(
       candidates,
       0,
       (added, candidate) =>
-        Effect.flatMap(stateOf(candidate), (state) =>
+        Effect.flatMap(Effect.zipRight(Effect.sync(() => meet(candidate)), stateOf(candidate)), (state) =>
           state === undefined ? Effect.as(change(candidate, "pending", undefined), added + 1) : Effect.succeed(added))
     )
 
@@ -92,7 +108,7 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     forgotten: stored.forgotten,
     // A rehearsal's summary counts what it saw, not the ledger's tally.
     tally: stored.tally,
-    registerCampaign: () => Effect.void,
+    registerCampaign: (info) => Effect.sync(() => void profiles.set(info.name, info.profileUser)),
     states: (campaign, platform, step, userIds) =>
       Effect.map(stored.states(campaign, platform, step, userIds), (states) => {
         const result = new Map(states)
@@ -108,13 +124,14 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     record: (candidates) => Effect.map(record(candidates), (added) => ({ added, unrecorded: [] })),
     markConversationsRead: () => Effect.void,
     claim: (key, { inDoubt, runner }) =>
-      Effect.flatMap(
-        stateOf(key),
-        (state) =>
-          state === (inDoubt === true ? "in_doubt" : "pending")
-            ? Effect.as(change(key, "claimed", runner), true)
-            : Effect.succeed(false)
-      ),
+      Effect.flatMap(stateOf(key), (state) => {
+        if (state !== (inDoubt === true ? "in_doubt" : "pending")) return Effect.succeed(false)
+        return Effect.flatMap(listed(key), (isListed) =>
+          // Like the real claim: a private reply in doubt stays in doubt (it may have reached them).
+          isListed
+            ? Effect.as(state === "pending" ? change(key, "suppressed", undefined) : Effect.void, false)
+            : Effect.as(change(key, "claimed", runner), true))
+      }),
     confirmClaim: (key, runner) => Effect.sync(() => heldBy(key, runner)),
     settle: (key, runner, settlement) =>
       heldBy(key, runner)
@@ -129,8 +146,13 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
     // Nobody is in doubt to resolve: reconciliation would write its answers, and a rehearsal does not need them.
     inDoubt: () => Effect.succeed([]),
     resolveInDoubt: () => Effect.succeed(false),
-    // Who opted out is the platform's news, not the rehearsal's: the run that reads it next records it.
-    suppress: () => Effect.succeed(0),
+    // Who opted out is kept in memory, for this rehearsal's claims: the run that reads it next records it.
+    suppress: (scope, people) =>
+      Effect.sync(() => {
+        for (const person of people) optedOut.add(listKey(scope.platform, scope.profile, person.userId))
+        return 0
+      }),
+    listed: stored.listed,
     // No version is recorded; 0 stands for none.
     campaignVersion: () => Effect.succeed(0),
     // Whether a skip may be judged again depends on the stored reason and times, which a rehearsal does not read: it
@@ -161,6 +183,7 @@ export const ledger = (stored: Ledger.Service): Ledger.Service => {
       stored.pendingEntries(campaign, step).pipe(
         Stream.filter((entry) => {
           const id = idOf(entry)
+          meet(entry)
           if (!read.has(id)) read.set(id, entry.state)
           const change = changed.get(id)
           return change === undefined || change.state === "pending"

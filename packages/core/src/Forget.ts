@@ -6,15 +6,15 @@
  * pseudonym (rows stay, so that `status` still accounts for everyone), leaves a tombstone (a salted hash of the id,
  * the salt kept in the ledger) that makes discovery drop them in every campaign from then on, and on SQLite runs
  * with `secure_delete`, a checkpoint that empties the WAL file and a VACUUM, so that none of the forgotten bytes stay in
- * the database's files. It refuses while one of the person's rows is claimed or in doubt: a message may be on its
- * way, and reconciliation must settle it first.
+ * the database's files. Rows claimed or in doubt (a message may be on its way, or have gone out) are settled first,
+ * `unconfirmed`: reconciliation could tell whether the message went out only by the id and texts that go now, and the
+ * tombstone keeps the person from being messaged again either way.
  *
  * `prune` drops the texts and usernames of people settled before a time: a retention period.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { storable } from "./internal/storable.js"
@@ -45,6 +45,11 @@ export interface Forgotten {
   readonly rows: number
   /** Of those, rows that were waiting (pending, awaiting a reply): now `suppressed`, reason `forgotten`. */
   readonly stopped: number
+  /**
+   * Of those, rows that were claimed or in doubt (a message may have gone out): now `unconfirmed`, final. A runner
+   * that held one finds its claim gone at its next confirmation, and sends nothing.
+   */
+  readonly settled: number
   readonly unrecorded: number
   readonly suppressions: number
   readonly replies: number
@@ -61,26 +66,6 @@ export interface Pruned {
   readonly unrecorded: number
   readonly scrubbed: boolean
   readonly scrubProblem: string | undefined
-}
-
-/** The person has rows that a runner holds or that may have been sent: forgetting them now could lose a message. */
-export class ForgetRefused extends Data.TaggedError("ForgetRefused")<{
-  readonly rows: ReadonlyArray<{ readonly campaign: string; readonly step: string; readonly state: string }>
-}> {
-  override get message(): string {
-    const campaigns = [...new Set(this.rows.map((row) => row.campaign))]
-    const inDoubt = this.rows.some((row) => row.state === "in_doubt")
-    return `nothing was forgotten: ${this.rows.length} of the person's rows ${
-      this.rows.length === 1 ? "is" : "are"
-    } claimed or in doubt (campaign ${
-      campaigns.map((name) => JSON.stringify(name)).join(", ")
-    }), so a message may be ` +
-      `on its way; ` +
-      (inDoubt
-        ? "run `comment-dm reconcile <campaign-file>` to settle the people in doubt, then forget again"
-        : "wait for the runner that holds the claim to settle it (or for its lease to run out and reconcile), then " +
-          "forget again")
-  }
 }
 
 const failWith = (operation: string) => Effect.mapError((cause: SqlError) => new LedgerError({ operation, cause }))
@@ -154,9 +139,14 @@ export const findById = (
 ): Effect.Effect<ReadonlyArray<Known>, LedgerError, SqlClient.SqlClient> =>
   findWhere("user_id", storable(userId), scope)
 
-const HeldRow = Schema.Struct({ campaign: Schema.String, step: Schema.String, state: Schema.String })
-
 const count = (rows: ReadonlyArray<unknown>) => rows.length
+
+/** The states of a row waiting to be messaged, and of one whose message may be on its way or have gone out. */
+const waiting = ["pending", "awaiting_reply"]
+const unsettled = ["claimed", "in_doubt"]
+
+/** The reason a row claimed or in doubt ends `unconfirmed` with when its person is forgotten. */
+export const forgottenUnsettled = "forgotten while claimed or in doubt: the message may have gone out"
 
 /** Forgets one id inside the caller's transaction; answers the counts. */
 const forgetOne = (sql: SqlClient.SqlClient, salt: string, userId: string, scope: Scope, now: number) =>
@@ -164,33 +154,30 @@ const forgetOne = (sql: SqlClient.SqlClient, salt: string, userId: string, scope
     const id = storable(userId)
     const hash = Tombstone.hashOf(salt, userId)
     const pseudonym = Tombstone.pseudonymOf(hash)
-    // The tombstone first: on SQLite this write takes the database's write lock, so no runner claims the person
-    // between the check below and the updates.
+    // The tombstone first: on SQLite this write takes the database's write lock, so no runner claims or records the
+    // person between it and the updates.
     yield* sql`INSERT INTO comment_dm_forgotten (platform, profile, user_hash, forgotten_at)
       VALUES (${Tombstone.anyProfile}, ${scope.profile ?? Tombstone.anyProfile}, ${hash}, ${now})
       ON CONFLICT (platform, profile, user_hash) DO NOTHING`
-    const held = yield* sql`SELECT campaign, step, state FROM comment_dm_recipients
-      WHERE user_id = ${id} AND state IN ('claimed', 'in_doubt') AND ${inScope(sql, scope, "comment_dm_recipients")}`
-    if (held.length > 0) {
-      return yield* new ForgetRefused({
-        rows: yield* Effect.orDie(Schema.decodeUnknown(Schema.Array(HeldRow))(held))
-      })
-    }
     const usernames = (yield* sql<{ readonly username: string }>`SELECT DISTINCT username FROM comment_dm_recipients
       WHERE user_id = ${id} AND username IS NOT NULL`).map((row) => row.username)
-    const stopped = count(
-      yield* sql`SELECT 1 FROM comment_dm_recipients WHERE user_id = ${id}
-        AND state IN ('pending', 'awaiting_reply') AND ${inScope(sql, scope, "comment_dm_recipients")}`
-    )
-    // Waiting rows end suppressed, so that no runner sends to the pseudonym; a skip keeps its reason (one of a few
-    // words), every other reason may quote the platform about the person and goes.
+    const states = (yield* sql<{ readonly state: string }>`SELECT state FROM comment_dm_recipients
+      WHERE user_id = ${id} AND ${inScope(sql, scope, "comment_dm_recipients")}`).map((row) => row.state)
+    const stopped = states.filter((state) => waiting.includes(state)).length
+    const settled = states.filter((state) => unsettled.includes(state)).length
+    // Waiting rows end suppressed, so that no runner sends to the pseudonym. Rows claimed or in doubt end unconfirmed:
+    // whether their message went out cannot be told without the texts that go now, and a runner holding the claim
+    // finds it gone at its next confirmation (the row's id and state change under it). A skip keeps its reason (one of
+    // a few words); every other reason may quote the platform about the person and goes.
     const rows = count(
       yield* sql`UPDATE comment_dm_recipients SET user_id = ${pseudonym}, username = NULL, comment_text = NULL,
           message = NULL,
-          state = CASE WHEN state IN ('pending', 'awaiting_reply') THEN 'suppressed' ELSE state END,
-          reason = CASE WHEN state IN ('pending', 'awaiting_reply') THEN 'forgotten'
+          state = CASE WHEN state IN ${sql.in(waiting)} THEN 'suppressed'
+            WHEN state IN ${sql.in(unsettled)} THEN 'unconfirmed' ELSE state END,
+          reason = CASE WHEN state IN ${sql.in(waiting)} THEN 'forgotten'
+            WHEN state IN ${sql.in(unsettled)} THEN ${forgottenUnsettled}
             WHEN state = 'skipped' THEN reason END,
-          settled_at = COALESCE(settled_at, ${now}), updated_at = ${now}
+          lease_until = NULL, settled_at = COALESCE(settled_at, ${now}), updated_at = ${now}
         WHERE user_id = ${id} AND ${inScope(sql, scope, "comment_dm_recipients")} RETURNING step`
     )
     const unrecorded = count(
@@ -213,7 +200,7 @@ const forgetOne = (sql: SqlClient.SqlClient, salt: string, userId: string, scope
       yield* sql`DELETE FROM comment_dm_suppressions WHERE user_id IS NULL
         AND username IN ${sql.in(usernames)} ${byProfile} RETURNING profile`
     ))
-    return { rows, stopped, unrecorded, replies, suppressions }
+    return { rows, stopped, settled, unrecorded, replies, suppressions }
   })
 
 /**
@@ -255,24 +242,25 @@ const secureDelete = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   }))
 
 /**
- * Forgets these user ids (exactly as given) in the scope, in one transaction: all of them, or none when one of their
- * rows is claimed or in doubt ({@link ForgetRefused}). Then scrubs the database's files ({@link scrub}).
+ * Forgets these user ids (exactly as given) in the scope, in one transaction, settling their rows claimed or in doubt
+ * `unconfirmed` first. Then scrubs the database's files ({@link scrub}).
  */
 export const forget = (
   userIds: ReadonlyArray<string>,
   scope: Scope = {}
-): Effect.Effect<Forgotten, LedgerError | ForgetRefused, SqlClient.SqlClient> =>
+): Effect.Effect<Forgotten, LedgerError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* secureDelete
     const now = yield* Clock.currentTimeMillis
     const totals = yield* Effect.gen(function*() {
       const salt = yield* Tombstone.ensureSalt(sql)
-      const sum = { rows: 0, stopped: 0, unrecorded: 0, replies: 0, suppressions: 0 }
+      const sum = { rows: 0, stopped: 0, settled: 0, unrecorded: 0, replies: 0, suppressions: 0 }
       for (const userId of userIds) {
         const one = yield* forgetOne(sql, salt, userId, scope, now)
         sum.rows += one.rows
         sum.stopped += one.stopped
+        sum.settled += one.settled
         sum.unrecorded += one.unrecorded
         sum.replies += one.replies
         sum.suppressions += one.suppressions

@@ -373,6 +373,14 @@ export interface Service {
   /** The `pending` rows of one step of the campaign in first-seen order, read page by page. */
   readonly pendingEntries: (campaign: string, step: StepKind) => Stream.Stream<LedgerEntry, LedgerError>
   /**
+   * Of these people, those on the suppression list of the profile (by id, or username in any case): those a claim
+   * would settle `suppressed`. For a dry run, which claims in memory. Answered with the ids as given.
+   */
+  readonly listed: (
+    scope: { readonly platform: string; readonly profile: string },
+    people: ReadonlyArray<{ readonly userId: string; readonly username: string | undefined }>
+  ) => Effect.Effect<ReadonlySet<string>, LedgerError>
+  /**
    * Puts people on the suppression list of a profile (see `Suppression`): from then on no claim of any campaign of the
    * profile takes them, in any step. Succeeds with how many were not on it.
    */

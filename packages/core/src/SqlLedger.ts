@@ -302,10 +302,27 @@ const conversationsRead: Operation<"conversationsRead"> = ({ sql }) => (campaign
     failWith(`read the last conversations read of campaign ${campaign}`)
   )
 
-const claim: Operation<"claim"> = ({ commit, sql }) => (key, options) =>
+/**
+ * Within a statement on `comment_dm_recipients`: `comment-dm forget` left a tombstone for the row's person, on the
+ * profile of its campaign or on every profile (`hash` is the person's, under the ledger's salt).
+ */
+const tombstoned = (sql: SqlClient.SqlClient, hash: string) =>
+  sql`EXISTS (SELECT 1 FROM comment_dm_forgotten f JOIN comment_dm_campaigns c ON c.name = comment_dm_recipients.campaign
+    WHERE f.user_hash = ${hash} AND f.platform IN (comment_dm_recipients.platform, ${Tombstone.anyProfile})
+      AND f.profile IN (c.profile_user, ${Tombstone.anyProfile}))`
+
+const claim: Operation<"claim"> = (db) => (key, options) =>
   Effect.gen(function*() {
+    const { commit, sql } = db
     const { campaignVersion, lease, message, path, runner } = options
     const now = yield* Clock.currentTimeMillis
+    // The salt is made once per ledger (by the first claim or forget) and never changes: read once per process.
+    db.salt ??= yield* Tombstone.ensureSalt(sql)
+    const hash = Tombstone.hashOf(db.salt, key.userId)
+    // A person forgotten after a runner looked the tombstones up, and recorded by it all the same, is dropped here
+    // (never recorded, as discovery drops them), so that the claim below finds nothing and nobody is messaged.
+    const dropForgotten = sql`DELETE FROM comment_dm_recipients
+      WHERE ${whereKey(sql, key)} AND state = 'pending' AND ${tombstoned(sql, hash)}`
     const from: DeliveryState = options.inDoubt === true ? "in_doubt" : "pending"
     // A claim without a path keeps the one recorded; only the first message has one.
     const newPath = key.step === "first_message" ? path ?? null : null
@@ -317,15 +334,16 @@ const claim: Operation<"claim"> = ({ commit, sql }) => (key, options) =>
         path = COALESCE(${newPath}, path), campaign_version = ${campaignVersion ?? null},
         claimed_by = ${runner}, claimed_at = ${now}, lease_until = ${now + leaseMillis(lease)},
         attempts = attempts + 1, reason = NULL, message_id = NULL, settled_at = NULL, updated_at = ${now}
-      WHERE ${whereKey(sql, key)} AND state = ${from} AND NOT ${Suppression.listed(sql)}`
+      WHERE ${whereKey(sql, key)} AND state = ${from} AND NOT ${Suppression.listed(sql)}
+        AND NOT ${tombstoned(sql, hash)}`
     const reply = replyKind(key.step, path)
     const order = orderOf(key)
     if (reply === undefined) {
       return yield* commit.write({
         order,
         untilDurable: true,
-        statements: [suppressListed, sql`${claimRow} RETURNING user_id`],
-        answer: 1
+        statements: [dropForgotten, suppressListed, sql`${claimRow} RETURNING user_id`],
+        answer: 2
       })
     }
     // A reply takes the comment's key of the profile in the claim's transaction: whoever holds it replies.
@@ -333,12 +351,13 @@ const claim: Operation<"claim"> = ({ commit, sql }) => (key, options) =>
       order,
       untilDurable: true,
       statements: [
+        dropForgotten,
         suppressListed,
         takeReplyKey(sql, key, reply, now, from),
         sql`${claimRow} AND ${holdsReplyKey(sql, reply)} RETURNING user_id`,
         skipTakenComment(sql, key, reply, now)
       ],
-      answer: 2
+      answer: 3
     })
   }).pipe(failWith(`claim ${describeKey(key)}`))
 
@@ -681,6 +700,9 @@ const pendingEntries: Operation<"pendingEntries"> = (db) => (campaign, step) =>
 const suppress: Operation<"suppress"> = ({ sql }) => (scope, people, source) =>
   Effect.provideService(Suppression.add(scope, people, source), SqlClient.SqlClient, sql)
 
+const listed: Operation<"listed"> = ({ batchSize, sql }) => (scope, people) =>
+  Effect.provideService(Suppression.listedAmong(scope, people, batchSize), SqlClient.SqlClient, sql)
+
 /**
  * The ledger over the context's SqlClient; its group-commit writer lives as long as the scope, and with a
  * {@link CommitSync} answers claims and confirmations only once their group is synced.
@@ -722,7 +744,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, SqlCl
       openSteps: openSteps(db),
       wakeFollowUp: wakeFollowUp(db),
       endAwaiting: endAwaiting(db),
-      suppress: suppress(db)
+      suppress: suppress(db),
+      listed: listed(db)
     })
   })
 

@@ -203,6 +203,41 @@ export const list = (scope: Scope): Effect.Effect<ReadonlyArray<Entry>, LedgerEr
     return rows.map(entryOf)
   }).pipe(failWith(`read the suppression list of ${scope.profile}`))
 
+/**
+ * Of these people, those on the list of the profile, by id or by username (any case): what a claim would settle
+ * `suppressed`. For the reads that claim nobody (a dry run, `doctor`). Answered with the ids as given.
+ */
+export const listedAmong = (
+  scope: Scope,
+  people: ReadonlyArray<Person & { readonly userId: string }>,
+  batchSize = 500
+): Effect.Effect<ReadonlySet<string>, LedgerError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const found = new Set<string>()
+    for (const batch of Arr.chunksOf(people, batchSize)) {
+      const ids = batch.flatMap((person) => normaliseId(person.userId) ?? [])
+      const names = batch.flatMap((person) => normaliseUsername(person.username) ?? [])
+      const matches = [
+        ...(ids.length === 0 ? [] : [sql`user_id IN ${sql.in(ids)}`]),
+        ...(names.length === 0 ? [] : [sql`username IN ${sql.in(names)}`])
+      ]
+      if (matches.length === 0) continue
+      const rows = yield* sql<{ readonly user_id: string | null; readonly username: string | null }>`
+        SELECT user_id, username FROM comment_dm_suppressions WHERE platform = ${scope.platform}
+          AND profile = ${scope.profile} AND ${sql.or(matches)}`
+      const listedIds = new Set(rows.flatMap((row) => row.user_id ?? []))
+      const listedNames = new Set(rows.flatMap((row) => row.username ?? []))
+      for (const person of batch) {
+        const name = normaliseUsername(person.username)
+        if (listedIds.has(normaliseId(person.userId) ?? "") || (name !== undefined && listedNames.has(name))) {
+          found.add(person.userId)
+        }
+      }
+    }
+    return found
+  }).pipe(failWith(`look ${people.length} people up on the suppression list of ${scope.profile}`))
+
 /** The profiles (with their platforms) the ledger's campaigns send from, and those its list names. */
 export const scopes: Effect.Effect<ReadonlyArray<Scope>, LedgerError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()

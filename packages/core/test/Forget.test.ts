@@ -1,6 +1,6 @@
 /**
  * `Forget` on both dialects: a person's texts and id leave every row of the scope, a tombstone makes the ledger's
- * `forgotten` find them, a person claimed or in doubt is refused with nothing changed, and `prune` drops the texts of
+ * `forgotten` find them, a person claimed or in doubt is settled `unconfirmed` (the claim's runner loses it), and `prune` drops the texts of
  * people settled long ago. SQLite on a file; PostgreSQL on a real server when one is installed.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -17,6 +17,9 @@ import { allEntries, candidate, claimBy, newCampaign, platform, tempDirectory } 
 import { findPostgres, startPostgres } from "./support/postgres.js"
 
 /** The user id of a scenario's person: the same in both its campaigns, and in no other scenario (one database). */
+/** A claim's lease, as the ledger suite takes them. */
+const lease = "1 minute"
+
 const idOf = (first: string, index: number) => `${first}-user-${index}`
 
 /** Two campaigns of two profiles, with the same three people; person 2 is sent in the first, person 3 in doubt. */
@@ -72,19 +75,63 @@ const contract = (it: Vitest.MethodsNonLive<Ledger | SqlClient.SqlClient>) => {
       assert.isFalse((yield* allEntries(second)).some((row) => row.userId === anna))
     }))
 
-  it.effect("refuses a person claimed or in doubt, and changes nothing, tombstone included", () =>
-    Effect.gen(function*() {
-      const ledger = yield* Ledger
-      const { first, profileOne } = yield* scenario
-      const person = idOf(first, 3)
-      const refused = yield* Effect.flip(Forget.forget([idOf(first, 1), person], { profile: profileOne }))
-      assert.strictEqual(refused._tag, "ForgetRefused")
-      assert.include(refused.message, "comment-dm reconcile")
-      assert.strictEqual((yield* ledger.forgotten(platform, profileOne, [person, idOf(first, 1)])).size, 0)
-      const rows = yield* allEntries(first)
-      assert.isTrue(rows.some((row) => row.userId === person && row.state === "in_doubt"))
-      assert.isTrue(rows.some((row) => row.userId === idOf(first, 1) && row.state === "pending"))
-    }))
+  it.effect(
+    "settles a person claimed or in doubt first: unconfirmed, final, texts gone; the runner holding the claim can " +
+      "neither confirm nor settle it, and nobody claims them again",
+    () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger
+        const { first, profileOne } = yield* scenario
+        const inDoubt = idOf(first, 3)
+        const held = idOf(first, 1)
+        const key = { campaign: first, platform, userId: held, step: "first_message" } as const
+        // A live runner's claim, its message about to go.
+        assert.isTrue(yield* ledger.claim(key, claimBy("live")))
+        const done = yield* Forget.forget([held, inDoubt], { profile: profileOne })
+        assert.deepStrictEqual([done.rows, done.settled, done.stopped], [2, 2, 0])
+
+        assert.isFalse(yield* ledger.confirmClaim(key, "live", lease), "the confirmation before the send fails")
+        assert.isFalse(
+          yield* ledger.settle(key, "live", Settlement.Sent({ messageId: "m-1", at: new Date(2_000) })),
+          "a send already gone settles nothing over the forgotten row"
+        )
+        assert.isFalse(yield* ledger.claim(key, claimBy("other")), "nobody claims them again")
+
+        const rows = yield* allEntries(first)
+        assert.isFalse(rows.some((row) => row.userId === held || row.userId === inDoubt))
+        const settled = rows.filter((row) => row.userId.startsWith("forgotten:"))
+        assert.deepStrictEqual(
+          settled.map((row) => [row.state, row.reason, row.message, row.username, row.commentText]),
+          [0, 1].map(() => ["unconfirmed", Forget.forgottenUnsettled, undefined, undefined, undefined])
+        )
+        assert.isTrue(settled.every((row) => row.settledAt !== undefined), "settled, so final")
+        assert.strictEqual(rows.length, 3, "the counts still add up")
+        assert.strictEqual((yield* ledger.forgotten(platform, profileOne, [held, inDoubt])).size, 2)
+        // Reconciliation has nobody left to look for.
+        assert.isFalse((yield* ledger.inDoubt(first)).some((row) => row.userId.startsWith("forgotten:")))
+      })
+  )
+
+  it.effect(
+    "a person recorded again after their forget (by a runner that looked the tombstones up before it) is dropped by " +
+      "the claim and never claimed; in a profile they were not forgotten in, they are claimed as usual",
+    () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger
+        const { first, profileOne, second } = yield* scenario
+        const anna = idOf(first, 1)
+        yield* Forget.forget([anna], { profile: profileOne })
+        // The runner read the page before the forget committed, and records her now, under her id.
+        const added = yield* ledger.discover([candidate(first, 1, { userId: anna, username: "Person_1" })])
+        assert.strictEqual(added, 1, "the forget renamed her row, so she is recorded anew")
+        const key = { campaign: first, platform, userId: anna, step: "first_message" } as const
+        assert.isFalse(yield* ledger.claim(key, claimBy("r")), "the claim checks the tombstones")
+        const rows = yield* allEntries(first)
+        assert.isFalse(rows.some((row) => row.userId === anna || row.username === "Person_1"), "and drops her row")
+        assert.strictEqual(rows.length, 3)
+        assert.isTrue(yield* ledger.claim({ ...key, campaign: second }, claimBy("r")), "another profile's campaign")
+      })
+  )
 
   it.effect("prune drops the texts of people settled before the cutoff, and only theirs", () =>
     Effect.gen(function*() {

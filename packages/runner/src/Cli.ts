@@ -23,6 +23,7 @@ import { command as suppressCommand } from "./SuppressCommand.js"
 import { visible, visibleLines } from "./Visible.js"
 import * as WatchHealth from "./watch/Health.js"
 import * as WatchHttp from "./watch/Http.js"
+import * as Paused from "./watch/Paused.js"
 import * as Workspace from "./Workspace.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -31,15 +32,7 @@ import * as Workspace from "./Workspace.js"
 const campaignFile = Args.text({ name: "campaign-file" }).pipe(
   Args.withDescription("the campaign, as a JSON or YAML file (see the README for its keys)")
 )
-const db = Options.text("db").pipe(
-  Options.withDescription(
-    `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
-      `(default: $COMMENT_DM_DB, else one ledger per user: ${LedgerDatabase.defaultDescription})`
-  ),
-  Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
-  Options.withFallbackConfig(LedgerDatabase.fromEnvironment),
-  Options.optional
-)
+const db = LedgerDatabase.option
 const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON object as the last line of stdout (log lines go to stderr)")
 )
@@ -50,7 +43,10 @@ const runCommand = Command.make(
     campaignFile,
     db,
     dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("read the comments and print who would get which message; send and write nothing")
+      Options.withDescription(
+        "read the comments and print who would get which message (people on the suppression list count as " +
+          "suppressed); send and write nothing"
+      )
     ),
     json,
     maxSends: Options.integer("max-sends").pipe(
@@ -146,12 +142,18 @@ const watchCommand = Command.make(
       }
       const onEvent = (event: Run.Event) => Effect.zipRight(WatchHealth.observe(health)(event), display.onEvent(event))
       yield* signals.stoppable(Effect.gen(function*() {
-        const summary = yield* Campaign.ownAccount(spec, display.note).pipe(
+        // A paused campaign keeps the watcher up, reading and sending nothing, until its file says active again.
+        const watched = args.once ? spec : yield* Paused.untilActive(args.campaignFile, spec, {
+          every: args.every,
+          note: display.note,
+          onPaused: (paused) => WatchHealth.pause(health, paused)
+        })
+        const summary = yield* Campaign.ownAccount(watched, display.note).pipe(
           Effect.flatMap((ownAccount) =>
-            Watch.watch(spec, { ownAccount, every: args.every, once: args.once, onEvent })
+            Watch.watch(watched, { ownAccount, every: args.every, once: args.once, onEvent })
           ),
           Effect.tapErrorTag("Unauthorized", (error) => WatchHealth.refuseKey(health, error.message)),
-          Effect.provide(LedgerDatabase.sharedPace(spec))
+          Effect.provide(LedgerDatabase.sharedPace(watched))
         )
         yield* display.summary(summary)
         yield* ExitCode.settle(ExitCode.ofOutcome(summary.outcome))
@@ -163,7 +165,8 @@ const watchCommand = Command.make(
       "guarantees as `run`. Stops paging a post at the first page it has seen before. The daily DM limit pauses " +
       "sends until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the " +
       "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
-      "1. SIGINT/SIGTERM settle sends in flight and exit 130."
+      "1. A paused campaign (active: false) keeps the watcher up, reading and sending nothing, until its file says " +
+      "active again. SIGINT/SIGTERM settle sends in flight and exit 130."
   ),
   (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.budgetedUploadPost))
 )
@@ -328,7 +331,7 @@ const dashboardCommand = Command.make(
       ))
 )
 
-const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle })
+const doctorCommand = DoctorDisplay.command({ api: Workspace.uploadPost, settle: ExitCode.settle, db })
 
 export const command = Command.make("comment-dm").pipe(
   Command.withDescription(

@@ -6,7 +6,7 @@
  * what `auto` would do for the first page of commenters. Each problem comes with its fix and the exit code it means;
  * the report's exit code is 0 only when a run can proceed.
  */
-import { type CampaignSpec, Matcher, OwnAccount, Reach, Retry, UploadPost } from "@comment-dm/core"
+import { type CampaignSpec, type Ledger, Matcher, OwnAccount, Reach, Retry, UploadPost } from "@comment-dm/core"
 import type { UploadPostError } from "@comment-dm/core"
 import { Clock, Duration, Effect, Either, Option } from "effect"
 import { ExitCode } from "./ExitCode.js"
@@ -39,8 +39,8 @@ export interface PreviewPerson {
   readonly user_id: string
   readonly username: string | null
   readonly post: string
-  /** `dm`, `private_reply` or `skipped`. */
-  readonly path: "dm" | "private_reply" | "skipped"
+  /** `dm`, `private_reply`, `skipped`, or `suppressed` (on the profile's suppression list, or forgotten). */
+  readonly path: "dm" | "private_reply" | "skipped" | "suppressed"
   /** The skip reason, or until when the path is open (ISO time), or null when unknown. */
   readonly reason: Reach.SkipReason | null
   readonly until: string | null
@@ -52,6 +52,8 @@ export interface Preview {
   readonly dm: number
   readonly private_reply: number
   readonly skipped: Readonly<Record<Reach.SkipReason, number>>
+  /** People on the profile's suppression list or forgotten (`comment-dm forget`): a run messages none of them. */
+  readonly suppressed: number
   /** The first people, in the order the first pages list them. */
   readonly sample: ReadonlyArray<PreviewPerson>
 }
@@ -245,6 +247,8 @@ export const preview = (
     readonly now: Date
     readonly ownAccount: OwnAccount.OwnAccount | undefined
     readonly lastMessageAt: ReadonlyMap<string, Date>
+    /** The people the ledger says no run messages: on the suppression list, or forgotten. */
+    readonly suppressed?: ReadonlySet<string>
   }
 ): Preview => {
   const matcher = Matcher.compile(spec.match)
@@ -253,12 +257,27 @@ export const preview = (
   const sample: Array<PreviewPerson> = []
   let dm = 0
   let privateReply = 0
+  let suppressed = 0
   for (const page of pages) {
     for (const comment of page.comments) {
       const userId = comment.userId
       if (userId === undefined || userId === "" || seen.has(userId)) continue
       if (Option.isNone(Matcher.match(matcher, comment.text))) continue
       seen.add(userId)
+      if (facts.suppressed?.has(userId) === true) {
+        suppressed++
+        if (sample.length < sampleSize) {
+          sample.push({
+            user_id: userId,
+            username: comment.username ?? null,
+            post: page.post,
+            path: "suppressed",
+            reason: null,
+            until: null
+          })
+        }
+        continue
+      }
       const choice = Reach.choose({
         now: facts.now,
         lastMessageAt: facts.lastMessageAt.get(userId),
@@ -285,7 +304,7 @@ export const preview = (
       }
     }
   }
-  return { people: seen.size, dm, private_reply: privateReply, skipped, sample }
+  return { people: seen.size, dm, private_reply: privateReply, skipped, suppressed, sample }
 }
 
 /**
@@ -517,8 +536,14 @@ export const previewText = (preview: Preview): string => {
   const reasons = Object.entries(preview.skipped).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`)
   return `auto on the first page of each post: ${preview.people} matching people: ${preview.dm} by DM (their ` +
     `window is open), ${preview.private_reply} by private reply, ` +
-    `${reasons.length === 0 ? "0 skipped" : `skipped ${reasons.join(", ")}`}`
+    `${reasons.length === 0 ? "0 skipped" : `skipped ${reasons.join(", ")}`}` +
+    (preview.suppressed > 0 ? `, ${preview.suppressed} suppressed (on the suppression list or forgotten)` : "")
 }
+
+/** Who a run would message none of, among these commenters: the ledger's answer; nobody without a ledger. */
+export type Excluded = (
+  people: ReadonlyArray<{ readonly userId: string; readonly username: string | undefined }>
+) => Effect.Effect<ReadonlySet<string>, Ledger.LedgerError>
 
 /** The report with its verdict, keys in the documented order. */
 const finish = (report: Omit<Report, "ok" | "exit_code">): Report => {
@@ -538,7 +563,10 @@ const finish = (report: Omit<Report, "ok" | "exit_code">): Report => {
 }
 
 /** Runs every check against the API. Nothing is sent: only reads are made. */
-export const diagnose = Effect.fn("Doctor.diagnose")(function*(spec: CampaignSpec.CampaignSpec) {
+export const diagnose = Effect.fn("Doctor.diagnose")(function*(
+  spec: CampaignSpec.CampaignSpec,
+  excluded: Excluded = () => Effect.succeed(new Set())
+) {
   const api = yield* UploadPost.UploadPost
   const checks: Array<Check> = []
   const pace = spec.pace
@@ -609,7 +637,15 @@ export const diagnose = Effect.fn("Doctor.diagnose")(function*(spec: CampaignSpe
     ))
   }
   const pages = posts.flatMap((post) => post.page === undefined ? [] : [post.page])
-  const result = preview(spec, pages, { now, ownAccount: profile.ownAccount, lastMessageAt })
+  const commenters = new Map(
+    pages.flatMap((page) =>
+      page.comments.flatMap((comment) =>
+        comment.userId === undefined || comment.userId === "" ? [] : [[comment.userId, comment.username] as const]
+      )
+    )
+  )
+  const suppressed = yield* excluded([...commenters].map(([userId, username]) => ({ userId, username })))
+  const result = preview(spec, pages, { now, ownAccount: profile.ownAccount, lastMessageAt, suppressed })
   checks.push(check("preview", "ok", previewText(result)))
   return finish({
     ...base,

@@ -3,12 +3,13 @@
  * preview's first people, and a verdict; with `--json`, the report as one JSON line. Every line is made
  * {@link visible}: the report quotes usernames and the platform's texts.
  */
-import type { CampaignSpec, UploadPost } from "@comment-dm/core"
+import { type CampaignSpec, Ledger, type UploadPost } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
-import { ConfigError, Effect, type Layer } from "effect"
+import { ConfigError, Effect, type Layer, type Option } from "effect"
 import * as CampaignFile from "./CampaignFile.js"
 import * as Doctor from "./Doctor.js"
 import type { ExitCode } from "./ExitCode.js"
+import * as LedgerDatabase from "./LedgerDatabase.js"
 import { visible } from "./Visible.js"
 
 const label: Record<Doctor.CheckStatus, string> = {
@@ -22,6 +23,8 @@ const personText = (person: Doctor.PreviewPerson): string => {
   const who = person.username === null ? `user ${person.user_id}` : `@${person.username} (${person.user_id})`
   const path = person.path === "skipped"
     ? `skipped: ${person.reason ?? "no reason"}`
+    : person.path === "suppressed"
+    ? "suppressed (on the suppression list or forgotten): never messaged"
     : `${person.path === "dm" ? "DM" : "private reply"}${person.until === null ? "" : ` (until ${person.until})`}`
   return `${who} on post ${person.post}: ${path}`
 }
@@ -50,10 +53,23 @@ export const render = (report: Doctor.Report): string => {
   return lines.map(visible).join("\n")
 }
 
+/**
+ * The people of the profile a run would message none of, by the ledger: on the suppression list, or forgotten. The
+ * ledger is only read: where there is none yet, nobody.
+ */
+const excludedBy = (spec: CampaignSpec.CampaignSpec) => (people: Parameters<Doctor.Excluded>[0]) =>
+  Effect.flatMap(Ledger.Ledger, (ledger) =>
+    Effect.zipWith(
+      ledger.listed({ platform: spec.platform, profile: spec.user }, people),
+      ledger.forgotten(spec.platform, spec.user, people.map((person) => person.userId)),
+      (listed, forgotten) => new Set([...listed, ...forgotten])
+    ))
+
 /** The `doctor` subcommand: `api` reaches Upload-Post, `settle` ends the command with the report's exit code. */
 export const command = <E>(options: {
   readonly api: (spec: CampaignSpec.CampaignSpec) => Layer.Layer<UploadPost.UploadPost, ConfigError.ConfigError>
   readonly settle: (code: ExitCode) => Effect.Effect<void, E>
+  readonly db: Options.Options<Option.Option<LedgerDatabase.Given>>
 }) =>
   Command.make(
     "doctor",
@@ -61,6 +77,7 @@ export const command = <E>(options: {
       campaignFile: Args.text({ name: "campaign-file" }).pipe(
         Args.withDescription("the campaign, as a JSON or YAML file")
       ),
+      db: options.db,
       json: Options.boolean("json").pipe(
         Options.withDescription("print the report as one JSON object on stdout (its shape is in the README)")
       )
@@ -68,7 +85,11 @@ export const command = <E>(options: {
     (args) =>
       Effect.gen(function*() {
         const spec = yield* CampaignFile.load(args.campaignFile)
-        const report = yield* Doctor.diagnose(spec).pipe(
+        // Read only: a doctor writes no ledger, and one that does not exist yet lists nobody.
+        const location = yield* LedgerDatabase.resolve(args.db, { readOnlyIntent: true })
+        const excluded: Doctor.Excluded = (people) =>
+          Effect.provide(excludedBy(spec)(people), LedgerDatabase.layer(location, { readOnlyIntent: true }))
+        const report = yield* Doctor.diagnose(spec, excluded).pipe(
           Effect.provide(options.api(spec)),
           Effect.catchIf(
             ConfigError.isConfigError,

@@ -3,7 +3,7 @@
  * people after a retention period. The work is core's `Forget`; this module reads the command line, asks for
  * confirmation where a username may name someone else, and says what was done.
  */
-import { Forget } from "@comment-dm/core"
+import { Forget, Suppression } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
 import type { Option } from "effect"
 import { Effect } from "effect"
@@ -92,6 +92,18 @@ export const forgetCommand = (shared: Shared) =>
         if (profile === "") {
           return yield* stop(ExitCode.ExitCode.Configuration, "--profile is empty: name the Upload-Post profile")
         }
+        // A mistyped profile would forget the person where nobody sends from, and say so with 0, their data kept.
+        if (profile !== undefined) {
+          const known = [...new Set((yield* Suppression.scopes).map((scope) => scope.profile))]
+          if (!known.includes(profile)) {
+            return yield* stop(
+              ExitCode.ExitCode.Configuration,
+              `--profile ${JSON.stringify(profile)}: no campaign or suppression list of the ledger has this profile (` +
+                (known.length === 0 ? "it knows none yet" : `it knows ${known.join(", ")}`) +
+                "); nothing was forgotten (leave --profile out to forget the person in every profile)"
+            )
+          }
+        }
         const given = args.person.trim()
         const found = yield* whoIs(given, profile)
         if (found.kind === "username") {
@@ -118,16 +130,14 @@ export const forgetCommand = (shared: Shared) =>
             if (!(yield* confirm(question))) return yield* stop(ExitCode.ExitCode.Failure, "nothing was forgotten")
           }
         }
-        const done = yield* Forget.forget(found.ids, { profile }).pipe(
-          Effect.catchTag("ForgetRefused", (refused) => Effect.as(complain(refused.message), undefined))
-        )
-        if (done === undefined) return yield* ExitCode.settle(ExitCode.ExitCode.Incomplete)
+        const done = yield* Forget.forget(found.ids, { profile })
         if (args.json) {
           yield* say(JSON.stringify({
             forgotten: found.ids,
             profile: profile ?? null,
             rows: done.rows,
             stopped: done.stopped,
+            settled: done.settled,
             unrecorded: done.unrecorded,
             suppressions: done.suppressions,
             replies: done.replies,
@@ -139,6 +149,10 @@ export const forgetCommand = (shared: Shared) =>
             `forgot ${found.ids.length === 1 ? `user ${found.ids[0]}` : `${found.ids.length} people`}: the username, ` +
               `comment and message texts of ${done.rows} ledger row${done.rows === 1 ? "" : "s"} removed` +
               (done.stopped > 0 ? ` (${done.stopped} waiting now suppressed)` : "") +
+              (done.settled > 0
+                ? `; ${done.settled} claimed or in doubt now unconfirmed (the message may have gone out; it is ` +
+                  "never sent again)"
+                : "") +
               `; a tombstone keeps every campaign of ${
                 profile === undefined ? "every profile" : `profile ${profile}`
               } from recording or messaging them again`
@@ -158,8 +172,8 @@ export const forgetCommand = (shared: Shared) =>
         "under a pseudonym, so that status still adds up; people still waiting end suppressed) and keep a tombstone, " +
         "a salted hash of their id, so that no campaign records or messages them again. On SQLite the database's " +
         "files are rewritten (secure_delete, WAL checkpoint, VACUUM) so that none of the forgotten bytes stay in them. " +
-        "Refuses while one of their rows is claimed or in doubt (exit 5: reconcile first). Exit codes: 0 forgotten, " +
-        "2 nothing matched or no confirmation, 5 claimed or in doubt, 1 anything else."
+        "Rows claimed or in doubt (a message may have gone out) end unconfirmed first; a runner holding one sends " +
+        "nothing more to them. Exit codes: 0 forgotten, 2 nothing matched or no confirmation, 1 anything else."
     ),
     (self) => Command.provide(self, (args) => Workspace.ledgerOnly(args.db))
   )

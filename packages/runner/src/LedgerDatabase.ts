@@ -9,6 +9,7 @@ import { SharedPacer, SqlLedger } from "@comment-dm/core"
 import type { CampaignSpec, Ledger } from "@comment-dm/core"
 import * as PgLedger from "@comment-dm/core/pg"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
+import { Options } from "@effect/cli"
 import type { SqlClient } from "@effect/sql"
 import { Config, Data, Effect, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"
@@ -157,6 +158,17 @@ export interface Given {
 export const fromEnvironment: Config.Config<Given> = Config.map(
   Config.string("COMMENT_DM_DB"),
   (value) => ({ setting: "COMMENT_DM_DB", value })
+)
+
+/** `--db`, with `COMMENT_DM_DB` as its fallback: the one option every command that opens a ledger takes. */
+export const option = Options.text("db").pipe(
+  Options.withDescription(
+    `the ledger: a SQLite file path or a postgres:// URL shared by several runners ` +
+      `(default: $COMMENT_DM_DB, else one ledger per user: ${defaultDescription})`
+  ),
+  Options.map((value): Given => ({ setting: "--db", value })),
+  Options.withFallbackConfig(fromEnvironment),
+  Options.optional
 )
 
 export interface LayerOptions {

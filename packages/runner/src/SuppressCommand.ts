@@ -23,15 +23,7 @@ export class SuppressUsageError extends Data.TaggedError("SuppressUsageError")<{
   }
 }
 
-const db = Options.text("db").pipe(
-  Options.withDescription(
-    `the ledger: a SQLite file path or a postgres:// URL (default: $COMMENT_DM_DB, else one ledger per user: ` +
-      `${LedgerDatabase.defaultDescription})`
-  ),
-  Options.map((value): LedgerDatabase.Given => ({ setting: "--db", value })),
-  Options.withFallbackConfig(LedgerDatabase.fromEnvironment),
-  Options.optional
-)
+const db = LedgerDatabase.option
 const profile = Options.text("profile").pipe(
   Options.withDescription(
     "the Upload-Post profile whose list it is (a campaign's `user`); may be left out when the ledger knows one profile"

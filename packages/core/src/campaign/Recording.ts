@@ -107,6 +107,8 @@ export interface Tally {
   readonly passedOver: number
   /** This run's skipped people by reason (a rehearsal's summary counts from these). */
   readonly skippedReasons: Readonly<Record<string, number>>
+  /** This run's people settled `suppressed` (a rehearsal's summary counts from these). */
+  readonly suppressed: number
   /** This run's sends by path. */
   readonly sentPaths: Readonly<Record<string, number>>
   readonly pending: number
@@ -127,6 +129,7 @@ export const emptyTally: Tally = {
   refused: 0,
   passedOver: 0,
   skippedReasons: {},
+  suppressed: 0,
   sentPaths: {},
   pending: 0,
   inDoubt: 0,
@@ -209,6 +212,7 @@ export const addResult = (tally: Tally, result: Result, rehearsal: boolean): Tal
   if (settlement._tag === "Skipped") {
     return { ...counted, skippedReasons: plusOne(tally.skippedReasons, settlement.reason) }
   }
+  if (settlement._tag === "Suppressed") return { ...counted, suppressed: tally.suppressed + 1 }
   return counted
 }
 
@@ -356,7 +360,7 @@ export class Recorder {
       refused: totals?.refused ?? tally.refused,
       skipped: totals?.skipped ?? sum(tally.skippedReasons),
       expired: totals?.expired ?? 0,
-      suppressed: totals?.suppressed ?? 0,
+      suppressed: totals?.suppressed ?? tally.suppressed,
       pending: totals?.pending ?? 0,
       in_doubt: totals?.in_doubt ?? 0,
       claimed_elsewhere: totals?.claimed ?? tally.claimedElsewhere,

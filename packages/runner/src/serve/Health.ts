@@ -11,9 +11,11 @@ import type { Campaign } from "@comment-dm/core"
  * - `running`: its watcher follows the posts;
  * - `parked`: the platform refused its key, account or campaign (or its key's variable is not set): it waits and
  *   tries again on the slow schedule, or at once when its file changes, and stays parked until a watcher starts;
- * - `retrying`: its watcher could not start for a passing reason (the API failing); it tries again sooner.
+ * - `retrying`: its watcher could not start for a passing reason (the API failing); it tries again sooner;
+ * - `paused`: its file says `active: false`: kept loaded, nothing read or sent, until the file changes;
+ * - `ended`: its `until` has passed: nothing more is read or sent, until the file changes.
  */
-export type State = "starting" | "running" | "parked" | "retrying"
+export type State = "starting" | "running" | "parked" | "retrying" | "paused" | "ended"
 
 /** What happened to the people a watcher handled since the process started, by outcome. */
 export type Outcome = "sent" | "refused" | "skipped" | "pending" | "in_doubt"

@@ -235,6 +235,17 @@ export const run = (
             return taken
           })
           if (next === "remove" || (yield* isStopping)) return
+          // Paused: kept loaded, nothing read or sent (not even the login check), until its file changes.
+          if (slot.spec.active === false) {
+            board.set(slot.name, "paused", "active: false in its file")
+            yield* log.write(
+              "info",
+              "paused (active: false): nothing is read or sent; it resumes when its file says active again",
+              { ...about(slot), event: "CampaignPaused" }
+            )
+            yield* Effect.raceFirst(Deferred.await(nudge), stopping)
+            continue
+          }
           // A parked campaign stays parked while it tries again: only its watcher's start says it is well.
           const health = board.entry(slot.name, slot.path, slot.spec.user)
           if (health.state !== "parked" && health.state !== "retrying") board.set(slot.name, "starting")
@@ -247,6 +258,11 @@ export const run = (
                 `${summary.counts.in_doubt} in doubt`,
               { ...about(slot), event: "WatcherStopped" }
             )
+            // Stopped by itself (its `until` passed): it waits for its file to change instead of starting again.
+            if (slot.next === undefined && !(yield* isStopping)) {
+              board.set(slot.name, "ended", "its until has passed")
+              yield* Effect.raceFirst(Deferred.await(nudge), stopping)
+            }
             continue
           }
           const failure = classify(exit.cause)

@@ -16,6 +16,10 @@ export interface Tracker {
   readonly profile: string
   readonly everyMillis: number
   readonly startedAt: number
+  /** Since when the campaign is active (the start, or the end of its pause): no poll is due while it is paused. */
+  activeSince: number
+  /** The campaign file says `active: false`: the watcher waits, reading and sending nothing. */
+  campaignPaused: boolean
   lastPollAt: number | undefined
   nextPollMillis: number | undefined
   pausedUntil: number | undefined
@@ -38,6 +42,8 @@ export const make = (
     profile: campaign.user,
     everyMillis: Duration.toMillis(every),
     startedAt: now,
+    activeSince: now,
+    campaignPaused: false,
     lastPollAt: undefined,
     nextPollMillis: undefined,
     pausedUntil: undefined,
@@ -84,6 +90,13 @@ export const observe = (tracker: Tracker) => (event: Run.Event): Effect.Effect<v
     }
   })
 
+/** The campaign is paused (`active: false`), or active again: the time to its first poll counts from then. */
+export const pause = (tracker: Tracker, paused: boolean) =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    tracker.campaignPaused = paused
+    tracker.activeSince = now
+  })
+
 /** The watcher stopped on a refused key or account: `/healthz` says so until the process ends. */
 export const refuseKey = (tracker: Tracker, detail: string) =>
   Effect.map(Clock.currentTimeMillis, (now) => {
@@ -121,17 +134,20 @@ export const beat = (tracker: Tracker): Effect.Effect<never, never, SqlClient.Sq
     Effect.zipRight(Effect.never)
   )
 
-/** How long since the last poll (or since the start, before the first), in milliseconds. */
-export const pollLag = (tracker: Tracker, now: number): number => now - (tracker.lastPollAt ?? tracker.startedAt)
+/** How long since the last poll (or since the campaign is active, before the first), in milliseconds. */
+export const pollLag = (tracker: Tracker, now: number): number => now - (tracker.lastPollAt ?? tracker.activeSince)
 
 /**
  * Why the watcher is unhealthy, if it is: its last poll is older than three intervals (the wait it decided counts,
- * so a watcher slowed by rate limits is not called stuck), or the key was refused.
+ * so a watcher slowed by rate limits is not called stuck; a paused campaign is not either), or the key was refused.
  */
 export const problems = (tracker: Tracker, now: number): ReadonlyArray<string> => {
   const out: Array<string> = []
   const allowed = Heartbeat.staleAfterIntervals * Math.max(tracker.everyMillis, tracker.nextPollMillis ?? 0)
-  if (pollLag(tracker, now) > allowed) out.push("the last poll is older than three intervals")
+  // A paused campaign polls nothing by design.
+  if (!tracker.campaignPaused && pollLag(tracker, now) > allowed) {
+    out.push("the last poll is older than three intervals")
+  }
   if (tracker.keyRefused) out.push("the platform refused the key or account")
   return out
 }

@@ -35,6 +35,7 @@ const healthz = (tracker: Health.Tracker) =>
       status: problems.length === 0 ? "ok" : "unhealthy",
       problems,
       campaign: tracker.campaign,
+      campaign_state: tracker.campaignPaused ? "paused" : "active",
       last_poll_at: tracker.lastPollAt === undefined ? null : new Date(tracker.lastPollAt).toISOString(),
       poll_lag_seconds: Health.pollLag(tracker, now) / 1000,
       interval_seconds: tracker.everyMillis / 1000,
