@@ -1,0 +1,159 @@
+/**
+ * Post leases on a real PostgreSQL: the statements that share a campaign's posts between processes (each post held
+ * by one at a time, each process up to its share, a dead one's posts taken once its leases run out), the advisory
+ * lock of `alone`, and a watcher's share given back when its scope closes.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, layer } from "@effect/vitest"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
+import * as PgLedger from "../src/PgLedger.js"
+import * as PostLeases from "../src/PostLeases.js"
+import { server, ServerUrl } from "./support/pgServer.js"
+import { findPostgres } from "./support/postgres.js"
+
+const { install, reason } = findPostgres()
+
+/** A client on the server's database with the ledger tables in place (migrated as a runner would). */
+const client = Layer.unwrapEffect(Effect.map(ServerUrl, (url) => PgLedger.layerClient({ url })))
+
+const lease = 10_000
+const posts = (count: number) => Array.from({ length: count }, (_, i) => `post-${String(i).padStart(3, "0")}`)
+const campaignName = () => `leases-${crypto.randomUUID()}`
+
+const Holders = Schema.Array(Schema.Struct({ post_id: Schema.String, holder: Schema.NullOr(Schema.String) }))
+
+/** Who holds each post of the campaign at `now`, as the table says. */
+const holders = (campaign: string, now: number) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql.withoutTransforms()`SELECT post_id, CASE WHEN lease_until > ${now} THEN holder END AS holder
+      FROM comment_dm_post_leases WHERE campaign = ${campaign} ORDER BY post_id`
+  ).pipe(
+    Effect.flatMap(Schema.decodeUnknown(Holders)),
+    Effect.map((rows) => new Map(rows.map((row) => [row.post_id, row.holder])))
+  )
+
+const balance = (campaign: string, holder: string, list: ReadonlyArray<string>, now: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => PostLeases.balance(sql, campaign, holder, list, now, lease))
+
+describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : ` (skipped: ${reason})`}`, () => {
+  layer(server, { timeout: "60 seconds" })((it) => {
+    it.layer(client)("on PostgreSQL", (it) => {
+      it.effect("a process alone takes every post; a second one gets its share as the first gives back", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const list = posts(5)
+          const now = 1_000_000
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now), list)
+          // b joins: live holders are two, shares of 3; nothing is free yet.
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 1), [])
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + 2), list.slice(0, 3))
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 3), list.slice(3))
+          // Stable from then on: each renews what it holds.
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + 4), list.slice(0, 3))
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 5), list.slice(3))
+          const table = yield* holders(campaign, now + 6)
+          assert.deepStrictEqual([...table.values()], ["a", "a", "a", "b", "b"])
+        }))
+
+      it.effect("a process that stops renewing loses its posts once its leases run out, not before", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const list = posts(6)
+          const now = 2_000_000
+          yield* balance(campaign, "a", list, now)
+          yield* balance(campaign, "b", list, now)
+          yield* balance(campaign, "a", list, now)
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now), list.slice(3))
+          // b dies: until its leases (and its presence) run out, a keeps its own share only.
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + lease - 1), list.slice(0, 3))
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + lease), list)
+          const table = yield* holders(campaign, now + lease + 1)
+          assert.isTrue([...table.values()].every((holder) => holder === "a"))
+        }))
+
+      it.effect("four processes looking at once: each post held by one of them, each within its share", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const list = posts(40)
+          const names = ["a", "b", "c", "d"]
+          const now = 3_000_000
+          // Everyone says it is there first, then all balance at the same moment, twice.
+          yield* Effect.forEach(names, (name) => balance(campaign, name, [], now), { discard: true })
+          let held: ReadonlyArray<ReadonlyArray<string>> = []
+          for (const round of [1, 2, 3]) {
+            held = yield* Effect.forEach(names, (name) => balance(campaign, name, list, now + round), {
+              concurrency: "unbounded"
+            })
+            const all = held.flat()
+            assert.strictEqual(new Set(all).size, all.length, `a post held twice in round ${round}`)
+            for (const mine of held) assert.isAtMost(mine.length, 10)
+          }
+          // Nothing left unread once everyone has looked.
+          assert.strictEqual(held.flat().length, 40)
+          const table = yield* holders(campaign, now + 4)
+          for (const [i, name] of names.entries()) {
+            for (const post of held[i]!) assert.strictEqual(table.get(post), name)
+          }
+        }))
+
+      it.effect("posts gone from the list are given back; empty lists and odd ids are fine", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const odd = ["", "x'; DROP TABLE comment_dm_post_leases; --", "\u202e\u0007", "é"]
+          const now = 4_000_000
+          assert.sameMembers([...yield* balance(campaign, "a", odd, now)], odd)
+          assert.deepStrictEqual(yield* balance(campaign, "a", odd.slice(0, 1), now + 1), odd.slice(0, 1))
+          const table = yield* holders(campaign, now + 2)
+          assert.strictEqual(table.get(odd[1]!), null)
+          assert.deepStrictEqual(yield* balance(campaign, "a", [], now + 3), [])
+          assert.isTrue([...(yield* holders(campaign, now + 4)).values()].every((holder) => holder === null))
+        }))
+
+      it.scoped("alone: a second process skips the work while the first runs it, and runs it once it is done", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const service = Context.get(
+            yield* Layer.build(PostLeases.layer({ holder: "host/1/a", lease })),
+            PostLeases.PostLeases
+          )
+          const first = yield* service.join(campaign)
+          const second = yield* service.join(campaign)
+          const inside = yield* Deferred.make<void>()
+          const leave = yield* Deferred.make<void>()
+          const running = yield* Effect.fork(
+            first.alone(Effect.zipRight(Deferred.succeed(inside, undefined), Deferred.await(leave)))
+          )
+          yield* Deferred.await(inside)
+          assert.isTrue(Option.isNone(yield* second.alone(Effect.succeed("ran"))))
+          // Another campaign's lock is another lock.
+          const other = yield* service.join(campaignName())
+          assert.deepStrictEqual(yield* other.alone(Effect.succeed("ran")), Option.some("ran"))
+          yield* Deferred.succeed(leave, undefined)
+          yield* Fiber.join(running)
+          assert.deepStrictEqual(yield* second.alone(Effect.succeed("ran")), Option.some("ran"))
+        }))
+
+      it.scoped("a watcher's share: its posts while it lives, given back when its scope closes", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const list = posts(4).map((id) => ({ id }))
+          const service = Context.get(yield* Layer.build(PostLeases.layer({ lease })), PostLeases.PostLeases)
+          const mine = yield* Effect.scoped(Effect.gen(function*() {
+            const share = yield* service.join(campaign)
+            const got = yield* share.mine(list, (post) => post.id)
+            assert.isTrue(yield* share.mayRead("post-000"))
+            assert.isFalse(yield* share.mayRead("post-999"))
+            return got
+          }))
+          assert.deepStrictEqual(mine, list)
+          const table = yield* holders(campaign, 0)
+          assert.isTrue([...table.values()].every((holder) => holder === null))
+          // Without the service, a share is every post.
+          const whole = yield* PostLeases.share(campaign)
+          assert.deepStrictEqual(yield* whole.mine(list, (post) => post.id), list)
+        }))
+    })
+  })
+})
