@@ -42,7 +42,8 @@ export const defaultLease = Duration.minutes(1)
 export interface Share {
   /**
    * Of the campaign's posts (all of them, as the watcher follows them), those this process reads now; the others
-   * are other processes'. Looks at the leases again when the list changed or a quarter lease has passed.
+   * are other processes'. Looks at the leases again when the list changed or a quarter lease has passed, and only then
+   * gives back posts above its share: ask between reads, not while a read of a post it holds is in flight.
    */
   readonly mine: <P>(posts: ReadonlyArray<P>, key: (post: P) => string) => Effect.Effect<Array<P>, LedgerError>
   /** Whether this process holds the post's lease now, as of its last look at the leases. */
@@ -142,14 +143,18 @@ export const statements = (sql: SqlClient.SqlClient, campaign: string, holder: s
   }
 }
 
-/** Looks at the campaign's leases: renews, gives back above the share, takes up to it; succeeds with the posts held. */
+/**
+ * Looks at the campaign's leases: renews, gives back what is above the share (with `giveBack`: only between the
+ * watcher's reads, so that no post is given back while it is being read), takes up to it; succeeds with the posts held.
+ */
 export const balance = (
   sql: SqlClient.SqlClient,
   campaign: string,
   holder: string,
   posts: ReadonlyArray<string>,
   now: number,
-  leaseMillis: number
+  leaseMillis: number,
+  giveBack = true
 ): Effect.Effect<ReadonlyArray<string>, LedgerError> =>
   Effect.gen(function*() {
     const s = statements(sql, campaign, holder)
@@ -160,7 +165,7 @@ export const balance = (
     yield* s.releaseAllBut(posts)
     const held = [...yield* s.renew(posts, until)].sort()
     const quota = Math.ceil(posts.length / live)
-    if (held.length > quota) {
+    if (held.length > quota && giveBack) {
       yield* s.release(held.slice(quota))
       return held.slice(0, quota)
     }
@@ -187,20 +192,22 @@ export const layer = (options: Options = {}): Layer.Layer<PostLeases, never, Sql
             let posts: ReadonlyArray<string> | undefined
             let held = new Set<string>()
             let heldUntil = 0
-            let lookedAt = Number.NEGATIVE_INFINITY
-            const refresh = (list: ReadonlyArray<string>) =>
+            /** When the watcher last had the leases looked at (and posts above its share given back). */
+            let askedAt = Number.NEGATIVE_INFINITY
+            const refresh = (list: ReadonlyArray<string>, giveBack: boolean) =>
               lock.withPermits(1)(Effect.gen(function*() {
                 const now = yield* Clock.currentTimeMillis
-                held = new Set(yield* balance(sql, campaign, holder, list, now, leaseMillis))
+                held = new Set(yield* balance(sql, campaign, holder, list, now, leaseMillis, giveBack))
                 posts = list
                 heldUntil = now + leaseMillis
-                lookedAt = now
+                if (giveBack) askedAt = now
               }))
             const statementsOf = statements(sql, campaign, holder)
             yield* Effect.addFinalizer(() => Effect.ignore(statementsOf.leave))
-            // Renewal while the watcher lives, between its polls however far apart they are.
+            // Renewal while the watcher lives, between its polls however far apart they are; it takes free posts too,
+            // but gives back only when the watcher asks (`mine`), which it does between reads.
             yield* Effect.forkScoped(
-              Effect.suspend(() => posts === undefined ? Effect.void : Effect.ignore(refresh(posts))).pipe(
+              Effect.suspend(() => posts === undefined ? Effect.void : Effect.ignore(refresh(posts, false))).pipe(
                 Effect.delay(Duration.millis(look)),
                 Effect.forever
               )
@@ -213,7 +220,7 @@ export const layer = (options: Options = {}): Layer.Layer<PostLeases, never, Sql
                   const now = yield* Clock.currentTimeMillis
                   const same = posts !== undefined && posts.length === keys.length &&
                     posts.every((post, i) => post === keys[i])
-                  if (!same || now - lookedAt >= look) yield* refresh(keys)
+                  if (!same || now - askedAt >= look) yield* refresh(keys, true)
                   if (!(yield* valid)) return []
                   return list.filter((post) => held.has(key(post)))
                 }),
