@@ -57,6 +57,24 @@ describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : 
           assert.deepStrictEqual([...table.values()], ["a", "a", "a", "b", "b"])
         }))
 
+      it.effect("a look without giving back keeps the surplus renewed; the next look that may gives it back", () =>
+        Effect.gen(function*() {
+          const campaign = campaignName()
+          const list = posts(4)
+          const now = 1_500_000
+          yield* balance(campaign, "a", list, now)
+          yield* balance(campaign, "b", list, now)
+          const renewOnly = Effect.flatMap(
+            SqlClient.SqlClient,
+            (sql) => PostLeases.balance(sql, campaign, "a", list, now + lease - 1, lease, false)
+          )
+          assert.deepStrictEqual(yield* renewOnly, list)
+          // Renewed: still a's after the first lease would have run out.
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + lease + 1), [])
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + lease + 2), list.slice(0, 2))
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + lease + 3), list.slice(2))
+        }))
+
       it.effect("a process that stops renewing loses its posts once its leases run out, not before", () =>
         Effect.gen(function*() {
           const campaign = campaignName()
