@@ -34,8 +34,18 @@ const holders = (campaign: string, now: number) =>
     Effect.map((rows) => new Map(rows.map((row) => [row.post_id, row.holder])))
   )
 
-const balance = (campaign: string, holder: string, list: ReadonlyArray<string>, now: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => PostLeases.balance(sql, campaign, holder, list, now, lease))
+const balance = (campaign: string, holder: string, list: ReadonlyArray<string>, now: number, giveBack = true) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => PostLeases.balance(sql, campaign, holder, list, now, lease, giveBack))
+
+/** A fresh campaign of `count` posts on which a and b have both looked at `now`, a first (it holds them all). */
+const aThenB = (count: number, now: number) =>
+  Effect.gen(function*() {
+    const campaign = campaignName()
+    const list = posts(count)
+    yield* balance(campaign, "a", list, now)
+    yield* balance(campaign, "b", list, now)
+    return { campaign, list }
+  })
 
 describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : ` (skipped: ${reason})`}`, () => {
   layer(server, { timeout: "60 seconds" })((it) => {
@@ -59,16 +69,9 @@ describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : 
 
       it.effect("a look without giving back keeps the surplus renewed; the next look that may gives it back", () =>
         Effect.gen(function*() {
-          const campaign = campaignName()
-          const list = posts(4)
           const now = 1_500_000
-          yield* balance(campaign, "a", list, now)
-          yield* balance(campaign, "b", list, now)
-          const renewOnly = Effect.flatMap(
-            SqlClient.SqlClient,
-            (sql) => PostLeases.balance(sql, campaign, "a", list, now + lease - 1, lease, false)
-          )
-          assert.deepStrictEqual(yield* renewOnly, list)
+          const { campaign, list } = yield* aThenB(4, now)
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + lease - 1, false), list)
           // Renewed: still a's after the first lease would have run out.
           assert.deepStrictEqual(yield* balance(campaign, "b", list, now + lease + 1), [])
           assert.deepStrictEqual(yield* balance(campaign, "a", list, now + lease + 2), list.slice(0, 2))
@@ -77,11 +80,8 @@ describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : 
 
       it.effect("a process that stops renewing loses its posts once its leases run out, not before", () =>
         Effect.gen(function*() {
-          const campaign = campaignName()
-          const list = posts(6)
           const now = 2_000_000
-          yield* balance(campaign, "a", list, now)
-          yield* balance(campaign, "b", list, now)
+          const { campaign, list } = yield* aThenB(6, now)
           yield* balance(campaign, "a", list, now)
           assert.deepStrictEqual(yield* balance(campaign, "b", list, now), list.slice(3))
           // b dies: until its leases (and its presence) run out, a keeps its own share only.
