@@ -49,8 +49,8 @@ export interface Share {
   /** Whether this process holds the post's lease now, as of its last look at the leases. */
   readonly mayRead: (postKey: string) => Effect.Effect<boolean>
   /**
-   * Runs `effect` unless another process is running it for the campaign at the same moment, in which case it is
-   * skipped (`None`): the other does the work.
+   * Runs `effect` unless another process (or another watcher of the campaign in this one) is running it for the
+   * campaign at the same moment, in which case it is skipped (`None`): the other does the work.
    */
   readonly alone: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E | LedgerError, R>
 }
@@ -174,15 +174,43 @@ export const balance = (
 
 let joins = 0
 
-/** The leases on the ledger's PostgreSQL database (the client of `PgLedger.layerClient`, which creates the tables). */
-export const layer = (options: Options = {}): Layer.Layer<PostLeases, never, SqlClient.SqlClient> =>
-  Layer.effect(
+/**
+ * The leases on the ledger's PostgreSQL database (the client of `PgLedger.layerClient`, which creates the tables). Holds
+ * one connection of the pool for the advisory locks of `alone`, whatever the number of campaigns: a connection per
+ * lock could take the whole pool and leave none for the work done under the locks.
+ */
+export const layer = (options: Options = {}): Layer.Layer<PostLeases, LedgerError, SqlClient.SqlClient> =>
+  Layer.scoped(
     PostLeases,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const leaseMillis = Duration.toMillis(Duration.decode(options.lease ?? defaultLease))
       const look = Math.max(1, Math.floor(leaseMillis / 4))
       const runner = options.holder ?? Claimant.currentId
+      const lockConnection = yield* failWith("reserve a connection for the campaigns' locks")(sql.reserve)
+      /** Campaigns whose one-at-a-time work runs in this process now: a session's advisory locks are reentrant. */
+      const busy = new Set<string>()
+      const advisory = (fn: string, campaign: string) =>
+        lockConnection.execute(`SELECT ${fn}(hashtext($1)) AS got`, [`comment-dm/alone/${campaign}`], undefined).pipe(
+          Effect.flatMap(decodeGot),
+          Effect.map((rows) => rows[0]?.got === true),
+          failWith(`lock campaign ${campaign} for one process`)
+        )
+      /** Whether this process may do the campaign's one-at-a-time work now; if so, it holds the lock until `unlock`. */
+      const tryLock = (campaign: string) =>
+        Effect.suspend(() => {
+          if (busy.has(campaign)) return Effect.succeed(false)
+          busy.add(campaign)
+          return advisory("pg_try_advisory_lock", campaign).pipe(
+            Effect.tap((got) => got ? Effect.void : Effect.sync(() => busy.delete(campaign))),
+            Effect.tapError(() => Effect.sync(() => busy.delete(campaign)))
+          )
+        })
+      const unlock = (campaign: string) =>
+        Effect.ensuring(
+          Effect.ignore(advisory("pg_advisory_unlock", campaign)),
+          Effect.sync(() => busy.delete(campaign))
+        )
       return {
         join: (campaign) =>
           Effect.gen(function*() {
@@ -226,21 +254,11 @@ export const layer = (options: Options = {}): Layer.Layer<PostLeases, never, Sql
                 }),
               mayRead: (postKey) => Effect.map(valid, (ok) => ok && held.has(postKey)),
               alone: (effect) =>
-                Effect.gen(function*() {
-                  // A session lock on a connection of its own, so that the work's statements may use any other.
-                  const connection = yield* failWith(`lock campaign ${campaign} for one process`)(sql.reserve)
-                  const name = `comment-dm/alone/${campaign}`
-                  const lockWith = (fn: string) =>
-                    connection.execute(`SELECT ${fn}(hashtext($1)) AS got`, [name], undefined).pipe(
-                      Effect.flatMap(decodeGot),
-                      Effect.map((rows) => rows[0]?.got === true)
-                    )
-                  const got = yield* Effect.acquireRelease(
-                    failWith(`lock campaign ${campaign} for one process`)(lockWith("pg_try_advisory_lock")),
-                    (got) => got ? Effect.ignore(lockWith("pg_advisory_unlock")) : Effect.void
-                  )
-                  return got ? Option.some(yield* effect) : Option.none()
-                }).pipe(Effect.scoped)
+                Effect.acquireUseRelease(
+                  tryLock(campaign),
+                  (got) => got ? Effect.asSome(effect) : Effect.succeedNone,
+                  (got) => got ? unlock(campaign) : Effect.void
+                )
             }
             return share
           })

@@ -5,7 +5,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Ref, Schema } from "effect"
 import * as PgLedger from "../src/PgLedger.js"
 import * as PostLeases from "../src/PostLeases.js"
 import { server, ServerUrl } from "./support/pgServer.js"
@@ -129,28 +129,49 @@ describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : 
           assert.isTrue([...(yield* holders(campaign, now + 4)).values()].every((holder) => holder === null))
         }))
 
-      it.scoped("alone: a second process skips the work while the first runs it, and runs it once it is done", () =>
+      it.scoped("alone: another process, or another watcher of this one, skips the work while it runs", () =>
         Effect.gen(function*() {
           const campaign = campaignName()
-          const service = Context.get(
-            yield* Layer.build(PostLeases.layer({ holder: "host/1/a", lease })),
-            PostLeases.PostLeases
-          )
-          const first = yield* service.join(campaign)
-          const second = yield* service.join(campaign)
+          const process = (holder: string) =>
+            Effect.map(Layer.build(PostLeases.layer({ holder, lease })), Context.get(PostLeases.PostLeases))
+          const [here, there] = [yield* process("host-a/1/a"), yield* process("host-b/1/b")]
+          const first = yield* here.join(campaign)
           const inside = yield* Deferred.make<void>()
           const leave = yield* Deferred.make<void>()
           const running = yield* Effect.fork(
             first.alone(Effect.zipRight(Deferred.succeed(inside, undefined), Deferred.await(leave)))
           )
           yield* Deferred.await(inside)
-          assert.isTrue(Option.isNone(yield* second.alone(Effect.succeed("ran"))))
+          const ran = Effect.succeed("ran")
+          assert.isTrue(Option.isNone(yield* (yield* there.join(campaign)).alone(ran)), "another process")
+          assert.isTrue(Option.isNone(yield* (yield* here.join(campaign)).alone(ran)), "another watcher here")
           // Another campaign's lock is another lock.
-          const other = yield* service.join(campaignName())
-          assert.deepStrictEqual(yield* other.alone(Effect.succeed("ran")), Option.some("ran"))
+          assert.deepStrictEqual(yield* (yield* there.join(campaignName())).alone(ran), Option.some("ran"))
           yield* Deferred.succeed(leave, undefined)
           yield* Fiber.join(running)
-          assert.deepStrictEqual(yield* second.alone(Effect.succeed("ran")), Option.some("ran"))
+          assert.deepStrictEqual(yield* (yield* there.join(campaign)).alone(ran), Option.some("ran"))
+          assert.deepStrictEqual(yield* (yield* here.join(campaign)).alone(ran), Option.some("ran"))
+        }))
+
+      it.scoped("alone for more campaigns at once than the pool has connections: the work under the locks still runs", () =>
+        Effect.gen(function*() {
+          const service = Context.get(yield* Layer.build(PostLeases.layer({ lease })), PostLeases.PostLeases)
+          const sql = yield* SqlClient.SqlClient
+          const count = 15
+          const entered = yield* Ref.make(0)
+          const all = yield* Deferred.make<void>()
+          // Each waits inside its lock until all are inside, then needs a connection of the pool (default 10).
+          const work = Effect.gen(function*() {
+            if ((yield* Ref.updateAndGet(entered, (n) => n + 1)) === count) yield* Deferred.succeed(all, undefined)
+            yield* Deferred.await(all)
+            return yield* sql`SELECT 1 AS one`
+          })
+          const results = yield* Effect.forEach(
+            Array.from({ length: count }, campaignName),
+            (campaign) => Effect.flatMap(service.join(campaign), (share) => share.alone(work)),
+            { concurrency: "unbounded" }
+          ).pipe(Effect.timeout("20 seconds"))
+          assert.isTrue(results.every(Option.isSome))
         }))
 
       it.scoped("a watcher's share: its posts while it lives, given back when its scope closes", () =>
