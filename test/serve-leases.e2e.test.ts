@@ -100,6 +100,24 @@ const readersIn = (logs: Record<string, ReadonlyArray<Read>>, from: number, to: 
   return readers
 }
 
+describe("COMMENT_DM_POST_LEASE", () => {
+  it("a value that is not a duration from 1 second to 24 hours stops serve with exit 2, naming the variable", async () => {
+    const dir = tempDir("comment-dm-serve-leases-")
+    try {
+      for (const value of ["abc", "0", "500ms", "3s\u0007", "25h"]) {
+        const result = await runCli(["serve", dir.path, "--db", Path.join(dir.path, "ledger.sqlite")], {
+          env: { COMMENT_DM_POST_LEASE: value }
+        })
+        assertExit(result, 2, value)
+        assert.include(result.stderr, "COMMENT_DM_POST_LEASE", value)
+        assert.notInclude(result.stderr, "\u0007", "control characters are escaped")
+      }
+    } finally {
+      dir.cleanup()
+    }
+  })
+})
+
 describe.skipIf(findPostgres().install === undefined)("two serve processes on one PostgreSQL", () => {
   it(
     "one killed mid-run: each post read by one process at a time, the dead one's posts taken over within a lease, " +
