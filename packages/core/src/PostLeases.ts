@@ -4,10 +4,10 @@
  *
  * A process that follows a campaign says so in `comment_dm_post_holders` (one row per campaign and process, held until
  * `lease_until` and renewed); each post of the campaign has a row in `comment_dm_post_leases` naming the process that
- * reads it and until when. Every quarter lease, and when a watcher asks with a new list of posts, a process renews its
- * leases, gives back what is above its share (the posts divided by the live processes of the campaign, rounded up) and
- * takes free or expired posts up to its share with `SELECT … FOR UPDATE SKIP LOCKED`: of two processes after one post,
- * PostgreSQL's row locks let one take it. A process that dies stops renewing; its leases run out within one lease, and
+ * reads it and until when. Every quarter lease a process renews its leases and takes free or expired posts up to its
+ * share (the posts divided by the live processes of the campaign, rounded up) with `SELECT … FOR UPDATE SKIP LOCKED`:
+ * of two processes after one post, PostgreSQL's row locks let one take it. When its watcher asks which posts are its
+ * own (between two reads), it also gives back what is above its share, for a process that joined. A process that dies stops renewing; its leases run out within one lease, and
  * the others take its posts at their next look. The read marks are in the ledger, so a post's new reader starts
  * where the last one stopped. Work that one process at a time does for a campaign (reading the conversations to settle
  * people in doubt) takes a PostgreSQL advisory lock instead (`Share.alone`).
