@@ -5,7 +5,8 @@
  * A process that follows a campaign says so in `comment_dm_post_holders` (one row per campaign and process, held until
  * `lease_until` and renewed); each post of the campaign has a row in `comment_dm_post_leases` naming the process that
  * reads it and until when. Every quarter lease a process renews its leases and takes free or expired posts up to its
- * share (the posts divided by the live processes of the campaign, rounded up) with `SELECT … FOR UPDATE SKIP LOCKED`:
+ * share ({@link quota}: the posts divided by the live processes of the campaign, the remainder going to processes
+ * chosen by the campaign's name, so that campaigns of one post spread too) with `SELECT … FOR UPDATE SKIP LOCKED`:
  * of two processes after one post, PostgreSQL's row locks let one take it. When its watcher asks which posts are its
  * own (between two reads), it also gives back what is above its share, for a process that joined. A process that dies stops renewing; its leases run out within one lease, and
  * the others take its posts at their next look. The read marks are in the ledger, so a post's new reader starts
@@ -26,7 +27,6 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Claimant from "./Claimant.js"
-import { Integer } from "./internal/ledgerRow.js"
 import { LedgerError } from "./Ledger.js"
 
 export interface Options {
@@ -80,7 +80,7 @@ const failWith = (operation: string) =>
   Effect.mapError((cause: SqlError | ParseResult.ParseError) => new LedgerError({ operation, cause }))
 
 const decodePostIds = Schema.decodeUnknown(Schema.Array(Schema.Struct({ post_id: Schema.String })))
-const decodeCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ live: Integer })))
+const decodeHolders = Schema.decodeUnknown(Schema.Array(Schema.Struct({ holder: Schema.String })))
 const decodeGot = Schema.decodeUnknown(Schema.Array(Schema.Struct({ got: Schema.Boolean })))
 
 /** The statements of one campaign for one holder, at `now` (epoch milliseconds), on PostgreSQL. */
@@ -95,10 +95,13 @@ export const statements = (sql: SqlClient.SqlClient, campaign: string, holder: s
           ${until}) ON CONFLICT (campaign, holder) DO UPDATE SET lease_until = ${until}`,
         sqlRaw`DELETE FROM comment_dm_post_holders WHERE campaign = ${campaign} AND lease_until <= ${now}`
       ),
-    /** How many holders follow the campaign at `now`. */
+    /** The holders that follow the campaign at `now`. */
     live: (now: number) =>
-      sqlRaw`SELECT COUNT(*) AS live FROM comment_dm_post_holders WHERE campaign = ${campaign}
-        AND lease_until > ${now}`.pipe(Effect.flatMap(decodeCount), Effect.map((rows) => rows[0]?.live ?? 0)),
+      sqlRaw`SELECT holder FROM comment_dm_post_holders WHERE campaign = ${campaign}
+        AND lease_until > ${now}`.pipe(
+        Effect.flatMap(decodeHolders),
+        Effect.map((rows) => rows.map((row) => row.holder))
+      ),
     /** A row for each post, free, where there is none yet. */
     list: (posts: ReadonlyArray<string>) =>
       posts.length === 0 ?
@@ -143,6 +146,25 @@ export const statements = (sql: SqlClient.SqlClient, campaign: string, holder: s
   }
 }
 
+/** FNV-1a of a text: the same in every process, to choose who takes a campaign's remainder. */
+const hash = (text: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
+
+/**
+ * How many of the campaign's `posts` the holder takes, of the live `holders`: each an equal part, and one more for as
+ * many of them as the division leaves over, chosen by their order and the campaign's name. The quotas add up to the
+ * posts exactly, so every post has a taker, and a campaign of one post goes to one holder or another by its name.
+ */
+export const quotaOf = (campaign: string, posts: number, holders: ReadonlyArray<string>, holder: string): number => {
+  const sorted = [...new Set([...holders, holder])].sort()
+  const count = sorted.length
+  const slot = (sorted.indexOf(holder) + hash(campaign)) % count
+  return Math.floor(posts / count) + (slot < posts % count ? 1 : 0)
+}
+
 /**
  * Looks at the campaign's leases: renews, gives back what is above the share (with `giveBack`: only between the
  * watcher's reads, so that no post is given back while it is being read), takes up to it; succeeds with the posts held.
@@ -160,11 +182,11 @@ export const balance = (
     const s = statements(sql, campaign, holder)
     const until = now + leaseMillis
     yield* s.present(now, until)
-    const live = Math.max(1, yield* s.live(now))
+    const live = yield* s.live(now)
     yield* s.list(posts)
     yield* s.releaseAllBut(posts)
     const held = [...yield* s.renew(posts, until)].sort()
-    const quota = Math.ceil(posts.length / live)
+    const quota = quotaOf(campaign, posts.length, live, holder)
     if (held.length > quota && giveBack) {
       yield* s.release(held.slice(quota))
       return held.slice(0, quota)

@@ -56,16 +56,47 @@ describe.skipIf(install === undefined)(`PostLeases${reason === undefined ? "" : 
           const list = posts(5)
           const now = 1_000_000
           assert.deepStrictEqual(yield* balance(campaign, "a", list, now), list)
-          // b joins: live holders are two, shares of 3; nothing is free yet.
-          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 1), [])
-          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + 2), list.slice(0, 3))
-          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 3), list.slice(3))
+          // b joins: live holders are two, shares of 3 and 2 (which is whose depends on the campaign's name).
+          const quotaA = PostLeases.quotaOf(campaign, 5, ["a", "b"], "a")
+          assert.sameMembers([quotaA, PostLeases.quotaOf(campaign, 5, ["a", "b"], "b")], [2, 3])
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 1), [], "nothing is free yet")
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + 2), list.slice(0, quotaA))
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 3), list.slice(quotaA))
           // Stable from then on: each renews what it holds.
-          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + 4), list.slice(0, 3))
-          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 5), list.slice(3))
+          assert.deepStrictEqual(yield* balance(campaign, "a", list, now + 4), list.slice(0, quotaA))
+          assert.deepStrictEqual(yield* balance(campaign, "b", list, now + 5), list.slice(quotaA))
           const table = yield* holders(campaign, now + 6)
-          assert.deepStrictEqual([...table.values()], ["a", "a", "a", "b", "b"])
+          assert.deepStrictEqual([...table.values()], list.map((_, i) => i < quotaA ? "a" : "b"))
         }))
+
+      it.effect("campaigns of one post each spread over the processes too, not all to the first one", () =>
+        Effect.gen(function*() {
+          const campaigns = Array.from({ length: 12 }, (_, i) => `single-post-${i}`)
+          const now = 1_200_000
+          const one = ["post-000"]
+          const lookAll = (holder: string, at: number) =>
+            Effect.map(
+              Effect.forEach(campaigns, (campaign) => balance(campaign, holder, one, at)),
+              (held) => held.flat().length
+            )
+          assert.strictEqual(yield* lookAll("a", now), 12)
+          yield* lookAll("b", now + 1)
+          const [a, b] = [yield* lookAll("a", now + 2), yield* lookAll("b", now + 3)]
+          assert.strictEqual(a + b, 12)
+          assert.isAtLeast(Math.min(a, b), 3, `a holds ${a}, b ${b}`)
+        }))
+
+      it("quotas add up to the posts, whatever the holders", () => {
+        for (const count of [0, 1, 2, 5, 12, 1000]) {
+          for (const holders of [["a"], ["a", "b"], ["x", "b", "a"], ["p", "q", "r", "s", "t"]]) {
+            const quotas = holders.map((holder) => PostLeases.quotaOf(`campaign-${count}`, count, holders, holder))
+            assert.strictEqual(quotas.reduce((sum, quota) => sum + quota, 0), count, `${count} over ${holders}`)
+            assert.isAtMost(Math.max(...quotas) - Math.min(...quotas), 1)
+          }
+        }
+        // A holder not yet listed counts itself.
+        assert.strictEqual(PostLeases.quotaOf("c", 4, [], "a"), 4)
+      })
 
       it.effect("a look without giving back keeps the surplus renewed; the next look that may gives it back", () =>
         Effect.gen(function*() {
