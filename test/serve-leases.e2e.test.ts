@@ -2,12 +2,15 @@
  * Two `comment-dm serve` processes on one PostgreSQL ledger over one folder of campaigns (three profiles of one API key,
  * four posts each), comments arriving while they serve; one is killed (SIGKILL) mid-run. Each process reaches the
  * sandbox through a proxy of its own that logs the posts it reads, so the test sees who read which post when:
- * while both live, each post is read by one of them only, and both share the work; once one is killed, the survivor
- * reads its posts after their leases ran out, within one lease (and a poll). The sandbox's deliveries say that nobody
- * got two messages from a campaign, `status --json` that everyone is accounted for, its per-key counts that the key
- * stayed within its plan.
+ * while both live, each post is read by one of them only (the one the lease table names), and both share the work;
+ * once one is killed, the survivor takes its leases once they ran out, within a lease and a quarter of the kill, and
+ * reads its posts at its next poll. The sandbox's deliveries say that nobody got two messages from a campaign,
+ * `status --json` that everyone is accounted for, its per-key counts that the key stayed within its plan.
  */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it, type TestContext } from "@effect/vitest"
+import { Effect, ManagedRuntime, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Path from "node:path"
@@ -125,6 +128,18 @@ describe.skipIf(findPostgres().install === undefined)("two serve processes on on
     async (context) => {
       const postgres = await startPostgres()
       context.onTestFinished(() => postgres.stop())
+      const database = ManagedRuntime.make(PgClient.layer({ url: Redacted.make(postgres.url) }))
+      context.onTestFinished(() => database.dispose())
+      /** Each post's lease row: who holds it (if the lease has not run out) and until when. */
+      const leaseHolders = () =>
+        database.runPromise(
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            sql<{ readonly post_id: string; readonly holder: string | null }>`SELECT post_id,
+            CASE WHEN lease_until > ${Date.now()} THEN holder END AS holder FROM comment_dm_post_leases`)
+        ).then(
+          (rows) =>
+            new Map(rows.map((row) => [row.post_id, row]))
+        )
       const sandbox = await startSandbox({
         seed: 22,
         windows: "open",
@@ -222,8 +237,27 @@ describe.skipIf(findPostgres().install === undefined)("two serve processes on on
         return ok
       }, 30_000)
       await sleep(4 * everyMillis)
+      // The lease table agrees with the reads: each post's holder is the process (by pid) that read it.
+      const pidOf = (holder: string | null) => /\/(\d+)\/[0-9a-z]+\/[0-9a-f]{12}#\d+$/.exec(holder ?? "")?.[1]
+      const [pidA, pidB] = [String(a.child.pid), String(b.child.pid)]
+      const held = await leaseHolders()
+      const readNow = readersIn(logs, settledAt, Date.now())
+      for (const post of allPosts) {
+        const reader = [...readNow.get(post) ?? []][0]
+        assert.strictEqual(pidOf(held.get(post)?.holder ?? null), reader === "a" ? pidA : pidB, `holder of ${post}`)
+      }
       const killAt = Date.now()
       b.child.kill("SIGKILL")
+      // When the survivor holds every post (its leases, not b's run-out ones), polled every 100 ms from the kill.
+      const leasesTaken = (async () => {
+        while (true) {
+          const now = Date.now()
+          const rows = await leaseHolders()
+          if (allPosts.every((post) => pidOf(rows.get(post)?.holder ?? null) === pidA)) return now - killAt
+          if (now - killAt > 30_000) throw new Error(`b's leases not taken over: ${JSON.stringify([...rows])}`)
+          await sleep(100)
+        }
+      })()
       await b.exited
 
       // Before the kill: each post read by one process only, and both did their share.
@@ -251,7 +285,17 @@ describe.skipIf(findPostgres().install === undefined)("two serve processes on on
       const takeover = Math.max(...takenAfter)
       assert.isAtLeast(Math.min(...takenAfter), leaseMillis / 2, `a read b's posts too early: ${takenAfter}`)
       assert.isAtMost(takeover, leaseMillis * 1.25 + everyMillis + 2_000, `takeover took ${takeover} ms`)
-      context.annotate(`takeover after the kill: ${takenAfter.join(", ")} ms (lease ${leaseMillis} ms)`)
+      // The leases themselves change hands once b's run out (renewed every quarter lease: at least 3/4 of a lease
+      // after the kill), and within a quarter lease of that.
+      const leaseTakeover = await leasesTaken
+      assert.isAtLeast(leaseTakeover, leaseMillis / 2, "b's leases taken before they could run out")
+      assert.isAtMost(leaseTakeover, leaseMillis * 1.25 + 1_000, `b's leases taken over after ${leaseTakeover} ms`)
+      context.annotate(
+        `after the kill: b's leases taken over at ${leaseTakeover} ms, its posts read by a at ${
+          takenAfter.join(", ")
+        }` +
+          ` ms (lease ${leaseMillis} ms, polls every ${everyMillis} ms)`
+      )
 
       // More comments with the survivor alone, then no more; it reaches everyone who asked.
       await sleep(3 * everyMillis)
