@@ -9,14 +9,16 @@
  * mark (a bounded list of its newest comment ids) is kept, and written to the ledger as a run's is, so a watcher
  * started again resumes where the last one read; who was sent lives in the ledger. A post whose pages come round again (a
  * cursor already followed) is read up to there in each poll and reported once; the watcher keeps following every post,
- * and its summary ends `failed`.
+ * and its summary ends `failed`. Where several processes share the campaign on one PostgreSQL ledger (`PostLeases`, as
+ * `serve` provides it there), each poll reads only the posts this process holds the lease of.
  */
 import { Clock, Duration, Effect, Ref, Schedule } from "effect"
 import * as Engine from "./campaign/Engine.js"
 import * as Polling from "./campaign/Polling.js"
-import type * as Reading from "./campaign/Reading.js"
+import * as Reading from "./campaign/Reading.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import type * as Ledger from "./Ledger.js"
+import * as PostLeases from "./PostLeases.js"
 import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 
@@ -68,6 +70,8 @@ interface Watcher {
   readonly intervals: Schedule.ScheduleDriver<Duration.Duration, Polling.PollRead>
   posts: ReadonlyArray<Reading.PostRef>
   polls: number
+  /** The posts this process reads, where several processes share the campaign (`PostLeases`); else all of them. */
+  readonly share: PostLeases.Share
 }
 
 /** One poll and its sends, told as `Polled` or `PollFailed`; succeeds with the time to the next poll. */
@@ -76,7 +80,8 @@ const pollOnce = Effect.fn("Watch.poll")(function*(watcher: Watcher, options: Wa
   const poll = ++watcher.polls
   const before = engine.progress()
   const pages = yield* Ref.make(0)
-  const read = yield* Polling.poll(engine, watcher.posts, options.postConcurrency ?? 4, Ref.update(pages, (n) => n + 1))
+  const posts = yield* watcher.share.mine(watcher.posts, Reading.postKey)
+  const read = yield* Polling.poll(engine, posts, options.postConcurrency ?? 4, Ref.update(pages, (n) => n + 1))
   const wait = yield* Effect.orDie(watcher.intervals.next(read))
   if (read._tag === "Left") {
     yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: Duration.toMillis(wait) }))
@@ -100,7 +105,8 @@ const pollOnce = Effect.fn("Watch.poll")(function*(watcher: Watcher, options: Wa
 /** Between polls: people in doubt reconciled, and `posts: recent` looked up again (kept as they were if it fails). */
 const refresh = (watcher: Watcher, spec: CampaignSpec.CampaignSpec) =>
   Effect.gen(function*() {
-    yield* watcher.engine.reconcile
+    // Reading the conversations is one process's work at a time where several share the campaign.
+    yield* watcher.share.alone(watcher.engine.reconcile)
     if (!spec.posts.some((post) => post._tag === "Recent")) return
     const refreshed = yield* Effect.either(watcher.engine.resolvePosts)
     if (refreshed._tag === "Left") return
@@ -128,7 +134,8 @@ export const watch = <R = never>(
       engine,
       intervals: yield* Schedule.driver(intervals),
       posts,
-      polls: 0
+      polls: 0,
+      share: yield* PostLeases.share(spec.name)
     }
     yield* engine.open(posts.length)
     /** The campaign's end: the first message of people still pending expires, and the watcher stops. */

@@ -4,9 +4,9 @@
  * `/metrics` (serve/Http.ts). It ends only on SIGINT/SIGTERM (sends in flight settled first, exit 130) or for the
  * process's own failures: the ledger failing (exit 1), a bad flag or a folder that does not exist (exit 2).
  */
-import { KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
+import { KeepAliveHttpClient, PostLeases, UploadPost } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
-import { Config, Data, Duration, Effect, Option } from "effect"
+import { Config, Data, Duration, Effect, Option, Schema } from "effect"
 import * as ExitCode from "./ExitCode.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
@@ -23,6 +23,21 @@ export class EndpointError extends Data.TaggedError("EndpointError")<{ readonly 
     return this.detail
   }
 }
+
+/**
+ * How long a post stays with a process that stopped renewing its lease, on a PostgreSQL ledger shared by several
+ * `serve` processes: `COMMENT_DM_POST_LEASE` (e.g. 30s; default 1 minute), mostly for tests that kill a process.
+ */
+const postLease = Config.option(Config.string("COMMENT_DM_POST_LEASE")).pipe(
+  Effect.orElseSucceed(() => Option.none<string>()),
+  Effect.flatMap(Option.match({
+    onNone: () => Effect.succeed(PostLeases.defaultLease),
+    onSome: (text) =>
+      Schema.decodeUnknown(Interval.forFlag("COMMENT_DM_POST_LEASE"))(text).pipe(
+        Effect.mapError((error) => new ServeError({ detail: error.message }))
+      )
+  }))
+)
 
 /** How often the folder is listed for added, edited and removed files. */
 const rescan = Duration.seconds(2)
@@ -67,6 +82,10 @@ export const command = (options: {
         // What the process cannot run without is checked before anything starts.
         yield* Folder.check(args.folder)
         const location = yield* LedgerDatabase.resolve(args.db)
+        // Several processes on one PostgreSQL ledger share each campaign's posts; a SQLite ledger is one machine's.
+        const lease = yield* postLease
+        const sharing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          LedgerDatabase.isPostgres(location) ? Effect.provide(effect, PostLeases.layer({ lease })) : effect
         const baseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(
           Config.withDefault(UploadPost.defaultBaseUrl),
           Effect.flatMap((url) => UploadPost.checkBaseUrl(url, "UPLOAD_POST_BASE_URL"))
@@ -111,6 +130,7 @@ export const command = (options: {
             yield* ExitCode.settle(ending === "interrupted" ? ExitCode.ExitCode.Interrupted : ExitCode.ExitCode.Failure)
           }).pipe(
             Effect.scoped,
+            sharing,
             Effect.provide(LedgerDatabase.layer(location)),
             Effect.provide(KeepAliveHttpClient.layer())
           )
@@ -121,7 +141,8 @@ export const command = (options: {
       "picked up while it runs (an edited campaign restarts once its sends in flight settle; a file that breaks is " +
       "reported and its campaign keeps its last good version; two files with one name are both refused). Each " +
       "campaign's key is the variable its api_key_env names (default UPLOAD_POST_API_KEY); a profile's pace and " +
-      "daily limit are shared by its campaigns. A campaign whose key, account or file the platform refuses is " +
+      "daily limit are shared by its campaigns. Several serve processes on one PostgreSQL ledger share the posts: " +
+      "each post is read by one of them at a time (docs/several-runners.md). A campaign whose key, account or file the platform refuses is " +
       "parked and tried again every --retry-parked; the others go on. Exits only on SIGINT/SIGTERM (130, sends in " +
       "flight settled), a ledger failure (1), or a bad flag or folder (2)."
   ))

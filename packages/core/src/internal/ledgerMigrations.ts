@@ -326,6 +326,28 @@ const createRequestBudget = Effect.gen(function*() {
   )`
 })
 
+/**
+ * Post leases (`PostLeases`): which `serve` process reads which post of a campaign, and the processes that share a
+ * campaign's posts, each row held until `lease_until` unless renewed. Created on SQLite too, where nothing uses them
+ * yet, so that both dialects keep one migration history.
+ */
+const createPostLeases = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE comment_dm_post_leases (
+    campaign TEXT NOT NULL,
+    post_id TEXT NOT NULL,
+    holder TEXT,
+    lease_until BIGINT NOT NULL,
+    PRIMARY KEY (campaign, post_id)
+  )`
+  yield* sql`CREATE TABLE comment_dm_post_holders (
+    campaign TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    PRIMARY KEY (campaign, holder)
+  )`
+})
+
 /** The ledger's migrations, for `Migrator.fromRecord`, `SqliteMigrator` and `PgMigrator`. */
 export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "0001_create_ledger": createLedger,
@@ -338,7 +360,8 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
   "0008_report_comments_read": addCommentsRead,
   "0009_forget_salt": createLedgerSecrets,
   "0010_dashboard_heartbeats": createHeartbeats,
-  "0011_request_budget": createRequestBudget
+  "0011_request_budget": createRequestBudget,
+  "0012_post_leases": createPostLeases
 }
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
