@@ -6,7 +6,7 @@
  */
 import { KeepAliveHttpClient, PostLeases, UploadPost } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
-import { Config, Data, Duration, Effect, Option, Schema } from "effect"
+import { Config, ConfigError, Data, Duration, Effect, Option, Schema } from "effect"
 import * as ExitCode from "./ExitCode.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
@@ -34,7 +34,7 @@ const postLease = Config.option(Config.string("COMMENT_DM_POST_LEASE")).pipe(
     onNone: () => Effect.succeed(PostLeases.defaultLease),
     onSome: (text) =>
       Schema.decodeUnknown(Interval.forFlag("COMMENT_DM_POST_LEASE"))(text).pipe(
-        Effect.mapError((error) => new ServeError({ detail: error.message }))
+        Effect.mapError((error) => ConfigError.InvalidData(["COMMENT_DM_POST_LEASE"], error.message))
       )
   }))
 )
