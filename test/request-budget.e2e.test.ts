@@ -116,8 +116,9 @@ const assertWithinPlan = async (sandbox: RunningSandbox, results: ReadonlyArray<
   assert.strictEqual(traffic.rateLimited, 0, `no 429\n${shown}`)
   assert.isAtMost(traffic.maxPerMinute, plan.perMinute, shown)
   assert.isAtMost(traffic.maxPerTenMinutes, plan.perTenMinutes, shown)
-  // The budget was spent, not just left alone: the watchers pressed against the plan.
-  assert.strictEqual(traffic.requests, plan.perMinute, shown)
+  // The budget was spent, not just left alone: the watchers pressed against the plan (a slow machine may take
+  // them into a second minute, whose requests the sliding window's maximum above still bounds).
+  assert.isAtLeast(traffic.requests, plan.perMinute, shown)
   for (const result of results) assert.strictEqual(result.code, 130, shown)
 }
 
