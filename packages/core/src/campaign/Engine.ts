@@ -316,9 +316,16 @@ const judgeEdited = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
     )
   })
 
-/** Resolves people in doubt (unless turned off); those found unsent are pending, and judged again after an edit. */
+/**
+ * Between a watcher's polls: the claims of runners whose lease ran out (a dead `serve` on another host) are put in
+ * doubt, as a start does, so a long-lived watcher takes them over; then people in doubt are resolved (unless turned
+ * off), and those found unsent are pending, judged again after an edit.
+ */
 const reconcile = (s: Stages): Effect.Effect<void, Ledger.LedgerError, UploadPost.UploadPost | Ledger.Ledger> =>
-  Effect.flatMap(reconcileInDoubt(s), (pending) => pending > 0 ? judgeEdited(s) : Effect.void)
+  Effect.zipRight(
+    s.ledger.recoverClaims(s.spec.name),
+    Effect.flatMap(reconcileInDoubt(s), (pending) => pending > 0 ? judgeEdited(s) : Effect.void)
+  )
 
 /**
  * Resolves people in doubt through the conversations endpoint (unless turned off), looking for the text each was
