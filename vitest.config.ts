@@ -1,3 +1,4 @@
+import * as Os from "node:os"
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
@@ -7,6 +8,9 @@ export default defineConfig({
     globalSetup: ["scripts/build.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    sequence: { concurrent: false }
+    sequence: { concurrent: false },
+    // Two test files at a time even on two cores (Vitest's default there is one): an end-to-end file spends most of
+    // its time waiting for the commands it started, a pace or a poll, and the other file uses that time.
+    maxWorkers: Math.max(2, Os.availableParallelism() - 1)
   }
 })
