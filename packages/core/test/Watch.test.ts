@@ -162,6 +162,8 @@ const watchPolls = (
     const polls: Array<PollEvent> = []
     const summary = yield* Watch.watch(spec, {
       every: Duration.millis(20),
+      // These tests are about what a read costs: every post is read every poll, as without adaptive polling.
+      polling: "round-robin",
       ...watchOptions,
       onEvent: (event) =>
         Effect.gen(function*() {
