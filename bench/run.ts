@@ -3,7 +3,7 @@
  * bench/RESULTS.md.
  *
  * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 12 on 2 cores)
- * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch, dashboard; the results file is
+ * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch, polling, dashboard; the results file is
  *            then only written with an explicit --out, so that a partial run never replaces the full results
  * --profile  run the comment-dm processes of the scale benchmark under `node --cpu-prof`, keep the profiles in DIR
  *            and summarise them in the results
@@ -24,6 +24,7 @@ import * as Dashboard from "./Dashboard.js"
 import * as Machine from "./Machine.js"
 import * as Overhead from "./Overhead.js"
 import * as Pacing from "./Pacing.js"
+import * as Polling from "./Polling.js"
 import * as Report from "./Report.js"
 import * as Scale from "./Scale.js"
 import type * as Settings from "./Settings.js"
@@ -43,6 +44,7 @@ const benchmarks: ReadonlyArray<readonly [string, Benchmark]> = [
   ["scale", Scale.run],
   ["startup", Startup.run],
   ["watch", (mode) => Watch.run(mode).pipe(BenchError.within("watch"))],
+  ["polling", (mode) => Polling.run(mode)],
   ["dashboard", Dashboard.run]
 ]
 

@@ -31,7 +31,7 @@ import type * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import type * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
-import type * as Retry from "../src/Retry.js"
+import * as Retry from "../src/Retry.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
@@ -59,14 +59,7 @@ const chatter = (post: string, count: number, now: number): Array<DataSet.Commen
 const listed = (...posts: ReadonlyArray<DataSet.Post>): DataSet.Listed => ({ _tag: "Listed", profile, posts })
 
 /** No waiting in the client: a request-rate 429 or a 500 reaches the watcher at once. */
-const noWaiting: Retry.RetryPolicy = {
-  maxAttempts: 1,
-  baseDelay: Duration.millis(1),
-  maxDelay: Duration.millis(1),
-  maxElapsed: Duration.millis(1),
-  maxRateLimitWaits: 0,
-  maxRateLimitWait: Duration.minutes(1)
-}
+const noWaiting = Retry.noWaiting
 
 const campaign = (posts: CampaignSpec.Input["posts"], extra: Partial<CampaignSpec.Input> = {}) =>
   CampaignSpec.make({

@@ -22,7 +22,7 @@ import {
 import type * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import * as Pacer from "../src/Pacer.js"
-import type * as Retry from "../src/Retry.js"
+import * as Retry from "../src/Retry.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
@@ -30,16 +30,6 @@ import * as Watch from "../src/Watch.js"
 
 const profile = "adaptive"
 const minute = 60_000
-
-/** A 429 or a 500 reaches the watcher at once: the client never sleeps on the TestClock. */
-const noWaiting: Retry.RetryPolicy = {
-  maxAttempts: 1,
-  baseDelay: Duration.millis(1),
-  maxDelay: Duration.millis(1),
-  maxElapsed: Duration.millis(1),
-  maxRateLimitWaits: 0,
-  maxRateLimitWait: Duration.minutes(1)
-}
 
 const quietPosts = Array.from({ length: 9 }, (_, i) => `post-quiet-${i}`)
 
@@ -82,7 +72,7 @@ describe("Watch, adaptive", () => {
           Layer.provide(UploadPost.UploadPostConfig.layer({
             baseUrl: sandbox.baseUrl,
             apiKey: Redacted.make(sandbox.apiKey),
-            retry: noWaiting
+            retry: Retry.noWaiting
           })),
           Layer.provide(transport)
         )
