@@ -1,15 +1,16 @@
 /**
- * Polling: adaptive polling against round-robin polling by the same engine at the same allowance, on a TestClock so
- * that hours of traffic take minutes.
+ * Polling: adaptive polling against round-robin polling by the same engine at the same allowance, on a virtual clock
+ * (an Effect Clock that moves only when told, see internal/VirtualClock.ts) so that hours of traffic take minutes.
  *
  * A sandbox in this process serves 100 profiles of 10 posts each on one API key with a plan of 250 requests a minute
  * and 2,500 per 10 minutes (answered 429 above them); comments arrive at a fixed rate, 10% of the posts getting 90% of
  * them. One `Watch.watch` per profile (a campaign is one profile's) follows its 10 posts, each with a hundredth of the
- * reads allowance; sandbox and watchers follow the same TestClock, which the driver moves on to the next wake-up once
+ * reads allowance; sandbox and watchers follow the same clock, which the driver moves on to the next wake-up once
  * every watcher that woke has ended its poll. Time to DM: from a comment's timestamp to the sandbox's delivery of its
  * DM.
  *
- * `npx tsx bench/Polling.ts [--quick]` prints the section as Markdown; `bench/run.ts` takes `run` as one benchmark.
+ * `npx tsx bench/Polling.ts [--quick]` prints the section as Markdown (with POLLING_DEBUG=1 in the environment, the
+ * simulated time as it goes, on stderr); `bench/run.ts` takes `run` as one benchmark.
  */
 import * as CampaignSpec from "@comment-dm/core/CampaignSpec"
 import * as KeepAliveHttpClient from "@comment-dm/core/KeepAliveHttpClient"
@@ -342,7 +343,7 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
     return {
       title: "Polling: adaptive vs round-robin",
       settings: [
-        `Sandbox in the bench process on a TestClock (\`Sandbox.make\`): ${scenario.profiles} profiles x ` +
+        `Sandbox in the bench process on a virtual clock (\`Sandbox.make\`; bench/internal/VirtualClock.ts): ${scenario.profiles} profiles x ` +
         `${scenario.postsPerProfile} posts (${Report.count(scenario.profiles * scenario.postsPerProfile)} posts, 20 ` +
         `old comments each), one API key with a plan of ${plan.perMinute} requests a minute and ` +
         `${Report.count(plan.perTenMinutes)} per 10 minutes (429 above either, fixed windows), DMs always allowed`,
@@ -412,18 +413,17 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
     } satisfies Report.SectionBody
   }).pipe(BenchError.within("polling"))
 
-/** Runs the benchmark and prints its figures (`npx tsx bench/Polling.ts [--quick]`). */
+/** Runs the benchmark and prints it as a results file of its own (`npx tsx bench/Polling.ts [--quick]`). */
 if (process.argv[1] !== undefined && import.meta.url === Url.pathToFileURL(process.argv[1]).href) {
   const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } })
-  run(values.quick ? "quick" : "full").pipe(
+  const startedAt = new Date()
+  Report.timed(run(values.quick ? "quick" : "full")).pipe(
     Effect.flatMap((section) =>
-      Effect.sync(() => {
-        for (const line of section.settings) process.stdout.write(`- ${line}\n`)
-        for (const figure of section.figures) {
-          const verdict = figure.met === undefined ? "" : figure.met ? "  [met]" : "  [MISSED]"
-          process.stdout.write(`${figure.label}: ${figure.value}${verdict}\n`)
-        }
-      })
+      Effect.sync(() =>
+        process.stdout.write(
+          Report.render({ machine: Machine.describe(), quick: values.quick, startedAt, sections: [section] })
+        )
+      )
     ),
     NodeRuntime.runMain
   )
