@@ -403,7 +403,7 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
         "Each watcher has a hundredth of the allowance: the request budget shared by every watcher of a key is " +
         "another part of issue 22, and without it a watcher that has no active post leaves its share unused.",
         "Round-robin reads every post in turn, one allowance's worth at a time: a comment waits half a cycle " +
-        "(posts / reads a minute) on average, wherever it falls. Adaptive reads a post with new matching comments " +
+        "(posts / reads a minute) on average, wherever it falls. Adaptive reads a post with new comments " +
         "every poll and a quiet one less and less often (an eighth of its quiet time, up to 30 minutes), most " +
         "overdue first within the same allowance: comments on active posts are found within a poll or two, and a " +
         "comment on a post quiet for hours waits up to that post's interval. 10% of the comments fall on the quiet " +

@@ -3,7 +3,7 @@
  *
  * Each poll reads the posts that are due (`PollPlan`) concurrently, newest comments first, and stops paging at the first
  * page that holds nothing new: a read of a quiet post costs one page, however many old comments it has. A post with
- * new matching comments is read every poll, a quiet one less and less often (up to `maxQuietInterval`), and the reads
+ * new comments is read every poll, a quiet one less and less often (up to `maxQuietInterval`), and the reads
  * stay within `readsPerMinute`, most overdue first. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
  * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
@@ -20,7 +20,6 @@ import * as PollPlan from "./campaign/PollPlan.js"
 import * as Reading from "./campaign/Reading.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import type * as Ledger from "./Ledger.js"
-import * as Matcher from "./Matcher.js"
 import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 
@@ -41,7 +40,7 @@ export interface WatchOptions<R = never> extends Engine.Options<R> {
    * of each post a poll (at most posts x 60 s / `every` reads a minute, as the watcher read before it had one).
    */
   readonly readsPerMinute?: number
-  /** The longest a post without new matching comments goes unread (default 30 minutes; never below `every`). */
+  /** The longest a post without new comments goes unread (default 30 minutes; never below `every`). */
   readonly maxQuietInterval?: Duration.DurationInput
   /**
    * Which posts a poll reads: `adaptive` (the default) as above; `round-robin` reads every post in turn, as many as
@@ -90,7 +89,6 @@ interface Watcher {
   /** The poll intervals, stepped once a poll with how its read went. */
   readonly intervals: Schedule.ScheduleDriver<Duration.Duration, Polling.PollRead>
   readonly settings: PollPlan.Settings
-  readonly matcher: Matcher.Matcher
   posts: ReadonlyArray<Reading.PostRef>
   /** Per followed post; posts no longer followed are dropped at each refresh. */
   readonly times: Map<string, PostTimes>
@@ -129,11 +127,18 @@ const nextReadAt = (watcher: Watcher, now: number): number | undefined => {
   return next.deferred > 0 && watcher.allowance !== undefined ? PollPlan.readyAt(watcher.allowance) : next.nextAt
 }
 
-/** A page that holds a matching comment: the post is active (a read only hands on pages that hold something new). */
-const observer = (watcher: Watcher, active: Set<string>) => (item: Reading.Item) => {
-  if (item._tag === "Page" && item.comments.some((comment) => watcher.matcher.find(comment.text) !== undefined)) {
-    active.add(item.post)
+/**
+ * What a poll's pages tell of each post's activity: the newest comment time seen on it (a post's activity is its
+ * newest comment). Matching comments are what the campaign is after, but any new comment shows the post is live, and
+ * matching ones are too rare on all but the busiest posts to tell them apart.
+ */
+const observer = (newest: Map<string, number>) => (item: Reading.Item) => {
+  if (item._tag !== "Page") return
+  let latest = newest.get(item.post) ?? Number.NEGATIVE_INFINITY
+  for (const comment of item.comments) {
+    latest = Math.max(latest, comment.timestamp?.getTime() ?? Number.NEGATIVE_INFINITY)
   }
+  newest.set(item.post, latest)
 }
 
 /** One poll and its sends, told as `Polled` or `PollFailed`; succeeds with the time to the next poll. */
@@ -150,7 +155,7 @@ const pollOnce = Effect.fn("Watch.poll")(
     )
     const due = watcher.posts.filter((post) => chosen.has(Reading.postKey(post)))
     const pages = yield* Ref.make(0)
-    const active = new Set<string>()
+    const newest = new Map<string, number>()
     const read = due.length === 0
       ? Polling.nothingRead
       : yield* Polling.poll(
@@ -158,7 +163,7 @@ const pollOnce = Effect.fn("Watch.poll")(
         due,
         options.postConcurrency ?? 4,
         Ref.update(pages, (n) => n + 1),
-        observer(watcher, active)
+        observer(newest)
       )
     const pagesRead = yield* Ref.get(pages)
     if (watcher.allowance !== undefined) watcher.allowance = PollPlan.spend(watcher.allowance, pagesRead)
@@ -166,7 +171,10 @@ const pollOnce = Effect.fn("Watch.poll")(
     if (read._tag === "Right") {
       for (const post of due) {
         const times = timesOf(watcher, Reading.postKey(post))
-        if (times.readAt === undefined || active.has(Reading.postKey(post))) times.activeAt = started
+        const seen = newest.get(Reading.postKey(post)) ?? Number.NEGATIVE_INFINITY
+        // The newest comment's time, never later than now; a post without any counts from its first read.
+        if (Number.isFinite(seen)) times.activeAt = Math.max(times.activeAt ?? seen, Math.min(started, seen))
+        else times.activeAt ??= started
         times.readAt = started
       }
     }
@@ -240,7 +248,6 @@ export const watch = <R = never>(
         every: everyMillis,
         cap: Duration.toMillis(Duration.decode(options.maxQuietInterval ?? Duration.minutes(30)))
       },
-      matcher: Matcher.compile(spec.match),
       posts,
       times: new Map(),
       // At most a poll's share kept (one request at the least), so that a quiet spell is not spent in one burst.

@@ -420,6 +420,8 @@ describe("Watch", () => {
       const watcher = yield* Watch.watch(spec, {
         every: Duration.millis(100),
         maxInterval: Duration.millis(400),
+        // About the interval: the post is read every poll, although its comments are an hour old.
+        polling: "round-robin",
         onEvent: (event) =>
           event._tag === "Polled" || event._tag === "PollFailed" ? Queue.offer(polled, event) : Effect.void
       }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
@@ -509,6 +511,8 @@ describe("Watch", () => {
       const stop = yield* Deferred.make<void>()
       const watcher = yield* Watch.watch(spec, {
         every,
+        // About the interval: the post is read every poll, although its comments are an hour old.
+        polling: "round-robin",
         onEvent: (event) => event._tag === "Polled" ? Deferred.succeed(polled, undefined) : Effect.void
       }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
 

@@ -2,7 +2,7 @@
  * Which posts a watcher reads in a round, and when the next one is due: a pure decision, without I/O.
  *
  * `adaptive`: a post is due once its interval has passed since its last read. The interval is `every` while the post
- * shows new matching comments, and grows with the time since it last did (an eighth of that quiet time, more for an
+ * shows new comments, and grows with the time since it last did (an eighth of that quiet time, more for an
  * old post), up to `cap`; a post whose pending replies have a deadline is read again before half the time to it has
  * passed. `round-robin` (the baseline): every post is due every round. Either way the reads are taken from an
  * allowance of requests per minute (a token bucket), most overdue first, so that a watcher spends at most the
@@ -24,7 +24,7 @@ export interface Post {
   readonly key: string
   /** When it was last read through; undefined: not yet in this process. */
   readonly readAt: number | undefined
-  /** When a read last found new matching comments on it (its first read counts as such). */
+  /** Its newest comment's time (or its first read, for a post without comments): how long it has been quiet. */
   readonly activeAt: number | undefined
   /** When it was published, if known. */
   readonly publishedAt?: number | undefined
