@@ -2,12 +2,15 @@
  * `pnpm bench [--quick] [--only name,...] [--profile DIR] [--out FILE]`: runs the benchmarks and rewrites
  * bench/RESULTS.md.
  *
- * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 12 on 2 cores)
+ * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 20 on 2 cores)
  * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch, polling, dashboard; the results file is
  *            then only written with an explicit --out, so that a partial run never replaces the full results
  * --profile  run the comment-dm processes of the scale benchmark under `node --cpu-prof`, keep the profiles in DIR
  *            and summarise them in the results
  * --out      where to write the results (default bench/RESULTS.md)
+ *
+ * The polling soak (bench/soak.ts: 100 adaptive watchers for a quarter of an hour of real time, memory sampled) is not
+ * part of the run; RESULTS.md keeps its last figures in a section of their own, to carry over by hand.
  *
  * The other benchmarks run comment-dm in this process; profile them with
  * `node --cpu-prof --import tsx bench/run.ts --only overhead` and `npx tsx bench/profile.ts <file.cpuprofile>`.
