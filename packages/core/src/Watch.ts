@@ -172,9 +172,10 @@ const pollOnce = Effect.fn("Watch.poll")(
       for (const post of due) {
         const times = timesOf(watcher, Reading.postKey(post))
         const seen = newest.get(Reading.postKey(post)) ?? Number.NEGATIVE_INFINITY
-        // The newest comment's time, never later than now; a post without any counts from its first read.
-        if (Number.isFinite(seen)) times.activeAt = Math.max(times.activeAt ?? seen, Math.min(started, seen))
-        else times.activeAt ??= started
+        // A post counts as active from the watcher's first read of it, whatever the age of its comments (a watcher
+        // started on a post reacts at once, as before adaptive polling), then from its newest comment's time.
+        if (times.readAt === undefined) times.activeAt = started
+        else if (Number.isFinite(seen)) times.activeAt = Math.max(times.activeAt ?? seen, Math.min(started, seen))
         times.readAt = started
       }
     }

@@ -24,7 +24,7 @@ export interface Post {
   readonly key: string
   /** When it was last read through; undefined: not yet in this process. */
   readonly readAt: number | undefined
-  /** Its newest comment's time (or its first read, for a post without comments): how long it has been quiet. */
+  /** Its newest comment's time, or the watcher's first read of it if later: how long it has been quiet. */
   readonly activeAt: number | undefined
   /** When it was published, if known. */
   readonly publishedAt?: number | undefined
