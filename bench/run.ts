@@ -2,12 +2,15 @@
  * `pnpm bench [--quick] [--only name,...] [--profile DIR] [--out FILE]`: runs the benchmarks and rewrites
  * bench/RESULTS.md.
  *
- * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 12 on 2 cores)
- * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch, dashboard; the results file is
+ * --quick    smaller settings, a smoke run of the same code (a few minutes; the full run about 20 on 2 cores)
+ * --only     a comma-separated subset: throughput, overhead, pacing, scale, startup, watch, polling, dashboard; the results file is
  *            then only written with an explicit --out, so that a partial run never replaces the full results
  * --profile  run the comment-dm processes of the scale benchmark under `node --cpu-prof`, keep the profiles in DIR
  *            and summarise them in the results
  * --out      where to write the results (default bench/RESULTS.md)
+ *
+ * The polling soak (bench/soak.ts: 100 adaptive watchers for a quarter of an hour of real time, memory sampled) is not
+ * part of the run; RESULTS.md keeps its last figures in a section of their own, to carry over by hand.
  *
  * The other benchmarks run comment-dm in this process; profile them with
  * `node --cpu-prof --import tsx bench/run.ts --only overhead` and `npx tsx bench/profile.ts <file.cpuprofile>`.
@@ -24,6 +27,7 @@ import * as Dashboard from "./Dashboard.js"
 import * as Machine from "./Machine.js"
 import * as Overhead from "./Overhead.js"
 import * as Pacing from "./Pacing.js"
+import * as Polling from "./Polling.js"
 import * as Report from "./Report.js"
 import * as Scale from "./Scale.js"
 import type * as Settings from "./Settings.js"
@@ -43,6 +47,7 @@ const benchmarks: ReadonlyArray<readonly [string, Benchmark]> = [
   ["scale", Scale.run],
   ["startup", Startup.run],
   ["watch", (mode) => Watch.run(mode).pipe(BenchError.within("watch"))],
+  ["polling", (mode) => Polling.run(mode)],
   ["dashboard", Dashboard.run]
 ]
 

@@ -29,6 +29,19 @@ export const defaultPolicy: RetryPolicy = {
   maxRateLimitWait: Duration.minutes(15)
 }
 
+/**
+ * One attempt, no waiting: a 429 or a 500 reaches the caller at once. For a watcher on a simulated clock, which slows
+ * down on its own, and for tests.
+ */
+export const noWaiting: RetryPolicy = {
+  maxAttempts: 1,
+  baseDelay: Duration.millis(1),
+  maxDelay: Duration.millis(1),
+  maxElapsed: Duration.millis(1),
+  maxRateLimitWaits: 0,
+  maxRateLimitWait: Duration.minutes(1)
+}
+
 const isTransient = (error: unknown): error is Transient =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "Transient"
 

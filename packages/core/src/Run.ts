@@ -141,6 +141,9 @@ export type Event = Data.TaggedEnum<{
     readonly newPeople: number
     readonly progress: Progress
     readonly nextInMillis: number
+    /** Posts read in this poll (the due ones, within the allowance), of the `followed` ones. */
+    readonly posts: number
+    readonly followed: number
   }
   PollFailed: { readonly reason: string; readonly nextInMillis: number }
   /** Something went wrong that the run reports at its end but goes on past (see the outcome `failed`). */

@@ -1,8 +1,10 @@
 /**
  * Watch mode: follow a campaign's posts and DM new matching commenters within seconds of their comment, for weeks.
  *
- * Each poll reads every post concurrently, newest comments first, and stops paging at the first page that holds
- * nothing new: a quiet post costs one page a poll, however many old comments it has. The same ledger,
+ * Each poll reads the posts that are due (`PollPlan`) concurrently, newest comments first, and stops paging at the first
+ * page that holds nothing new: a read of a quiet post costs one page, however many old comments it has. A post with
+ * new comments is read every poll, a quiet one less and less often (up to `maxQuietInterval`), and the reads
+ * stay within `readsPerMinute`, most overdue first. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
  * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
  * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a post's read
@@ -12,13 +14,15 @@
  * and its summary ends `failed`. Where several processes share the campaign on one PostgreSQL ledger (`PostLeases`, as
  * `serve` provides it there), each poll reads only the posts this process holds the lease of.
  */
-import { Clock, Duration, Effect, Ref, Schedule } from "effect"
+import { Clock, Duration, Effect, Option, Ref, Schedule } from "effect"
 import * as Engine from "./campaign/Engine.js"
 import * as Polling from "./campaign/Polling.js"
+import * as PollPlan from "./campaign/PollPlan.js"
 import * as Reading from "./campaign/Reading.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import type * as Ledger from "./Ledger.js"
 import * as PostLeases from "./PostLeases.js"
+import * as RequestBudget from "./RequestBudget.js"
 import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
 
@@ -33,6 +37,20 @@ export interface WatchOptions<R = never> extends Engine.Options<R> {
   readonly windowSize?: number
   /** The longest the interval grows to while the API keeps rate-limiting reads (default 15 minutes). */
   readonly maxInterval?: Duration.DurationInput
+  /**
+   * The comment requests a minute this watcher may spend: the API key's sustainable request rate less what its sends
+   * need. Reads beyond it wait for a later poll, the most overdue post first. Default: four fifths of what the key
+   * sustains when the campaign states `api_plan` (and a `RequestBudget` is in the context); else no allowance beyond
+   * one read of each post a poll (at most posts x 60 s / `every` reads a minute, as the watcher read before it had one).
+   */
+  readonly readsPerMinute?: number
+  /** The longest a post without new comments goes unread (default 30 minutes; never below `every`). */
+  readonly maxQuietInterval?: Duration.DurationInput
+  /**
+   * Which posts a poll reads: `adaptive` (the default) as above; `round-robin` reads every post in turn, as many as
+   * the allowance lets it (all of them each poll without one), the baseline the polling benchmark compares against.
+   */
+  readonly polling?: PollPlan.Strategy
 }
 
 export const defaultInterval = Duration.seconds(60)
@@ -63,44 +81,154 @@ const waitForNextPoll = Effect.fn("Watch.wait")(function*(engine: Engine.Engine,
   }
 })
 
+/** What a post's plan keeps: two times, so that memory stays flat however long the watch goes on. */
+interface PostTimes {
+  readAt: number | undefined
+  activeAt: number | undefined
+}
+
 /** What a watcher keeps between polls. */
 interface Watcher {
   readonly engine: Engine.Engine
   /** The poll intervals, stepped once a poll with how its read went. */
   readonly intervals: Schedule.ScheduleDriver<Duration.Duration, Polling.PollRead>
+  readonly settings: PollPlan.Settings
   posts: ReadonlyArray<Reading.PostRef>
+  /** Per followed post; posts no longer followed are dropped at each refresh. */
+  readonly times: Map<string, PostTimes>
+  /** Undefined: no allowance. */
+  allowance: PollPlan.Allowance | undefined
   polls: number
   /** The posts this process reads, where several processes share the campaign (`PostLeases`); else all of them. */
   readonly share: PostLeases.Share
 }
 
+const timesOf = (watcher: Watcher, key: string): PostTimes => {
+  const known = watcher.times.get(key)
+  if (known !== undefined) return known
+  const fresh: PostTimes = { readAt: undefined, activeAt: undefined }
+  watcher.times.set(key, fresh)
+  return fresh
+}
+
+/** The plan's view of the given posts (this process's share of the followed ones). */
+function* planPosts(watcher: Watcher, posts: ReadonlyArray<Reading.PostRef>): Iterable<PollPlan.Post> {
+  for (const post of posts) {
+    const key = Reading.postKey(post)
+    yield { key, ...timesOf(watcher, key) }
+  }
+}
+
+/** The allowance's whole requests at `now` (Infinity without one). */
+const creditAt = (watcher: Watcher, now: number): number => {
+  if (watcher.allowance === undefined) return Number.POSITIVE_INFINITY
+  watcher.allowance = PollPlan.refill(watcher.allowance, now)
+  return watcher.allowance.credit
+}
+
+/** When the next read falls due (as soon as the allowance has a request, for posts it held back); undefined: none. */
+const nextReadAt = (
+  watcher: Watcher,
+  posts: ReadonlyArray<Reading.PostRef>,
+  now: number
+): number | undefined => {
+  const next = PollPlan.plan(planPosts(watcher, posts), now, watcher.settings, creditAt(watcher, now))
+  if (next.read.length > 0) return now
+  return next.deferred > 0 && watcher.allowance !== undefined ? PollPlan.readyAt(watcher.allowance) : next.nextAt
+}
+
+/**
+ * What a poll's pages tell of each post's activity: the newest comment time seen on it (a post's activity is its
+ * newest comment). Matching comments are what the campaign is after, but any new comment shows the post is live, and
+ * matching ones are too rare on all but the busiest posts to tell them apart.
+ */
+const observer = (newest: Map<string, number>) => (item: Reading.Item) => {
+  if (item._tag !== "Page") return
+  let latest = newest.get(item.post) ?? Number.NEGATIVE_INFINITY
+  for (const comment of item.comments) {
+    latest = Math.max(latest, comment.timestamp?.getTime() ?? Number.NEGATIVE_INFINITY)
+  }
+  newest.set(item.post, latest)
+}
+
 /** One poll and its sends, told as `Polled` or `PollFailed`; succeeds with the time to the next poll. */
-const pollOnce = Effect.fn("Watch.poll")(function*(watcher: Watcher, options: WatchOptions<unknown>) {
-  const { engine } = watcher
-  const poll = ++watcher.polls
-  const before = engine.progress()
-  const pages = yield* Ref.make(0)
-  const posts = yield* watcher.share.mine(watcher.posts, Reading.postKey)
-  const read = yield* Polling.poll(engine, posts, options.postConcurrency ?? 4, Ref.update(pages, (n) => n + 1))
-  const wait = yield* Effect.orDie(watcher.intervals.next(read))
-  if (read._tag === "Left") {
-    yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: Duration.toMillis(wait) }))
+const pollOnce = Effect.fn("Watch.poll")(
+  function*(watcher: Watcher, options: WatchOptions<unknown>, spec: CampaignSpec.CampaignSpec) {
+    const { engine } = watcher
+    const poll = ++watcher.polls
+    const before = engine.progress()
+    const started = yield* Clock.currentTimeMillis
+    const mine = yield* watcher.share.mine(watcher.posts, Reading.postKey)
+    const chosen = new Set(
+      options.once === true
+        ? mine.map(Reading.postKey)
+        : PollPlan.plan(planPosts(watcher, mine), started, watcher.settings, creditAt(watcher, started)).read
+    )
+    const due = mine.filter((post) => chosen.has(Reading.postKey(post)))
+    const pages = yield* Ref.make(0)
+    const newest = new Map<string, number>()
+    const read = due.length === 0
+      ? Polling.nothingRead
+      : yield* Polling.poll(
+        engine,
+        due,
+        options.postConcurrency ?? 4,
+        Ref.update(pages, (n) => n + 1),
+        observer(newest)
+      )
+    const pagesRead = yield* Ref.get(pages)
+    if (watcher.allowance !== undefined) watcher.allowance = PollPlan.spend(watcher.allowance, pagesRead)
+    // A failed poll leaves its posts due: which of them were read through is not known.
+    if (read._tag === "Right") {
+      for (const post of due) {
+        const times = timesOf(watcher, Reading.postKey(post))
+        const seen = newest.get(Reading.postKey(post)) ?? Number.NEGATIVE_INFINITY
+        // A post counts as active from the watcher's first read of it, whatever the age of its comments (a watcher
+        // started on a post reacts at once, as before adaptive polling), then from its newest comment's time.
+        if (times.readAt === undefined) times.activeAt = started
+        else if (Number.isFinite(seen)) times.activeAt = Math.max(times.activeAt ?? seen, Math.min(started, seen))
+        times.readAt = started
+      }
+    }
+    const interval = Duration.toMillis(yield* Effect.orDie(watcher.intervals.next(read)))
+    // `posts: recent` is looked up again every interval; otherwise the watcher sleeps until a post is due.
+    const dueAt = spec.posts.some((post) => post._tag === "Recent")
+      ? undefined
+      : nextReadAt(watcher, mine, started + interval)
+    const wait = Math.max(interval, (dueAt ?? 0) - started)
+    if (read._tag === "Left") {
+      yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: wait }))
+    }
+    yield* engine.retryPending
+    yield* engine.failIfFatal
+    const after = engine.progress()
+    if (read._tag === "Right") {
+      yield* engine.emit(Run.Event.Polled({
+        poll,
+        comments: after.comments - before.comments,
+        pages: pagesRead,
+        newPeople: after.discovered - before.discovered,
+        progress: after,
+        nextInMillis: options.once === true ? 0 : wait,
+        posts: due.length,
+        followed: watcher.posts.length
+      }))
+    }
+    return Duration.millis(wait)
   }
-  yield* engine.retryPending
-  yield* engine.failIfFatal
-  const after = engine.progress()
-  if (read._tag === "Right") {
-    yield* engine.emit(Run.Event.Polled({
-      poll,
-      comments: after.comments - before.comments,
-      pages: yield* Ref.get(pages),
-      newPeople: after.discovered - before.discovered,
-      progress: after,
-      nextInMillis: options.once === true ? 0 : Duration.toMillis(wait)
-    }))
-  }
-  return wait
-})
+)
+
+/**
+ * The reads a minute a campaign that states its key's plan (`api_plan`) spends without a `readsPerMinute` of its own:
+ * what the key sustains, less a fifth kept for sends. Without a plan the polling is not held to an allowance; the
+ * key's budget still keeps every request within the plan the API's headers tell.
+ */
+const planAllowance = (spec: CampaignSpec.CampaignSpec) =>
+  Effect.gen(function*() {
+    const budget = yield* Effect.serviceOption(RequestBudget.RequestBudget)
+    if (spec.apiPlan === undefined || Option.isNone(budget)) return undefined
+    return Math.max(1, Math.floor((yield* budget.value.sustainablePerMinute) * 0.8))
+  })
 
 /** Between polls: people in doubt reconciled, and `posts: recent` looked up again (kept as they were if it fails). */
 const refresh = (watcher: Watcher, spec: CampaignSpec.CampaignSpec) =>
@@ -112,6 +240,8 @@ const refresh = (watcher: Watcher, spec: CampaignSpec.CampaignSpec) =>
     if (refreshed._tag === "Left") return
     watcher.posts = refreshed.right
     watcher.engine.keepMarksOf(refreshed.right)
+    const followed = new Set(refreshed.right.map(Reading.postKey))
+    for (const key of watcher.times.keys()) if (!followed.has(key)) watcher.times.delete(key)
   })
 
 /**
@@ -130,10 +260,27 @@ export const watch = <R = never>(
     const halt = yield* engine.halt("watch")
     if (halt?._tag === "Paused") return yield* engine.summary
     const posts = halt === undefined ? yield* engine.resolvePosts : []
+    const readsPerMinute = options.readsPerMinute ?? (yield* planAllowance(spec))
+    if (readsPerMinute !== undefined && !(readsPerMinute > 0)) {
+      return yield* Effect.dieMessage(`readsPerMinute must be above 0, got ${readsPerMinute}`)
+    }
+    const everyMillis = Duration.toMillis(every)
     const watcher: Watcher = {
       engine,
       intervals: yield* Schedule.driver(intervals),
+      settings: {
+        strategy: options.polling ?? "adaptive",
+        every: everyMillis,
+        cap: Duration.toMillis(Duration.decode(options.maxQuietInterval ?? Duration.minutes(30)))
+      },
       posts,
+      times: new Map(),
+      // At most a poll's share kept (one request at the least), so that a quiet spell is not spent in one burst.
+      allowance: readsPerMinute === undefined ? undefined : PollPlan.allowance(
+        readsPerMinute,
+        Math.max(1, readsPerMinute * everyMillis / 60_000),
+        yield* Clock.currentTimeMillis
+      ),
       polls: 0,
       share: yield* PostLeases.share(spec.name)
     }
@@ -146,7 +293,7 @@ export const watch = <R = never>(
       if (yield* engine.isStopped) return false
       if ((yield* engine.halt("watch")) !== undefined) return yield* ended
       const started = yield* Clock.currentTimeMillis
-      const wait = yield* pollOnce(watcher, options)
+      const wait = yield* pollOnce(watcher, options, spec)
       // The wait ends early at the campaign's end (`until`), which the next round sees.
       const nextPollAt = Math.min(started + Duration.toMillis(wait), spec.until?.getTime() ?? Number.POSITIVE_INFINITY)
       if (options.once === true || (yield* waitForNextPoll(engine, nextPollAt))) return false

@@ -31,7 +31,7 @@ import type * as Campaign from "../src/Campaign.js"
 import * as CampaignSpec from "../src/CampaignSpec.js"
 import type * as Ledger from "../src/Ledger.js"
 import * as Pacer from "../src/Pacer.js"
-import type * as Retry from "../src/Retry.js"
+import * as Retry from "../src/Retry.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
@@ -59,14 +59,7 @@ const chatter = (post: string, count: number, now: number): Array<DataSet.Commen
 const listed = (...posts: ReadonlyArray<DataSet.Post>): DataSet.Listed => ({ _tag: "Listed", profile, posts })
 
 /** No waiting in the client: a request-rate 429 or a 500 reaches the watcher at once. */
-const noWaiting: Retry.RetryPolicy = {
-  maxAttempts: 1,
-  baseDelay: Duration.millis(1),
-  maxDelay: Duration.millis(1),
-  maxElapsed: Duration.millis(1),
-  maxRateLimitWaits: 0,
-  maxRateLimitWait: Duration.minutes(1)
-}
+const noWaiting = Retry.noWaiting
 
 const campaign = (posts: CampaignSpec.Input["posts"], extra: Partial<CampaignSpec.Input> = {}) =>
   CampaignSpec.make({
@@ -162,6 +155,8 @@ const watchPolls = (
     const polls: Array<PollEvent> = []
     const summary = yield* Watch.watch(spec, {
       every: Duration.millis(20),
+      // These tests are about what a read costs: every post is read every poll, as without adaptive polling.
+      polling: "round-robin",
       ...watchOptions,
       onEvent: (event) =>
         Effect.gen(function*() {
@@ -425,6 +420,8 @@ describe("Watch", () => {
       const watcher = yield* Watch.watch(spec, {
         every: Duration.millis(100),
         maxInterval: Duration.millis(400),
+        // About the interval: the post is read every poll, although its comments are an hour old.
+        polling: "round-robin",
         onEvent: (event) =>
           event._tag === "Polled" || event._tag === "PollFailed" ? Queue.offer(polled, event) : Effect.void
       }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
@@ -514,6 +511,8 @@ describe("Watch", () => {
       const stop = yield* Deferred.make<void>()
       const watcher = yield* Watch.watch(spec, {
         every,
+        // About the interval: the post is read every poll, although its comments are an hour old.
+        polling: "round-robin",
         onEvent: (event) => event._tag === "Polled" ? Deferred.succeed(polled, undefined) : Effect.void
       }).pipe(Effect.provide(Layer.merge(setup.layer, unpacedUntil(stop))), Effect.fork)
 

@@ -134,6 +134,7 @@ export const describe = (event: Campaign.Event): string | undefined => {
     case "Polled":
       return `poll ${event.poll}: ${event.pages} page${event.pages === 1 ? "" : "s"}, ${event.comments} comments, ` +
         `${event.newPeople} new matching people; ${event.progress.sent} sent so far` +
+        (event.posts < event.followed ? `; ${event.posts} of ${event.followed} posts read` : "") +
         (event.nextInMillis > 0 ? `; next poll in ${formatDuration(event.nextInMillis)}` : "")
     case "PollFailed":
       return `poll failed: ${event.reason}; next poll in ${formatDuration(event.nextInMillis)}`

@@ -1,5 +1,5 @@
 /**
- * Polling, for a watcher: one poll reads every post once (`Reading.newPages`: down to the first page that holds
+ * Polling, for a watcher: one poll reads the posts due (see `PollPlan`) once (`Reading.newPages`: down to the first page that holds
  * nothing new since the post's read mark, as a run does) and hands the pages to a pass. The interval between polls is
  * a Schedule, which slows down while the API rate-limits reads.
  */
@@ -18,16 +18,24 @@ const isPassing = (error: Reading.ReadFailure): error is Passing =>
 /** How one poll's read went: every post read (and its people sent to), or a passing failure. */
 export type PollRead = Either.Either<void, Passing>
 
-/** One poll: every post read at once (`concurrency` at a time), and the people found sent to, as one pass. */
+/** A poll with no post due: nothing read, and nothing failed. */
+export const nothingRead: PollRead = Either.right(undefined)
+
+/**
+ * One poll: the posts given read at once (`concurrency` at a time), and the people found sent to, as one pass.
+ * `observe` sees every item read (the plan learns from the pages which posts are active).
+ */
 export const poll = (
   engine: Engine,
   posts: ReadonlyArray<Reading.PostRef>,
   concurrency: number,
-  countPage: Effect.Effect<void>
+  countPage: Effect.Effect<void>,
+  observe: (item: Reading.Item) => void = () => undefined
 ): Effect.Effect<PollRead, Exclude<Reading.ReadFailure, Passing> | Ledger.LedgerError> =>
   engine.pass(
     Stream.fromIterable(posts).pipe(
-      Stream.flatMap((post) => engine.newPages(post, countPage), { concurrency })
+      Stream.flatMap((post) => engine.newPages(post, countPage), { concurrency }),
+      Stream.tap((item) => Effect.sync(() => observe(item)))
     )
   ).pipe(
     Effect.map(Either.right),

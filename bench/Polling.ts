@@ -1,0 +1,430 @@
+/**
+ * Polling: adaptive polling against round-robin polling by the same engine at the same allowance, on a virtual clock
+ * (an Effect Clock that moves only when told, see internal/VirtualClock.ts) so that hours of traffic take minutes.
+ *
+ * A sandbox in this process serves 100 profiles of 10 posts each on one API key with a plan of 250 requests a minute
+ * and 2,500 per 10 minutes (answered 429 above them); comments arrive at a fixed rate, 10% of the posts getting 90% of
+ * them. One `Watch.watch` per profile (a campaign is one profile's) follows its 10 posts, each with a hundredth of the
+ * reads allowance; sandbox and watchers follow the same clock, which the driver moves on to the next wake-up once
+ * every watcher that woke has ended its poll. Time to DM: from a comment's timestamp to the sandbox's delivery of its
+ * DM.
+ *
+ * `npx tsx bench/Polling.ts [--quick]` prints the section as Markdown (with POLLING_DEBUG=1 in the environment, the
+ * simulated time as it goes, on stderr); `bench/run.ts` takes `run` as one benchmark.
+ */
+import * as CampaignSpec from "@comment-dm/core/CampaignSpec"
+import * as KeepAliveHttpClient from "@comment-dm/core/KeepAliveHttpClient"
+import * as Matcher from "@comment-dm/core/Matcher"
+import * as Pacer from "@comment-dm/core/Pacer"
+import * as Retry from "@comment-dm/core/Retry"
+import * as SqliteLedger from "@comment-dm/core/sqlite"
+import * as StopSignal from "@comment-dm/core/StopSignal"
+import * as UploadPost from "@comment-dm/core/UploadPost"
+import * as Watch from "@comment-dm/core/Watch"
+import { DataSet, Sandbox } from "@comment-dm/sandbox"
+import { NodeRuntime } from "@effect/platform-node"
+import { Chunk, Deferred, Duration, Effect, Either, Fiber, Layer, Redacted, Stream } from "effect"
+import * as Url from "node:url"
+import { parseArgs } from "node:util"
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
+import * as BenchError from "./BenchError.js"
+import { VirtualClock } from "./internal/VirtualClock.js"
+import * as Machine from "./Machine.js"
+import * as Report from "./Report.js"
+import * as Settings from "./Settings.js"
+import * as Stats from "./Stats.js"
+
+const minute = 60_000
+
+/** The plan of the benchmark's key. */
+const plan = { perMinute: 250, perTenMinutes: 2_500 } as const
+
+export interface Scenario {
+  readonly profiles: number
+  readonly postsPerProfile: number
+  /** New comments a minute across every post. */
+  readonly commentsPerMinute: number
+  /** Comments asking for the guide, each a DM. */
+  readonly matchRatio: number
+  /** Comment requests a minute, shared by the watchers: the plan less the sends and a margin. */
+  readonly readsPerMinute: number
+  readonly every: Duration.Duration
+  /** Before the measured comments: every post read once. */
+  readonly warmUp: number
+  /** Comments arriving in this span after the warm-up are measured. */
+  readonly measured: number
+  /** After it: time for the last measured comments to be sent. */
+  readonly tail: number
+}
+
+export const scenarioOf = (mode: Settings.Mode): Scenario => ({
+  profiles: 100,
+  postsPerProfile: 10,
+  commentsPerMinute: 10,
+  matchRatio: 0.4,
+  readsPerMinute: 220,
+  every: Duration.seconds(15),
+  warmUp: 5 * minute,
+  measured: Settings.pick(mode, { full: 60, quick: 10 }) * minute,
+  tail: Settings.pick(mode, { full: 30, quick: 10 }) * minute
+})
+
+export interface StrategyResult {
+  readonly strategy: Watch.WatchOptions["polling"] & string
+  /** Comment timestamp to DM delivery, in milliseconds, of each measured comment sent. */
+  readonly latencies: ReadonlyArray<number>
+  /** Of those, the comments on the hot posts. */
+  readonly hotLatencies: ReadonlyArray<number>
+  /** Measured comments asking for the guide that were not sent by the end. */
+  readonly unsent: number
+  /** Requests the key made in the simulated run (reads and sends), and the most in one fixed window of the plan. */
+  readonly requests: number
+  readonly commentRequests: number
+  readonly sends: number
+  readonly maxPerMinute: number
+  readonly maxPerTenMinutes: number
+  readonly rateLimited: number
+  readonly simulatedMinutes: number
+  readonly wallMillis: number
+  /** Heap used after a forced collection at the start, and the most seen during the run (sandbox included). */
+  readonly heapStart: number
+  readonly heapPeak: number
+  readonly rssPeak: number
+}
+
+/** `global.gc` without starting the process with --expose-gc. */
+export const collectGarbage = (): void => {
+  V8.setFlagsFromString("--expose-gc")
+  const gc: unknown = Vm.runInNewContext("gc")
+  if (typeof gc === "function") gc()
+}
+
+const profileName = (index: number) => `creator${String(index).padStart(3, "0")}`
+
+type PollEvent = Parameters<NonNullable<Watch.WatchOptions["onEvent"]>>[0] & { readonly nextInMillis: number }
+
+/**
+ * The sandbox of the scenario and one watcher per profile, started on the clock in use, each after its offset (spread
+ * over one allowance period, so that the watchers' reads do not all fall into the same minutes). `onPoll` hears each
+ * watcher's `Polled` and `PollFailed`.
+ */
+export const startWatchers = (
+  scenario: Scenario,
+  strategy: "adaptive" | "round-robin",
+  onPoll: (index: number, event: PollEvent) => void
+) =>
+  Effect.gen(function*() {
+    const profiles = Array.from({ length: scenario.profiles }, (_, index) => {
+      const name = profileName(index)
+      return {
+        name,
+        // Twenty old comments a post, none asking: one page each on the first read, nobody to send to.
+        data: DataSet.generate({
+          comments: 20,
+          posts: scenario.postsPerProfile,
+          firstPost: index * scenario.postsPerProfile,
+          profile: name,
+          matchRatio: 0,
+          spanDays: 2
+        })
+      }
+    })
+    const [first, ...rest] = profiles
+    if (first === undefined) return yield* Effect.dieMessage("no profiles")
+    const sandbox = yield* Sandbox.make({
+      seed: Settings.seed,
+      windows: "open",
+      profiles: [first, ...rest],
+      faults: { plan, dailyDmLimit: Settings.noDailyLimit },
+      arrivals: {
+        perMinute: scenario.commentsPerMinute,
+        hotShare: 0.1,
+        hotWeight: 0.9,
+        matchRatio: scenario.matchRatio,
+        // People rarely comment twice: each matching comment is someone new to DM.
+        people: 50_000_000
+      }
+    })
+    const api = UploadPost.UploadPost.Default.pipe(
+      Layer.provide(UploadPost.UploadPostConfig.layer({
+        baseUrl: sandbox.baseUrl,
+        apiKey: Redacted.make(sandbox.apiKey),
+        retry: Retry.noWaiting
+      })),
+      Layer.provide(KeepAliveHttpClient.layer())
+    )
+    const stop = yield* Deferred.make<void>()
+    const services = yield* Layer.build(Layer.mergeAll(
+      api,
+      SqliteLedger.layerMemory(),
+      Pacer.layerUnlimited,
+      StopSignal.layer({ interrupt: Deferred.await(stop) })
+    ))
+    const postIds = yield* sandbox.postIds
+    const perWatcher = scenario.readsPerMinute / scenario.profiles
+    const offsets = profiles.map((_, index) => Math.round((index * minute / perWatcher) / profiles.length))
+    const watchers = yield* Effect.forEach(profiles, (profile, index) =>
+      Effect.gen(function*() {
+        const spec = yield* CampaignSpec.make({
+          name: `polling-${profile.name}`,
+          platform: "instagram",
+          user: profile.name,
+          posts: postIds.slice(index * scenario.postsPerProfile, (index + 1) * scenario.postsPerProfile),
+          match: { keywords: ["guide"] },
+          message: "Hi @{{username}}, here is your guide: https://example.com/guide",
+          delivery: "dm",
+          pace: { per_hour: 1_000_000, concurrency: 4 }
+        })
+        return yield* Effect.sleep(Duration.millis(offsets[index] ?? 0)).pipe(
+          Effect.zipRight(Watch.watch(spec, {
+            every: scenario.every,
+            readsPerMinute: perWatcher,
+            polling: strategy,
+            onEvent: (event) =>
+              event._tag === "Polled" || event._tag === "PollFailed"
+                ? Effect.sync(() => onPoll(index, event))
+                : Effect.void
+          })),
+          Effect.provide(services),
+          Effect.fork
+        )
+      }).pipe(Effect.orDie))
+    return { sandbox, services, postIds, watchers, offsets, stop }
+  })
+
+/** One strategy's run, on its own virtual clock, sandbox and ledger; the same seed gives the same comments. */
+export const runStrategy = (scenario: Scenario, strategy: "adaptive" | "round-robin") => {
+  const start = Date.parse("2026-03-02T09:00:00Z")
+  const clock = new VirtualClock(start)
+  return Effect.gen(function*() {
+    collectGarbage()
+    const heapStart = process.memoryUsage().heapUsed
+    const wallStart = performance.now()
+    /** Each watcher's next wake-up, once it has ended its poll; undefined while it polls. */
+    const wakeAt: Array<number | undefined> = []
+    let polling = 0
+    let idle: (() => void) | undefined
+    const { offsets, postIds, sandbox, services, stop, watchers } = yield* startWatchers(
+      scenario,
+      strategy,
+      (index, event) => {
+        if (wakeAt[index] === undefined && --polling === 0) idle?.()
+        wakeAt[index] = clock.unsafeCurrentTimeMillis() + event.nextInMillis
+      }
+    )
+    for (const [index, offset] of offsets.entries()) wakeAt[index] = start + offset
+
+    // The driver: once no watcher is polling, the clock goes on to the earliest wake-up.
+    const end = start + scenario.warmUp + scenario.measured + scenario.tail
+    let heapPeak = 0
+    let rssPeak = 0
+    let sampledAt = 0
+    while (true) {
+      if (polling > 0) {
+        // A watcher that never ends its poll would hang the run: after two minutes of real time, it fails instead.
+        const ended = yield* Effect.promise(() =>
+          new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(false), 120_000)
+            idle = () => {
+              clearTimeout(timer)
+              resolve(true)
+            }
+          })
+        )
+        idle = undefined
+        if (!ended) return yield* Effect.dieMessage(`${polling} watcher(s) did not end their poll`)
+      }
+      const next = Math.min(...wakeAt.map((at) => at ?? Number.POSITIVE_INFINITY))
+      if (next > end) break
+      for (const [index, at] of wakeAt.entries()) {
+        if (at !== undefined && at <= next) {
+          wakeAt[index] = undefined
+          polling++
+        }
+      }
+      clock.advanceTo(next)
+      if (next - sampledAt >= minute) {
+        if (process.env["POLLING_DEBUG"] !== undefined) {
+          process.stderr.write(
+            `${strategy} t+${((next - start) / minute).toFixed(1)} min, wall ${
+              ((performance.now() - wallStart) / 1000).toFixed(1)
+            } s\n`
+          )
+        }
+        sampledAt = next
+        const memory = process.memoryUsage()
+        heapPeak = Math.max(heapPeak, memory.heapUsed)
+        rssPeak = Math.max(rssPeak, memory.rss)
+      }
+    }
+    clock.advanceTo(end)
+    yield* Deferred.succeed(stop, undefined)
+    yield* Effect.forEach(watchers, Fiber.join, { discard: true }).pipe(Effect.orDie)
+    const stats = yield* sandbox.stats
+    const key = stats.keys[sandbox.apiKey]
+    const deliveries = yield* sandbox.deliveries
+    const hot = new Set((yield* sandbox.arrivals).posts.filter((post) => post.hot).map((post) => post.postId))
+
+    // The comments' timestamps, read back through the API once the plan is lifted (not counted above).
+    yield* sandbox.setFaults({ plan: null })
+    const matcher = Either.getOrThrow(Matcher.make({ keywords: ["guide"] }))
+    const client = yield* Effect.provide(UploadPost.UploadPost, services)
+    const asked = new Map<string, { readonly at: number; readonly hot: boolean }>()
+    for (const [index, postId] of postIds.entries()) {
+      const comments = yield* Stream.runCollect(client.comments({
+        platform: "instagram",
+        user: profileName(Math.floor(index / scenario.postsPerProfile)),
+        post: { postId }
+      })).pipe(Effect.orDie)
+      for (const comment of Chunk.toReadonlyArray(comments)) {
+        const at = comment.timestamp?.getTime() ?? Number.NaN
+        if (comment.userId === undefined || matcher.find(comment.text) === undefined) continue
+        const earlier = asked.get(comment.userId)
+        if (earlier === undefined || at < earlier.at) asked.set(comment.userId, { at, hot: hot.has(postId) })
+      }
+    }
+    const sentAt = new Map(deliveries.map((delivery) => [delivery.recipientId, Date.parse(delivery.at)] as const))
+    const measuredFrom = start + scenario.warmUp
+    const measuredTo = measuredFrom + scenario.measured
+    const latencies: Array<number> = []
+    const hotLatencies: Array<number> = []
+    let unsent = 0
+    for (const [person, comment] of asked) {
+      if (comment.at < measuredFrom || comment.at >= measuredTo) continue
+      const at = sentAt.get(person)
+      if (at === undefined) {
+        unsent++
+        continue
+      }
+      latencies.push(at - comment.at)
+      if (comment.hot) hotLatencies.push(at - comment.at)
+    }
+    return {
+      strategy,
+      latencies,
+      hotLatencies,
+      unsent,
+      requests: key?.requests ?? Number.NaN,
+      commentRequests: stats.requests["GET /uploadposts/comments"] ?? 0,
+      sends: stats.requests["POST /uploadposts/dms/send"] ?? 0,
+      maxPerMinute: key?.maxPerMinute ?? Number.NaN,
+      maxPerTenMinutes: key?.maxPerTenMinutes ?? Number.NaN,
+      rateLimited: stats.responses["429"] ?? 0,
+      simulatedMinutes: (end - start) / minute,
+      wallMillis: performance.now() - wallStart,
+      heapStart,
+      heapPeak,
+      rssPeak
+    } satisfies StrategyResult
+  }).pipe(Effect.scoped, Effect.withClock(clock))
+}
+
+export const minutes = (millis: number) =>
+  millis >= minute ? `${(millis / minute).toFixed(1)} min` : Report.millis(millis)
+
+const distribution = (values: ReadonlyArray<number>) =>
+  `median ${minutes(Stats.median(values))}, p95 ${minutes(Stats.quantile(values, 0.95))}, most ${
+    values.length === 0 ? "none" : minutes(Math.max(...values))
+  } (${Report.count(values.length)} DMs)`
+
+/** The benchmark as a section of the results file. */
+export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, BenchError.BenchError> =>
+  Effect.gen(function*() {
+    const scenario = scenarioOf(mode)
+    const adaptive = yield* runStrategy(scenario, "adaptive")
+    const roundRobin = yield* runStrategy(scenario, "round-robin")
+    const medianA = Stats.median(adaptive.latencies)
+    const medianR = Stats.median(roundRobin.latencies)
+    const p95A = Stats.quantile(adaptive.latencies, 0.95)
+    const both = [adaptive, roundRobin] as const
+    const perStrategy = (label: string, value: (result: StrategyResult) => string): ReadonlyArray<Report.Figure> =>
+      both.map((result) => ({ label: `${result.strategy}: ${label}`, value: value(result) }))
+    return {
+      title: "Polling: adaptive vs round-robin",
+      settings: [
+        `Sandbox in the bench process on a virtual clock (\`Sandbox.make\`; bench/internal/VirtualClock.ts): ${scenario.profiles} profiles x ` +
+        `${scenario.postsPerProfile} posts (${Report.count(scenario.profiles * scenario.postsPerProfile)} posts, 20 ` +
+        `old comments each), one API key with a plan of ${plan.perMinute} requests a minute and ` +
+        `${Report.count(plan.perTenMinutes)} per 10 minutes (429 above either, fixed windows), DMs always allowed`,
+        `Arrivals: ${scenario.commentsPerMinute} comments a minute (Poisson), 10% of the posts (chosen by the seed) ` +
+        `getting 90% of them, ${scenario.matchRatio * 100}% asking for the guide, each from someone new`,
+        `comment-dm: one \`Watch.watch\` per profile in the bench process, \`every\` ` +
+        `${Duration.format(scenario.every)}, \`readsPerMinute\` ${scenario.readsPerMinute / scenario.profiles} each ` +
+        `(${scenario.readsPerMinute} in all: the plan less the sends and a margin), \`polling\` adaptive or ` +
+        "round-robin, unpaced sends, one SQLite ledger in memory; the same seed and comments for both",
+        `Simulated: ${minutes(scenario.warmUp)} warm-up (every post read once), comments measured over ` +
+        `${minutes(scenario.measured)}, then ${minutes(scenario.tail)} for the last of them to be sent`,
+        "Time to DM: from the comment's timestamp to the delivery the sandbox records for its DM",
+        `Command: \`pnpm bench --only polling\`${mode === "quick" ? " --quick" : ""}`,
+        `Machine: ${Machine.summary(Machine.describe())}`
+      ],
+      figures: [
+        {
+          label: "time to DM, median: adaptive vs round-robin",
+          value: `${minutes(medianA)} vs ${minutes(medianR)} (${(medianA / medianR * 100).toFixed(0)}%)`,
+          target: "adaptive at most a fifth of round-robin's",
+          met: medianA <= medianR / 5
+        },
+        {
+          label: "time to DM, adaptive p95 vs round-robin median",
+          value: `${minutes(p95A)} vs ${minutes(medianR)}`,
+          target: "below round-robin's median",
+          met: p95A < medianR
+        },
+        {
+          label: "429 answers (adaptive, round-robin)",
+          value: `${adaptive.rateLimited}, ${roundRobin.rateLimited}`,
+          target: "0",
+          met: adaptive.rateLimited === 0 && roundRobin.rateLimited === 0
+        },
+        ...perStrategy("time to DM, every measured comment", (result) => distribution(result.latencies)),
+        ...perStrategy("time to DM, comments on the hot posts", (result) => distribution(result.hotLatencies)),
+        ...perStrategy("measured comments not sent by the end", (result) => Report.count(result.unsent)),
+        ...perStrategy(
+          "requests against the key's budget",
+          (result) =>
+            `${Report.count(result.requests)} in ${result.simulatedMinutes} simulated minutes (${
+              Report.count(result.commentRequests)
+            } comment reads, ${Report.count(result.sends)} sends); most in a fixed minute ${result.maxPerMinute} / ` +
+            `${plan.perMinute}, in 10 minutes ${Report.count(result.maxPerTenMinutes)} / ${
+              Report.count(plan.perTenMinutes)
+            }`
+        ),
+        ...perStrategy(
+          "memory of the bench process (sandbox included)",
+          (result) =>
+            `heap ${Report.megabytes(result.heapStart)} at the start, peak ${Report.megabytes(result.heapPeak)}; ` +
+            `peak RSS ${Report.megabytes(result.rssPeak)}`
+        ),
+        ...perStrategy("wall time", (result) => Report.millis(result.wallMillis))
+      ],
+      notes: [
+        "Each watcher has a hundredth of the allowance: the request budget shared by every watcher of a key is " +
+        "another part of issue 22, and without it a watcher that has no active post leaves its share unused.",
+        "Round-robin reads every post in turn, one allowance's worth at a time: a comment waits half a cycle " +
+        "(posts / reads a minute) on average, wherever it falls. Adaptive reads a post with new comments " +
+        "every poll and a quiet one less and less often (an eighth of its quiet time, up to 30 minutes), most " +
+        "overdue first within the same allowance: comments on active posts are found within a poll or two, and a " +
+        "comment on a post quiet for hours waits up to that post's interval. 10% of the comments fall on the quiet " +
+        "90% of the posts, so the p95 is such a comment: it stays below round-robin's median only if quiet posts " +
+        "are read as often as round-robin reads every post, which leaves nothing over for the active ones."
+      ]
+    } satisfies Report.SectionBody
+  }).pipe(BenchError.within("polling"))
+
+/** Runs the benchmark and prints it as a results file of its own (`npx tsx bench/Polling.ts [--quick]`). */
+if (process.argv[1] !== undefined && import.meta.url === Url.pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } })
+  const startedAt = new Date()
+  Report.timed(run(values.quick ? "quick" : "full")).pipe(
+    Effect.flatMap((section) =>
+      Effect.sync(() =>
+        process.stdout.write(
+          Report.render({ machine: Machine.describe(), quick: values.quick, startedAt, sections: [section] })
+        )
+      )
+    ),
+    NodeRuntime.runMain
+  )
+}

@@ -1,0 +1,131 @@
+/**
+ * The polling plan on its own: which posts are due, in what order, within what allowance, and when the next one is.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as PollPlan from "../src/campaign/PollPlan.js"
+
+const second = 1_000
+const minute = 60 * second
+const hour = 60 * minute
+const day = 24 * hour
+
+const adaptive: PollPlan.Settings = { strategy: "adaptive", every: 10 * second, cap: 30 * minute }
+const roundRobin: PollPlan.Settings = { ...adaptive, strategy: "round-robin" }
+
+const post = (
+  key: string,
+  readAt: number | undefined,
+  activeAt: number | undefined,
+  extra: Partial<PollPlan.Post> = {}
+) => ({ key, readAt, activeAt, ...extra }) satisfies PollPlan.Post
+
+const now = Date.parse("2026-03-28T12:00:00Z")
+
+describe("PollPlan", () => {
+  it("an active post is read every `every`, a quiet one after an eighth of its quiet time, up to the cap", () => {
+    assert.strictEqual(PollPlan.interval(post("a", now, now), now, adaptive), 10 * second)
+    assert.strictEqual(PollPlan.interval(post("a", now, now - 40 * second), now, adaptive), 10 * second)
+    assert.strictEqual(PollPlan.interval(post("a", now, now - 8 * minute), now, adaptive), minute)
+    assert.strictEqual(PollPlan.interval(post("a", now, now - 2 * hour), now, adaptive), 15 * minute)
+    assert.strictEqual(PollPlan.interval(post("a", now, now - 30 * day), now, adaptive), 30 * minute)
+  })
+
+  it("an old post slows down faster; a deadline near brings the read forward; round-robin keeps `every`", () => {
+    const quiet = post("a", now, now - 8 * minute)
+    assert.strictEqual(PollPlan.interval({ ...quiet, publishedAt: now - 7 * day }, now, adaptive), 2 * minute)
+    assert.strictEqual(PollPlan.interval({ ...quiet, deadlineAt: now + minute }, now, adaptive), 30 * second)
+    // A deadline already past or at hand: no faster than `every`.
+    assert.strictEqual(PollPlan.interval({ ...quiet, deadlineAt: now - hour }, now, adaptive), 10 * second)
+    assert.strictEqual(PollPlan.interval(post("a", now, now - 30 * day), now, roundRobin), 10 * second)
+  })
+
+  it("a cap below `every` leaves `every`", () => {
+    const settings = { ...adaptive, every: hour, cap: 30 * minute }
+    assert.strictEqual(PollPlan.interval(post("a", now, now - 30 * day), now, settings), hour)
+  })
+
+  it("due posts are read, never-read ones first, then the most overdue; the others tell the next due time", () => {
+    const posts = [
+      post("quiet", now - 5 * minute, now - 2 * hour), // interval 15 min: due at now + 10 min
+      post("hot", now - 20 * second, now - 20 * second), // 2 intervals overdue
+      post("warm", now - 90 * second, now - 8 * minute), // interval 1 min: 1.5 intervals overdue
+      post("new", undefined, undefined)
+    ]
+    const plan = PollPlan.plan(posts, now, adaptive, Number.POSITIVE_INFINITY)
+    assert.deepStrictEqual(plan.read, ["new", "hot", "warm"])
+    assert.strictEqual(plan.deferred, 0)
+    assert.strictEqual(plan.nextAt, now + 10 * minute)
+  })
+
+  it("the allowance takes the most overdue first; the rest wait, and the next read is due at once", () => {
+    const posts = [
+      post("a", now - 15 * second, now - 15 * second),
+      post("b", now - 40 * second, now - 40 * second),
+      post("c", now - 25 * second, now - 25 * second)
+    ]
+    const plan = PollPlan.plan(posts, now, adaptive, 2.9)
+    assert.deepStrictEqual(plan.read, ["b", "c"])
+    assert.strictEqual(plan.deferred, 1)
+    assert.strictEqual(plan.nextAt, now)
+    // In debt: nothing is read.
+    assert.deepStrictEqual(PollPlan.plan(posts, now, adaptive, -3).read, [])
+  })
+
+  it("round-robin reads every post in turn: the longest unread first, as many as the allowance lets it", () => {
+    const posts = Array.from({ length: 10 }, (_, i) => post(`p${i}`, now - (i + 1) * second, now - 30 * day))
+    assert.deepStrictEqual(PollPlan.plan(posts, now, { ...roundRobin, every: 0 }, 3).read, ["p9", "p8", "p7"])
+    assert.strictEqual(PollPlan.plan(posts, now, { ...roundRobin, every: 0 }, Number.POSITIVE_INFINITY).read.length, 10)
+  })
+
+  it("no posts: nothing to read, nothing due", () => {
+    assert.deepStrictEqual(PollPlan.plan([], now, adaptive, 5), { read: [], deferred: 0, nextAt: undefined })
+  })
+
+  it("the allowance fills at its rate up to its burst, goes into debt by what was spent, and tells when it has a request", () => {
+    let bucket = PollPlan.allowance(60, 10, now)
+    assert.strictEqual(bucket.credit, 10)
+    bucket = PollPlan.spend(bucket, 13)
+    assert.strictEqual(bucket.credit, -3)
+    assert.strictEqual(PollPlan.readyAt(bucket), now + 4 * second)
+    bucket = PollPlan.refill(bucket, now + 2 * second)
+    assert.strictEqual(bucket.credit, -1)
+    bucket = PollPlan.refill(bucket, now + hour)
+    assert.strictEqual(bucket.credit, 10, "never above the burst")
+    // A clock read out of order does not take credit back.
+    assert.strictEqual(PollPlan.refill(bucket, now).credit, 10)
+    assert.strictEqual(PollPlan.readyAt(bucket), now + hour)
+  })
+
+  it("over a day of rounds every `every`, the reads stay within the allowance and go where the comments are", () => {
+    // One post gets a matching comment every minute, 99 never do; 30 reads a minute allowed, polls every 10 s.
+    const settings = adaptive
+    const times = new Map(
+      Array.from(
+        { length: 100 },
+        (_, i) => [`p${i}`, { readAt: undefined as number | undefined, activeAt: undefined as number | undefined }]
+      )
+    )
+    let bucket = PollPlan.allowance(30, 5, now)
+    const reads = new Map<string, number>()
+    let spent = 0
+    for (let at = now; at < now + day; at += settings.every) {
+      bucket = PollPlan.refill(bucket, at)
+      const plan = PollPlan.plan([...times].map(([key, t]) => ({ key, ...t })), at, settings, bucket.credit)
+      for (const key of plan.read) {
+        const t = times.get(key)!
+        const active = key === "p0" && t.readAt !== undefined && Math.floor(at / minute) > Math.floor(t.readAt / minute)
+        if (t.readAt === undefined || active) t.activeAt = at
+        t.readAt = at
+        reads.set(key, (reads.get(key) ?? 0) + 1)
+      }
+      bucket = PollPlan.spend(bucket, plan.read.length)
+      spent += plan.read.length
+    }
+    assert.isAtMost(spent, 30 * 24 * 60 + 5, "within the allowance and its burst")
+    const hot = reads.get("p0") ?? 0
+    const quiet = Math.max(...[...reads].filter(([key]) => key !== "p0").map(([, n]) => n))
+    // The active post: at least once a minute; a quiet one: about every 30 minutes once it has settled.
+    assert.isAtLeast(hot, 24 * 60)
+    assert.isAtMost(quiet, 24 * 2 + 20)
+  })
+})
