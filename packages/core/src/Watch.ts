@@ -159,8 +159,10 @@ const pollOnce = Effect.fn("Watch.poll")(
     const before = engine.progress()
     const started = yield* Clock.currentTimeMillis
     const mine = yield* watcher.share.mine(watcher.posts, Reading.postKey)
+    // The first poll reads every post once, whatever the allowance (the key's budget paces it; the debt it leaves is
+    // paid by later polls): the plan has nothing to judge a post by before it.
     const chosen = new Set(
-      options.once === true
+      options.once === true || poll === 1
         ? mine.map(Reading.postKey)
         : PollPlan.plan(planPosts(watcher, mine), started, watcher.settings, creditAt(watcher, started)).read
     )
