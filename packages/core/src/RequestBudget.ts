@@ -44,6 +44,9 @@ export interface Limits {
 /** The smallest documented plan (Free), assumed until an answer tells the key's limit. */
 export const cautious: Limits = { perMinute: 60, perTenMinutes: 300, perProfilePerMinute: undefined }
 
+/** The limits of a probe (see `make`): beyond any plan (`api_plan` and headers stop at 1,000,000). */
+const probeLimit = 1_000_000_000
+
 /** The documented plans allow 5 times a minute's requests in 10 minutes (Free 60/300, Business 500/2,500). */
 export const tenMinutesPerMinute = 5
 
@@ -432,6 +435,29 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
       step: () => {}
     })
 
+    /**
+     * Until an answer has told the key's limits, one request at a time may go beyond the Free plan's assumed ones: a
+     * new process must not wait on what earlier processes spent at limits they learned and it has not (its first
+     * answer teaches them). A configured plan, and a hold after a 429, still apply to it.
+     */
+    const probe = { heard: false, inFlight: false }
+    const tryTake = (now: number, profile: string) =>
+      Effect.gen(function*() {
+        const current = yield* limits
+        const answer = yield* store.tryTake(now, profile, current)
+        const plan = yield* options.plan
+        const unknown = plan.perMinute === undefined && plan.perTenMinutes === undefined &&
+          (yield* Ref.get(learned)).perMinute === undefined
+        if (answer._tag === "Taken" || probe.heard || probe.inFlight || !unknown) return answer
+        const probed = yield* store.tryTake(now, profile, {
+          ...current,
+          perMinute: probeLimit,
+          perTenMinutes: probeLimit
+        })
+        if (probed._tag === "Taken") probe.inFlight = true
+        return probed
+      })
+
     const take = (ticket: Ticket) =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
@@ -441,7 +467,7 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
           while (true) {
             if (ticket.priority === "read") yield* yieldToSends
             const now = yield* Clock.currentTimeMillis
-            const answer = yield* store.tryTake(now, profile, yield* limits)
+            const answer = yield* tryTake(now, profile)
             if (answer._tag === "Taken") return yield* local.add(now, 1)
             if (ticket.priority === "send" && answer.forKey) {
               if (!waiting) state.sendsWaiting += 1
@@ -503,6 +529,8 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
     const observe = (_ticket: Ticket, answer: Answer) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        probe.inFlight = false
+        if (Option.isSome(rateLimitHeaders(answer))) probe.heard = true
         yield* learnFrom(answer, now, yield* options.plan)
         const wait = ErrorTable.requestRateWait({ ...answer, now })
         if (wait !== undefined) {

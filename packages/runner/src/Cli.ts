@@ -97,7 +97,10 @@ const runCommand = Command.make(
   (self) =>
     Command.provide(
       self,
-      (args) => Workspace.layer(args, Workspace.budgetedUploadPost, { readOnlyIntent: args.dryRun })
+      (args) =>
+        Workspace.layer(args, args.dryRun ? Workspace.rehearsalUploadPost : Workspace.budgetedUploadPost, {
+          readOnlyIntent: args.dryRun
+        })
     )
 )
 

@@ -5,7 +5,7 @@
  */
 import { type CampaignSpec, KeepAliveHttpClient, RequestBudget, UploadPost } from "@comment-dm/core"
 import type { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option } from "effect"
+import { type ConfigError, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as CampaignFile from "./CampaignFile.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
@@ -30,6 +30,24 @@ export const budgetedUploadPost = (spec: CampaignSpec.CampaignSpec) => {
   const budget = Layer.unwrapEffect(
     Effect.map(UploadPost.UploadPostConfig, (settings) => RequestBudget.layerLedger(settings.apiKey, spec.apiPlan))
   )
+  return withBudget(budget, config)
+}
+
+/**
+ * {@link uploadPost} with the key's request budget in this process's memory, for a rehearsal (`--dry-run`), which
+ * writes nothing to the ledger: what other processes spend on the key reaches it through the API's
+ * `X-RateLimit-Remaining`.
+ */
+export const rehearsalUploadPost = (spec: CampaignSpec.CampaignSpec) =>
+  withBudget(
+    RequestBudget.layerMemory(spec.apiPlan),
+    UploadPost.UploadPostConfig.fromEnvWith({ notice, keyVariable: spec.apiKeyEnv })
+  )
+
+const withBudget = <E, R>(
+  budget: Layer.Layer<RequestBudget.RequestBudget, E, R>,
+  config: Layer.Layer<UploadPost.UploadPostConfig, ConfigError.ConfigError>
+) => {
   // The budget stays in the context too: a send takes its place in it where it waits for its pace.
   return UploadPost.UploadPost.Default.pipe(
     Layer.provideMerge(budget),
