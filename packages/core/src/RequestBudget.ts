@@ -47,6 +47,9 @@ export const cautious: Limits = { perMinute: 60, perTenMinutes: 300, perProfileP
 /** The limits of a probe (see `make`): beyond any plan (`api_plan` and headers stop at 1,000,000). */
 const probeLimit = 1_000_000_000
 
+/** How soon a request waiting behind the probe looks again (milliseconds). */
+const probeRetry = 100
+
 /** The documented plans allow 5 times a minute's requests in 10 minutes (Free 60/300, Business 500/2,500). */
 export const tenMinutesPerMinute = 5
 
@@ -448,7 +451,9 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
         const plan = yield* options.plan
         const unknown = plan.perMinute === undefined && plan.perTenMinutes === undefined &&
           (yield* Ref.get(learned)).perMinute === undefined
-        if (answer._tag === "Taken" || probe.heard || probe.inFlight || !unknown) return answer
+        if (answer._tag === "Taken" || probe.heard || !unknown) return answer
+        // While the probe is out, look again soon: its answer may tell limits that let this request go at once.
+        if (probe.inFlight) return { ...answer, until: Math.min(answer.until, now + probeRetry) }
         const probed = yield* store.tryTake(now, profile, {
           ...current,
           perMinute: probeLimit,

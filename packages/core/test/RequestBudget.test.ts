@@ -183,6 +183,33 @@ describe("RequestBudget in memory", () => {
       assert.deepStrictEqual((yield* fresh.snapshot).limits, RequestBudget.cautious)
     }))
 
+  it.effect("a process that has had no answer yet sends one request beyond the Free plan, then holds to what it learns", () =>
+    Effect.gen(function*() {
+      // Two budgets over one store: an earlier process, which learned a limit of 250, and a new one.
+      const store = yield* RequestBudget.memoryStore
+      const earlier = yield* RequestBudget.make(store, { plan: Effect.succeed({}) })
+      yield* earlier.take(read)
+      const now = yield* Clock.currentTimeMillis
+      yield* earlier.observe(read, answer(200, 250, 249, now + 40_000))
+      yield* Effect.forEach(Array.from({ length: 99 }), () => earlier.take(read))
+      const fresh = yield* RequestBudget.make(store, { plan: Effect.succeed({}) })
+      // 100 spent this minute: beyond the Free plan's 60, which the new process assumes. One request goes at once ...
+      yield* fresh.take(read)
+      const second = yield* Effect.fork(fresh.take(read))
+      yield* TestClock.adjust(1_000)
+      assert.isTrue(yield* waiting(second), "one probe at a time, until an answer")
+      // ... and its answer tells the limit: the next goes within it.
+      yield* fresh.observe(read, answer(200, 250, 149, now + 40_000))
+      yield* TestClock.adjust(100)
+      yield* Fiber.join(second)
+      // A stated plan is never probed beyond.
+      const stated = yield* RequestBudget.make(store, { plan: Effect.succeed({ perMinute: 60 }) })
+      const held = yield* Effect.fork(stated.take(read))
+      yield* TestClock.adjust(1_000)
+      assert.isTrue(yield* waiting(held))
+      yield* Fiber.interrupt(held)
+    }))
+
   it.effect("a request paid for ahead (a send at its pace) takes nothing more; the next request does", () =>
     Effect.gen(function*() {
       const budget = yield* inMemory({ perMinute: 10 })
