@@ -9,7 +9,7 @@ import { assert, describe, it, type TestContext } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
+import { type CliResult, runCli, stopAll, tempDir, writeCampaign } from "./support/cli.js"
 import { ledgerEntries } from "./support/e2e-ledger.js"
 import { findPostgres, startPostgres } from "./support/postgres.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
@@ -83,14 +83,7 @@ const studio = async (context: TestContext): Promise<Studio> => {
   Fs.mkdirSync(folder)
   const children: Array<ChildProcess> = []
   context.onTestFinished(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    await Promise.all(
-      children.map((child) =>
-        new Promise((resolve) =>
-          child.exitCode === null && child.signalCode === null ? child.once("close", resolve) : resolve(undefined)
-        )
-      )
-    )
+    await stopAll(children)
     await sandbox.close()
     dir.cleanup()
   })

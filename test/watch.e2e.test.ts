@@ -9,7 +9,7 @@ import type { DataSet, Sandbox } from "@comment-dm/sandbox"
 import { assert, describe, it, type TestContext } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import * as Path from "node:path"
-import { type CliResult, jsonSummary, runCli, startCli, tempDir, writeCampaign } from "./support/cli.js"
+import { type CliResult, jsonSummary, runCli, startCli, stopAll, tempDir, writeCampaign } from "./support/cli.js"
 import { control, type RunningSandbox, startSandbox } from "./support/sandbox.js"
 
 const profile = "watch.studio"
@@ -103,14 +103,7 @@ const studio = async (
   const dir = tempDir("comment-dm-watch-")
   const children: Array<ChildProcess> = []
   context.onTestFinished(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    await Promise.all(
-      children.map((child) =>
-        new Promise((resolve) =>
-          child.exitCode === null && child.signalCode === null ? child.once("close", resolve) : resolve(undefined)
-        )
-      )
-    )
+    await stopAll(children)
     await sandbox.close()
     dir.cleanup()
   })

@@ -80,6 +80,18 @@ export const finished = (child: ChildProcess, timeoutMs = 60_000): Promise<CliRe
     })
   })
 
+/** Kills the children still running (SIGKILL) and waits until every one has closed. */
+export const stopAll = (children: ReadonlyArray<ChildProcess>): Promise<unknown> => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  return Promise.all(
+    children.map((child) =>
+      new Promise((resolve) =>
+        child.exitCode === null && child.signalCode === null ? child.once("close", resolve) : resolve(undefined)
+      )
+    )
+  )
+}
+
 export const runCli = (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<CliResult> =>
   finished(startCli(args, options), options.timeoutMs)
 
