@@ -448,10 +448,11 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
       Effect.gen(function*() {
         const current = yield* limits
         const answer = yield* store.tryTake(now, profile, current)
+        if (answer._tag === "Taken" || probe.heard) return answer
         const plan = yield* options.plan
         const unknown = plan.perMinute === undefined && plan.perTenMinutes === undefined &&
           (yield* Ref.get(learned)).perMinute === undefined
-        if (answer._tag === "Taken" || probe.heard || !unknown) return answer
+        if (!unknown) return answer
         // While the probe is out, look again soon: its answer may tell limits that let this request go at once.
         if (probe.inFlight) return { ...answer, until: Math.min(answer.until, now + probeRetry) }
         const probed = yield* store.tryTake(now, profile, {

@@ -47,14 +47,13 @@ export const rehearsalUploadPost = (spec: CampaignSpec.CampaignSpec) =>
 const withBudget = <E, R>(
   budget: Layer.Layer<RequestBudget.RequestBudget, E, R>,
   config: Layer.Layer<UploadPost.UploadPostConfig, ConfigError.ConfigError>
-) => {
+) =>
   // The budget stays in the context too: a send takes its place in it where it waits for its pace.
-  return UploadPost.UploadPost.Default.pipe(
+  UploadPost.UploadPost.Default.pipe(
     Layer.provideMerge(budget),
     Layer.provide(config),
     Layer.provide(KeepAliveHttpClient.layer())
   )
-}
 
 /** A notice about the settings, on stderr. */
 export const notice = (text: string) => Effect.sync(() => process.stderr.write(`comment-dm: ${text}\n`))
