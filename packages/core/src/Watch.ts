@@ -55,13 +55,22 @@ export interface WatchOptions<R = never> extends Engine.Options<R> {
 
 export const defaultInterval = Duration.seconds(60)
 
-/** Sleeps until `at`, or until a stop is asked for: succeeds with whether it was. */
-const sleepUntil = (engine: Engine.Engine, at: number) =>
+/**
+ * Sleeps until the clock reads `at`, or until a stop is asked for: succeeds with whether it was. A timer may fire a
+ * millisecond before the wall clock reaches its time; the rest is slept again, so that a poll finds its posts due.
+ */
+const sleepUntil = (engine: Engine.Engine, at: number): Effect.Effect<boolean> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
     Effect.raceFirst(
       Effect.as(Effect.sleep(Duration.millis(Math.max(0, at - now))), false),
       Effect.as(engine.stopSignal, true)
-    ))
+    )).pipe(
+      Effect.flatMap((stopped) =>
+        stopped
+          ? Effect.succeed(true)
+          : Effect.flatMap(Clock.currentTimeMillis, (now) => now >= at ? Effect.succeed(false) : sleepUntil(engine, at))
+      )
+    )
 
 /**
  * Waits for the next poll; while paused at the daily limit, sends to the pending people at each probe time before it
@@ -153,11 +162,10 @@ const observer = (newest: Map<string, number>) => (item: Reading.Item) => {
 
 /** One poll and its sends, told as `Polled` or `PollFailed`; succeeds with the time to the next poll. */
 const pollOnce = Effect.fn("Watch.poll")(
-  function*(watcher: Watcher, options: WatchOptions<unknown>, spec: CampaignSpec.CampaignSpec) {
+  function*(watcher: Watcher, options: WatchOptions<unknown>, spec: CampaignSpec.CampaignSpec, started: number) {
     const { engine } = watcher
     const poll = ++watcher.polls
     const before = engine.progress()
-    const started = yield* Clock.currentTimeMillis
     const mine = yield* watcher.share.mine(watcher.posts, Reading.postKey)
     // The first poll reads every post once, whatever the allowance (the key's budget paces it; the debt it leaves is
     // paid by later polls): the plan has nothing to judge a post by before it.
@@ -295,7 +303,7 @@ export const watch = <R = never>(
       if (yield* engine.isStopped) return false
       if ((yield* engine.halt("watch")) !== undefined) return yield* ended
       const started = yield* Clock.currentTimeMillis
-      const wait = yield* pollOnce(watcher, options, spec)
+      const wait = yield* pollOnce(watcher, options, spec, started)
       // The wait ends early at the campaign's end (`until`), which the next round sees.
       const nextPollAt = Math.min(started + Duration.toMillis(wait), spec.until?.getTime() ?? Number.POSITIVE_INFINITY)
       if (options.once === true || (yield* waitForNextPoll(engine, nextPollAt))) return false

@@ -160,7 +160,8 @@ const watchPolls = (
       ...watchOptions,
       onEvent: (event) =>
         Effect.gen(function*() {
-          if (event._tag !== "Polled" && event._tag !== "PollFailed") return
+          // A poll that begins before the stop is seen is not one of the polls asked for.
+          if ((event._tag !== "Polled" && event._tag !== "PollFailed") || polls.length >= wanted) return
           polls.push(event)
           if (afterPoll !== undefined) yield* afterPoll(polls.length)
           if (polls.length >= wanted) yield* Deferred.succeed(stop, undefined)
