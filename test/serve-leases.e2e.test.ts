@@ -9,13 +9,13 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { assert, describe, it, type TestContext } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, ManagedRuntime, Redacted } from "effect"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Path from "node:path"
 import { type CliResult, runCli, tempDir, writeCampaign } from "./support/cli.js"
 import { findPostgres, startPostgres } from "./support/postgres.js"
+import { everyPostReadBy, readersIn, startProxy } from "./support/read-proxy.js"
 import { control, startSandbox } from "./support/sandbox.js"
 import { sleep, startServe } from "./support/serve-child.js"
 
@@ -30,46 +30,6 @@ const postsOf = (profileIndex: number) =>
   Array.from({ length: 4 }, (_, i) => `1790000000000${6 + profileIndex}0${i + 1}`)
 const campaigns = profiles.map((profile, i) => ({ name: `leases-${i + 1}`, profile, posts: postsOf(i) }))
 const allPosts = campaigns.flatMap((campaign) => campaign.posts)
-
-/** One read of a post's comments, as a proxy saw it pass. */
-interface Read {
-  readonly at: number
-  readonly post: string
-}
-
-/**
- * A proxy in front of the sandbox for one serve process: forwards every request as it is and logs the comment reads
- * (`GET /api/uploadposts/comments?post_id=…`) with their time.
- */
-const startProxy = async (target: string, context: TestContext) => {
-  const upstream = new URL(target)
-  const reads: Array<Read> = []
-  const server = Http.createServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://proxy")
-    const post = url.searchParams.get("post_id")
-    if (url.pathname === "/api/uploadposts/comments" && post !== null) reads.push({ at: Date.now(), post })
-    const forward = Http.request({
-      host: upstream.hostname,
-      port: upstream.port,
-      method: request.method,
-      path: request.url,
-      headers: request.headers
-    }, (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(response)
-    })
-    forward.on("error", () => response.destroy())
-    request.pipe(forward)
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  context.onTestFinished(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const address = server.address()
-  const port = typeof address === "object" && address !== null ? address.port : 0
-  return { baseUrl: `http://127.0.0.1:${port}/api`, reads }
-}
 
 const campaignYaml = (campaign: (typeof campaigns)[number]) =>
   [
@@ -90,18 +50,6 @@ const campaignYaml = (campaign: (typeof campaigns)[number]) =>
 
 const assertExit = (result: CliResult, code: number, what: string) =>
   assert.strictEqual(result.code, code, `${what}: exit ${result.code}\n${result.stdout}\n${result.stderr}`)
-
-/** The posts each read in [from, to), by post. */
-const readersIn = (logs: Record<string, ReadonlyArray<Read>>, from: number, to: number) => {
-  const readers = new Map<string, Set<string>>()
-  for (const [name, reads] of Object.entries(logs)) {
-    for (const read of reads) {
-      if (read.at < from || read.at >= to) continue
-      readers.set(read.post, (readers.get(read.post) ?? new Set()).add(name))
-    }
-  }
-  return readers
-}
 
 describe("COMMENT_DM_POST_LEASE", () => {
   it("a value that is not a duration from 1 second to 24 hours stops serve with exit 2, naming the variable", async () => {
@@ -358,7 +306,3 @@ describe.skipIf(findPostgres().install === undefined)("two serve processes on on
     180_000
   )
 })
-
-/** Whether `reads` holds a read of each of `posts` at or after `from`. */
-const everyPostReadBy = (reads: ReadonlyArray<Read>, posts: ReadonlyArray<string>, from: number) => () =>
-  posts.every((post) => reads.some((read) => read.post === post && read.at >= from))

@@ -1,6 +1,6 @@
 /**
- * Post leases: several processes that follow the same campaigns on one PostgreSQL ledger (`comment-dm serve` on
- * several hosts) share the reading of the posts, each post read by one process at a time.
+ * Post leases: several processes that follow the same campaigns on one PostgreSQL ledger (`comment-dm serve` or
+ * `watch` on several hosts) share the reading of the posts, each post read by one process at a time.
  *
  * A process that follows a campaign says so in `comment_dm_post_holders` (one row per campaign and process, held until
  * `lease_until` and renewed); each post of the campaign has a row in `comment_dm_post_leases` naming the process that

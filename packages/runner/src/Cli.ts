@@ -14,6 +14,7 @@ import { forgetCommand, pruneCommand } from "./ForgetCommand.js"
 import * as HelpOutput from "./HelpOutput.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
+import * as PostSharing from "./PostSharing.js"
 import * as Report from "./Report.js"
 import { command as sandboxCommand } from "./SandboxCommand.js"
 import * as Serve from "./Serve.js"
@@ -126,6 +127,9 @@ const watchCommand = Command.make(
       const spec = yield* CampaignFile.Campaign
       const signals = yield* Signals
       const display = Display.make({ json: args.json, live: false })
+      // Several watchers of the campaign on one PostgreSQL ledger share its posts, as `serve` processes do; a single
+      // poll (--once, e.g. from cron) reads every post, as `run` does.
+      const lease = yield* PostSharing.lease
       const baseUrl = yield* Effect.orElseSucceed(
         Config.string("UPLOAD_POST_BASE_URL"),
         () => UploadPost.defaultBaseUrl
@@ -155,6 +159,7 @@ const watchCommand = Command.make(
           Effect.flatMap((ownAccount) =>
             Watch.watch(watched, { ownAccount, every: args.every, once: args.once, onEvent })
           ),
+          (watching) => args.once ? watching : PostSharing.sharing(lease)(watching),
           Effect.tapErrorTag("Unauthorized", (error) => WatchHealth.refuseKey(health, error.message)),
           Effect.provide(LedgerDatabase.sharedPace(watched))
         )
@@ -169,7 +174,9 @@ const watchCommand = Command.make(
       "sends until the campaign's daily_reset, then one real message probes every 15 minutes; rate limits slow the " +
       "polling down. A post whose pages loop is read up to the repeated cursor and reported; with --once that exits " +
       "1. A paused campaign (active: false) keeps the watcher up, reading and sending nothing, until its file says " +
-      "active again. SIGINT/SIGTERM settle sends in flight and exit 130."
+      "active again. Several watchers of a campaign on one PostgreSQL ledger share its posts, each read by one of " +
+      "them at a time (docs/several-runners.md; --once reads every post). SIGINT/SIGTERM settle sends in flight and " +
+      "exit 130."
   ),
   (self) => Command.provide(self, (args) => Workspace.layer(args, Workspace.budgetedUploadPost))
 )

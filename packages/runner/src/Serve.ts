@@ -4,12 +4,13 @@
  * `/metrics` (serve/Http.ts). It ends only on SIGINT/SIGTERM (sends in flight settled first, exit 130) or for the
  * process's own failures: the ledger failing (exit 1), a bad flag or a folder that does not exist (exit 2).
  */
-import { KeepAliveHttpClient, PostLeases, UploadPost } from "@comment-dm/core"
+import { KeepAliveHttpClient, UploadPost } from "@comment-dm/core"
 import { Args, Command, Options } from "@effect/cli"
-import { Config, ConfigError, Data, Duration, Effect, Option, Schema } from "effect"
+import { Config, Data, Duration, Effect, Option } from "effect"
 import * as ExitCode from "./ExitCode.js"
 import * as Interval from "./Interval.js"
 import * as LedgerDatabase from "./LedgerDatabase.js"
+import * as PostSharing from "./PostSharing.js"
 import * as Folder from "./serve/Folder.js"
 import * as Health from "./serve/Health.js"
 import * as Http from "./serve/Http.js"
@@ -23,21 +24,6 @@ export class EndpointError extends Data.TaggedError("EndpointError")<{ readonly 
     return this.detail
   }
 }
-
-/**
- * How long a post stays with a process that stopped renewing its lease, on a PostgreSQL ledger shared by several
- * `serve` processes: `COMMENT_DM_POST_LEASE` (e.g. 30s; default 1 minute), mostly for tests that kill a process.
- */
-const postLease = Config.option(Config.string("COMMENT_DM_POST_LEASE")).pipe(
-  Effect.orElseSucceed(() => Option.none<string>()),
-  Effect.flatMap(Option.match({
-    onNone: () => Effect.succeed(PostLeases.defaultLease),
-    onSome: (text) =>
-      Schema.decodeUnknown(Interval.forFlag("COMMENT_DM_POST_LEASE"))(text).pipe(
-        Effect.mapError((error) => ConfigError.InvalidData(["COMMENT_DM_POST_LEASE"], error.message))
-      )
-  }))
-)
 
 /** How often the folder is listed for added, edited and removed files. */
 const rescan = Duration.seconds(2)
@@ -83,9 +69,7 @@ export const command = (options: {
         yield* Folder.check(args.folder)
         const location = yield* LedgerDatabase.resolve(args.db)
         // Several processes on one PostgreSQL ledger share each campaign's posts; a SQLite ledger is one machine's.
-        const lease = yield* postLease
-        const sharing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-          LedgerDatabase.isPostgres(location) ? Effect.provide(effect, PostLeases.layer({ lease })) : effect
+        const lease = yield* PostSharing.lease
         const baseUrl = yield* Config.string("UPLOAD_POST_BASE_URL").pipe(
           Config.withDefault(UploadPost.defaultBaseUrl),
           Effect.flatMap((url) => UploadPost.checkBaseUrl(url, "UPLOAD_POST_BASE_URL"))
@@ -130,7 +114,7 @@ export const command = (options: {
             yield* ExitCode.settle(ending === "interrupted" ? ExitCode.ExitCode.Interrupted : ExitCode.ExitCode.Failure)
           }).pipe(
             Effect.scoped,
-            sharing,
+            PostSharing.sharing(lease),
             Effect.provide(LedgerDatabase.layer(location)),
             Effect.provide(KeepAliveHttpClient.layer())
           )
