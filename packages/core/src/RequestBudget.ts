@@ -110,6 +110,8 @@ export interface Service {
   readonly sustainablePerMinute: Effect.Effect<number>
   readonly snapshot: Effect.Effect<Snapshot>
   readonly stats: Effect.Effect<Stats>
+  /** The limits the answers' `X-RateLimit-Limit` told so far, whatever the plan says (see {@link disagreement}). */
+  readonly told: Effect.Effect<Learned>
 }
 
 export class RequestBudget extends Context.Tag("@comment-dm/core/RequestBudget")<RequestBudget, Service>() {}
@@ -146,6 +148,39 @@ export const limitsOf = (plan: Plan, learned: Learned): Limits => {
 export interface Learned {
   readonly perMinute?: number | undefined
   readonly perTenMinutes?: number | undefined
+}
+
+/**
+ * What a header's `limit` tells of the known limits: a window that resets within a minute is the minute's, unless
+ * its limit is the 10 minutes' already known (that window, in its last minute, resets within a minute too).
+ */
+const learn = (known: Learned, minute: boolean, limit: number): Learned =>
+  minute && (known.perTenMinutes === undefined || limit < known.perTenMinutes)
+    ? { ...known, perMinute: Math.max(known.perMinute ?? 0, limit) }
+    : minute
+    ? known
+    : { ...known, perTenMinutes: Math.max(known.perTenMinutes ?? 0, limit) }
+
+/**
+ * Where a stated plan (`api_plan`) and what the API's headers told differ, for a warning: e.g. "api_plan says
+ * per_minute 300 but the API's X-RateLimit-Limit tells 100"; undefined where they agree or either is silent. The
+ * budget holds the stated plan, so a limit stated above the API's ends in 429s and one below it spends less than the
+ * key may.
+ */
+export const disagreement = (plan: Plan, told: Learned): string | undefined => {
+  const differ = [
+    plan.perMinute !== undefined && told.perMinute !== undefined && plan.perMinute !== told.perMinute
+      ? [`per_minute ${plan.perMinute} but the API's X-RateLimit-Limit tells ${told.perMinute} a minute`]
+      : [],
+    plan.perTenMinutes !== undefined && told.perTenMinutes !== undefined && plan.perTenMinutes !== told.perTenMinutes
+      ? [
+        `per_10_minutes ${plan.perTenMinutes} but the API's X-RateLimit-Limit tells ${told.perTenMinutes} per 10 minutes`
+      ]
+      : []
+  ].flat()
+  return differ.length === 0 ? undefined : `api_plan says ${differ.join("; ")}: the key's budget holds the stated ` +
+    "plan (a limit above the API's ends in 429s, one below it leaves requests unused); correct api_plan to the " +
+    "key's plan, or leave it out to take the limits from the headers"
 }
 
 /**
@@ -422,6 +457,8 @@ export const prepay = (ticket: Ticket): Effect.Effect<Paid> =>
 export const make = (store: Store, options: Options): Effect.Effect<Service> =>
   Effect.gen(function*() {
     const learned = yield* Ref.make<Learned>({})
+    /** What the headers told, the configured windows too: set against the plan by {@link disagreement}. */
+    const told = yield* Ref.make<Learned>({})
     const stats = yield* Ref.make<Stats>({ taken: 0, sends: 0, reads: 0, waitedMillis: 0, rateLimited: 0, heldBack: 0 })
     /** The sends waiting for the key, and the earliest time they retry. */
     const state = { sendsWaiting: 0, sendsRetryAt: 0 }
@@ -511,14 +548,9 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
             // A limit below the smallest documented plan's is a per-profile window's (or a shorter one's): the key's
             // own limit shows in other answers.
             const plausible = limit >= (minute ? cautious.perMinute : cautious.perTenMinutes)
+            if (plausible) yield* Ref.update(told, (known) => learn(known, minute, limit))
             if (configured === undefined && plausible) {
-              // The 10 minutes' window, in its last minute, also resets within a minute: its known limit tells it.
-              yield* Ref.update(learned, (known) =>
-                minute && (known.perTenMinutes === undefined || limit < known.perTenMinutes)
-                  ? { ...known, perMinute: Math.max(known.perMinute ?? 0, limit) }
-                  : minute
-                  ? known
-                  : { ...known, perTenMinutes: Math.max(known.perTenMinutes ?? 0, limit) })
+              yield* Ref.update(learned, (known) => learn(known, minute, limit))
             }
             const windowStart = resetMillis - (minute ? minuteMillis : tenMinutesMillis)
             const counted = limit - remaining
@@ -569,7 +601,8 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
         ),
       sustainablePerMinute: Effect.map(limits, sustainable),
       snapshot,
-      stats: Ref.get(stats)
+      stats: Ref.get(stats),
+      told: Ref.get(told)
     }
     return service
   })

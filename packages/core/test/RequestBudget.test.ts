@@ -89,6 +89,28 @@ describe("RequestBudget in memory", () => {
       assert.strictEqual((yield* budget.snapshot).limits.perMinute, 2)
     }))
 
+  it.effect("what the headers tell is kept beside a configured plan, and set against it by disagreement", () =>
+    Effect.gen(function*() {
+      const budget = yield* inMemory({ perMinute: 300, perTenMinutes: 1_500 })
+      const now = yield* Clock.currentTimeMillis
+      assert.deepStrictEqual(yield* budget.told, {})
+      yield* budget.observe(read, answer(200, 100, 99, now + 30_000))
+      const told = yield* budget.told
+      assert.deepStrictEqual(told, { perMinute: 100 })
+      // The plan still holds: the warning is the only effect of the difference.
+      assert.strictEqual((yield* budget.snapshot).limits.perMinute, 300)
+      const text = RequestBudget.disagreement({ perMinute: 300, perTenMinutes: 1_500 }, told)
+      assert.include(text, "per_minute 300 but the API's X-RateLimit-Limit tells 100 a minute")
+      assert.notInclude(text, "per_10_minutes")
+      assert.isUndefined(RequestBudget.disagreement({ perMinute: 100 }, told))
+      assert.isUndefined(RequestBudget.disagreement({ perTenMinutes: 500 }, told), "a window not told says nothing")
+      assert.isUndefined(RequestBudget.disagreement({}, { perMinute: 100, perTenMinutes: 500 }))
+      assert.include(
+        RequestBudget.disagreement({ perTenMinutes: 300 }, { perTenMinutes: 500 }),
+        "per_10_minutes 300 but the API's X-RateLimit-Limit tells 500 per 10 minutes"
+      )
+    }))
+
   it.effect("a request-rate 429 holds the key until its reset; a daily-limit 429 does not", () =>
     Effect.gen(function*() {
       const budget = yield* inMemory({ perMinute: 100 })

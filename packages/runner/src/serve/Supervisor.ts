@@ -22,7 +22,7 @@ import {
 import type { FileSystem } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
-import { Cause, ConfigError, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Cause, ConfigError, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
 import * as Folder from "./Folder.js"
 import type * as Health from "./Health.js"
 import * as Log from "./Log.js"
@@ -92,6 +92,9 @@ const loginCheck = (spec: CampaignSpec.CampaignSpec) =>
 /** Retries of a watcher that failed for a passing reason come sooner than a parked one's. */
 const passingRetry = Duration.minutes(1)
 
+/** How often a campaign's `api_plan` is set against the limits the API's headers told. */
+const planCheckEvery = Duration.seconds(2)
+
 const classify = (cause: Cause.Cause<unknown>): Failure => {
   const failure = Cause.failureOption(cause)
   // A defect ends the process as the ledger failing does: nothing says the other campaigns are safe.
@@ -147,9 +150,25 @@ export const run = (
           const { apiKey } = yield* UploadPost.UploadPostConfig
           const { budget, notice } = yield* budgets.join(apiKey, slot.name, slot.spec.apiPlan)
           if (notice !== undefined) yield* log.write("warn", notice, about(slot))
+          yield* Effect.forkScoped(planCheck(slot, budget))
           return budget
         })
       )
+    /**
+     * Says in the log, once for each thing it finds, where the campaign's `api_plan` and the limits the API's headers
+     * tell differ (looked at every few seconds while the campaign runs: the headers come with its requests).
+     */
+    const planCheck = (slot: Slot, budget: RequestBudget.Service) => {
+      const plan = slot.spec.apiPlan
+      if (plan === undefined) return Effect.void
+      let said: string | undefined
+      return Effect.flatMap(budget.told, (told) => {
+        const text = RequestBudget.disagreement(plan, told)
+        if (text === undefined || text === said) return Effect.void
+        said = text
+        return log.write("warn", text, { ...about(slot), event: "ApiPlanDisagrees" })
+      }).pipe(Effect.repeat(Schedule.spaced(planCheckEvery)))
+    }
     /** The campaign's client: its key (`api_key_env`) and the key's budget. */
     const platformOf = (slot: Slot) => {
       const config = UploadPost.UploadPostConfig.fromEnvWith({
