@@ -4,9 +4,10 @@
  * is comes from the campaign file's `account` when it has one, else from the profile (`GET /uploadposts/users/{profile}`,
  * read once per run).
  */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import * as Retry from "./Retry.js"
+import * as StopSignal from "./StopSignal.js"
 import * as UploadPost from "./UploadPost.js"
 import type * as Errors from "./UploadPostError.js"
 
@@ -48,6 +49,7 @@ const unknownNotice = (why: string) =>
 /**
  * Who the account is: the campaign's `account`, else the profile's answer (one read, retried like every read). When
  * neither tells, `notice` says so once and the run goes on without it. A refused key fails: nothing else would work.
+ * A stop (the context's `StopSignal`) that comes while the profile is read gives undefined at once, without the notice.
  */
 export const resolve = (
   spec: CampaignSpec.CampaignSpec,
@@ -58,7 +60,13 @@ export const resolve = (
     // A paused campaign makes no request at all (campaign/Period.ts).
     if (own !== undefined || spec.active === false) return own
     const api = yield* UploadPost.UploadPost
-    const answer = yield* Effect.either(Retry.retrying(api.profile({ user: spec.user }), api.settings.retry))
+    // A stop asked for while the read waits (for the key's request budget, say) ends it: the run then reads nothing.
+    const stop = yield* Effect.serviceOption(StopSignal.StopSignal)
+    const stopped = Option.match(stop, { onNone: () => Effect.never, onSome: (signal) => signal.interrupt })
+    const read = Effect.either(Retry.retrying(api.profile({ user: spec.user }), api.settings.retry))
+    const raced = yield* Effect.raceFirst(Effect.asSome(read), Effect.as(stopped, Option.none()))
+    if (Option.isNone(raced)) return undefined
+    const answer = raced.value
     if (answer._tag === "Left") {
       if (answer.left._tag === "Unauthorized") return yield* Effect.fail(answer.left)
       yield* notice(unknownNotice(`the profile could not be read (${answer.left.message})`))

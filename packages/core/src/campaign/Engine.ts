@@ -253,7 +253,9 @@ const readInbound = (s: Stages): Effect.Effect<void, Ledger.LedgerError> =>
   Effect.gen(function*() {
     const inbound = s.inbound
     if (inbound === undefined) return
-    const failure = yield* inbound.refresh
+    // A stop that comes while they are read (the request waiting for the key's budget, say) skips them: nothing is
+    // sent after a stop, and the read is no send in flight to settle.
+    const failure = yield* Effect.raceFirst(inbound.refresh, Effect.as(s.control.stopSignal, Option.none()))
     if (Option.isSome(failure)) {
       yield* s.recorder.notice(
         `the conversations could not be read (${failure.value.message}); ` +
