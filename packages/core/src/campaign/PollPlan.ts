@@ -51,6 +51,25 @@ export const interval = (post: Post, now: number, settings: Settings): number =>
 export const dueAt = (post: Post, now: number, settings: Settings): number =>
   post.readAt === undefined ? Number.NEGATIVE_INFINITY : post.readAt + interval(post, now, settings)
 
+/**
+ * The first time from `at` (a time the post is not due yet: its last read plus its interval now) at which it is due,
+ * to the millisecond: a quiet post's interval grows with its quiet time, so at `at` it has grown past `at` again, and a
+ * poll woken then would find nothing to read. The post is due once and for all from one time on (its interval grows
+ * slower than the time, or stops at the cap), at the latest at its last read plus the longest interval: a bisection.
+ */
+const firstDue = (post: Post, at: number, settings: Settings): number => {
+  const readAt = post.readAt ?? at
+  const isDue = (time: number) => readAt + interval(post, time, settings) <= time
+  let notDue = at
+  let due = Math.max(at, readAt + Math.max(settings.cap, settings.every))
+  while (due - notDue > 1) {
+    const middle = (notDue + due) / 2
+    if (isDue(middle)) due = middle
+    else notDue = middle
+  }
+  return due
+}
+
 export interface Plan {
   /** The posts to read now, most overdue first. */
   readonly read: ReadonlyArray<string>
@@ -75,7 +94,10 @@ export const plan = (posts: Iterable<Post>, now: number, settings: Settings, cre
         key: post.key,
         overdue: post.readAt === undefined ? Number.POSITIVE_INFINITY : (now - post.readAt) / Math.max(1, wait)
       })
-    } else if (nextAt === undefined || at < nextAt) nextAt = at
+    } else {
+      const dueFrom = firstDue(post, at, settings)
+      if (nextAt === undefined || dueFrom < nextAt) nextAt = dueFrom
+    }
   }
   due.sort((a, b) => b.overdue - a.overdue)
   const take = Math.max(0, Math.min(due.length, Math.floor(credit)))
