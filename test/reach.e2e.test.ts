@@ -164,9 +164,15 @@ describe("delivery auto against the sandbox", () => {
     const s = await stage(people, { refusedRecipients: closed })
     const file = s.campaignFile({ pace: { per_hour: 7_200, concurrency: 2 } })
     const child = startCli(["run", file, "--db", s.db], { env: s.sandbox.env })
-    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    // Killed once two have been reached (a send every half second: most are left), however slow the start.
+    const deadline = Date.now() + 60_000
+    while ((await s.deliveries()).length < 2 && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     child.kill("SIGKILL")
     await new Promise((resolve) => child.on("close", resolve))
+    const reachedBefore = (await s.deliveries()).length
+    assert.isBelow(reachedBefore, 12, "killed part-way")
     const resumed = await s.cli("run", file, "--json")
     assert.include([0, 5], resumed.code, resumed.stderr)
     const deliveries = await s.deliveries()
