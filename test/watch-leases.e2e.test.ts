@@ -34,6 +34,25 @@ const campaign = {
 const assertExit = (result: CliResult, code: number, what: string) =>
   assert.strictEqual(result.code, code, `${what}: exit ${result.code}\n${result.stdout}\n${result.stderr}`)
 
+describe("COMMENT_DM_POST_LEASE for watch", () => {
+  it("a value that is not a duration from 1 second to 24 hours stops watch with exit 2, naming the variable", async () => {
+    const dir = tempDir("comment-dm-watch-leases-")
+    try {
+      const file = writeCampaign(dir.path, `${name}.json`, campaign)
+      for (const value of ["abc", "0", "500ms", "3s\u0007", "25h"]) {
+        const result = await runCli(["watch", file, "--db", `${dir.path}/ledger.sqlite`, "--once"], {
+          env: { COMMENT_DM_POST_LEASE: value, UPLOAD_POST_API_KEY: "unused-key" }
+        })
+        assertExit(result, 2, value)
+        assert.include(result.stderr, "COMMENT_DM_POST_LEASE", value)
+        assert.notInclude(result.stderr, "\u0007", "control characters are escaped")
+      }
+    } finally {
+      dir.cleanup()
+    }
+  })
+})
+
 describe.skipIf(findPostgres().install === undefined)("two watch processes on one PostgreSQL", () => {
   it(
     "each post read by one of them, once a poll between them; the killed one's posts taken over within a lease; " +
