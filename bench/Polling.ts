@@ -4,10 +4,12 @@
  *
  * A sandbox in this process serves 100 profiles of 10 posts each on one API key with a plan of 250 requests a minute
  * and 2,500 per 10 minutes (answered 429 above them); comments arrive at a fixed rate, 10% of the posts getting 90% of
- * them. One `Watch.watch` per profile (a campaign is one profile's) follows its 10 posts, each with a hundredth of the
- * reads allowance; sandbox and watchers follow the same clock, which the driver moves on to the next wake-up once
- * every watcher that woke has ended its poll. Time to DM: from a comment's timestamp to the sandbox's delivery of its
- * DM.
+ * them, and have been arriving at the same rates for hours before the watch starts (the posts are live). One
+ * `Watch.watch` per profile (a campaign is one profile's) follows its 10 posts; the watchers share one read allowance
+ * (`ReadAllowance`, as the watchers of one key in a process do); sandbox and watchers follow the same clock, which
+ * the driver moves on to the next wake-up once every watcher that woke has ended its poll. Time to DM: from a
+ * comment's timestamp to the sandbox's delivery of its DM. Beside the two strategies, the section computes what the
+ * best static allocation that knows every post's true rate would give (`oracle`), to show what the targets ask.
  *
  * `npx tsx bench/Polling.ts [--quick]` prints the section as Markdown (with POLLING_DEBUG=1 in the environment, the
  * simulated time as it goes, on stderr); `bench/run.ts` takes `run` as one benchmark.
@@ -16,6 +18,7 @@ import * as CampaignSpec from "@comment-dm/core/CampaignSpec"
 import * as KeepAliveHttpClient from "@comment-dm/core/KeepAliveHttpClient"
 import * as Matcher from "@comment-dm/core/Matcher"
 import * as Pacer from "@comment-dm/core/Pacer"
+import * as ReadAllowance from "@comment-dm/core/ReadAllowance"
 import * as Retry from "@comment-dm/core/Retry"
 import * as SqliteLedger from "@comment-dm/core/sqlite"
 import * as StopSignal from "@comment-dm/core/StopSignal"
@@ -50,7 +53,9 @@ export interface Scenario {
   /** Comment requests a minute, shared by the watchers: the plan less the sends and a margin. */
   readonly readsPerMinute: number
   readonly every: Duration.Duration
-  /** Before the measured comments: every post read once. */
+  /** Comments arrived at the same rates for this long before the start (posts already live). */
+  readonly history: number
+  /** Before the measured comments: every post read once, the watchers' starts spread over it. */
   readonly warmUp: number
   /** Comments arriving in this span after the warm-up are measured. */
   readonly measured: number
@@ -65,6 +70,7 @@ export const scenarioOf = (mode: Settings.Mode): Scenario => ({
   matchRatio: 0.4,
   readsPerMinute: 220,
   every: Duration.seconds(15),
+  history: 6 * 60 * minute,
   warmUp: 5 * minute,
   measured: Settings.pick(mode, { full: 60, quick: 10 }) * minute,
   tail: Settings.pick(mode, { full: 30, quick: 10 }) * minute
@@ -119,9 +125,9 @@ export const startWatchers = (
       const name = profileName(index)
       return {
         name,
-        // Twenty old comments a post, none asking: one page each on the first read, nobody to send to.
+        // No comments of their own: a post's comments are the arrivals' (the hours before the start included).
         data: DataSet.generate({
-          comments: 20,
+          comments: 0,
           posts: scenario.postsPerProfile,
           firstPost: index * scenario.postsPerProfile,
           profile: name,
@@ -143,7 +149,10 @@ export const startWatchers = (
         hotWeight: 0.9,
         matchRatio: scenario.matchRatio,
         // People rarely comment twice: each matching comment is someone new to DM.
-        people: 50_000_000
+        people: 50_000_000,
+        // Live posts: comments at the same rates for hours before the watch, none asking (served by an earlier run).
+        historyMinutes: scenario.history / minute,
+        historyMatchRatio: 0
       }
     })
     const api = UploadPost.UploadPost.Default.pipe(
@@ -159,11 +168,13 @@ export const startWatchers = (
       api,
       SqliteLedger.layerMemory(),
       Pacer.layerUnlimited,
-      StopSignal.layer({ interrupt: Deferred.await(stop) })
+      StopSignal.layer({ interrupt: Deferred.await(stop) }),
+      // One allowance for the key, divided among the watchers by their posts' demand at each poll.
+      ReadAllowance.layer(scenario.readsPerMinute)
     ))
     const postIds = yield* sandbox.postIds
-    const perWatcher = scenario.readsPerMinute / scenario.profiles
-    const offsets = profiles.map((_, index) => Math.round((index * minute / perWatcher) / profiles.length))
+    // The starts spread over most of the warm-up: each first poll reads all its posts, whatever the allowance.
+    const offsets = profiles.map((_, index) => Math.round(index * scenario.warmUp * 0.9 / profiles.length))
     const watchers = yield* Effect.forEach(profiles, (profile, index) =>
       Effect.gen(function*() {
         const spec = yield* CampaignSpec.make({
@@ -179,7 +190,6 @@ export const startWatchers = (
         return yield* Effect.sleep(Duration.millis(offsets[index] ?? 0)).pipe(
           Effect.zipRight(Watch.watch(spec, {
             every: scenario.every,
-            readsPerMinute: perWatcher,
             polling: strategy,
             onEvent: (event) =>
               event._tag === "Polled" || event._tag === "PollFailed"
