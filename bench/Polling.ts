@@ -25,6 +25,7 @@ import * as StopSignal from "@comment-dm/core/StopSignal"
 import * as UploadPost from "@comment-dm/core/UploadPost"
 import * as Watch from "@comment-dm/core/Watch"
 import { DataSet, Sandbox } from "@comment-dm/sandbox"
+import { HttpClient } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Deferred, Duration, Effect, Either, Fiber, Layer, Redacted, Stream } from "effect"
 import * as Url from "node:url"
@@ -82,6 +83,8 @@ export interface StrategyResult {
   readonly latencies: ReadonlyArray<number>
   /** Of those, the comments on the hot posts. */
   readonly hotLatencies: ReadonlyArray<number>
+  /** Share of the comment reads of the measured span that went to the hot posts. */
+  readonly hotReadShare: number
   /** Measured comments asking for the guide that were not sent by the end. */
   readonly unsent: number
   /** Requests the key made in the simulated run (reads and sends), and the most in one fixed window of the plan. */
@@ -118,7 +121,8 @@ type PollEvent = Parameters<NonNullable<Watch.WatchOptions["onEvent"]>>[0] & { r
 export const startWatchers = (
   scenario: Scenario,
   strategy: "adaptive" | "round-robin",
-  onPoll: (index: number, event: PollEvent) => void
+  onPoll: (index: number, event: PollEvent) => void,
+  onRead: (postId: string) => void = () => undefined
 ) =>
   Effect.gen(function*() {
     const profiles = Array.from({ length: scenario.profiles }, (_, index) => {
@@ -161,6 +165,19 @@ export const startWatchers = (
         apiKey: Redacted.make(sandbox.apiKey),
         retry: Retry.noWaiting
       })),
+      Layer.provide(Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(
+          HttpClient.HttpClient,
+          HttpClient.tapRequest((request) =>
+            Effect.sync(() => {
+              if (!request.url.endsWith("/uploadposts/comments")) return
+              const post = request.urlParams.find(([name]) => name === "post_id")?.[1]
+              if (post !== undefined) onRead(post)
+            })
+          )
+        )
+      )),
       Layer.provide(KeepAliveHttpClient.layer())
     )
     const stop = yield* Deferred.make<void>()
@@ -173,8 +190,8 @@ export const startWatchers = (
       ReadAllowance.layer(scenario.readsPerMinute)
     ))
     const postIds = yield* sandbox.postIds
-    // The starts spread over most of the warm-up: each first poll reads all its posts, whatever the allowance.
-    const offsets = profiles.map((_, index) => Math.round(index * scenario.warmUp * 0.9 / profiles.length))
+    // The starts spread over a quarter of a minute; the shared allowance paces the first reads of every post.
+    const offsets = profiles.map((_, index) => Math.round(index * 15_000 / profiles.length))
     const watchers = yield* Effect.forEach(profiles, (profile, index) =>
       Effect.gen(function*() {
         const spec = yield* CampaignSpec.make({
@@ -215,12 +232,19 @@ export const runStrategy = (scenario: Scenario, strategy: "adaptive" | "round-ro
     const wakeAt: Array<number | undefined> = []
     let polling = 0
     let idle: (() => void) | undefined
+    /** Comment reads of the measured span, by post. */
+    const reads = new Map<string, number>()
+    const measuring = (at: number) =>
+      at >= start + scenario.warmUp && at < start + scenario.warmUp + scenario.measured
     const { offsets, postIds, sandbox, services, stop, watchers } = yield* startWatchers(
       scenario,
       strategy,
       (index, event) => {
         if (wakeAt[index] === undefined && --polling === 0) idle?.()
         wakeAt[index] = clock.unsafeCurrentTimeMillis() + event.nextInMillis
+      },
+      (post) => {
+        if (measuring(clock.unsafeCurrentTimeMillis())) reads.set(post, (reads.get(post) ?? 0) + 1)
       }
     )
     for (const [index, offset] of offsets.entries()) wakeAt[index] = start + offset
@@ -310,10 +334,17 @@ export const runStrategy = (scenario: Scenario, strategy: "adaptive" | "round-ro
       latencies.push(at - comment.at)
       if (comment.hot) hotLatencies.push(at - comment.at)
     }
+    let hotReads = 0
+    let allReads = 0
+    for (const [post, n] of reads) {
+      allReads += n
+      if (hot.has(post)) hotReads += n
+    }
     return {
       strategy,
       latencies,
       hotLatencies,
+      hotReadShare: allReads === 0 ? 0 : hotReads / allReads,
       unsent,
       requests: key?.requests ?? Number.NaN,
       commentRequests: stats.requests["GET /uploadposts/comments"] ?? 0,
@@ -391,6 +422,7 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
         ...perStrategy("time to DM, every measured comment", (result) => distribution(result.latencies)),
         ...perStrategy("time to DM, comments on the hot posts", (result) => distribution(result.hotLatencies)),
         ...perStrategy("measured comments not sent by the end", (result) => Report.count(result.unsent)),
+        ...perStrategy("share of the measured span's comment reads on the hot posts", (r) => Report.percent(r.hotReadShare)),
         ...perStrategy(
           "requests against the key's budget",
           (result) =>

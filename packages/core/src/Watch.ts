@@ -146,8 +146,11 @@ const budgetAt = (watcher: Watcher, posts: ReadonlyArray<PollPlan.Post>, now: nu
     return { credit: watcher.allowance.credit, perMinute: watcher.allowance.perMinute }
   })
 
-/** At most a poll's share kept (one request at the least), so that a quiet spell is not spent in one burst. */
-const burstOf = (readsPerMinute: number, every: number) => Math.max(1, readsPerMinute * every / 60_000)
+/**
+ * At most a poll's share kept and one request more, so that a quiet spell is not spent in one burst and the fraction
+ * of a request a poll leaves is not lost (a watcher of 4.9 reads a minute polled every 15 s would read 4).
+ */
+const burstOf = (readsPerMinute: number, every: number) => readsPerMinute * every / 60_000 + 1
 
 /** What a poll's pages tell of a post: its newest comment time, and the times of the comments new to the rate. */
 interface Seen {
@@ -200,8 +203,9 @@ const pollOnce = Effect.fn("Watch.poll")(
     const mine = yield* watcher.share.mine(watcher.posts, Reading.postKey)
     const view = planPosts(watcher, mine)
     // The first poll reads every post once, whatever the allowance (the key's budget paces it; the debt it leaves is
-    // paid by later polls): the plan has nothing to judge a post by before it.
-    const first = options.once === true || poll === 1
+    // paid by later polls): the plan has nothing to judge a post by before it. A watcher that shares its key's
+    // allowance reads its posts within it from the start, never-read ones first: the others spend the rest of it.
+    const first = options.once === true || (poll === 1 && watcher.seat === undefined)
     const budget = yield* budgetAt(watcher, view, started)
     const planned = PollPlan.plan(view, started, watcher.settings, first ? { credit: Number.POSITIVE_INFINITY } : budget)
     const chosen = new Set(planned.read)
@@ -220,10 +224,15 @@ const pollOnce = Effect.fn("Watch.poll")(
     const pagesRead = yield* Ref.get(pages)
     if (watcher.allowance !== undefined) watcher.allowance = PollPlan.spend(watcher.allowance, pagesRead)
     // A failed poll leaves its posts due: which of them were read through is not known.
+    let nextAt = planned.nextAt
     if (read._tag === "Right") {
       for (const post of due) {
         const key = Reading.postKey(post)
-        learn(timesOf(watcher, key), seen.get(key), started, watcher.allowance !== undefined)
+        const times = timesOf(watcher, key)
+        learn(times, seen.get(key), started, watcher.allowance !== undefined)
+        // The posts read now are due again by what this read told of them.
+        const at = started + PollPlan.interval({ key, ...times }, started, watcher.settings)
+        if (nextAt === undefined || at < nextAt) nextAt = at
       }
     }
     const interval = Duration.toMillis(yield* Effect.orDie(watcher.intervals.next(read)))
@@ -233,7 +242,7 @@ const pollOnce = Effect.fn("Watch.poll")(
       ? undefined
       : watcher.allowance !== undefined && mine.length > 0
       ? PollPlan.readyAt(watcher.allowance)
-      : planned.nextAt
+      : nextAt
     const wait = Math.max(interval, (dueAt ?? 0) - started)
     if (read._tag === "Left") {
       yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: wait }))
@@ -320,12 +329,13 @@ export const watch = <R = never>(
       },
       posts,
       times: new Map(),
-      // A seat's rate is set at each poll from its share; until the first, it starts empty.
-      allowance: readsPerMinute === undefined ? undefined : PollPlan.allowance(
-        seat === undefined ? readsPerMinute : 0,
-        burstOf(readsPerMinute, everyMillis),
-        yield* Clock.currentTimeMillis
-      ),
+      // A seat's rate is set at each poll from its share, and its credit starts empty: the key's reads flow to the
+      // watchers already there, and a newcomer's burst would come on top of them.
+      allowance: readsPerMinute === undefined
+        ? undefined
+        : seat === undefined
+        ? PollPlan.allowance(readsPerMinute, burstOf(readsPerMinute, everyMillis), yield* Clock.currentTimeMillis)
+        : PollPlan.spend(PollPlan.allowance(0, 1, yield* Clock.currentTimeMillis), 1),
       seat,
       polls: 0,
       share: yield* PostLeases.share(spec.name)
