@@ -147,10 +147,11 @@ const budgetAt = (watcher: Watcher, posts: ReadonlyArray<PollPlan.Post>, now: nu
   })
 
 /**
- * At most a poll's share kept and one request more, so that a quiet spell is not spent in one burst and the fraction
- * of a request a poll leaves is not lost (a watcher of 4.9 reads a minute polled every 15 s would read 4).
+ * At most a poll's share kept, rounded up to whole requests (one at the least), so that a quiet spell is not spent in
+ * one burst and the fraction of a request a poll leaves is not lost (a watcher of 4.9 reads a minute polled every
+ * 15 s would read 4).
  */
-const burstOf = (readsPerMinute: number, every: number) => readsPerMinute * every / 60_000 + 1
+const burstOf = (readsPerMinute: number, every: number) => Math.max(1, Math.ceil(readsPerMinute * every / 60_000))
 
 /** What a poll's pages tell of a post: its newest comment time, and the times of the comments new to the rate. */
 interface Seen {
@@ -207,7 +208,12 @@ const pollOnce = Effect.fn("Watch.poll")(
     // allowance reads its posts within it from the start, never-read ones first: the others spend the rest of it.
     const first = options.once === true || (poll === 1 && watcher.seat === undefined)
     const budget = yield* budgetAt(watcher, view, started)
-    const planned = PollPlan.plan(view, started, watcher.settings, first ? { credit: Number.POSITIVE_INFINITY } : budget)
+    const planned = PollPlan.plan(
+      view,
+      started,
+      watcher.settings,
+      first ? { credit: Number.POSITIVE_INFINITY } : budget
+    )
     const chosen = new Set(planned.read)
     const due = mine.filter((post) => chosen.has(Reading.postKey(post)))
     const pages = yield* Ref.make(0)

@@ -73,12 +73,23 @@ describe("PollPlan", () => {
 
   it("round-robin reads every post in turn: the longest unread first, as many as the allowance lets it", () => {
     const posts = Array.from({ length: 10 }, (_, i) => post(`p${i}`, now - (i + 1) * second, now - 30 * day))
-    assert.deepStrictEqual(PollPlan.plan(posts, now, { ...roundRobin, every: 0 }, { credit: 3 }).read, ["p9", "p8", "p7"])
-    assert.strictEqual(PollPlan.plan(posts, now, { ...roundRobin, every: 0 }, { credit: Number.POSITIVE_INFINITY }).read.length, 10)
+    assert.deepStrictEqual(PollPlan.plan(posts, now, { ...roundRobin, every: 0 }, { credit: 3 }).read, [
+      "p9",
+      "p8",
+      "p7"
+    ])
+    assert.strictEqual(
+      PollPlan.plan(posts, now, { ...roundRobin, every: 0 }, { credit: Number.POSITIVE_INFINITY }).read.length,
+      10
+    )
   })
 
   it("no posts: nothing to read, nothing due", () => {
-    assert.deepStrictEqual(PollPlan.plan([], now, adaptive, { credit: 5 }), { read: [], deferred: 0, nextAt: undefined })
+    assert.deepStrictEqual(PollPlan.plan([], now, adaptive, { credit: 5 }), {
+      read: [],
+      deferred: 0,
+      nextAt: undefined
+    })
   })
 
   it("the allowance fills at its rate up to its burst, goes into debt by what was spent, and tells when it has a request", () => {
@@ -198,7 +209,9 @@ describe("PollPlan, rates", () => {
           at,
           settings,
           // Today's rule: the posts due by recency, all of them (more than it reads within an allowance).
-          budget === "recency only" ? { credit: Number.POSITIVE_INFINITY } : { credit: bucket.credit, perMinute: budget }
+          budget === "recency only"
+            ? { credit: Number.POSITIVE_INFINITY }
+            : { credit: bucket.credit, perMinute: budget }
         )
         for (const key of plan.read) times.set(key, { ...times.get(key)!, readAt: at })
         if (plan.read.includes("hot")) reads++

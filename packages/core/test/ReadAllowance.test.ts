@@ -47,14 +47,20 @@ describe("ReadAllowance", () => {
         rate: PollPlan.seed([], now)
       })
       const watchers = [
-        [{ key: "a-hot", readAt: now, activeAt: now - 5 * minute, rate: PollPlan.seed(history, now) }, ...[
-          1,
-          2,
-          3,
-          4
-        ].map((i) => silent(`a${i}`))],
+        [
+          { key: "a-hot", readAt: now, activeAt: now - 5 * minute, rate: PollPlan.seed(history, now) },
+          ...[
+            1,
+            2,
+            3,
+            4
+          ].map((i) => silent(`a${i}`))
+        ],
         [0, 1, 2, 3, 4].map((i) => silent(`b${i}`))
-      ].map((posts) => ({ posts: new Map(posts.map((post) => [post.key, post])), bucket: PollPlan.allowance(0, 1, now) }))
+      ].map((posts) => ({
+        posts: new Map(posts.map((post) => [post.key, post])),
+        bucket: PollPlan.allowance(0, 1, now)
+      }))
       const seats = yield* Effect.forEach(watchers, () => shared.join)
       const reads = [0, 0]
       let hotReads = 0
@@ -62,7 +68,10 @@ describe("ReadAllowance", () => {
         for (const [index, watcher] of watchers.entries()) {
           const posts = [...watcher.posts.values()]
           const share = yield* seats[index]!.share(PollPlan.totalDemand(posts, at, settings))
-          watcher.bucket = PollPlan.refill(PollPlan.retune(watcher.bucket, share, share / 4 + 1, at), at)
+          watcher.bucket = PollPlan.refill(
+            PollPlan.retune(watcher.bucket, share, Math.max(1, Math.ceil(share / 4)), at),
+            at
+          )
           const plan = PollPlan.plan(posts, at, settings, {
             credit: watcher.bucket.credit,
             perMinute: watcher.bucket.perMinute
