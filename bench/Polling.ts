@@ -418,7 +418,7 @@ const oracle = (
     }. The median target is the reachable one; the p95 shows its price.`
   return {
     sqrt: figures(0.5),
-    steeper: figures(0.75),
+    steeper: figures(1),
     bestMedian: Oracle.bestQuantile(rates, total, 0.5) * minute,
     bestP95: Oracle.bestQuantile(rates, total, 0.95) * minute,
     bestP95WithMedian,
@@ -462,7 +462,7 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
         `comment-dm: one \`Watch.watch\` per profile in the bench process, \`every\` ` +
         `${Duration.format(scenario.every)}, started within the first ${Duration.format(scenario.every)}, sharing ` +
         `one read allowance of ${scenario.readsPerMinute} a minute (\`ReadAllowance\`: the plan less the sends and ` +
-        "a margin, divided among the watchers at each poll by their posts' demand: the sum of rate^0.75 for " +
+        "a margin, divided among the watchers at each poll by their posts' demand: the sum of their rates for " +
         "adaptive, the number of posts for round-robin), `polling` adaptive or round-robin, unpaced sends, one " +
         "SQLite ledger in memory; the same seed and comments for both",
         `Simulated: ${minutes(scenario.warmUp)} warm-up (every post read once, within the allowance), comments ` +
@@ -500,7 +500,7 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
           value: `median ${minutes(bounds.sqrt.median)}, p95 ${minutes(bounds.sqrt.p95)}`
         },
         {
-          label: "oracle: rate^0.75 (the plan's exponent) on the true rates",
+          label: "oracle: reads in proportion to the true rates (the plan's rule)",
           value: `median ${minutes(bounds.steeper.median)}, p95 ${minutes(bounds.steeper.p95)}`
         },
         {
@@ -539,7 +539,7 @@ export const run = (mode: Settings.Mode): Effect.Effect<Report.SectionBody, Benc
         "Round-robin reads every post in turn, one allowance's worth at a time: a comment waits half a cycle " +
         "(posts / reads a minute) on average, wherever it falls. Adaptive estimates each post's comment rate (a " +
         "decayed count, seeded from the comments of its first read) and divides the allowance among the posts in " +
-        "proportion to rate^0.75, each between once in 30 minutes and once a poll; a post that just got a comment " +
+        "proportion to its rate (`PollPlan.rateExponent` 1), each between once in 30 minutes and once a poll; a post that just got a comment " +
         "is read sooner still (an eighth of its quiet time); credit left once the due posts are read goes to the " +
         "posts nearest their turn. The watchers share the key's allowance by their posts' demand, so that a " +
         "profile with three hot posts is not held to the share of one with none.",

@@ -4,7 +4,9 @@
  * Each poll reads the posts that are due (`PollPlan`) concurrently, newest comments first, and stops paging at the first
  * page that holds nothing new: a read of a quiet post costs one page, however many old comments it has. A post with
  * new comments is read every poll, a quiet one less and less often (up to `maxQuietInterval`), and the reads
- * stay within `readsPerMinute`, most overdue first. The same ledger,
+ * stay within `readsPerMinute`, most overdue first; under such an allowance the watcher spends it, divided among the
+ * posts by their comment rates (estimated from the comments read, a post's history on its first read included), and
+ * where the context holds a `ReadAllowance` its rate is the watcher's share of the key's. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
  * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
  * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a post's read
@@ -41,8 +43,9 @@ export interface WatchOptions<R = never> extends Engine.Options<R> {
   /**
    * The comment requests a minute this watcher may spend: the API key's sustainable request rate less what its sends
    * need. Reads beyond it wait for a later poll, the most overdue post first. Default: four fifths of what the key
-   * sustains when the campaign states `api_plan` (and a `RequestBudget` is in the context); else no allowance beyond
-   * one read of each post a poll (at most posts x 60 s / `every` reads a minute, as the watcher read before it had one).
+   * sustains when the campaign states `api_plan` (and a `RequestBudget` is in the context), or the watcher's share of
+   * a `ReadAllowance` in the context (recomputed every poll); else no allowance beyond one read of each post a poll
+   * (at most posts x 60 s / `every` reads a minute, as the watcher read before it had one).
    */
   readonly readsPerMinute?: number
   /** The longest a post without new comments goes unread (default 30 minutes; never below `every`). */

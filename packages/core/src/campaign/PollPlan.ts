@@ -3,7 +3,7 @@
  *
  * `adaptive`: each post has an estimate of its comment rate (`Rate`: a decayed count, seeded from the comments of its
  * first read). Under an allowance, the allowance's reads a minute are divided among the posts in proportion to a power
- * of their rates (`fill`, `rateExponent`: a little steeper than the square-root rule that minimises the mean wait),
+ * of their rates (`fill`, `rateExponent`: steeper than the square-root rule that minimises the mean wait),
  * each between one read per `cap` and one per `every`. A post that just got comments is read sooner still: its
  * interval is `every` while it shows new comments and grows with the time since it last did (an eighth of that quiet
  * time, more for an old post); a post whose pending replies have a deadline is read again before half the time to it
@@ -95,11 +95,12 @@ export const perMinute = (rate: Rate, now: number): number => {
  * How reads follow rates: a post gets reads in proportion to its rate to this power. 0.5, the square-root rule,
  * minimises the mean time a comment waits for its read (f_i ~ sqrt(rate_i) minimises sum rate_i / f_i at a fixed
  * sum f_i); steeper favours the busiest posts further, which lowers the median wait (most comments are on them) and
- * raises the tail (comments on quiet posts). 0.75 is what the polling benchmark measured better than 0.5 for the
- * median: estimated rates are noisy, which flattens the allocation, and even with the true rates the square-root
- * rule leaves the median above a fifth of round-robin's there (bench/RESULTS.md).
+ * raises the tail (comments on quiet posts). 1 (reads in proportion to comments) is what the polling benchmark
+ * measured best for the median: estimated rates are noisy, which flattens the allocation (at 0.75 its busy posts got
+ * 60% of the reads, and the median missed a fifth of round-robin's by a hair), and even with the true rates the
+ * square-root rule leaves the median above a fifth of round-robin's there (bench/RESULTS.md).
  */
-export const rateExponent = 0.75
+export const rateExponent = 1
 
 /** A claim on a share of reads: `weight` decides between `min` and `max` (reads a minute). */
 export interface Demand {
