@@ -246,11 +246,12 @@ const pollOnce = Effect.fn("Watch.poll")(
     }
     const interval = Duration.toMillis(yield* Effect.orDie(watcher.intervals.next(read)))
     // `posts: recent` is looked up again every interval; otherwise the watcher sleeps until a post is due, or, under
-    // an allowance, until it holds a request again (which goes to the post nearest its turn).
+    // an allowance, until it holds a request again (which goes to the post nearest its turn): a seat's share, which
+    // changes with the other watchers' demand, is looked at again within a minute at the latest.
     const dueAt = spec.posts.some((post) => post._tag === "Recent") || read._tag === "Left"
       ? undefined
       : watcher.allowance !== undefined && mine.length > 0
-      ? PollPlan.readyAt(watcher.allowance)
+      ? Math.min(PollPlan.readyAt(watcher.allowance), watcher.seat === undefined ? Infinity : started + 60_000)
       : nextAt
     const wait = Math.max(interval, (dueAt ?? 0) - started)
     if (read._tag === "Left") {

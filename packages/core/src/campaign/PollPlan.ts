@@ -140,11 +140,20 @@ export const fill = (demands: ReadonlyArray<Demand>, total: number): ReadonlyArr
   return demands.map(share(high))
 }
 
+/**
+ * A comment a minute: what a post never read is taken to get until its first read tells, so that a watcher that
+ * joins a shared allowance gets its first reads soon.
+ */
+const unreadRate = 1
+
 /** A post's claim on reads a minute: its rate's weight, between one read a `cap` and one an `every`. */
 export const demandOf = (post: Post, now: number, settings: Settings): Demand => ({
   weight: settings.strategy === "round-robin"
     ? 1
-    : Math.pow(post.rate === undefined ? perMinute(emptyRate(now), now) : perMinute(post.rate, now), rateExponent),
+    : Math.pow(
+      post.readAt === undefined ? unreadRate : perMinute(post.rate ?? emptyRate(now), now),
+      rateExponent
+    ),
   min: minute / Math.max(settings.cap, settings.every, 1),
   max: minute / Math.max(settings.every, 1)
 })
