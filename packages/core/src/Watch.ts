@@ -4,7 +4,9 @@
  * Each poll reads the posts that are due (`PollPlan`) concurrently, newest comments first, and stops paging at the first
  * page that holds nothing new: a read of a quiet post costs one page, however many old comments it has. A post with
  * new comments is read every poll, a quiet one less and less often (up to `maxQuietInterval`), and the reads
- * stay within `readsPerMinute`, most overdue first. The same ledger,
+ * stay within `readsPerMinute`, most overdue first; under such an allowance the watcher spends it, divided among the
+ * posts by their comment rates (estimated from the comments read, a post's history on its first read included), and
+ * where the context holds a `ReadAllowance` its rate is the watcher's share of the key's. The same ledger,
  * pacing and guarantees as `Campaign.run` apply. The daily DM limit pauses sends until the campaign's assumed reset
  * (`daily_reset`), when one real message checks whether the platform accepts again, then every 15 minutes until it
  * does; request-rate limits slow the polling down; neither ends the watcher. Memory stays flat: only a post's read
@@ -22,6 +24,7 @@ import * as Reading from "./campaign/Reading.js"
 import type * as CampaignSpec from "./CampaignSpec.js"
 import type * as Ledger from "./Ledger.js"
 import * as PostLeases from "./PostLeases.js"
+import * as ReadAllowance from "./ReadAllowance.js"
 import * as RequestBudget from "./RequestBudget.js"
 import * as Run from "./Run.js"
 import type * as UploadPost from "./UploadPost.js"
@@ -40,8 +43,9 @@ export interface WatchOptions<R = never> extends Engine.Options<R> {
   /**
    * The comment requests a minute this watcher may spend: the API key's sustainable request rate less what its sends
    * need. Reads beyond it wait for a later poll, the most overdue post first. Default: four fifths of what the key
-   * sustains when the campaign states `api_plan` (and a `RequestBudget` is in the context); else no allowance beyond
-   * one read of each post a poll (at most posts x 60 s / `every` reads a minute, as the watcher read before it had one).
+   * sustains when the campaign states `api_plan` (and a `RequestBudget` is in the context), or the watcher's share of
+   * a `ReadAllowance` in the context (recomputed every poll); else no allowance beyond one read of each post a poll
+   * (at most posts x 60 s / `every` reads a minute, as the watcher read before it had one).
    */
   readonly readsPerMinute?: number
   /** The longest a post without new comments goes unread (default 30 minutes; never below `every`). */
@@ -90,10 +94,13 @@ const waitForNextPoll = Effect.fn("Watch.wait")(function*(engine: Engine.Engine,
   }
 })
 
-/** What a post's plan keeps: two times, so that memory stays flat however long the watch goes on. */
+/** What a post's plan keeps: a few numbers, so that memory stays flat however long the watch goes on. */
 interface PostTimes {
   readAt: number | undefined
   activeAt: number | undefined
+  /** The newest comment time seen on it: comments after it are new to the rate. */
+  seenAt: number | undefined
+  rate: PollPlan.Rate | undefined
 }
 
 /** What a watcher keeps between polls. */
@@ -107,6 +114,8 @@ interface Watcher {
   readonly times: Map<string, PostTimes>
   /** Undefined: no allowance. */
   allowance: PollPlan.Allowance | undefined
+  /** The watcher's place in its key's shared allowance (`ReadAllowance`), which sets the allowance's rate. */
+  readonly seat: ReadAllowance.Seat | undefined
   polls: number
   /** The posts this process reads, where several processes share the campaign (`PostLeases`); else all of them. */
   readonly share: PostLeases.Share
@@ -115,49 +124,78 @@ interface Watcher {
 const timesOf = (watcher: Watcher, key: string): PostTimes => {
   const known = watcher.times.get(key)
   if (known !== undefined) return known
-  const fresh: PostTimes = { readAt: undefined, activeAt: undefined }
+  const fresh: PostTimes = { readAt: undefined, activeAt: undefined, seenAt: undefined, rate: undefined }
   watcher.times.set(key, fresh)
   return fresh
 }
 
 /** The plan's view of the given posts (this process's share of the followed ones). */
-function* planPosts(watcher: Watcher, posts: ReadonlyArray<Reading.PostRef>): Iterable<PollPlan.Post> {
-  for (const post of posts) {
+const planPosts = (watcher: Watcher, posts: ReadonlyArray<Reading.PostRef>): Array<PollPlan.Post> =>
+  posts.map((post) => {
     const key = Reading.postKey(post)
-    yield { key, ...timesOf(watcher, key) }
-  }
-}
+    const { activeAt, rate, readAt } = timesOf(watcher, key)
+    return { key, readAt, activeAt, rate }
+  })
 
-/** The allowance's whole requests at `now` (Infinity without one). */
-const creditAt = (watcher: Watcher, now: number): number => {
-  if (watcher.allowance === undefined) return Number.POSITIVE_INFINITY
-  watcher.allowance = PollPlan.refill(watcher.allowance, now)
-  return watcher.allowance.credit
-}
+/** The allowance as of `now`, its rate set to the watcher's share of the key's allowance where it has a seat. */
+const budgetAt = (watcher: Watcher, posts: ReadonlyArray<PollPlan.Post>, now: number) =>
+  Effect.gen(function*() {
+    if (watcher.allowance === undefined) return { credit: Number.POSITIVE_INFINITY }
+    if (watcher.seat !== undefined) {
+      const share = yield* watcher.seat.share(PollPlan.totalDemand(posts, now, watcher.settings))
+      watcher.allowance = PollPlan.retune(watcher.allowance, share, burstOf(share, watcher.settings.every), now)
+    }
+    watcher.allowance = PollPlan.refill(watcher.allowance, now)
+    return { credit: watcher.allowance.credit, perMinute: watcher.allowance.perMinute }
+  })
 
-/** When the next read falls due (as soon as the allowance has a request, for posts it held back); undefined: none. */
-const nextReadAt = (
-  watcher: Watcher,
-  posts: ReadonlyArray<Reading.PostRef>,
-  now: number
-): number | undefined => {
-  const next = PollPlan.plan(planPosts(watcher, posts), now, watcher.settings, creditAt(watcher, now))
-  if (next.read.length > 0) return now
-  return next.deferred > 0 && watcher.allowance !== undefined ? PollPlan.readyAt(watcher.allowance) : next.nextAt
+/**
+ * At most a poll's share kept, rounded up to whole requests (one at the least), so that a quiet spell is not spent in
+ * one burst and the fraction of a request a poll leaves is not lost (a watcher of 4.9 reads a minute polled every
+ * 15 s would read 4).
+ */
+const burstOf = (readsPerMinute: number, every: number) => Math.max(1, Math.ceil(readsPerMinute * every / 60_000))
+
+/** What a poll's pages tell of a post: its newest comment time, and the times of the comments new to the rate. */
+interface Seen {
+  newest: number
+  readonly times: Array<number>
 }
 
 /**
- * What a poll's pages tell of each post's activity: the newest comment time seen on it (a post's activity is its
- * newest comment). Matching comments are what the campaign is after, but any new comment shows the post is live, and
- * matching ones are too rare on all but the busiest posts to tell them apart.
+ * What a poll's pages tell of each post's activity: the comments newer than the newest one seen before (all of them
+ * on a post's first read: its history). Matching comments are what the campaign is after, but any new comment shows
+ * the post is live, and matching ones are too rare on all but the busiest posts to tell them apart.
  */
-const observer = (newest: Map<string, number>) => (item: Reading.Item) => {
+const observer = (watcher: Watcher, seen: Map<string, Seen>) => (item: Reading.Item) => {
   if (item._tag !== "Page") return
-  let latest = newest.get(item.post) ?? Number.NEGATIVE_INFINITY
+  const times = watcher.times.get(item.post)
+  const after = times?.readAt === undefined ? Number.NEGATIVE_INFINITY : times.seenAt ?? Number.NEGATIVE_INFINITY
+  const entry = seen.get(item.post) ?? { newest: Number.NEGATIVE_INFINITY, times: [] }
   for (const comment of item.comments) {
-    latest = Math.max(latest, comment.timestamp?.getTime() ?? Number.NEGATIVE_INFINITY)
+    const at = comment.timestamp?.getTime()
+    if (at === undefined || !Number.isFinite(at)) continue
+    entry.newest = Math.max(entry.newest, at)
+    if (at > after) entry.times.push(at)
   }
-  newest.set(item.post, latest)
+  seen.set(item.post, entry)
+}
+
+/** A post read through at `started`: its activity, newest comment and rate brought up to date. */
+const learn = (times: PostTimes, seen: Seen | undefined, started: number, allowance: boolean) => {
+  const newest = seen?.newest ?? Number.NEGATIVE_INFINITY
+  const fresh = seen?.times ?? []
+  if (times.readAt === undefined) {
+    // Under an allowance a post's history tells how live it is; without one, a post counts as active from the
+    // watcher's first read of it, whatever the age of its comments (a watcher started on a post reacts at once).
+    times.activeAt = allowance ? (Number.isFinite(newest) ? Math.min(started, newest) : undefined) : started
+    times.rate = PollPlan.seed(fresh, started)
+  } else {
+    if (Number.isFinite(newest)) times.activeAt = Math.max(times.activeAt ?? newest, Math.min(started, newest))
+    times.rate = PollPlan.observe(times.rate ?? PollPlan.emptyRate(started), fresh, started)
+  }
+  if (Number.isFinite(newest)) times.seenAt = Math.max(times.seenAt ?? newest, newest)
+  times.readAt = started
 }
 
 /** One poll and its sends, told as `Polled` or `PollFailed`; succeeds with the time to the next poll. */
@@ -167,16 +205,22 @@ const pollOnce = Effect.fn("Watch.poll")(
     const poll = ++watcher.polls
     const before = engine.progress()
     const mine = yield* watcher.share.mine(watcher.posts, Reading.postKey)
+    const view = planPosts(watcher, mine)
     // The first poll reads every post once, whatever the allowance (the key's budget paces it; the debt it leaves is
-    // paid by later polls): the plan has nothing to judge a post by before it.
-    const chosen = new Set(
-      options.once === true || poll === 1
-        ? mine.map(Reading.postKey)
-        : PollPlan.plan(planPosts(watcher, mine), started, watcher.settings, creditAt(watcher, started)).read
+    // paid by later polls): the plan has nothing to judge a post by before it. A watcher that shares its key's
+    // allowance reads its posts within it from the start, never-read ones first: the others spend the rest of it.
+    const first = options.once === true || (poll === 1 && watcher.seat === undefined)
+    const budget = yield* budgetAt(watcher, view, started)
+    const planned = PollPlan.plan(
+      view,
+      started,
+      watcher.settings,
+      first ? { credit: Number.POSITIVE_INFINITY } : budget
     )
+    const chosen = new Set(planned.read)
     const due = mine.filter((post) => chosen.has(Reading.postKey(post)))
     const pages = yield* Ref.make(0)
-    const newest = new Map<string, number>()
+    const seen = new Map<string, Seen>()
     const read = due.length === 0
       ? Polling.nothingRead
       : yield* Polling.poll(
@@ -184,27 +228,31 @@ const pollOnce = Effect.fn("Watch.poll")(
         due,
         options.postConcurrency ?? 4,
         Ref.update(pages, (n) => n + 1),
-        observer(newest)
+        observer(watcher, seen)
       )
     const pagesRead = yield* Ref.get(pages)
     if (watcher.allowance !== undefined) watcher.allowance = PollPlan.spend(watcher.allowance, pagesRead)
     // A failed poll leaves its posts due: which of them were read through is not known.
+    let nextAt = planned.nextAt
     if (read._tag === "Right") {
       for (const post of due) {
-        const times = timesOf(watcher, Reading.postKey(post))
-        const seen = newest.get(Reading.postKey(post)) ?? Number.NEGATIVE_INFINITY
-        // A post counts as active from the watcher's first read of it, whatever the age of its comments (a watcher
-        // started on a post reacts at once, as before adaptive polling), then from its newest comment's time.
-        if (times.readAt === undefined) times.activeAt = started
-        else if (Number.isFinite(seen)) times.activeAt = Math.max(times.activeAt ?? seen, Math.min(started, seen))
-        times.readAt = started
+        const key = Reading.postKey(post)
+        const times = timesOf(watcher, key)
+        learn(times, seen.get(key), started, watcher.allowance !== undefined)
+        // The posts read now are due again by what this read told of them.
+        const at = started + PollPlan.interval({ key, ...times }, started, watcher.settings)
+        if (nextAt === undefined || at < nextAt) nextAt = at
       }
     }
     const interval = Duration.toMillis(yield* Effect.orDie(watcher.intervals.next(read)))
-    // `posts: recent` is looked up again every interval; otherwise the watcher sleeps until a post is due.
-    const dueAt = spec.posts.some((post) => post._tag === "Recent")
+    // `posts: recent` is looked up again every interval; otherwise the watcher sleeps until a post is due, or, under
+    // an allowance, until it holds a request again (which goes to the post nearest its turn): a seat's share, which
+    // changes with the other watchers' demand, is looked at again within a minute at the latest.
+    const dueAt = spec.posts.some((post) => post._tag === "Recent") || read._tag === "Left"
       ? undefined
-      : nextReadAt(watcher, mine, started + interval)
+      : watcher.allowance !== undefined && mine.length > 0
+      ? Math.min(PollPlan.readyAt(watcher.allowance), watcher.seat === undefined ? Infinity : started + 60_000)
+      : nextAt
     const wait = Math.max(interval, (dueAt ?? 0) - started)
     if (read._tag === "Left") {
       yield* engine.emit(Run.Event.PollFailed({ reason: read.left.message, nextInMillis: wait }))
@@ -270,10 +318,16 @@ export const watch = <R = never>(
     const halt = yield* engine.halt("watch")
     if (halt?._tag === "Paused") return yield* engine.summary
     const posts = halt === undefined ? yield* engine.resolvePosts : []
-    const readsPerMinute = options.readsPerMinute ?? (yield* planAllowance(spec))
-    if (readsPerMinute !== undefined && !(readsPerMinute > 0)) {
-      return yield* Effect.dieMessage(`readsPerMinute must be above 0, got ${readsPerMinute}`)
+    if (options.readsPerMinute !== undefined && !(options.readsPerMinute > 0)) {
+      return yield* Effect.dieMessage(`readsPerMinute must be above 0, got ${options.readsPerMinute}`)
     }
+    // A `readsPerMinute` of the watcher's own comes first; else its share of the key's shared allowance, if any.
+    const shared = options.readsPerMinute === undefined
+      ? yield* Effect.serviceOption(ReadAllowance.ReadAllowance)
+      : Option.none()
+    const seat = Option.isSome(shared) ? yield* shared.value.join : undefined
+    const readsPerMinute = options.readsPerMinute ??
+      (Option.isSome(shared) ? yield* shared.value.perMinute : yield* planAllowance(spec))
     const everyMillis = Duration.toMillis(every)
     const watcher: Watcher = {
       engine,
@@ -285,12 +339,14 @@ export const watch = <R = never>(
       },
       posts,
       times: new Map(),
-      // At most a poll's share kept (one request at the least), so that a quiet spell is not spent in one burst.
-      allowance: readsPerMinute === undefined ? undefined : PollPlan.allowance(
-        readsPerMinute,
-        Math.max(1, readsPerMinute * everyMillis / 60_000),
-        yield* Clock.currentTimeMillis
-      ),
+      // A seat's rate is set at each poll from its share, and its credit starts empty: the key's reads flow to the
+      // watchers already there, and a newcomer's burst would come on top of them.
+      allowance: readsPerMinute === undefined
+        ? undefined
+        : seat === undefined
+        ? PollPlan.allowance(readsPerMinute, burstOf(readsPerMinute, everyMillis), yield* Clock.currentTimeMillis)
+        : PollPlan.spend(PollPlan.allowance(0, 1, yield* Clock.currentTimeMillis), 1),
+      seat,
       polls: 0,
       share: yield* PostLeases.share(spec.name)
     }

@@ -11,6 +11,8 @@ const minute = 60 * second
 const week = 7 * 24 * 60 * minute
 const settings: PollPlan.Settings = { strategy: "adaptive", every: second, cap: 30 * minute }
 const start = Date.parse("2026-03-28T12:00:00Z")
+/** Reads only the posts that are due (with credit, the plan spends what is left on the posts nearest their turn). */
+const noAllowance: PollPlan.Budget = { credit: Number.POSITIVE_INFINITY }
 
 /** Polls of one post as a watcher makes them: each at the time the last plan gave, the post read when due. */
 const polls = (post: Omit<PollPlan.Post, "readAt">, readAt: number, count: number) => {
@@ -18,9 +20,9 @@ const polls = (post: Omit<PollPlan.Post, "readAt">, readAt: number, count: numbe
   let at = readAt
   const polled: Array<{ readonly at: number; readonly read: boolean }> = []
   for (let n = 0; n < count; n++) {
-    const next = PollPlan.plan([{ ...post, readAt: read }], at + settings.every, settings, Number.POSITIVE_INFINITY)
+    const next = PollPlan.plan([{ ...post, readAt: read }], at + settings.every, settings, noAllowance)
     at = next.read.length > 0 ? at + settings.every : next.nextAt!
-    const due = PollPlan.plan([{ ...post, readAt: read }], at, settings, Number.POSITIVE_INFINITY).read.length > 0
+    const due = PollPlan.plan([{ ...post, readAt: read }], at, settings, noAllowance).read.length > 0
     polled.push({ at, read: due })
     if (due) read = at
   }
@@ -37,7 +39,7 @@ describe("PollPlan's next due time", () => {
       [{ key: "quiet", activeAt: start, readAt: start + 9 * second }],
       first - 2,
       settings,
-      1
+      noAllowance
     )
     assert.deepStrictEqual(before.read, [])
   })
@@ -45,17 +47,17 @@ describe("PollPlan's next due time", () => {
   it("an old post, whose interval outgrows the time, is due at its last read plus the cap at the latest", () => {
     const readAt = start + 10 * minute
     const old = { key: "old", activeAt: start, publishedAt: start - 10 * week }
-    const next = PollPlan.plan([{ ...old, readAt }], readAt + second, settings, 1)
+    const next = PollPlan.plan([{ ...old, readAt }], readAt + second, settings, noAllowance)
     assert.isAtMost(next.nextAt!, readAt + settings.cap)
-    assert.deepStrictEqual(PollPlan.plan([{ ...old, readAt }], next.nextAt!, settings, 1).read, ["old"])
+    assert.deepStrictEqual(PollPlan.plan([{ ...old, readAt }], next.nextAt!, settings, noAllowance).read, ["old"])
     assert.deepStrictEqual(polls(old, readAt, 10).filter((poll) => !poll.read), [])
   })
 
   it("a post with a reply's deadline is due when the plan says, before half the time to the deadline", () => {
     const readAt = start + 10 * minute
     const post = { key: "deadline", activeAt: start, deadlineAt: readAt + 4 * minute }
-    const next = PollPlan.plan([{ ...post, readAt }], readAt + second, settings, 1)
+    const next = PollPlan.plan([{ ...post, readAt }], readAt + second, settings, noAllowance)
     assert.isAtMost(next.nextAt!, readAt + 2 * minute)
-    assert.deepStrictEqual(PollPlan.plan([{ ...post, readAt }], next.nextAt!, settings, 1).read, ["deadline"])
+    assert.deepStrictEqual(PollPlan.plan([{ ...post, readAt }], next.nextAt!, settings, noAllowance).read, ["deadline"])
   })
 })

@@ -43,7 +43,8 @@ const Rate = Schema.Number.pipe(
 /**
  * New comments over time, on the sandbox clock: `perMinute` across the posts, `hotShare` of the posts (chosen by the
  * seed) getting `hotWeight` of them, plus `perPost` rates of named posts; `matchRatio` of them ask for the guide, from
- * a pool of `people` commenters.
+ * a pool of `people` commenters. `historyMinutes`: the same stream began that long before the start (posts already
+ * live, with comments on their first page), its comments asking at `historyMatchRatio`.
  */
 export const Arrivals = Schema.Struct({
   perMinute: Schema.optionalWith(Rate, { exact: true }),
@@ -53,7 +54,11 @@ export const Arrivals = Schema.Struct({
   matchRatio: Schema.optionalWith(Share, { exact: true }),
   people: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000_000)), { exact: true }),
   /** The posts that get comments (default: every post at the start). */
-  posts: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { exact: true })
+  posts: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { exact: true }),
+  /** Minutes before the start during which comments already arrived at the same rates (default 0): live posts. */
+  historyMinutes: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 30 * 24 * 60)), { exact: true }),
+  /** Share of those earlier comments that ask for the guide (default 0: an earlier run served them). */
+  historyMatchRatio: Schema.optionalWith(Share, { exact: true })
 })
 export type Arrivals = typeof Arrivals.Type
 

@@ -58,6 +58,34 @@ describe("comments arriving over time", () => {
       Effect.provide(FetchHttpClient.layer)
     ))
 
+  it.scoped("with a history, posts are live at the start: earlier comments at the same rates, asking at their own ratio", () =>
+    Sandbox.make({
+      now,
+      seed: 4,
+      profiles: profiles(5),
+      arrivals: { perMinute: 30, matchRatio: 1, historyMinutes: 60, historyMatchRatio: 0 }
+    }).pipe(
+      Effect.flatMap((sandbox) =>
+        Effect.gen(function*() {
+          // "guide" as a word ("guidelines?" and "misguided take" do not ask).
+          const asks = (comment: DataSet.Comment) =>
+            /(^|[^a-z])gu[ií]de([^a-z]|$)/i.test(comment.text.normalize("NFKC"))
+          const stampOf = (comment: DataSet.Comment) => Date.parse(comment.timestamp.replace("+0000", "Z"))
+          const before = [...(yield* everyComment(sandbox)).values()].flat()
+          // An hour at 30 a minute before the start: a Poisson count of mean 1,800, none asking, none in the future.
+          assert.isTrue(before.length > 1_600 && before.length < 2_000, `history ${before.length}`)
+          assert.isTrue(before.every((comment) => stampOf(comment) <= now.getTime() && !asks(comment)))
+          assert.isTrue(before.some((comment) => stampOf(comment) < now.getTime() - 50 * 60_000))
+          yield* TestClock.adjust("2 minutes")
+          const after = [...(yield* everyComment(sandbox)).values()].flat().filter((comment) =>
+            stampOf(comment) > now.getTime()
+          )
+          assert.isTrue(after.length > 30 && after.every(asks), `after the start ${after.length}`)
+        })
+      ),
+      Effect.provide(FetchHttpClient.layer)
+    ))
+
   it.scoped("give the hot tenth of the posts about nine tenths of the comments", () =>
     Sandbox.make({ now, seed: 5, profiles: profiles(10), arrivals: { perMinute: 100 } }).pipe(
       Effect.flatMap((sandbox) =>

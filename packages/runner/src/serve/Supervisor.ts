@@ -13,6 +13,7 @@ import {
   Campaign,
   type CampaignSpec,
   Ledger,
+  ReadAllowance,
   RequestBudget,
   SharedPacer,
   StopSignal,
@@ -22,7 +23,20 @@ import {
 import type { FileSystem } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import type { SqlClient } from "@effect/sql"
-import { Cause, ConfigError, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
+import {
+  Cause,
+  ConfigError,
+  Context,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Schedule
+} from "effect"
 import * as Folder from "./Folder.js"
 import type * as Health from "./Health.js"
 import * as Log from "./Log.js"
@@ -143,15 +157,26 @@ export const run = (
      * that uses the key, under the tightest of their `api_plan`s while they run.
      */
     const budgets = yield* RequestBudget.makeRegistry(RequestBudget.ledgerStore)
+    /**
+     * One read allowance per API key for the campaigns that state its plan: four fifths of what the key sustains,
+     * divided among their watchers by their posts' demand at each poll (`ReadAllowance`).
+     */
+    const allowances = new Map<string, ReadAllowance.Service>()
     const budgetOf = (slot: Slot) =>
-      Layer.scoped(
-        RequestBudget.RequestBudget,
+      Layer.scopedContext(
         Effect.gen(function*() {
           const { apiKey } = yield* UploadPost.UploadPostConfig
           const { budget, notice } = yield* budgets.join(apiKey, slot.name, slot.spec.apiPlan)
           if (notice !== undefined) yield* log.write("warn", notice, about(slot))
           yield* Effect.forkScoped(planCheck(slot, budget))
-          return budget
+          const context = Context.make(RequestBudget.RequestBudget, budget)
+          if (slot.spec.apiPlan === undefined) return context
+          const digest = RequestBudget.keyDigest(apiKey)
+          const shared = allowances.get(digest) ?? (yield* ReadAllowance.make(
+            Effect.map(budget.sustainablePerMinute, (perMinute) => Math.max(1, Math.floor(perMinute * 0.8)))
+          ))
+          allowances.set(digest, shared)
+          return Context.add(context, ReadAllowance.ReadAllowance, shared)
         })
       )
     /**

@@ -2,7 +2,8 @@
  * Comments arriving over time: a Poisson stream of new comments on the sandbox clock, spread over the posts with a
  * skewed mix (a share of "hot" posts gets most of them) plus any fixed per-post rates. Deterministic by seed: the
  * same seed and the same clock give the same comments at the same instants. Comments are added when sandbox time
- * passes their instant (on the next request or control call), each stamped with the instant it arrived.
+ * passes their instant (on the next request or control call), each stamped with the instant it arrived; a history
+ * (`historyMinutes`) is added at the first reading of the time, as comments of posts already live.
  */
 import type * as Profiles from "../Profiles.js"
 import * as Generator from "./generator.js"
@@ -70,6 +71,9 @@ export class Arrivals {
   private readonly perMilli: number
   private readonly random: () => number
   private readonly matchRatio: number
+  private readonly historyMatchRatio: number
+  /** Comments before it are the history (posts live before the sandbox started). */
+  private readonly startMillis: number
   private readonly people: number
   private readonly seed: number
   private nextAt: number
@@ -82,9 +86,11 @@ export class Arrivals {
     this.perMilli = sum / 60_000
     this.random = Prng.stream(Prng.hash(seed, 0xa442))
     this.matchRatio = spec.matchRatio ?? defaults.matchRatio
+    this.historyMatchRatio = spec.historyMatchRatio ?? 0
+    this.startMillis = startMillis
     this.people = spec.people ?? defaults.people
     this.seed = seed
-    this.nextAt = startMillis + this.gap()
+    this.nextAt = startMillis - (spec.historyMinutes ?? 0) * 60_000 + this.gap()
   }
 
   /** Adds every comment that arrived up to `now`. */
@@ -95,7 +101,8 @@ export class Arrivals {
       const draw = this.random() * total
       const target = this.targets[this.bucket(draw)]
       const person = Math.floor(this.random() * this.people)
-      const texts = this.random() < this.matchRatio ? Generator.matchingTexts : Generator.otherTexts
+      const ratio = at < this.startMillis ? this.historyMatchRatio : this.matchRatio
+      const texts = this.random() < ratio ? Generator.matchingTexts : Generator.otherTexts
       const text = Prng.pick(texts, this.random())
       target?.store.addComment({
         postId: target.postId,
