@@ -56,7 +56,10 @@ describe("PollPlan", () => {
     assert.deepStrictEqual(plan.read, ["new", "hot", "warm"])
     assert.strictEqual(plan.deferred, 0)
     assert.closeTo(plan.nextAt!, now + (80 / 7) * minute, 1)
-    assert.deepStrictEqual(PollPlan.plan(posts.slice(0, 1), plan.nextAt!, adaptive, { credit: Number.POSITIVE_INFINITY }).read, ["quiet"])
+    assert.deepStrictEqual(
+      PollPlan.plan(posts.slice(0, 1), plan.nextAt!, adaptive, { credit: Number.POSITIVE_INFINITY }).read,
+      ["quiet"]
+    )
   })
 
   it("the allowance takes the most overdue first; the rest wait, and the next read is due at once", () => {
