@@ -1,7 +1,7 @@
 /**
  * One read allowance per API key, shared by the watchers of a process: the key's comment reads a minute divided among
- * the watchers that use it in proportion to their posts' demand (the sum of their posts' weights: the square roots
- * of their comment rates, see `PollPlan`), each between one read per `cap` and one per `every` of each of its posts.
+ * the watchers that use it in proportion to their posts' demand (the sum of their posts' weights: their comment
+ * rates to `PollPlan.rateExponent`), each between one read per `cap` and one per `every` of each of its posts.
  * Every watcher tells its demand at each poll and gets its share back, so that a watcher whose posts are busy reads
  * more than one whose posts are quiet, and together they stay within the key's reads. Without this service in the
  * context, a watcher keeps an allowance of its own (`readsPerMinute`).
