@@ -3,8 +3,6 @@
  * active post is read far more often than the quiet ones, and the reads stay within the allowance.
  */
 import { Sandbox } from "@comment-dm/sandbox"
-import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Chunk,
@@ -27,6 +25,7 @@ import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
 import * as Watch from "../src/Watch.js"
+import { countingReads } from "./support/commentReads.js"
 
 const profile = "adaptive"
 const minute = 60_000
@@ -55,19 +54,7 @@ describe("Watch, adaptive", () => {
           arrivals: { perPost: { "post-hot": 2 }, posts: ["post-hot"], matchRatio: 1, people: 1_000_000 }
         })
         const readsOf = new Map<string, number>()
-        const transport = Layer.effect(
-          HttpClient.HttpClient,
-          Effect.map(
-            HttpClient.HttpClient,
-            HttpClient.tapRequest((request) =>
-              Effect.sync(() => {
-                if (!request.url.endsWith("/uploadposts/comments")) return
-                const post = request.urlParams.find(([name]) => name === "post_id")?.[1] ?? "?"
-                readsOf.set(post, (readsOf.get(post) ?? 0) + 1)
-              })
-            )
-          )
-        ).pipe(Layer.provide(NodeHttpClient.layer))
+        const transport = countingReads((post) => readsOf.set(post, (readsOf.get(post) ?? 0) + 1))
         const api = UploadPost.UploadPost.Default.pipe(
           Layer.provide(UploadPost.UploadPostConfig.layer({
             baseUrl: sandbox.baseUrl,

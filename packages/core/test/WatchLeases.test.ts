@@ -3,8 +3,6 @@
  * reads the conversations only when `alone` lets it; without the service it reads every post.
  */
 import { type DataSet, Sandbox } from "@comment-dm/sandbox"
-import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
 import * as CampaignSpec from "../src/CampaignSpec.js"
@@ -13,6 +11,7 @@ import * as PostLeases from "../src/PostLeases.js"
 import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as UploadPost from "../src/UploadPost.js"
 import * as Watch from "../src/Watch.js"
+import { countingReads } from "./support/commentReads.js"
 
 const profile = "sharer"
 const posts = ["17900000000007001", "17900000000007002", "17900000000007003"]
@@ -48,18 +47,7 @@ const onePoll = (leases: Option.Option<PostLeases.Service>) =>
   Effect.gen(function*() {
     const sandbox = yield* Sandbox.make({ data, seed: 1, windows: "open" })
     const read: Array<string> = []
-    const transport = Layer.effect(
-      HttpClient.HttpClient,
-      Effect.map(
-        HttpClient.HttpClient,
-        HttpClient.tapRequest((request) =>
-          Effect.sync(() => {
-            const post = request.urlParams.find(([name]) => name === "post_id")?.[1]
-            if (request.url.endsWith("/uploadposts/comments") && post !== undefined) read.push(post)
-          })
-        )
-      )
-    ).pipe(Layer.provide(NodeHttpClient.layer))
+    const transport = countingReads((post) => read.push(post))
     const services = Layer.mergeAll(
       UploadPost.UploadPost.Default.pipe(
         Layer.provide(UploadPost.UploadPostConfig.layer({

@@ -3,8 +3,6 @@
  * HTTP in real time: together they stay within it, and the one whose post gets comments reads more of it.
  */
 import { Sandbox } from "@comment-dm/sandbox"
-import { HttpClient } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Redacted } from "effect"
 import * as CampaignSpec from "../src/CampaignSpec.js"
@@ -15,6 +13,7 @@ import * as SqliteLedger from "../src/SqliteLedger.js"
 import * as StopSignal from "../src/StopSignal.js"
 import * as UploadPost from "../src/UploadPost.js"
 import * as Watch from "../src/Watch.js"
+import { countingReads } from "./support/commentReads.js"
 
 const profile = "shared"
 const postsOfA = ["post-hot", "post-a1", "post-a2", "post-a3", "post-a4"]
@@ -35,19 +34,7 @@ describe("Watch, shared allowance", () => {
         })
         const pages = new Map<string, number>()
         const started = Date.now()
-        const transport = Layer.effect(
-          HttpClient.HttpClient,
-          Effect.map(
-            HttpClient.HttpClient,
-            HttpClient.tapRequest((request) =>
-              Effect.sync(() => {
-                if (!request.url.endsWith("/uploadposts/comments")) return
-                const post = request.urlParams.find(([name]) => name === "post_id")?.[1] ?? "?"
-                pages.set(post, (pages.get(post) ?? 0) + 1)
-              })
-            )
-          )
-        ).pipe(Layer.provide(NodeHttpClient.layer))
+        const transport = countingReads((post) => pages.set(post, (pages.get(post) ?? 0) + 1))
         const perMinute = 120
         const stop = yield* Deferred.make<void>()
         const services = yield* Layer.build(Layer.mergeAll(
