@@ -240,7 +240,7 @@ const pollOnce = Effect.fn("Watch.poll")(
         const times = timesOf(watcher, key)
         learn(times, seen.get(key), started, watcher.allowance !== undefined)
         // The posts read now are due again by what this read told of them.
-        const at = started + PollPlan.interval({ key, ...times }, started, watcher.settings)
+        const at = PollPlan.dueAt({ key, ...times }, watcher.settings)
         if (nextAt === undefined || at < nextAt) nextAt = at
       }
     }

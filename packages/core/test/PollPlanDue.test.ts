@@ -60,4 +60,13 @@ describe("PollPlan's next due time", () => {
     assert.isAtMost(next.nextAt!, readAt + 2 * minute)
     assert.deepStrictEqual(PollPlan.plan([{ ...post, readAt }], next.nextAt!, settings, noAllowance).read, ["deadline"])
   })
+  it("dueAt of a quiet post just read is a time the plan finds it due (its interval as of the read is too soon)", () => {
+    const post = { key: "quiet", activeAt: start, readAt: start + 9 * minute }
+    const asOfRead = post.readAt + PollPlan.interval(post, post.readAt, settings)
+    assert.deepStrictEqual(PollPlan.plan([post], asOfRead, settings, noAllowance).read, [])
+    const due = PollPlan.dueAt(post, settings)
+    assert.isAbove(due, asOfRead)
+    assert.deepStrictEqual(PollPlan.plan([post], due, settings, noAllowance).read, ["quiet"])
+    assert.deepStrictEqual(PollPlan.plan([post], due - 2, settings, noAllowance).read, [])
+  })
 })

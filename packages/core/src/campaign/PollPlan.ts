@@ -194,9 +194,14 @@ export const interval = (post: Post, now: number, settings: Settings, readsPerMi
   return Math.min(recency, Math.max(settings.every, minute / readsPerMinute))
 }
 
-/** When a post is due (now or earlier for a post never read), without an allowance. */
-export const dueAt = (post: Post, now: number, settings: Settings): number =>
-  post.readAt === undefined ? Number.NEGATIVE_INFINITY : post.readAt + interval(post, now, settings)
+/**
+ * When a post falls due (never-read ones at once), without an allowance: the first time its last read plus its
+ * interval then is reached, so that a poll woken at it finds the post due.
+ */
+export const dueAt = (post: Post, settings: Settings): number =>
+  post.readAt === undefined
+    ? Number.NEGATIVE_INFINITY
+    : firstDue(post, post.readAt + interval(post, post.readAt, settings), settings, undefined)
 
 /**
  * The first time from `at` (a time the post is not due yet: its last read plus its interval now) at which it is due,
@@ -207,6 +212,7 @@ export const dueAt = (post: Post, now: number, settings: Settings): number =>
 const firstDue = (post: Post, at: number, settings: Settings, readsPerMinute: number | undefined): number => {
   const readAt = post.readAt ?? at
   const isDue = (time: number) => readAt + interval(post, time, settings, readsPerMinute) <= time
+  if (isDue(at)) return at
   let notDue = at
   let due = Math.max(at, readAt + Math.max(settings.cap, settings.every))
   while (due - notDue > 1) {
