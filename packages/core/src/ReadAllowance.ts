@@ -9,6 +9,14 @@
 import { Context, Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import * as PollPlan from "./campaign/PollPlan.js"
+import type * as RequestBudget from "./RequestBudget.js"
+
+/** The comment reads a minute out of what a key sustains: four fifths, a fifth kept for sends (one at the least). */
+export const readsOf = (sustainedPerMinute: number): number => Math.max(1, Math.floor(sustainedPerMinute * 0.8))
+
+/** The reads a minute a key's budget leaves for polling, as of now (the budget may learn its plan as it goes). */
+export const readsOfBudget = (budget: RequestBudget.Service): Effect.Effect<number> =>
+  Effect.map(budget.sustainablePerMinute, readsOf)
 
 /** A watcher's place in the shared allowance, for as long as its scope lasts. */
 export interface Seat {

@@ -285,7 +285,7 @@ const planAllowance = (spec: CampaignSpec.CampaignSpec) =>
   Effect.gen(function*() {
     const budget = yield* Effect.serviceOption(RequestBudget.RequestBudget)
     if (spec.apiPlan === undefined || Option.isNone(budget)) return undefined
-    return Math.max(1, Math.floor((yield* budget.value.sustainablePerMinute) * 0.8))
+    return yield* ReadAllowance.readsOfBudget(budget.value)
   })
 
 /** Between polls: people in doubt reconciled, and `posts: recent` looked up again (kept as they were if it fails). */

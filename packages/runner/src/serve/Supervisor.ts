@@ -35,7 +35,8 @@ import {
   Fiber,
   Layer,
   Option,
-  Schedule
+  Schedule,
+  Stream
 } from "effect"
 import * as Folder from "./Folder.js"
 import type * as Health from "./Health.js"
@@ -172,9 +173,7 @@ export const run = (
           const context = Context.make(RequestBudget.RequestBudget, budget)
           if (slot.spec.apiPlan === undefined) return context
           const digest = RequestBudget.keyDigest(apiKey)
-          const shared = allowances.get(digest) ?? (yield* ReadAllowance.make(
-            Effect.map(budget.sustainablePerMinute, (perMinute) => Math.max(1, Math.floor(perMinute * 0.8)))
-          ))
+          const shared = allowances.get(digest) ?? (yield* ReadAllowance.make(ReadAllowance.readsOfBudget(budget)))
           allowances.set(digest, shared)
           return Context.add(context, ReadAllowance.ReadAllowance, shared)
         })
@@ -186,13 +185,14 @@ export const run = (
     const planCheck = (slot: Slot, budget: RequestBudget.Service) => {
       const plan = slot.spec.apiPlan
       if (plan === undefined) return Effect.void
-      let said: string | undefined
-      return Effect.flatMap(budget.told, (told) => {
-        const text = RequestBudget.disagreement(plan, told)
-        if (text === undefined || text === said) return Effect.void
-        said = text
-        return log.write("warn", text, { ...about(slot), event: "ApiPlanDisagrees" })
-      }).pipe(Effect.repeat(Schedule.spaced(planCheckEvery)))
+      return Stream.repeatEffectWithSchedule(
+        Effect.map(budget.told, (told) => RequestBudget.disagreement(plan, told)),
+        Schedule.spaced(planCheckEvery)
+      ).pipe(
+        Stream.filter((text): text is string => text !== undefined),
+        Stream.changes,
+        Stream.runForEach((text) => log.write("warn", text, { ...about(slot), event: "ApiPlanDisagrees" }))
+      )
     }
     /** The campaign's client: its key (`api_key_env`) and the key's budget. */
     const platformOf = (slot: Slot) => {
