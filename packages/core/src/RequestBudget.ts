@@ -456,15 +456,17 @@ export const prepay = (ticket: Ticket): Effect.Effect<Paid> =>
 /** A budget over a store. */
 export const make = (store: Store, options: Options): Effect.Effect<Service> =>
   Effect.gen(function*() {
-    const learned = yield* Ref.make<Learned>({})
-    /** What the headers told, the configured windows too: set against the plan by {@link disagreement}. */
+    /**
+     * What the headers told: the limits of the windows the plan leaves out (a configured window's limit is the
+     * plan's), and set against the plan by {@link disagreement}.
+     */
     const told = yield* Ref.make<Learned>({})
     const stats = yield* Ref.make<Stats>({ taken: 0, sends: 0, reads: 0, waitedMillis: 0, rateLimited: 0, heldBack: 0 })
     /** The sends waiting for the key, and the earliest time they retry. */
     const state = { sendsWaiting: 0, sendsRetryAt: 0 }
     /** What this process took (and learned of others), so that an answer needs no look at a shared store to agree. */
     const local = yield* memoryStore
-    const limits = Effect.zipWith(options.plan, Ref.get(learned), limitsOf)
+    const limits = Effect.zipWith(options.plan, Ref.get(told), limitsOf)
     const sleepUntil = (at: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Duration.millis(Math.max(1, at - now))))
 
@@ -488,7 +490,7 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
         if (answer._tag === "Taken" || probe.heard) return answer
         const plan = yield* options.plan
         const unknown = plan.perMinute === undefined && plan.perTenMinutes === undefined &&
-          (yield* Ref.get(learned)).perMinute === undefined
+          (yield* Ref.get(told)).perMinute === undefined
         if (!unknown) return answer
         // While the probe is out, look again soon: its answer may tell limits that let this request go at once.
         if (probe.inFlight) return { ...answer, until: Math.min(answer.until, now + probeRetry) }
@@ -538,20 +540,16 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
      * another ledger) is taken from the budget too, so that we stay within what the API says remains. The store is
      * only asked when this process alone took fewer than the API counted.
      */
-    const learnFrom = (answer: Answer, now: number, plan: Plan) =>
+    const learnFrom = (answer: Answer, now: number) =>
       Option.match(rateLimitHeaders(answer), {
         onNone: () => Effect.void,
         onSome: ({ limit, remaining, resetMillis }) =>
           Effect.gen(function*() {
             const minute = resetMillis - now <= minuteMillis + marginMillis
-            const configured = minute ? plan.perMinute : plan.perTenMinutes
             // A limit below the smallest documented plan's is a per-profile window's (or a shorter one's): the key's
             // own limit shows in other answers.
             const plausible = limit >= (minute ? cautious.perMinute : cautious.perTenMinutes)
             if (plausible) yield* Ref.update(told, (known) => learn(known, minute, limit))
-            if (configured === undefined && plausible) {
-              yield* Ref.update(learned, (known) => learn(known, minute, limit))
-            }
             const windowStart = resetMillis - (minute ? minuteMillis : tenMinutesMillis)
             const counted = limit - remaining
             if (counted <= (yield* local.spentSince(windowStart))) return
@@ -569,7 +567,7 @@ export const make = (store: Store, options: Options): Effect.Effect<Service> =>
         const now = yield* Clock.currentTimeMillis
         probe.inFlight = false
         if (Option.isSome(rateLimitHeaders(answer))) probe.heard = true
-        yield* learnFrom(answer, now, yield* options.plan)
+        yield* learnFrom(answer, now)
         const wait = ErrorTable.requestRateWait({ ...answer, now })
         if (wait !== undefined) {
           yield* store.hold(now + Math.min(Duration.toMillis(wait), longestHold))
